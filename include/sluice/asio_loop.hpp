@@ -1,0 +1,42 @@
+// sluice/asio_loop.hpp: the production loop, on a Boost.Asio io_context.
+//
+// Deferred tasks are kept in sluice's own FIFO (see loop.hpp) and drained by one handler posted
+// to the io_context whenever the queue becomes non-empty, so a burst of ticks costs one post.
+// Timers are asio steady_timers. The io_context must be run from one thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "sluice/loop.hpp"
+
+namespace sluice {
+
+class asio_loop final : public loop {
+ public:
+  explicit asio_loop(boost::asio::io_context& ctx) : ctx_(ctx) {}
+
+  [[nodiscard]] boost::asio::io_context& context() noexcept { return ctx_; }
+
+ protected:
+  void wake() override {
+    boost::asio::post(ctx_, [this] { run_deferred(); });
+  }
+  void arm_timer(time_point at, std::shared_ptr<timer::state> s) override {
+    auto t = std::make_shared<boost::asio::steady_timer>(ctx_, at);
+    // On cancel, stop the asio timer so an idle io_context can return from run() at once.
+    s->on_cancel = [w = std::weak_ptr(t)] {
+      if (auto p = w.lock()) p->cancel();
+    };
+    t->async_wait([this, t, s = std::move(s)](const boost::system::error_code&) {
+      fire(s);
+      run_deferred();
+    });
+  }
+
+ private:
+  boost::asio::io_context& ctx_;
+};
+
+}  // namespace sluice

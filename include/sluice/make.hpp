@@ -1,0 +1,235 @@
+// sluice/make.hpp: streams built from lambdas (Node's simplified construction,
+// `new Writable({ write(chunk, enc, cb) { ... } })`).
+//
+//   auto w = sluice::make_writable<int>(loop, {
+//       .high_water_mark = 4,
+//       .write = [](sluice::writable<int>&, int&& x, auto cb) { use(x); cb(); }});
+//
+// Each spec struct holds the stream's options followed by optional hooks; a hook left empty
+// behaves like the corresponding virtual's default. Every hook gets the stream as its first
+// argument (Node's `this`), so a read hook can push().
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "sluice/duplex.hpp"
+#include "sluice/readable.hpp"
+#include "sluice/transform.hpp"
+#include "sluice/writable.hpp"
+
+namespace sluice {
+
+template <chunk T>
+struct writable_spec {
+  using write_callback = typename writable<T>::write_callback;
+  std::optional<std::size_t> high_water_mark{};
+  bool auto_destroy = true;
+  bool emit_close = true;
+  std::string name{};
+  std::function<void(writable<T>&, T&&, write_callback)> write{};
+  std::function<void(writable<T>&, std::vector<T>&, write_callback)> writev{};
+  std::function<void(writable<T>&, callback)> final{};
+  std::function<void(writable<T>&, std::error_code, callback)> destroy{};
+  std::function<void(writable<T>&, callback)> construct{};
+};
+
+template <chunk T>
+struct readable_spec {
+  std::optional<std::size_t> high_water_mark{};
+  bool auto_destroy = true;
+  bool emit_close = true;
+  std::string name{};
+  std::function<void(readable<T>&, std::size_t)> read{};
+  std::function<void(readable<T>&, std::error_code, callback)> destroy{};
+  std::function<void(readable<T>&, callback)> construct{};
+};
+
+template <chunk In, chunk Out = In>
+struct transform_spec {
+  using transform_callback = typename transform<In, Out>::transform_callback;
+  std::optional<std::size_t> readable_high_water_mark{};
+  std::optional<std::size_t> writable_high_water_mark{};
+  bool allow_half_open = true;
+  bool auto_destroy = true;
+  bool emit_close = true;
+  std::string name{};
+  std::function<void(sluice::transform<In, Out>&, In&&, transform_callback)> transform{};
+  std::function<void(sluice::transform<In, Out>&, callback)> flush{};
+  std::function<void(sluice::transform<In, Out>&, std::error_code, callback)> destroy{};
+  std::function<void(sluice::transform<In, Out>&, callback)> construct{};
+};
+
+template <chunk In, chunk Out>
+struct duplex_spec {
+  using write_callback = typename writable<In>::write_callback;
+  std::optional<std::size_t> readable_high_water_mark{};
+  std::optional<std::size_t> writable_high_water_mark{};
+  bool allow_half_open = true;
+  bool auto_destroy = true;
+  bool emit_close = true;
+  std::string name{};
+  std::function<void(duplex<In, Out>&, std::size_t)> read{};
+  std::function<void(duplex<In, Out>&, In&&, write_callback)> write{};
+  std::function<void(duplex<In, Out>&, std::vector<In>&, write_callback)> writev{};
+  std::function<void(duplex<In, Out>&, callback)> final{};
+  std::function<void(duplex<In, Out>&, std::error_code, callback)> destroy{};
+  std::function<void(duplex<In, Out>&, callback)> construct{};
+};
+
+namespace detail {
+
+// Shared by the lambda streams: destroy and construct hooks.
+#define SLUICE_LAMBDA_LIFECYCLE(Self)                         \
+ protected:                                                   \
+  void do_destroy(std::error_code ec, callback cb) override { \
+    if (spec_.destroy)                                        \
+      spec_.destroy(*this, ec, std::move(cb));                \
+    else                                                      \
+      cb(ec);                                                 \
+  }                                                           \
+  void do_construct(callback cb) override { spec_.construct(*this, std::move(cb)); }
+
+template <chunk T>
+class lambda_writable final : public writable<T> {
+ public:
+  lambda_writable(loop& l, writable_spec<T> s)
+      : writable<T>(l, {s.high_water_mark, s.auto_destroy, s.emit_close, s.name}),
+        spec_(std::move(s)) {
+    if (spec_.construct) this->use_construct();
+  }
+  SLUICE_LAMBDA_LIFECYCLE(lambda_writable)
+  void do_write(T&& chunk, typename writable<T>::write_callback cb) override {
+    if (spec_.write)
+      spec_.write(*this, std::move(chunk), cb);
+    else
+      writable<T>::do_write(std::move(chunk), cb);
+  }
+  bool do_writev(std::vector<T>& chunks, typename writable<T>::write_callback cb) override {
+    if (!spec_.writev) return false;
+    spec_.writev(*this, chunks, cb);
+    return true;
+  }
+  void do_final(callback cb) override {
+    if (spec_.final)
+      spec_.final(*this, std::move(cb));
+    else
+      cb({});
+  }
+
+ private:
+  writable_spec<T> spec_;
+};
+
+template <chunk T>
+class lambda_readable final : public readable<T> {
+ public:
+  lambda_readable(loop& l, readable_spec<T> s)
+      : readable<T>(l, {s.high_water_mark, s.auto_destroy, s.emit_close, s.name}),
+        spec_(std::move(s)) {
+    if (spec_.construct) this->use_construct();
+  }
+  SLUICE_LAMBDA_LIFECYCLE(lambda_readable)
+  void do_read(std::size_t n) override {
+    if (spec_.read)
+      spec_.read(*this, n);
+    else
+      readable<T>::do_read(n);
+  }
+
+ private:
+  readable_spec<T> spec_;
+};
+
+template <chunk In, chunk Out>
+class lambda_transform final : public transform<In, Out> {
+ public:
+  lambda_transform(loop& l, transform_spec<In, Out> s)
+      : transform<In, Out>(l, {s.readable_high_water_mark, s.writable_high_water_mark,
+                               s.allow_half_open, s.auto_destroy, s.emit_close, s.name}),
+        spec_(std::move(s)) {
+    if (spec_.construct) this->use_construct();
+  }
+  SLUICE_LAMBDA_LIFECYCLE(lambda_transform)
+  void do_transform(In&& chunk, typename transform<In, Out>::transform_callback cb) override {
+    if (spec_.transform)
+      spec_.transform(*this, std::move(chunk), cb);
+    else
+      cb(make_error_code(errc::method_not_implemented));
+  }
+  void do_flush(callback cb) override {
+    if (spec_.flush)
+      spec_.flush(*this, std::move(cb));
+    else
+      cb({});
+  }
+
+ private:
+  transform_spec<In, Out> spec_;
+};
+
+template <chunk In, chunk Out>
+class lambda_duplex final : public duplex<In, Out> {
+ public:
+  lambda_duplex(loop& l, duplex_spec<In, Out> s)
+      : duplex<In, Out>(l, {s.readable_high_water_mark, s.writable_high_water_mark,
+                            s.allow_half_open, s.auto_destroy, s.emit_close, s.name}),
+        spec_(std::move(s)) {
+    if (spec_.construct) this->use_construct();
+  }
+  SLUICE_LAMBDA_LIFECYCLE(lambda_duplex)
+  void do_read(std::size_t n) override {
+    if (spec_.read)
+      spec_.read(*this, n);
+    else
+      readable<Out>::do_read(n);
+  }
+  void do_write(In&& chunk, typename writable<In>::write_callback cb) override {
+    if (spec_.write)
+      spec_.write(*this, std::move(chunk), cb);
+    else
+      writable<In>::do_write(std::move(chunk), cb);
+  }
+  bool do_writev(std::vector<In>& chunks, typename writable<In>::write_callback cb) override {
+    if (!spec_.writev) return false;
+    spec_.writev(*this, chunks, cb);
+    return true;
+  }
+  void do_final(callback cb) override {
+    if (spec_.final)
+      spec_.final(*this, std::move(cb));
+    else
+      cb({});
+  }
+
+ private:
+  duplex_spec<In, Out> spec_;
+};
+
+#undef SLUICE_LAMBDA_LIFECYCLE
+
+}  // namespace detail
+
+template <chunk T>
+[[nodiscard]] std::shared_ptr<writable<T>> make_writable(loop& l, writable_spec<T> spec) {
+  return std::make_shared<detail::lambda_writable<T>>(l, std::move(spec));
+}
+
+template <chunk T>
+[[nodiscard]] std::shared_ptr<readable<T>> make_readable(loop& l, readable_spec<T> spec) {
+  return std::make_shared<detail::lambda_readable<T>>(l, std::move(spec));
+}
+
+template <chunk In, chunk Out = In>
+[[nodiscard]] std::shared_ptr<transform<In, Out>> make_transform(loop& l,
+                                                                 transform_spec<In, Out> spec) {
+  return std::make_shared<detail::lambda_transform<In, Out>>(l, std::move(spec));
+}
+
+template <chunk In, chunk Out>
+[[nodiscard]] std::shared_ptr<duplex<In, Out>> make_duplex(loop& l, duplex_spec<In, Out> spec) {
+  return std::make_shared<detail::lambda_duplex<In, Out>>(l, std::move(spec));
+}
+
+}  // namespace sluice

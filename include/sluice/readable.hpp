@@ -1,0 +1,615 @@
+// sluice/readable.hpp: readable<T>, the source end of a stream (Node's stream.Readable).
+//
+// An implementation produces chunks with push() when do_read asks for them; push() returns false
+// once the buffer holds highWaterMark or more, and do_read is not called again until a consumer
+// takes data. Consumers either read() in paused mode (usually from a 'readable' listener) or
+// receive 'data' events in flowing mode (on_data, resume(), pipe()). 'end' comes only after
+// every chunk was consumed. pipe() (sluice/pipe.hpp adds the details) moves chunks into a
+// writable<T> and pauses while the destination is full.
+//
+// The state machine follows Node's readable.js, flag for flag; docs/concepts.md has the diagram.
+#pragma once
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "sluice/stream.hpp"
+#include "sluice/writable.hpp"
+
+namespace sluice {
+
+struct readable_options {
+  /// Buffered size at which push() starts returning false (default: 64 KiB / 16 items).
+  std::optional<std::size_t> high_water_mark{};
+  bool auto_destroy = true;
+  bool emit_close = true;
+  std::string name{};
+};
+
+struct pipe_options {
+  /// Call dest.end() when the source ends.
+  bool end = true;
+};
+
+template <chunk T>
+class readable : public virtual stream {
+ public:
+  using value_type = T;
+  /// read() argument meaning "whatever is there" (Node's read() without a size).
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  ~readable() override {
+    for (auto& l : pipes_) detach_dest_listeners(*l);
+  }
+
+  /// Adds a chunk to the buffer (or hands it straight to 'data' listeners in flowing mode).
+  /// Returns false once the buffer reaches the highWaterMark: stop pushing until do_read is
+  /// called again. Pushing after push_eof() fails the stream with push_after_eof.
+  bool push(T chunk) { return add_chunk_checked(std::move(chunk), false); }
+  /// Signals the end of the data (Node's push(null)).
+  void push_eof() {
+    reading_ = false;
+    on_eof_chunk();
+  }
+  /// Puts a chunk back at the front of the buffer. After 'end': unshift_after_end_event.
+  bool unshift(T chunk) { return add_chunk_checked(std::move(chunk), true); }
+
+  /// Takes data from the buffer. Byte mode: exactly `n` bytes (joining or splitting chunks), or
+  /// everything buffered when n is npos; nothing if fewer than n bytes are buffered before the
+  /// end. Object mode: one item. read(0) only triggers do_read / 'readable' / 'end'.
+  /// Throws std::system_error(out_of_range) if n exceeds max_high_water_mark.
+  std::optional<T> read(std::size_t n = npos) {
+    std::optional<T> ret = read_impl(n);
+    if (ret && !error_emitted() && !close_emitted()) {
+      data_emitted_ = true;
+      if (!data_.empty()) {
+        if constexpr (std::is_copy_constructible_v<T>) {
+          emit_data(T(*ret));
+        } else {
+          emit_data(std::move(*ret));  // a move-only chunk goes to the 'data' listeners
+          return std::nullopt;
+        }
+      }
+    }
+    return ret;
+  }
+
+  /// Stops 'data' events (takes effect at once, even inside a 'data' listener).
+  void pause() {
+    if (flowing_ != flow_state::paused) {
+      flowing_ = flow_state::paused;
+      pause_.emit();
+    }
+    paused_ = true;
+  }
+  /// Starts or restarts 'data' events, on a later tick.
+  void resume() {
+    if (flowing_ != flow_state::flowing) {
+      flowing_ = readable_listening_ ? flow_state::paused : flow_state::flowing;
+      if (!resume_scheduled_) {
+        resume_scheduled_ = true;
+        defer([this] { resume_now(); });
+      }
+    }
+    paused_ = false;
+  }
+  /// Node's readableFlowing: nullopt before any consumer, then true (flowing) or false (paused).
+  [[nodiscard]] std::optional<bool> flowing() const noexcept {
+    if (flowing_ == flow_state::none) return std::nullopt;
+    return flowing_ == flow_state::flowing;
+  }
+  [[nodiscard]] bool is_paused() const noexcept { return paused_; }
+
+  [[nodiscard]] std::size_t readable_length() const noexcept { return length_; }
+  [[nodiscard]] std::size_t readable_high_water_mark() const noexcept { return hwm_; }
+  /// 'end' was emitted (Node's readableEnded).
+  [[nodiscard]] bool readable_ended() const noexcept { return end_emitted_; }
+  /// push_eof() was called (the buffer may still hold data).
+  [[nodiscard]] bool eof_pushed() const noexcept { return ended_; }
+  /// Data can still be read (Node's `readable`).
+  [[nodiscard]] bool is_readable() const noexcept {
+    return !destroyed() && !errored() && !end_emitted_;
+  }
+
+  /// 'data': a chunk, in flowing mode. Adding a listener starts flowing unless pause() was called.
+  listener_id on_data(std::function<void(T&&)> fn) {
+    const listener_id id = next_listener_id();
+    data_.connect(id, std::move(fn));
+    readable_listening_ = !readable_.empty();
+    if (flowing_ != flow_state::paused) resume();
+    return id;
+  }
+  /// 'readable': data (or the end) can be read(). Switches the stream to paused mode.
+  listener_id on_readable(std::function<void()> fn) {
+    const listener_id id = next_listener_id();
+    readable_.connect(id, std::move(fn));
+    if (!end_emitted_ && !readable_listening_) {
+      readable_listening_ = need_readable_ = true;
+      flowing_ = flow_state::paused;
+      emitted_readable_ = false;
+      if (length_ != 0)
+        emit_readable();
+      else if (!reading_)
+        defer([this] { read(0); });
+    }
+    return id;
+  }
+  listener_id on_end(std::function<void()> fn) { return add(end_, std::move(fn), false); }
+  listener_id once_end(std::function<void()> fn) { return add(end_, std::move(fn), true); }
+  listener_id on_pause(std::function<void()> fn) { return add(pause_, std::move(fn), false); }
+  listener_id on_resume(std::function<void()> fn) { return add(resume_, std::move(fn), false); }
+  bool off(listener_id id) override {
+    if (readable_.disconnect(id)) {
+      defer([this] { update_readable_listening(); });
+      return true;
+    }
+    return data_.disconnect(id) || end_.disconnect(id) || pause_.disconnect(id) ||
+           resume_.disconnect(id) || stream::off(id);
+  }
+  [[nodiscard]] std::size_t data_listener_count() const noexcept { return data_.size(); }
+
+  /// Sends every chunk to `dest`, pausing while dest.write() returns false and resuming on its
+  /// 'drain'; ends dest when this stream ends unless `opts.end` is false. With several
+  /// destinations the slowest sets the pace. Returns dest.
+  template <class W>
+  requires std::derived_from<W, writable<T>> std::shared_ptr<W> pipe(std::shared_ptr<W> dest,
+                                                                     pipe_options opts = {}) {
+    pipe_to(std::static_pointer_cast<writable<T>>(dest), opts);
+    return dest;
+  }
+  /// Stops piping into `dest` (which is not ended).
+  void unpipe(const writable<T>& dest) {
+    auto it = std::find_if(pipes_.begin(), pipes_.end(),
+                           [&](const auto& l) { return l->dest.get() == &dest; });
+    if (it != pipes_.end()) unpipe_link(it->get());
+  }
+  /// Stops piping into every destination.
+  void unpipe() {
+    while (!pipes_.empty()) unpipe_link(pipes_.back().get());
+  }
+  [[nodiscard]] std::size_t pipe_count() const noexcept { return pipes_.size(); }
+
+ protected:
+  readable(sluice::loop& l, const readable_options& o)
+      : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(), "high_water_mark")) {
+    bind(l, stream_options{o.auto_destroy, o.emit_close, o.name});
+  }
+  // For duplex, which binds the shared stream base itself.
+  explicit readable(const readable_options& o)
+      : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(),
+                                             "readable_high_water_mark")) {}
+
+  /// Produce data: push() up to `size` (a hint: the highWaterMark) now or later. Not called
+  /// again until push() (or push_eof()) was called. Default: fails with method_not_implemented.
+  virtual void do_read(std::size_t size) {
+    (void)size;
+    error_or_destroy(make_error_code(errc::method_not_implemented));
+  }
+
+  void readable_side_constructed() override {
+    if (need_readable_) maybe_read_more();
+  }
+  [[nodiscard]] bool readable_side_done() const noexcept override { return end_emitted_; }
+
+  /// Duplex: whether the end of the readable side ends the writable side (allowHalfOpen).
+  bool allow_half_open_ = true;
+  /// Transform: whether a push outside do_read may go straight to 'data' listeners at first.
+  void set_sync(bool s) noexcept { sync_ = s; }
+
+ private:
+  enum class flow_state : std::uint8_t { none, paused, flowing };
+
+  struct pipe_link {
+    std::shared_ptr<writable<T>> dest;
+    pipe_options opts;
+    listener_id data_id, end_id;                          // on the source
+    listener_id drain_id, error_id, close_id, finish_id;  // on the destination
+    bool awaiting_drain = false;
+  };
+
+  template <class... A>
+  listener_id add(signal<A...>& s, std::function<void(A...)> fn, bool once) {
+    const listener_id id = next_listener_id();
+    s.connect(id, std::move(fn), once);
+    return id;
+  }
+
+  void emit_data(T&& chunk) {
+    ++counters_.chunks_out;
+    counters_.bytes_out += chunk_traits<T>::bytes(chunk);
+    if (awaiting_drain_ != 0) clear_awaiting_drain();
+    data_.for_each([&](auto& h, bool last) {
+      if (last) {
+        h(std::move(chunk));
+      } else if constexpr (std::is_copy_constructible_v<T>) {
+        h(T(chunk));
+      }
+    });
+  }
+
+  bool add_chunk_checked(T&& chunk, bool front) {
+    const bool empty_bytes = is_byte_mode<T> && chunk_traits<T>::size(chunk) == 0;
+    if (empty_bytes) {
+      if (!front) {
+        reading_ = false;
+        maybe_read_more();
+      }
+    } else if (front) {
+      if (end_emitted_) {
+        error_or_destroy(make_error_code(errc::unshift_after_end_event));
+      } else if (destroyed() || errored()) {
+        return false;
+      } else {
+        add_chunk(std::move(chunk), true);
+      }
+    } else if (ended_) {
+      error_or_destroy(make_error_code(errc::push_after_eof));
+    } else if (destroyed() || errored()) {
+      return false;
+    } else {
+      reading_ = false;
+      add_chunk(std::move(chunk), false);
+    }
+    const bool ok = !ended_ && (length_ < hwm_ || length_ == 0);
+    if (!ok && !push_backpressured_) {
+      push_backpressured_ = true;
+      ++counters_.push_backpressure;
+      push_backpressure_since_ = get_loop().now();
+    }
+    return ok;
+  }
+
+  void add_chunk(T&& chunk, bool front) {
+    if (flowing_ == flow_state::flowing && length_ == 0 && !sync_ && !data_.empty()) {
+      data_emitted_ = true;
+      emit_data(std::move(chunk));
+    } else {
+      length_ += chunk_traits<T>::size(chunk);
+      if (length_ > counters_.peak_readable_length) counters_.peak_readable_length = length_;
+      if (front)
+        buffer_.push_front(std::move(chunk));
+      else
+        buffer_.push_back(std::move(chunk));
+      if (need_readable_) emit_readable();
+    }
+    maybe_read_more();
+  }
+
+  void on_eof_chunk() {
+    if (ended_) return;
+    ended_ = true;
+    if (sync_) {
+      emit_readable();
+    } else {
+      need_readable_ = false;
+      emitted_readable_ = true;
+      emit_readable_now();
+    }
+  }
+
+  void emit_readable() {
+    need_readable_ = false;
+    if (!emitted_readable_) {
+      emitted_readable_ = true;
+      defer([this] { emit_readable_now(); });
+    }
+  }
+
+  void emit_readable_now() {
+    if (!destroyed() && !errored() && (length_ != 0 || ended_)) {
+      readable_.emit();
+      emitted_readable_ = false;
+    }
+    need_readable_ = flowing_ != flow_state::flowing && !ended_ && length_ <= hwm_;
+    flow();
+  }
+
+  void maybe_read_more() {
+    if (!reading_more_ && constructed()) {
+      reading_more_ = true;
+      defer([this] {
+        while (!reading_ && !ended_ &&
+               (length_ < hwm_ || (flowing_ == flow_state::flowing && length_ == 0))) {
+          const std::size_t len = length_;
+          read(0);
+          if (len == length_) break;
+        }
+        reading_more_ = false;
+      });
+    }
+  }
+
+  void flow() {
+    while (flowing_ == flow_state::flowing && read().has_value()) {
+    }
+  }
+
+  void resume_now() {
+    if (!reading_) read(0);
+    resume_scheduled_ = false;
+    resume_.emit();
+    flow();
+    if (flowing_ == flow_state::flowing && !reading_) read(0);
+  }
+
+  void update_readable_listening() {
+    readable_listening_ = !readable_.empty();
+    if (resume_scheduled_ && !paused_) {
+      flowing_ = flow_state::flowing;
+    } else if (!data_.empty()) {
+      resume();
+    } else if (!readable_listening_) {
+      flowing_ = flow_state::none;
+    }
+  }
+
+  [[nodiscard]] std::size_t how_much_to_read(std::size_t n) const noexcept {
+    if (n == 0 || (length_ == 0 && ended_)) return 0;
+    if constexpr (!is_byte_mode<T>) {
+      return 1;
+    } else {
+      if (n == npos) {
+        if (flowing_ == flow_state::flowing && length_ != 0) return buffer_.front().size();
+        return length_;
+      }
+      if (n <= length_) return n;
+      return ended_ ? length_ : 0;
+    }
+  }
+
+  std::optional<T> read_impl(std::size_t n) {
+    if (n != npos && n > hwm_) {
+      if (n > max_high_water_mark)
+        throw std::system_error(make_error_code(errc::out_of_range),
+                                "read size exceeds the 1 GiB maximum");
+      hwm_ = std::bit_ceil(n);
+    }
+    const std::size_t n_orig = n;
+    if (n != 0) emitted_readable_ = false;
+    if (n == 0 && need_readable_ && ((hwm_ != 0 ? length_ >= hwm_ : length_ > 0) || ended_)) {
+      if (length_ == 0 && ended_)
+        end_readable();
+      else
+        emit_readable();
+      return std::nullopt;
+    }
+    n = how_much_to_read(n);
+    if (n == 0 && ended_) {
+      if (length_ == 0) end_readable();
+      return std::nullopt;
+    }
+    bool do_read_now = need_readable_;
+    if (length_ == 0 || length_ - n < hwm_) do_read_now = true;
+    if (ended_ || reading_ || destroyed() || errored() || !constructed()) {
+      do_read_now = false;
+    } else if (do_read_now) {
+      reading_ = true;
+      sync_ = true;
+      if (length_ == 0) need_readable_ = true;
+      if (push_backpressured_) {
+        push_backpressured_ = false;
+        counters_.push_backpressured_time += get_loop().now() - push_backpressure_since_;
+      }
+      do_read(hwm_);
+      sync_ = false;
+      if (!reading_) n = how_much_to_read(n_orig);
+    }
+    std::optional<T> ret;
+    if (n > 0) ret = from_list(n);
+    if (!ret) {
+      need_readable_ = length_ <= hwm_;
+    } else {
+      length_ -= n;
+      if (awaiting_drain_ != 0) clear_awaiting_drain();
+    }
+    if (length_ == 0) {
+      if (!ended_) need_readable_ = true;
+      if (n_orig != n && ended_) end_readable();
+    }
+    if (ret && data_.empty()) {
+      ++counters_.chunks_out;
+      counters_.bytes_out += chunk_traits<T>::bytes(*ret);
+    }
+    return ret;
+  }
+
+  std::optional<T> from_list(std::size_t n) {
+    if (length_ == 0) return std::nullopt;
+    if constexpr (!is_byte_mode<T>) {
+      (void)n;
+      T v = std::move(buffer_.front());
+      buffer_.pop_front();
+      return v;
+    } else {
+      if (n >= length_) {
+        if (buffer_.size() == 1) {
+          T v = std::move(buffer_.front());
+          buffer_.clear();
+          return v;
+        }
+        std::vector<buffer> parts(std::make_move_iterator(buffer_.begin()),
+                                  std::make_move_iterator(buffer_.end()));
+        buffer_.clear();
+        return concat(parts);
+      }
+      buffer& first = buffer_.front();
+      if (n < first.size()) {
+        buffer head = first.slice(0, n);
+        first = first.slice(n);
+        return head;
+      }
+      if (n == first.size()) {
+        T v = std::move(first);
+        buffer_.pop_front();
+        return v;
+      }
+      std::vector<buffer> parts;
+      std::size_t left = n;
+      while (left != 0) {
+        buffer& b = buffer_.front();
+        if (b.size() <= left) {
+          left -= b.size();
+          parts.push_back(std::move(b));
+          buffer_.pop_front();
+        } else {
+          parts.push_back(b.slice(0, left));
+          b = b.slice(left);
+          left = 0;
+        }
+      }
+      return concat(parts);
+    }
+  }
+
+  void end_readable() {
+    if (!end_emitted_) {
+      ended_ = true;
+      defer([this] { end_readable_now(); });
+    }
+  }
+
+  void end_readable_now() {
+    if (errored() || close_emitted() || end_emitted_ || length_ != 0) return;
+    end_emitted_ = true;
+    end_.emit();
+    if (writable_side_open() && !allow_half_open_) {
+      defer([this] {
+        if (!destroyed()) writable_side_end();
+      });
+    } else if (auto_destroy() && writable_side_done()) {
+      destroy();
+    }
+  }
+
+  // --- pipe --------------------------------------------------------------------------------
+
+  void pipe_to(std::shared_ptr<writable<T>> dest, pipe_options opts) {
+    auto owned = std::make_unique<pipe_link>();
+    pipe_link* link = owned.get();
+    link->dest = std::move(dest);
+    link->opts = opts;
+    pipes_.push_back(std::move(owned));
+    std::weak_ptr<stream> wsrc = weak_from_this();
+    writable<T>& d = *link->dest;
+
+    if (end_emitted_) {
+      defer([this, link] { on_pipe_source_end(link); });
+    } else {
+      link->end_id =
+          add(end_, std::function<void()>([this, link] { on_pipe_source_end(link); }), true);
+    }
+    // A failing, finishing or closing destination is unpiped; the source lives on.
+    auto unpipe_if_alive = [wsrc, link]() {
+      if (auto s = wsrc.lock()) dynamic_cast<readable&>(*s).unpipe_link(link);
+    };
+    link->error_id = d.on_error([unpipe_if_alive](std::error_code) { unpipe_if_alive(); });
+    link->close_id = d.on_close(unpipe_if_alive);
+    link->finish_id = d.once_finish(unpipe_if_alive);
+
+    link->data_id = on_data([this, link](T&& c) {
+      if (!link->dest->write(std::move(c))) pipe_pause(link);
+    });
+    if (d.need_drain())
+      pipe_pause(link);
+    else if (flowing_ != flow_state::flowing)
+      resume();
+  }
+
+  void on_pipe_source_end(pipe_link* link) {
+    if (!has_link(link)) return;
+    if (link->opts.end)
+      link->dest->end();
+    else
+      unpipe_link(link);
+  }
+
+  void pipe_pause(pipe_link* link) {
+    if (!link->awaiting_drain) {
+      link->awaiting_drain = true;
+      ++awaiting_drain_;
+    }
+    pause();
+    if (!link->drain_id) {
+      std::weak_ptr<stream> wsrc = weak_from_this();
+      link->drain_id = link->dest->on_drain([wsrc, link] {
+        if (auto s = wsrc.lock()) dynamic_cast<readable&>(*s).pipe_on_drain(link);
+      });
+    }
+  }
+
+  void pipe_on_drain(pipe_link* link) {
+    if (!has_link(link)) return;
+    if (link->awaiting_drain) {
+      link->awaiting_drain = false;
+      --awaiting_drain_;
+    }
+    if (awaiting_drain_ == 0 && !data_.empty()) resume();
+  }
+
+  void clear_awaiting_drain() noexcept {
+    for (auto& l : pipes_) l->awaiting_drain = false;
+    awaiting_drain_ = 0;
+  }
+
+  [[nodiscard]] bool has_link(const pipe_link* link) const noexcept {
+    return std::any_of(pipes_.begin(), pipes_.end(),
+                       [&](const auto& l) { return l.get() == link; });
+  }
+
+  void detach_dest_listeners(pipe_link& l) {
+    writable<T>& d = *l.dest;
+    for (listener_id id : {l.drain_id, l.error_id, l.close_id, l.finish_id})
+      if (id) d.off(id);
+  }
+
+  void unpipe_link(pipe_link* link) {
+    auto it =
+        std::find_if(pipes_.begin(), pipes_.end(), [&](const auto& l) { return l.get() == link; });
+    if (it == pipes_.end()) return;
+    std::unique_ptr<pipe_link> owned = std::move(*it);
+    pipes_.erase(it);
+    detach_dest_listeners(*owned);
+    if (owned->data_id) data_.disconnect(owned->data_id);
+    if (owned->end_id) end_.disconnect(owned->end_id);
+    const bool was_waiting = owned->awaiting_drain;
+    if (was_waiting) --awaiting_drain_;
+    if (pipes_.empty()) {
+      pause();
+    } else if (was_waiting && awaiting_drain_ == 0 && !data_.empty()) {
+      resume();  // the destination we waited for is gone
+    }
+  }
+
+  std::size_t hwm_;
+  std::size_t length_ = 0;  // buffered size, in chunk_traits units
+  std::deque<T> buffer_;
+  std::vector<std::unique_ptr<pipe_link>> pipes_;
+  std::size_t awaiting_drain_ = 0;  // destinations whose 'drain' we wait for
+  loop::time_point push_backpressure_since_{};
+  signal<T&&> data_;
+  signal<> readable_;
+  signal<> end_;
+  signal<> pause_;
+  signal<> resume_;
+  flow_state flowing_ = flow_state::none;
+  bool ended_ = false;               // push_eof() was called
+  bool end_emitted_ = false;         // 'end' went out
+  bool reading_ = false;             // do_read was called and has not pushed yet
+  bool sync_ = true;                 // inside do_read (true at first: nothing is sync before it)
+  bool need_readable_ = false;       // a 'readable' event is wanted when data arrives
+  bool emitted_readable_ = false;    // a 'readable' event is queued or was emitted
+  bool readable_listening_ = false;  // there are 'readable' listeners
+  bool resume_scheduled_ = false;
+  bool paused_ = false;  // pause() was called (Node's kPaused)
+  bool data_emitted_ = false;
+  bool reading_more_ = false;  // a maybe_read_more tick is queued
+  bool push_backpressured_ = false;
+};
+
+}  // namespace sluice

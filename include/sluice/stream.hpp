@@ -1,0 +1,169 @@
+// sluice/stream.hpp: what every stream shares.
+//
+// `stream` is the virtual base of readable<T> and writable<T> (and so, once, of duplex<In, Out>):
+// the loop it lives on, its name, the shared lifecycle (construct, destroy, the 'error' and
+// 'close' events, exactly once each) and its counters. The side classes plug into the lifecycle
+// through the `*_side_*` virtuals below; each of those is overridden by one side only, so a
+// duplex never has to disambiguate them.
+//
+// Ownership: streams are always owned by std::shared_ptr (create them with std::make_shared).
+// A pending deferred task keeps its stream alive, the way a pending callback keeps a Node stream
+// reachable, so 'close' is delivered even if the user drops every reference after destroy().
+#pragma once
+
+#include <cassert>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <system_error>
+
+#include "sluice/chunk.hpp"
+#include "sluice/error.hpp"
+#include "sluice/loop.hpp"
+#include "sluice/signal.hpp"
+
+namespace sluice {
+
+/// A completion callback: an empty error_code means success.
+using callback = std::function<void(std::error_code)>;
+
+/// Options every stream has.
+struct stream_options {
+  /// Destroy the stream automatically after 'finish' / 'end' (Node's autoDestroy).
+  bool auto_destroy = true;
+  /// Emit 'close' after destroy (Node's emitClose).
+  bool emit_close = true;
+  /// A name for diagnostics: pipeline errors and the monitor use it.
+  std::string name{};
+};
+
+/// What a stream has seen. Plain counters, updated inline on the data path; they cost an add or
+/// a compare per chunk. Units: `size` is chunk_traits<T>::size (bytes or items).
+struct stream_counters {
+  std::uint64_t chunks_in = 0;   ///< chunks accepted by write()
+  std::uint64_t bytes_in = 0;    ///< bytes accepted by write() (0 in object mode)
+  std::uint64_t chunks_out = 0;  ///< chunks delivered by the readable side ('data' or read())
+  std::uint64_t bytes_out = 0;   ///< bytes delivered by the readable side
+  std::size_t peak_writable_length = 0;       ///< highest writable_length() seen
+  std::size_t peak_readable_length = 0;       ///< highest readable_length() seen
+  std::uint64_t write_backpressure = 0;       ///< episodes where write() returned false
+  std::uint64_t push_backpressure = 0;        ///< episodes where push() returned false
+  std::uint64_t drains = 0;                   ///< 'drain' events emitted
+  loop::duration write_backpressured_time{};  ///< total time from write()==false to 'drain'
+  loop::duration push_backpressured_time{};   ///< total time from push()==false to next read
+};
+
+class stream : public std::enable_shared_from_this<stream> {
+ public:
+  stream(const stream&) = delete;
+  stream& operator=(const stream&) = delete;
+  virtual ~stream();
+
+  [[nodiscard]] sluice::loop& get_loop() const noexcept { return *loop_; }
+  [[nodiscard]] const std::string& name() const noexcept { return name_; }
+  void set_name(std::string n) { name_ = std::move(n); }
+
+  /// Destroys the stream (Node's destroy(err)). Idempotent: only the first call counts, so the
+  /// first error wins. do_destroy runs (after construction if that is still pending), then, on
+  /// a later tick, 'error' (if `ec`) and 'close'. Pending writes complete with the error, or with
+  /// stream_destroyed when there is none.
+  void destroy(std::error_code ec = {});
+  /// As destroy(ec); `cb` runs when do_destroy has completed (or at once if already destroyed).
+  void destroy(std::error_code ec, callback cb);
+
+  [[nodiscard]] bool destroyed() const noexcept { return destroyed_; }
+  [[nodiscard]] bool closed() const noexcept { return closed_; }
+  /// The first error the stream met, or an empty code.
+  [[nodiscard]] std::error_code errored() const noexcept { return errored_; }
+
+  /// 'error': once at most, on a later tick than the failing call.
+  listener_id on_error(std::function<void(std::error_code)> fn);
+  /// 'close': once at most, last of all events.
+  listener_id on_close(std::function<void()> fn);
+  /// Removes a listener added by any on_*/once_* of this stream. Returns false if unknown.
+  virtual bool off(listener_id id);
+
+  [[nodiscard]] const stream_counters& counters() const noexcept { return counters_; }
+
+ protected:
+  // A virtual base is built by the most derived class, which should not have to know about it:
+  // so stream is default-constructed and the side constructors call bind() in their bodies.
+  stream() = default;
+  void bind(sluice::loop& l, const stream_options& opts);
+
+  /// Release resources. Must call `cb` exactly once, with `ec` or a new error. Default: cb(ec).
+  virtual void do_destroy(std::error_code ec, callback cb);
+  /// Asynchronous initialization (open a file, connect). Runs on the next tick, but only if the
+  /// derived constructor called use_construct(); until `cb` is called no write, read or final
+  /// hook runs. An error destroys the stream.
+  virtual void do_construct(callback cb);
+  /// Opt in to do_construct (call from the derived constructor).
+  void use_construct();
+
+  /// Node's errorOrDestroy: destroy with `ec` if auto_destroy, else just record and emit it
+  /// (on a later tick when `sync`).
+  void error_or_destroy(std::error_code ec, bool sync = false);
+
+  /// Runs `fn` on a later tick, keeping this stream alive until then.
+  template <class F>
+  void defer(F&& fn) {
+    loop_->defer([self = shared_from_this(), f = std::forward<F>(fn)]() mutable { f(); });
+  }
+
+  [[nodiscard]] listener_id next_listener_id() noexcept { return listener_id{++listener_seq_}; }
+  [[nodiscard]] bool constructed() const noexcept { return constructed_; }
+  [[nodiscard]] bool auto_destroy() const noexcept { return auto_destroy_; }
+  [[nodiscard]] bool error_emitted() const noexcept { return error_emitted_; }
+  [[nodiscard]] bool close_emitted() const noexcept { return close_emitted_; }
+  /// Records `ec` as the stream's error if it has none (first error wins).
+  void set_errored(std::error_code ec) noexcept {
+    if (ec && !errored_) errored_ = ec;
+  }
+
+  // Side hooks. Each is overridden by exactly one side class.
+  virtual void writable_side_destroying() {}   // writable: fail pending writes on a later tick
+  virtual void writable_side_constructed() {}  // writable: flush buffered writes, maybe finish
+  virtual void readable_side_constructed() {}  // readable: start reading if wanted
+  /// Whether the readable side lets autoDestroy happen at 'finish' (no readable side: yes).
+  [[nodiscard]] virtual bool readable_side_done() const noexcept { return true; }
+  /// Whether the writable side lets autoDestroy happen at 'end' (no writable side: yes).
+  [[nodiscard]] virtual bool writable_side_done() const noexcept { return true; }
+  /// Whether there is a writable side that can still be written (Node's stream.writable).
+  [[nodiscard]] virtual bool writable_side_open() const noexcept { return false; }
+  /// Ends the writable side, if any (allowHalfOpen: false).
+  virtual void writable_side_end() {}
+
+  stream_counters counters_;
+
+ private:
+  void start_destroy(std::error_code ec, callback cb);
+  void on_destroyed(std::error_code ec, const callback& cb);
+  void emit_error_now(std::error_code ec);
+  void emit_close_now();
+  void on_constructed(std::error_code ec);
+
+  sluice::loop* loop_ = nullptr;
+  std::string name_{};
+  std::error_code errored_;
+  signal<std::error_code> error_signal_;
+  signal<> close_signal_;
+  std::uint64_t listener_seq_ = 0;
+  // Lifecycle flags (shared by both sides of a duplex, as Node keeps them in step).
+  bool constructed_ = true;        // false from use_construct() until do_construct's callback
+  bool construct_called_ = false;  // do_construct's callback ran (to detect a second call)
+  bool destroyed_ = false;         // destroy() was called
+  bool closed_ = false;            // do_destroy completed
+  bool error_emitted_ = false;     // 'error' went out
+  bool close_emitted_ = false;     // 'close' went out
+  bool auto_destroy_ = true;
+  bool emit_close_ = true;
+  // destroy() called before construction finished: completes once construction does.
+  std::error_code destroy_after_construct_ec_;
+  std::vector<callback> destroy_after_construct_cbs_;
+  std::shared_ptr<char> construct_token_;  // lets the deferred do_construct call detect our end
+  bool destroy_after_construct_ = false;
+};
+
+}  // namespace sluice

@@ -1,0 +1,487 @@
+// sluice/writable.hpp: writable<T>, the destination end of a stream (Node's stream.Writable).
+//
+// write() hands a chunk to do_write (or buffers it while a write is in flight, while corked, or
+// before construction ends) and returns false once the buffered size reaches the highWaterMark:
+// the producer should then wait for 'drain'. end() → do_final → 'prefinish' → 'finish' →
+// (autoDestroy) → 'close'. The rules of which of these happen synchronously and which on a later
+// tick follow Node's writable.js; docs/concepts.md draws them.
+//
+// Implement a writable by overriding do_write (and optionally do_writev, do_final, do_destroy,
+// do_construct), or build one from lambdas with make_writable() (sluice/make.hpp).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "sluice/stream.hpp"
+
+namespace sluice {
+
+/// Options of a writable (flattened so designated initializers work).
+struct writable_options {
+  /// Buffered size at which write() starts returning false. Default: the process-wide default
+  /// for the stream's mode (64 KiB / 16 items). 0 is valid: every write() returns false.
+  std::optional<std::size_t> high_water_mark{};
+  bool auto_destroy = true;
+  bool emit_close = true;
+  std::string name{};
+};
+
+template <chunk T>
+class writable : public virtual stream {
+ public:
+  using value_type = T;
+
+  /// Completion of one do_write/do_writev call. Call it exactly once; a second call is reported
+  /// as multiple_callback. It refers to the stream without owning it: an implementation that
+  /// completes asynchronously must keep the stream alive (capture shared_from_this()).
+  class write_callback {
+   public:
+    void operator()(std::error_code ec = {}) const { w_->on_write_done(gen_, ec); }
+
+   private:
+    friend class writable;
+    write_callback(writable* w, std::uint64_t gen) : w_(w), gen_(gen) {}
+    writable* w_;
+    std::uint64_t gen_;
+  };
+
+  /// Writes `chunk`. Returns false when the caller should wait for 'drain' before writing more
+  /// (buffered size ≥ highWaterMark), and when the stream is destroyed or errored. `cb`, if
+  /// given, runs on a later tick once the chunk is handled (or failed). After end() the write
+  /// fails with write_after_end: `cb` gets it before the 'error' event.
+  bool write(T chunk, const callback& cb) { return write_impl(std::move(chunk), cb) == 1; }
+  bool write(T chunk) { return write_impl(std::move(chunk), no_callback_) == 1; }
+
+  /// Ends the stream: no more writes. `cb` runs at 'finish', or with the error that prevents it.
+  void end(callback cb = nullptr) { end_impl(std::nullopt, std::move(cb)); }
+  /// Writes a last chunk, then ends.
+  void end(T chunk, callback cb = nullptr) {
+    end_impl(std::optional<T>(std::move(chunk)), std::move(cb));
+  }
+
+  /// Buffers writes until the matching uncork(). Calls nest.
+  void cork() noexcept { ++corked_; }
+  /// Undoes one cork(); the last one flushes the buffer synchronously (as one do_writev when two
+  /// or more chunks are buffered and writev is implemented).
+  void uncork() {
+    if (corked_ == 0) return;
+    --corked_;
+    if (!writing_) clear_buffer();
+  }
+
+  [[nodiscard]] std::size_t writable_length() const noexcept { return length_; }
+  [[nodiscard]] std::size_t writable_high_water_mark() const noexcept { return hwm_; }
+  /// A write returned false and 'drain' has not come yet (Node's writableNeedDrain).
+  [[nodiscard]] bool need_drain() const noexcept { return need_drain_ && !destroyed() && !ending_; }
+  /// end() was called (Node's writableEnded).
+  [[nodiscard]] bool ended() const noexcept { return ending_; }
+  /// 'finish' was emitted (Node's writableFinished).
+  [[nodiscard]] bool finished() const noexcept { return finished_; }
+  [[nodiscard]] unsigned corked() const noexcept { return corked_; }
+  /// write() would be accepted (not ended, destroyed or errored): Node's `writable`.
+  [[nodiscard]] bool is_writable() const noexcept { return !ending_ && !destroyed() && !errored(); }
+
+  listener_id on_drain(std::function<void()> fn) { return add(drain_, std::move(fn), false); }
+  listener_id once_drain(std::function<void()> fn) { return add(drain_, std::move(fn), true); }
+  listener_id on_finish(std::function<void()> fn) { return add(finish_, std::move(fn), false); }
+  listener_id once_finish(std::function<void()> fn) { return add(finish_, std::move(fn), true); }
+  listener_id on_prefinish(std::function<void()> fn) {
+    return add(prefinish_, std::move(fn), false);
+  }
+  bool off(listener_id id) override {
+    return drain_.disconnect(id) || finish_.disconnect(id) || prefinish_.disconnect(id) ||
+           stream::off(id);
+  }
+  [[nodiscard]] std::size_t drain_listener_count() const noexcept { return drain_.size(); }
+
+ protected:
+  writable(sluice::loop& l, const writable_options& o)
+      : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(), "high_water_mark")) {
+    bind(l, stream_options{o.auto_destroy, o.emit_close, o.name});
+  }
+  // For duplex, which binds the shared stream base itself.
+  explicit writable(const writable_options& o)
+      : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(),
+                                             "writable_high_water_mark")) {}
+
+  /// Handles one chunk; call `cb` exactly once when done (synchronously or later). Default: pass
+  /// it to do_writev as a batch of one, or fail with method_not_implemented.
+  virtual void do_write(T&& chunk, write_callback cb) {
+    std::vector<T> one;
+    one.push_back(std::move(chunk));
+    if (!do_writev(one, cb)) cb(make_error_code(errc::method_not_implemented));
+  }
+  /// Handles every buffered chunk at once (gather I/O). Return false, without calling `cb`, if
+  /// not implemented: the default does, and the stream then writes chunk by chunk.
+  virtual bool do_writev(std::vector<T>& chunks, write_callback cb) {
+    (void)chunks;
+    (void)cb;
+    return false;
+  }
+  /// Runs after end(), once every write has completed; 'finish' waits for `cb`.
+  virtual void do_final(callback cb) { cb({}); }
+
+  // stream side hooks
+  void writable_side_destroying() override {
+    // Pending writes and end() callbacks fail on a later tick (Node's errorBuffer).
+    defer([this] { error_buffer(); });
+  }
+  void writable_side_constructed() override {
+    if (!writing_) clear_buffer();
+    finish_maybe(false);
+  }
+  [[nodiscard]] bool writable_side_done() const noexcept override { return finished_; }
+  [[nodiscard]] bool writable_side_open() const noexcept override { return is_writable(); }
+  void writable_side_end() override {
+    if (is_writable()) end();
+  }
+
+ private:
+  struct entry {
+    T chunk;
+    callback cb;
+  };
+  enum class writev_support : std::uint8_t { unknown, yes, no };
+
+  template <class... A>
+  listener_id add(signal<A...>& s, std::function<void(A...)> fn, bool once) {
+    const listener_id id = next_listener_id();
+    s.connect(id, std::move(fn), once);
+    return id;
+  }
+
+  // Returns 1 if write() should return true, 0 for false, -1 when the write failed at once.
+  int write_impl(T&& chunk, const callback& cb) {
+    std::error_code err;
+    if (ending_)
+      err = make_error_code(errc::write_after_end);
+    else if (destroyed())
+      err = make_error_code(errc::stream_destroyed);
+    if (err) {
+      if (cb) defer([cb, err] { cb(err); });
+      error_or_destroy(err, true);
+      return -1;
+    }
+    ++pendingcb_;
+    const std::size_t len = chunk_traits<T>::size(chunk);
+    ++counters_.chunks_in;
+    counters_.bytes_in += chunk_traits<T>::bytes(chunk);
+    length_ += len;
+    if (length_ > counters_.peak_writable_length) counters_.peak_writable_length = length_;
+    if (writing_ || corked_ != 0 || errored() || !constructed()) {
+      buffered_.push_back(entry{std::move(chunk), cb});
+    } else {
+      writelen_ = len;
+      if (cb) inflight_cb_ = cb;
+      start_write_call();
+      do_write(std::move(chunk), write_callback(this, gen_));
+      sync_ = false;
+    }
+    const bool ret = length_ < hwm_;
+    if (!ret && !need_drain_) {
+      need_drain_ = true;
+      ++counters_.write_backpressure;
+      backpressure_since_ = get_loop().now();
+    }
+    return ret && !destroyed() && !errored() ? 1 : 0;
+  }
+
+  void start_write_call() noexcept {
+    writing_ = true;
+    sync_ = true;
+    expect_write_cb_ = true;
+    ++gen_;
+  }
+
+  void on_write_done(std::uint64_t gen, std::error_code ec) {
+    if (!expect_write_cb_ || gen != gen_) [[unlikely]] {
+      error_or_destroy(make_error_code(errc::multiple_callback));
+      return;
+    }
+    const bool sync = sync_;
+    writing_ = false;
+    expect_write_cb_ = false;
+    length_ -= writelen_;
+    writelen_ = 0;
+    // The completed write's callbacks are ours now, before clear_buffer starts the next write.
+    callback cb = std::move(inflight_cb_);
+    inflight_cb_ = nullptr;
+    std::vector<callback> batch;
+    if (inflight_batch_) {
+      batch.swap(inflight_batch_cbs_);
+      inflight_batch_ = false;
+    }
+    if (ec) [[unlikely]] {
+      set_errored(ec);
+      if (cb) batch.insert(batch.begin(), std::move(cb));
+      if (sync)
+        defer([this, ec, batch = std::move(batch)] { on_write_error(ec, batch); });
+      else
+        on_write_error(ec, batch);
+      return;
+    }
+    if (!buffered_.empty()) clear_buffer();
+    if (!sync) {
+      after_write(1, cb, batch);
+    } else if (!cb && batch.empty()) {
+      // The common case: nothing to call back, so no tick unless 'drain' is owed.
+      if (!after_write_pending_ && ((need_drain_ && length_ == 0) || destroyed())) {
+        schedule_after_write({}, {});
+      } else {
+        --pendingcb_;
+        if (ending_) finish_maybe(true);
+      }
+    } else if (after_write_pending_) {
+      ++after_write_count_;
+      if (cb) after_write_cbs_.push_back(std::move(cb));
+      for (auto& c : batch) after_write_cbs_.push_back(std::move(c));
+    } else {
+      schedule_after_write(std::move(cb), std::move(batch));
+    }
+  }
+
+  // Completions of synchronous writes are delivered on the next tick, batched.
+  void schedule_after_write(callback cb, std::vector<callback> batch) {
+    after_write_pending_ = true;
+    after_write_count_ = 1;
+    after_write_cbs_ = std::move(batch);
+    if (cb) after_write_cbs_.insert(after_write_cbs_.begin(), std::move(cb));
+    defer([this] {
+      after_write_pending_ = false;
+      auto cbs = std::move(after_write_cbs_);
+      after_write_cbs_.clear();
+      after_write(std::exchange(after_write_count_, 0), nullptr, cbs);
+    });
+  }
+
+  void after_write(std::size_t count, const callback& cb, const std::vector<callback>& cbs) {
+    if (need_drain_ && length_ == 0 && !ending_ && !destroyed()) {
+      need_drain_ = false;
+      ++counters_.drains;
+      counters_.write_backpressured_time += get_loop().now() - backpressure_since_;
+      drain_.emit();
+    }
+    pendingcb_ -= count;
+    if (cb) cb({});
+    for (const auto& c : cbs) c({});
+    if (destroyed()) error_buffer();
+    if (ending_) finish_maybe(true);
+  }
+
+  void on_write_error(std::error_code ec, const std::vector<callback>& cbs) {
+    --pendingcb_;
+    for (const auto& c : cbs) c(ec);
+    error_buffer();
+    error_or_destroy(ec);
+  }
+
+  // Fails every buffered write and end() callback (Node's errorBuffer).
+  void error_buffer() {
+    if (writing_) return;
+    const std::error_code e = errored() ? errored() : make_error_code(errc::stream_destroyed);
+    auto pending = std::move(buffered_);
+    buffered_.clear();
+    for (auto& b : pending) {
+      length_ -= chunk_traits<T>::size(b.chunk);
+      if (b.cb) b.cb(e);
+    }
+    call_finished_callbacks(errored() ? errored() : make_error_code(errc::stream_destroyed));
+  }
+
+  // Starts writing what was buffered (Node's clearBuffer).
+  void clear_buffer() {
+    if (destroyed() || buffer_processing_ || corked_ != 0 || buffered_.empty() || !constructed())
+      return;
+    buffer_processing_ = true;
+    const std::size_t n = buffered_.size();
+    if (n > 1 && writev_ != writev_support::no && start_writev(n)) {
+      buffer_processing_ = false;
+      return;
+    }
+    do {
+      entry e = std::move(buffered_.front());
+      buffered_.pop_front();
+      writelen_ = chunk_traits<T>::size(e.chunk);
+      inflight_cb_ = std::move(e.cb);
+      start_write_call();
+      if (destroyed())
+        on_write_done(gen_, make_error_code(errc::stream_destroyed));
+      else
+        do_write(std::move(e.chunk), write_callback(this, gen_));
+      sync_ = false;
+    } while (!buffered_.empty() && !writing_);
+    buffer_processing_ = false;
+  }
+
+  // One do_writev for all n buffered chunks. Returns false if writev turns out unsupported.
+  bool start_writev(std::size_t n) {
+    std::vector<T> chunks;
+    chunks.reserve(n);
+    for (auto& b : buffered_) chunks.push_back(std::move(b.chunk));
+    pendingcb_ -= n - 1;
+    writelen_ = length_;
+    for (auto& b : buffered_)
+      if (b.cb) inflight_batch_cbs_.push_back(b.cb);
+    inflight_batch_ = true;
+    start_write_call();
+    if (writev_ == writev_support::unknown) {
+      // Probe: the default do_writev declines without touching the batch.
+      auto saved = std::move(buffered_);
+      buffered_.clear();
+      if (do_writev(chunks, write_callback(this, gen_))) {
+        writev_ = writev_support::yes;
+        sync_ = false;
+        return true;
+      }
+      writev_ = writev_support::no;
+      buffered_ = std::move(saved);
+      for (std::size_t i = 0; i < n; ++i) buffered_[i].chunk = std::move(chunks[i]);
+      pendingcb_ += n - 1;
+      inflight_batch_cbs_.clear();
+      inflight_batch_ = false;
+      writing_ = sync_ = expect_write_cb_ = false;
+      return false;
+    }
+    buffered_.clear();
+    do_writev(chunks, write_callback(this, gen_));
+    sync_ = false;
+    return true;
+  }
+
+  void end_impl(std::optional<T> chunk, callback cb) {
+    std::error_code err;
+    if (chunk && write_impl(std::move(*chunk), no_callback_) < 0)
+      err = ending_ ? make_error_code(errc::write_after_end)
+                    : make_error_code(errc::stream_destroyed);
+    if (corked_ != 0) {
+      corked_ = 1;
+      uncork();
+    }
+    if (err) {
+      // reported through the write
+    } else if (!ending_ && !errored()) {
+      ending_ = true;
+      finish_maybe(true);
+    } else if (finished_) {
+      err = make_error_code(errc::already_finished);
+    } else if (destroyed()) {
+      err = make_error_code(errc::stream_destroyed);
+    }
+    if (!cb) return;
+    if (err)
+      defer([cb, err] { cb(err); });
+    else if (errored())
+      defer([cb, e = errored()] { cb(e); });
+    else if (finished_)
+      defer([cb] { cb({}); });
+    else
+      on_finished_.push_back(std::move(cb));
+  }
+
+  [[nodiscard]] bool need_finish() const noexcept {
+    return ending_ && !destroyed() && constructed() && length_ == 0 && !errored() &&
+           buffered_.empty() && !finished_ && !writing_ && !error_emitted() && !close_emitted();
+  }
+
+  void prefinish() {
+    if (prefinished_ || final_called_) return;
+    if (destroyed()) {
+      final_called_ = prefinished_ = true;
+      prefinish_.emit();
+      return;
+    }
+    final_called_ = true;
+    sync_ = true;
+    ++pendingcb_;
+    do_final([self = shared_from_this(), this](std::error_code ec) { on_final_done(ec); });
+    sync_ = false;
+  }
+
+  void on_final_done(std::error_code ec) {
+    if (final_done_) {
+      error_or_destroy(ec ? ec : make_error_code(errc::multiple_callback));
+      return;
+    }
+    final_done_ = true;
+    --pendingcb_;
+    if (ec) {
+      call_finished_callbacks(ec);
+      error_or_destroy(ec, sync_);
+    } else if (need_finish()) {
+      prefinished_ = true;
+      prefinish_.emit();
+      ++pendingcb_;
+      defer([this] { finish(); });
+    }
+  }
+
+  void finish_maybe(bool sync) {
+    if (!need_finish()) return;
+    prefinish();
+    if (pendingcb_ != 0) return;
+    if (sync) {
+      ++pendingcb_;
+      defer([this] {
+        if (need_finish())
+          finish();
+        else
+          --pendingcb_;
+      });
+    } else if (need_finish()) {
+      ++pendingcb_;
+      finish();
+    }
+  }
+
+  void finish() {
+    --pendingcb_;
+    finished_ = true;
+    call_finished_callbacks({});
+    finish_.emit();
+    if (auto_destroy() && readable_side_done()) destroy();
+  }
+
+  void call_finished_callbacks(std::error_code ec) {
+    if (on_finished_.empty()) return;
+    auto cbs = std::move(on_finished_);
+    on_finished_.clear();
+    for (auto& c : cbs) c(ec);
+  }
+
+  static inline const callback no_callback_{};
+  std::size_t hwm_;
+  std::size_t length_ = 0;     // size of chunks written or buffered but not yet acknowledged
+  std::size_t writelen_ = 0;   // size of the write in flight
+  std::size_t pendingcb_ = 0;  // writes whose completion has not been delivered yet
+  std::uint64_t gen_ = 0;      // identifies the write in flight, to catch a second callback
+  std::deque<entry> buffered_;
+  callback inflight_cb_;                      // user callback of the single write in flight
+  std::vector<callback> inflight_batch_cbs_;  // user callbacks of the writev in flight
+  bool inflight_batch_ = false;
+  std::vector<callback> after_write_cbs_;  // completed writes' callbacks, due on the next tick
+  std::size_t after_write_count_ = 0;
+  std::vector<callback> on_finished_;  // end() callbacks
+  loop::time_point backpressure_since_{};
+  signal<> drain_;
+  signal<> finish_;
+  signal<> prefinish_;
+  unsigned corked_ = 0;
+  writev_support writev_ = writev_support::unknown;
+  bool ending_ = false;           // end() was called
+  bool finished_ = false;         // 'finish' emitted
+  bool writing_ = false;          // a do_write/do_writev is in flight
+  bool sync_ = false;             // inside a do_write/do_final call
+  bool expect_write_cb_ = false;  // the write in flight has not called back yet
+  bool need_drain_ = false;       // write() returned false; 'drain' owed
+  bool buffer_processing_ = false;
+  bool after_write_pending_ = false;  // an after-write tick is queued
+  bool prefinished_ = false;
+  bool final_called_ = false;
+  bool final_done_ = false;
+};
+
+}  // namespace sluice
