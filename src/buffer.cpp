@@ -11,8 +11,8 @@ namespace {
 
 // The bytes start right after the control block; its size keeps them aligned to the block's
 // alignment, which is what operator new guarantees for the whole allocation.
-constexpr std::size_t header_size = (sizeof(storage) + alignof(storage) - 1) / alignof(storage) *
-                                    alignof(storage);
+constexpr std::size_t header_size =
+    (sizeof(storage) + alignof(storage) - 1) / alignof(storage) * alignof(storage);
 
 void destroy_inline(storage* s) noexcept {
   s->~storage();

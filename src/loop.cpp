@@ -18,6 +18,7 @@ loop::~loop() = default;
 void loop::defer(task fn) {
   const bool was_empty = ticks_.empty();
   ticks_.push_back(std::move(fn));
+  ++defer_seq_;
   if (was_empty && !draining_) wake();
 }
 

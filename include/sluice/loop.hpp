@@ -69,6 +69,10 @@ class loop {
   /// The loop's clock (virtual for manual_loop).
   [[nodiscard]] virtual time_point now() const { return clock::now(); }
 
+  /// How many tasks were ever deferred on this loop: lets a stream tell whether the task it
+  /// queued last is still the newest one (so it can add to it without reordering anything).
+  [[nodiscard]] std::uint64_t defer_sequence() const noexcept { return defer_seq_; }
+
   /// Number of deferred tasks waiting to run.
   [[nodiscard]] std::size_t deferred_count() const noexcept { return ticks_.size(); }
 
@@ -88,6 +92,7 @@ class loop {
 
  private:
   std::deque<task> ticks_;
+  std::uint64_t defer_seq_ = 0;
   bool draining_ = false;
 };
 

@@ -235,10 +235,11 @@ class writable : public virtual stream {
         --pendingcb_;
         if (ending_) finish_maybe(true);
       }
-    } else if (after_write_pending_) {
-      ++after_write_count_;
-      if (cb) after_write_cbs_.push_back(std::move(cb));
-      for (auto& c : batch) after_write_cbs_.push_back(std::move(c));
+    } else if (current_batch_ && after_write_seq_ == get_loop().defer_sequence()) {
+      // Our completion tick is still the newest one queued: joining it reorders nothing.
+      ++current_batch_->count;
+      if (cb) current_batch_->cbs.push_back(std::move(cb));
+      for (auto& c : batch) current_batch_->cbs.push_back(std::move(c));
     } else {
       schedule_after_write(std::move(cb), std::move(batch));
     }
@@ -246,16 +247,20 @@ class writable : public virtual stream {
 
   // Completions of synchronous writes are delivered on the next tick, batched.
   void schedule_after_write(callback cb, std::vector<callback> batch) {
+    // Each tick owns its batch; later writes join it only while it is the newest tick queued.
+    auto b = std::make_shared<after_write_batch>();
+    b->count = 1;
+    b->cbs = std::move(batch);
+    if (cb) b->cbs.insert(b->cbs.begin(), std::move(cb));
     after_write_pending_ = true;
-    after_write_count_ = 1;
-    after_write_cbs_ = std::move(batch);
-    if (cb) after_write_cbs_.insert(after_write_cbs_.begin(), std::move(cb));
-    defer([this] {
-      after_write_pending_ = false;
-      auto cbs = std::move(after_write_cbs_);
-      after_write_cbs_.clear();
-      after_write(std::exchange(after_write_count_, 0), nullptr, cbs);
+    ++after_write_ticks_;
+    current_batch_ = b;
+    defer([this, b] {
+      if (--after_write_ticks_ == 0) after_write_pending_ = false;
+      if (current_batch_ == b) current_batch_.reset();
+      after_write(b->count, nullptr, b->cbs);
     });
+    after_write_seq_ = get_loop().defer_sequence();
   }
 
   void after_write(std::size_t count, const callback& cb, const std::vector<callback>& cbs) {
@@ -462,9 +467,14 @@ class writable : public virtual stream {
   callback inflight_cb_;                      // user callback of the single write in flight
   std::vector<callback> inflight_batch_cbs_;  // user callbacks of the writev in flight
   bool inflight_batch_ = false;
-  std::vector<callback> after_write_cbs_;  // completed writes' callbacks, due on the next tick
-  std::size_t after_write_count_ = 0;
-  std::vector<callback> on_finished_;  // end() callbacks
+  struct after_write_batch {
+    std::size_t count = 0;      // completed writes
+    std::vector<callback> cbs;  // their user callbacks, in order
+  };
+  std::shared_ptr<after_write_batch> current_batch_;  // the newest queued completion tick
+  std::uint64_t after_write_seq_ = 0;                 // defer_sequence() when it was queued
+  std::size_t after_write_ticks_ = 0;                 // completion ticks queued
+  std::vector<callback> on_finished_;                 // end() callbacks
   loop::time_point backpressure_since_{};
   signal<> drain_;
   signal<> finish_;

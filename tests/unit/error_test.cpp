@@ -66,7 +66,8 @@ TEST(Error, GenericConditions) {
 }
 
 TEST(Error, UnmappedCodesKeepTheirOwnCondition) {
-  const std::error_condition cond = make_error_code(errc::premature_close).default_error_condition();
+  const std::error_condition cond =
+      make_error_code(errc::premature_close).default_error_condition();
   EXPECT_EQ(&cond.category(), &sluice::stream_category());
   EXPECT_EQ(cond.value(), static_cast<int>(errc::premature_close));
 }
@@ -74,8 +75,9 @@ TEST(Error, UnmappedCodesKeepTheirOwnCondition) {
 TEST(Error, SystemCodesStayDistinctButShareConditions) {
   const std::error_code ours = make_error_code(errc::aborted);
   const std::error_code os = std::make_error_code(std::errc::operation_canceled);
-  EXPECT_NE(ours, os);  // different codes...
-  EXPECT_EQ(ours.default_error_condition(), os.default_error_condition());  // ...same meaning
+  // Different codes with the same meaning.
+  EXPECT_NE(ours, os);
+  EXPECT_EQ(ours.default_error_condition(), os.default_error_condition());
 }
 
 TEST(Error, SystemErrorCarriesTheMessage) {

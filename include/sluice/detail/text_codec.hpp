@@ -91,10 +91,10 @@ class base64_decoder {
   [[nodiscard]] std::error_code finish(buffer& out);
 
  private:
-  std::uint32_t bits_ = 0;        // sextets of the unfinished group, oldest highest
-  std::uint8_t sextets_ = 0;      // how many of them (0..3)
-  std::uint8_t padding_left_ = 0; // '=' still allowed once padding began
-  bool padded_ = false;           // padding seen: the data is over
+  std::uint32_t bits_ = 0;         // sextets of the unfinished group, oldest highest
+  std::uint8_t sextets_ = 0;       // how many of them (0..3)
+  std::uint8_t padding_left_ = 0;  // '=' still allowed once padding began
+  bool padded_ = false;            // padding seen: the data is over
 };
 
 }  // namespace sluice::detail

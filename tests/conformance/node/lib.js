@@ -42,7 +42,7 @@ function startTicks() {
 // Run fn from a setImmediate callback (the only macrotask the scenarios use).
 function later(fn) {
   setImmediate(() => {
-    if (TICKS) pendingHeader = '-- immediate';
+    if (TICKS) { pendingHeader = null; console.log('-- immediate'); }
     fn();
     startTicks();
   });

@@ -196,6 +196,17 @@ main({
     r.on('data', (c) => log(`event data ${c}`));
   },
 
+  // Readable with an async _construct: _read waits for construction.
+  construct_then_read() {
+    const r = track(new stream.Readable({
+      objectMode: true,
+      construct(cb) { log('hook construct'); process.nextTick(() => { log('construct done'); cb(); }); },
+      read(n) { log(`hook read ${n}`); r.push('x'); r.push(null); },
+    }));
+    read(r);
+    r.on('data', (c) => log(`event data ${c}`));
+  },
+
   // Pushing an empty string in byte mode adds nothing and returns true.
   push_empty_string_bytes() {
     const r = track(mkR({ highWaterMark: 4 }));

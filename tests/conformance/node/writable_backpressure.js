@@ -35,6 +35,23 @@ main({
     w(s, 'a'); w(s, 'b'); w(s, 'c');
   },
 
+  // First write completes later (held), the buffered ones complete
+  // synchronously when flushed: where does drain land relative to the cbs?
+  held_then_sync_flush() {
+    const { stream } = require('./lib');
+    let held = null;
+    const s = track(new stream.Writable({
+      objectMode: true,
+      highWaterMark: 2,
+      write(c, e, cb) {
+        log(`hook write ${c}`);
+        if (c === 'a') held = cb; else cb();
+      },
+    }));
+    w(s, 'a'); w(s, 'b'); w(s, 'c');
+    later(() => { log('complete a'); held(); log('complete a returned'); state(s, S); });
+  },
+
   // Two backpressure episodes: drain fires once per episode; a third batch
   // below hwm produces no drain.
   drain_once_per_episode() {

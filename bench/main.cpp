@@ -1,0 +1,139 @@
+// sluice-bench: the sluice benchmarks (docs/benchmarks.md).
+//
+//   sluice-bench objmode --items N --stages K [--hwm H] [--loop manual|asio] [--repeat R]
+//   sluice-bench bytes   --size 1G --chunk 64K --stages K [--hwm H] [--loop ...] [--repeat R]
+//   sluice-bench memory  --items N [--hwm H] [--ignore-backpressure] [--complete defer|timer]
+//   sluice-bench micro   [Google Benchmark flags, e.g. --benchmark_filter=objmode]
+//
+// Every scenario checks its own output and exits non-zero when it is wrong, and ends with one
+// machine-readable line: `RESULT <scenario> key=value ...`.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "bench.hpp"
+
+namespace {
+
+using namespace sluice_bench;
+
+const std::map<std::string, loop_kind> loop_names{{"manual", loop_kind::manual},
+                                                  {"asio", loop_kind::asio}};
+const std::map<std::string, completion> completion_names{{"defer", completion::defer},
+                                                         {"timer", completion::timer}};
+
+// A CLI11 validator for byte sizes with binary suffixes.
+const CLI::Validator size_validator(
+    [](std::string& s) -> std::string {
+      const auto v = parse_size(s);
+      if (!v) return "not a size: '" + s + "' (digits with an optional K, M, G or T suffix)";
+      return {};
+    },
+    "SIZE", "size");
+
+void add_loop_option(CLI::App& cmd, loop_kind& kind) {
+  cmd.add_option("--loop", kind, "Event loop: manual (sluice::manual_loop) or asio")
+      ->transform(CLI::CheckedTransformer(loop_names, CLI::ignore_case))
+      ->default_str("manual");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"sluice-bench: benchmarks of the sluice stream library"};
+  app.require_subcommand(1);
+
+  // ---- objmode
+  objmode_options om;
+  std::size_t om_hwm = 0;
+  CLI::App* objmode = app.add_subcommand(
+      "objmode", "Object-mode pipeline: readable<int64> -> K transforms (x+1) -> summing writable");
+  objmode->add_option("--items,-n", om.items, "Items to send through")->capture_default_str();
+  objmode->add_option("--stages,-k", om.stages, "Transforms between source and sink")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  CLI::Option* om_hwm_opt = objmode->add_option(
+      "--hwm", om_hwm, "highWaterMark of every stream, in items (default: library default, 16)");
+  add_loop_option(*objmode, om.loop);
+  objmode->add_option("--repeat,-r", om.repeat, "Timed runs; best and median are reported")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+
+  // ---- bytes
+  bytes_options bo;
+  std::string bo_size = "1G", bo_chunk = "64K", bo_hwm;
+  CLI::App* bytes = app.add_subcommand(
+      "bytes", "Byte pipeline: one reused buffer -> K passthroughs -> byte-counting writable");
+  bytes->add_option("--size,-s", bo_size, "Bytes to send through (K/M/G/T suffixes are binary)")
+      ->check(size_validator)
+      ->capture_default_str();
+  bytes->add_option("--chunk,-c", bo_chunk, "Chunk size")
+      ->check(size_validator)
+      ->capture_default_str();
+  bytes->add_option("--stages,-k", bo.stages, "Passthroughs between source and sink")
+      ->check(CLI::Range(0u, 1000u))
+      ->capture_default_str();
+  CLI::Option* bo_hwm_opt = bytes->add_option(
+      "--hwm", bo_hwm, "highWaterMark of every stream, in bytes (default: library default, 64K)");
+  bo_hwm_opt->check(size_validator);
+  add_loop_option(*bytes, bo.loop);
+  bytes->add_option("--repeat,-r", bo.repeat, "Timed runs; best and median are reported")
+      ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+
+  // ---- memory
+  memory_options mo;
+  std::size_t mo_hwm = 0;
+  CLI::App* memory = app.add_subcommand(
+      "memory",
+      "Peak buffering of a producer writing into a slow writable, with and without "
+      "respecting write()'s return value");
+  memory->add_option("--items,-n", mo.items, "Items to write")->capture_default_str();
+  CLI::Option* mo_hwm_opt = memory->add_option(
+      "--hwm", mo_hwm, "The writable's highWaterMark, in items (default: library default, 16)");
+  memory->add_flag("--ignore-backpressure", mo.ignore_backpressure,
+                   "Write everything at once instead of waiting for 'drain'");
+  memory
+      ->add_option("--complete", mo.complete,
+                   "How the slow sink completes a write: defer (next tick) or timer (0 ms timer)")
+      ->transform(CLI::CheckedTransformer(completion_names, CLI::ignore_case))
+      ->default_str("defer");
+  add_loop_option(*memory, mo.loop);
+
+  // ---- micro
+  CLI::App* micro = app.add_subcommand(
+      "micro", "Google Benchmark micro-benchmarks (extra arguments go to Google Benchmark)");
+  micro->allow_extras();
+  micro->prefix_command();
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*objmode) {
+      if (*om_hwm_opt) om.hwm = om_hwm;
+      return run_objmode(om);
+    }
+    if (*bytes) {
+      bo.size = *parse_size(bo_size);
+      bo.chunk = static_cast<std::size_t>(*parse_size(bo_chunk));
+      if (bo.chunk == 0) {
+        std::fprintf(stderr, "sluice-bench bytes: --chunk must not be 0\n");
+        return 1;
+      }
+      if (*bo_hwm_opt) bo.hwm = static_cast<std::size_t>(*parse_size(bo_hwm));
+      return run_bytes(bo);
+    }
+    if (*memory) {
+      if (*mo_hwm_opt) mo.hwm = mo_hwm;
+      return run_memory(mo);
+    }
+    if (*micro) return run_micro(micro->remaining());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sluice-bench: %s\n", e.what());
+    return 1;
+  }
+  return 1;
+}
