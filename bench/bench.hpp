@@ -74,6 +74,7 @@ struct objmode_options {
   std::optional<std::size_t> hwm{};  ///< every stream's highWaterMark; default: the library's
   loop_kind loop = loop_kind::manual;
   unsigned repeat = 5;
+  unsigned warmup = 1;  ///< untimed runs first
 };
 /// Prints a report and the RESULT line; returns the process exit code.
 int run_objmode(const objmode_options& o);
@@ -85,14 +86,16 @@ struct bytes_options {
   std::optional<std::size_t> hwm{};
   loop_kind loop = loop_kind::manual;
   unsigned repeat = 5;
+  unsigned warmup = 1;  ///< untimed runs first
 };
 int run_bytes(const bytes_options& o);
 
 enum class completion { defer, timer };
 
 struct memory_options {
-  std::uint64_t items = 1'000'000;
-  std::optional<std::size_t> hwm{};
+  std::uint64_t items = 1'000'000;     ///< chunks written
+  std::optional<std::size_t> chunk{};  ///< byte mode with chunks of this size; else int64 items
+  std::optional<std::size_t> hwm{};    ///< the writable's highWaterMark (items or bytes)
   bool ignore_backpressure = false;
   completion complete = completion::defer;
   loop_kind loop = loop_kind::manual;

@@ -102,13 +102,14 @@ int run_bytes(const bytes_options& o) {
       o.hwm
           ? format_size(*o.hwm)
           : format_size(sluice::default_high_water_mark(sluice::stream_mode::bytes)) + " (default)";
-  std::printf("sluice bytes: %s in %s chunks, %u passthroughs, hwm %s, %s loop, %u runs\n",
-              format_size(o.size).c_str(), format_size(o.chunk).c_str(), o.stages, hwm.c_str(),
-              to_string(o.loop), o.repeat);
+  std::printf(
+      "sluice bytes: %s in %s chunks, %u passthroughs, hwm %s, %s loop, %u runs (+%u warm-up)\n",
+      format_size(o.size).c_str(), format_size(o.chunk).c_str(), o.stages, hwm.c_str(),
+      to_string(o.loop), o.repeat, o.warmup);
   const buffer block(std::string(o.chunk, 'x'));  // allocated once, pushed over and over
   const double chunks = static_cast<double>((o.size + o.chunk - 1) / o.chunk);
   std::vector<double> times;
-  for (unsigned i = 0; i < o.repeat; ++i) {
+  for (unsigned i = 0; i < o.warmup + o.repeat; ++i) {
     const run_result r =
         with_loop(o.loop, [&o, &block](sluice::loop& l, const std::function<void()>& run) {
           return bytes_once(l, run, o, block);
@@ -117,22 +118,25 @@ int run_bytes(const bytes_options& o) {
       std::fprintf(stderr, "sluice-bench bytes: run %u failed: %s\n", i + 1, r.error.c_str());
       return 1;
     }
-    times.push_back(r.seconds);
-    std::printf("  run %u: %8.3f s %9.2f GB/s %9.1f ns/chunk\n", i + 1, r.seconds,
+    const bool warm_up = i < o.warmup;
+    if (!warm_up) times.push_back(r.seconds);
+    std::printf("  %s %2u: %8.3f s %9.2f GB/s %9.1f ns/chunk\n", warm_up ? "warm-up" : "run    ",
+                warm_up ? i + 1 : i + 1 - o.warmup, r.seconds,
                 static_cast<double>(o.size) / r.seconds / 1e9, r.seconds * 1e9 / chunks);
     std::fflush(stdout);
   }
   const timing_summary s = summarize(times);
   const double best = static_cast<double>(o.size) / s.best_seconds / 1e9;
   const double median = static_cast<double>(o.size) / s.median_seconds / 1e9;
-  std::printf("  best:   %9.2f GB/s %9.1f ns/chunk\n", best, s.best_seconds * 1e9 / chunks);
-  std::printf("  median: %9.2f GB/s %9.1f ns/chunk\n", median, s.median_seconds * 1e9 / chunks);
+  std::printf("  best:           %9.2f GB/s %9.1f ns/chunk\n", best, s.best_seconds * 1e9 / chunks);
+  std::printf("  median:         %9.2f GB/s %9.1f ns/chunk\n", median,
+              s.median_seconds * 1e9 / chunks);
   std::printf(
       "RESULT bytes gb_per_s=%.3f median_gb_per_s=%.3f ns_per_chunk=%.1f impl=sluice loop=%s "
-      "size=%llu chunk=%zu stages=%u hwm=%s runs=%u\n",
+      "size=%llu chunk=%zu stages=%u hwm=%s runs=%u warmup=%u\n",
       best, median, s.best_seconds * 1e9 / chunks, to_string(o.loop),
       static_cast<unsigned long long>(o.size), o.chunk, o.stages,
-      o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat);
+      o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat, o.warmup);
   return 0;
 }
 

@@ -1,14 +1,19 @@
 // sluice-bench: the sluice benchmarks (docs/benchmarks.md).
 //
 //   sluice-bench objmode --items N --stages K [--hwm H] [--loop manual|asio] [--repeat R]
-//   sluice-bench bytes   --size 1G --chunk 64K --stages K [--hwm H] [--loop ...] [--repeat R]
-//   sluice-bench memory  --items N [--hwm H] [--ignore-backpressure] [--complete defer|timer]
+//                        [--warmup W]
+//   sluice-bench bytes   --size 1G --chunk 64K --stages K [--hwm H] [--loop manual|asio]
+//                        [--repeat R] [--warmup W]
+//   sluice-bench memory  --items N [--chunk SIZE] [--hwm H] [--ignore-backpressure]
+//                        [--complete defer|timer] [--loop manual|asio]
 //   sluice-bench micro   [Google Benchmark flags, e.g. --benchmark_filter=objmode]
 //
-// Every scenario checks its own output and exits non-zero when it is wrong, and ends with one
-// machine-readable line: `RESULT <scenario> key=value ...`.
+// Every scenario checks its own output and exits non-zero when it is wrong (1: wrong result or
+// stream error; 2: memory's bound exceeded by a producer that respects write()), and ends with
+// one machine-readable line: `RESULT <scenario> key=value ...`.
 #include <CLI/CLI.hpp>
 
+#include <cstdint>
 #include <cstdio>
 #include <map>
 #include <string>
@@ -34,10 +39,19 @@ const CLI::Validator size_validator(
     },
     "SIZE", "size");
 
+// --loop manual|asio, stored in `kind`.
 void add_loop_option(CLI::App& cmd, loop_kind& kind) {
-  cmd.add_option("--loop", kind, "Event loop: manual (sluice::manual_loop) or asio")
-      ->transform(CLI::CheckedTransformer(loop_names, CLI::ignore_case))
-      ->default_str("manual");
+  cmd.add_option_function<std::string>(
+         "--loop", [&kind](const std::string& name) { kind = loop_names.at(name); },
+         "Event loop: manual (sluice::manual_loop, default) or asio (sluice::asio_loop)")
+      ->check(CLI::IsMember({"manual", "asio"}));
+}
+
+// --warmup W: untimed runs before the timed ones.
+void add_warmup_option(CLI::App& cmd, unsigned& warmup) {
+  cmd.add_option("--warmup,-w", warmup, "Untimed warm-up runs before the timed ones")
+      ->check(CLI::Range(0u, 1000u))
+      ->capture_default_str();
 }
 
 }  // namespace
@@ -51,13 +65,16 @@ int main(int argc, char** argv) {
   std::size_t om_hwm = 0;
   CLI::App* objmode = app.add_subcommand(
       "objmode", "Object-mode pipeline: readable<int64> -> K transforms (x+1) -> summing writable");
-  objmode->add_option("--items,-n", om.items, "Items to send through")->capture_default_str();
+  objmode->add_option("--items,-n", om.items, "Items to send through")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62))
+      ->capture_default_str();
   objmode->add_option("--stages,-k", om.stages, "Transforms between source and sink")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
   CLI::Option* om_hwm_opt = objmode->add_option(
       "--hwm", om_hwm, "highWaterMark of every stream, in items (default: library default, 16)");
   add_loop_option(*objmode, om.loop);
+  add_warmup_option(*objmode, om.warmup);
   objmode->add_option("--repeat,-r", om.repeat, "Timed runs; best and median are reported")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
@@ -80,27 +97,36 @@ int main(int argc, char** argv) {
       "--hwm", bo_hwm, "highWaterMark of every stream, in bytes (default: library default, 64K)");
   bo_hwm_opt->check(size_validator);
   add_loop_option(*bytes, bo.loop);
+  add_warmup_option(*bytes, bo.warmup);
   bytes->add_option("--repeat,-r", bo.repeat, "Timed runs; best and median are reported")
       ->check(CLI::Range(1u, 1000u))
       ->capture_default_str();
 
   // ---- memory
   memory_options mo;
-  std::size_t mo_hwm = 0;
+  std::string mo_hwm, mo_chunk;
   CLI::App* memory = app.add_subcommand(
       "memory",
       "Peak buffering of a producer writing into a slow writable, with and without "
       "respecting write()'s return value");
-  memory->add_option("--items,-n", mo.items, "Items to write")->capture_default_str();
+  memory->add_option("--items,-n", mo.items, "Chunks to write")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62))
+      ->capture_default_str();
+  CLI::Option* mo_chunk_opt = memory->add_option(
+      "--chunk,-c", mo_chunk,
+      "Byte mode: write buffers of this size (default: object mode, int64 items)");
+  mo_chunk_opt->check(size_validator);
   CLI::Option* mo_hwm_opt = memory->add_option(
-      "--hwm", mo_hwm, "The writable's highWaterMark, in items (default: library default, 16)");
+      "--hwm", mo_hwm,
+      "The writable's highWaterMark, in items or bytes (default: library default, 16 / 64K)");
+  mo_hwm_opt->check(size_validator);
   memory->add_flag("--ignore-backpressure", mo.ignore_backpressure,
                    "Write everything at once instead of waiting for 'drain'");
   memory
-      ->add_option("--complete", mo.complete,
-                   "How the slow sink completes a write: defer (next tick) or timer (0 ms timer)")
-      ->transform(CLI::CheckedTransformer(completion_names, CLI::ignore_case))
-      ->default_str("defer");
+      ->add_option_function<std::string>(
+          "--complete", [&mo](const std::string& name) { mo.complete = completion_names.at(name); },
+          "How the slow sink completes a write: defer (next tick, default) or timer (0 ms timer)")
+      ->check(CLI::IsMember({"defer", "timer"}));
   add_loop_option(*memory, mo.loop);
 
   // ---- micro
@@ -119,15 +145,22 @@ int main(int argc, char** argv) {
     if (*bytes) {
       bo.size = *parse_size(bo_size);
       bo.chunk = static_cast<std::size_t>(*parse_size(bo_chunk));
-      if (bo.chunk == 0) {
-        std::fprintf(stderr, "sluice-bench bytes: --chunk must not be 0\n");
+      if (bo.size == 0 || bo.chunk == 0) {
+        std::fprintf(stderr, "sluice-bench bytes: --size and --chunk must not be 0\n");
         return 1;
       }
       if (*bo_hwm_opt) bo.hwm = static_cast<std::size_t>(*parse_size(bo_hwm));
       return run_bytes(bo);
     }
     if (*memory) {
-      if (*mo_hwm_opt) mo.hwm = mo_hwm;
+      if (*mo_hwm_opt) mo.hwm = static_cast<std::size_t>(*parse_size(mo_hwm));
+      if (*mo_chunk_opt) {
+        mo.chunk = static_cast<std::size_t>(*parse_size(mo_chunk));
+        if (*mo.chunk == 0) {
+          std::fprintf(stderr, "sluice-bench memory: --chunk must not be 0\n");
+          return 1;
+        }
+      }
       return run_memory(mo);
     }
     if (*micro) return run_micro(micro->remaining());

@@ -99,12 +99,12 @@ int run_objmode(const objmode_options& o) {
       o.hwm ? std::to_string(*o.hwm)
             : std::to_string(sluice::default_high_water_mark(sluice::stream_mode::objects)) +
                   " (default)";
-  std::printf("sluice objmode: %llu items, %u stages, hwm %s, %s loop, %u runs\n",
+  std::printf("sluice objmode: %llu items, %u stages, hwm %s, %s loop, %u runs (+%u warm-up)\n",
               static_cast<unsigned long long>(o.items), o.stages, hwm.c_str(), to_string(o.loop),
-              o.repeat);
+              o.repeat, o.warmup);
   const double item_stages = static_cast<double>(o.items) * o.stages;
   std::vector<double> times;
-  for (unsigned i = 0; i < o.repeat; ++i) {
+  for (unsigned i = 0; i < o.warmup + o.repeat; ++i) {
     const run_result r = with_loop(o.loop, [&o](sluice::loop& l, const std::function<void()>& run) {
       return objmode_once(l, run, o);
     });
@@ -112,8 +112,10 @@ int run_objmode(const objmode_options& o) {
       std::fprintf(stderr, "sluice-bench objmode: run %u failed: %s\n", i + 1, r.error.c_str());
       return 1;
     }
-    times.push_back(r.seconds);
-    std::printf("  run %u: %8.3f s %14.0f items/s %9.2f ns/item/stage\n", i + 1, r.seconds,
+    const bool warm_up = i < o.warmup;
+    if (!warm_up) times.push_back(r.seconds);
+    std::printf("  %s %2u: %8.3f s %14.0f items/s %9.2f ns/item/stage\n",
+                warm_up ? "warm-up" : "run    ", warm_up ? i + 1 : i + 1 - o.warmup, r.seconds,
                 static_cast<double>(o.items) / r.seconds, r.seconds * 1e9 / item_stages);
     std::fflush(stdout);
   }
@@ -122,14 +124,15 @@ int run_objmode(const objmode_options& o) {
   const double median_rate = static_cast<double>(o.items) / s.median_seconds;
   const double best_ns = s.best_seconds * 1e9 / item_stages;
   const double median_ns = s.median_seconds * 1e9 / item_stages;
-  std::printf("  best:   %14.0f items/s %9.2f ns/item/stage\n", best_rate, best_ns);
-  std::printf("  median: %14.0f items/s %9.2f ns/item/stage\n", median_rate, median_ns);
+  std::printf("  best:           %14.0f items/s %9.2f ns/item/stage\n", best_rate, best_ns);
+  std::printf("  median:         %14.0f items/s %9.2f ns/item/stage\n", median_rate, median_ns);
   std::printf(
       "RESULT objmode items_per_s=%.0f ns_per_item_stage=%.3f median_items_per_s=%.0f "
-      "median_ns_per_item_stage=%.3f impl=sluice loop=%s items=%llu stages=%u hwm=%s runs=%u\n",
+      "median_ns_per_item_stage=%.3f impl=sluice loop=%s items=%llu stages=%u hwm=%s runs=%u "
+      "warmup=%u\n",
       best_rate, best_ns, median_rate, median_ns, to_string(o.loop),
       static_cast<unsigned long long>(o.items), o.stages,
-      o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat);
+      o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat, o.warmup);
   return 0;
 }
 

@@ -47,6 +47,12 @@ listener_id stream::on_error(std::function<void(std::error_code)> fn) {
   return id;
 }
 
+listener_id stream::prepend_on_error(std::function<void(std::error_code)> fn) {
+  const listener_id id = next_listener_id();
+  error_signal_.connect(id, std::move(fn), false, true);
+  return id;
+}
+
 listener_id stream::on_close(std::function<void()> fn) {
   const listener_id id = next_listener_id();
   close_signal_.connect(id, std::move(fn));

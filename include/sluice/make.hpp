@@ -115,7 +115,7 @@ class lambda_writable final : public writable<T> {
     if (spec_.final)
       spec_.final(*this, std::move(cb));
     else
-      cb({});
+      writable<T>::do_final(std::move(cb));
   }
 
  private:
@@ -200,7 +200,7 @@ class lambda_duplex final : public duplex<In, Out> {
     if (spec_.final)
       spec_.final(*this, std::move(cb));
     else
-      cb({});
+      writable<In>::do_final(std::move(cb));
   }
 
  private:

@@ -121,7 +121,8 @@ class readable : public virtual stream {
   listener_id on_data(std::function<void(T&&)> fn) {
     const listener_id id = next_listener_id();
     data_.connect(id, std::move(fn));
-    readable_listening_ = !readable_.empty();
+    // Only ever set here: clearing is left to the deferred update after off() (as in Node).
+    if (!readable_.empty()) readable_listening_ = true;
     if (flowing_ != flow_state::paused) resume();
     return id;
   }
@@ -508,7 +509,7 @@ class readable : public virtual stream {
     auto unpipe_if_alive = [wsrc, link]() {
       if (auto s = wsrc.lock()) dynamic_cast<readable&>(*s).unpipe_link(link);
     };
-    link->error_id = d.on_error([unpipe_if_alive](std::error_code) { unpipe_if_alive(); });
+    link->error_id = d.prepend_on_error([unpipe_if_alive](std::error_code) { unpipe_if_alive(); });
     link->close_id = d.on_close(unpipe_if_alive);
     link->finish_id = d.once_finish(unpipe_if_alive);
 

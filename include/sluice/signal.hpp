@@ -56,8 +56,14 @@ class signal {
   }
 
   void disconnect_all() noexcept {
-    for (auto& e : entries_)
-      if (e->alive) kill(*e);
+    for (auto& e : entries_) {
+      if (e->alive) {
+        e->alive = false;
+        --live_;
+        ++dead_;
+      }
+    }
+    if (depth_ == 0) compact();
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return live_; }

@@ -80,6 +80,8 @@ class stream : public std::enable_shared_from_this<stream> {
 
   /// 'error': once at most, on a later tick than the failing call.
   listener_id on_error(std::function<void(std::error_code)> fn);
+  /// As on_error, but runs before the listeners already added (pipe() uses it to unpipe first).
+  listener_id prepend_on_error(std::function<void(std::error_code)> fn);
   /// 'close': once at most, last of all events.
   listener_id on_close(std::function<void()> fn);
   /// Removes a listener added by any on_*/once_* of this stream. Returns false if unknown.

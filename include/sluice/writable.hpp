@@ -123,12 +123,16 @@ class writable : public virtual stream {
     return false;
   }
   /// Runs after end(), once every write has completed; 'finish' waits for `cb`.
-  virtual void do_final(callback cb) { cb({}); }
+  virtual void do_final(callback cb) {
+    final_is_default_ = true;  // lets the stream behave as Node does for a stream without _final
+    cb({});
+  }
 
   // stream side hooks
   void writable_side_destroying() override {
-    // Pending writes and end() callbacks fail on a later tick (Node's errorBuffer).
-    defer([this] { error_buffer(); });
+    // Pending writes and end() callbacks fail on a later tick (Node's errorBuffer). As in
+    // Node 20, only what is pending now: an end() callback added later is never called.
+    if (!buffered_.empty() || !on_finished_.empty()) defer([this] { error_buffer(); });
   }
   void writable_side_constructed() override {
     if (!writing_) clear_buffer();
@@ -181,7 +185,8 @@ class writable : public virtual stream {
       do_write(std::move(chunk), write_callback(this, gen_));
       sync_ = false;
     }
-    const bool ret = length_ < hwm_;
+    // An empty buffer never asks for a drain, even at hwm 0 (a synchronous sink kept up).
+    const bool ret = length_ < hwm_ || length_ == 0;
     if (!ret && !need_drain_) {
       need_drain_ = true;
       ++counters_.write_backpressure;
@@ -413,6 +418,12 @@ class writable : public virtual stream {
     }
     final_done_ = true;
     --pendingcb_;
+    if (final_is_default_) {
+      // No do_final: 'prefinish' now; finish_maybe decides about 'finish' (Node's prefinish()).
+      prefinished_ = true;
+      prefinish_.emit();
+      return;
+    }
     if (ec) {
       call_finished_callbacks(ec);
       error_or_destroy(ec, sync_);
@@ -492,6 +503,7 @@ class writable : public virtual stream {
   bool prefinished_ = false;
   bool final_called_ = false;
   bool final_done_ = false;
+  bool final_is_default_ = false;
 };
 
 }  // namespace sluice
