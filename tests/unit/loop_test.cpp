@@ -167,7 +167,7 @@ TEST(ManualLoop, CancelStopsATimer) {
   auto b = loop.start_timer(20ms, note(log, "b"));
   EXPECT_TRUE(a.cancel());
   EXPECT_FALSE(a.pending());
-  EXPECT_FALSE(a.cancel());  // already cancelled
+  EXPECT_FALSE(a.cancel());   // already cancelled
   EXPECT_EQ(loop.run(), 1u);  // a cancelled timer is not counted
   EXPECT_EQ(log, (log_t{"b"}));
   EXPECT_FALSE(b.cancel());  // already fired

@@ -33,7 +33,8 @@ TEST(Signal, PrependPutsAListenerFirst) {
   sluice::signal<> s;
   log_t log;
   s.connect(id(1), [&] { log.push_back("a"); });
-  s.connect(id(2), [&] { log.push_back("first"); }, false, true);
+  s.connect(
+      id(2), [&] { log.push_back("first"); }, false, true);
   s.emit();
   EXPECT_EQ(log, (log_t{"first", "a"}));
 }
@@ -49,7 +50,8 @@ TEST(Signal, OnceListenersAreCalledOnce) {
   sluice::signal<> s;
   log_t log;
   s.connect(id(1), [&] { log.push_back("on"); });
-  s.connect(id(2), [&] { log.push_back("once"); }, true);
+  s.connect(
+      id(2), [&] { log.push_back("once"); }, true);
   s.connect(id(3), [&] { log.push_back("on2"); });
   EXPECT_EQ(s.size(), 3u);
   s.emit();
@@ -167,7 +169,8 @@ TEST(Signal, ListenerPrependedDuringEmitIsNotCalledByThatEmit) {
     log.push_back("a");
     if (!added) {
       added = true;
-      s.connect(id(4), [&] { log.push_back("new"); }, false, true);
+      s.connect(
+          id(4), [&] { log.push_back("new"); }, false, true);
     }
   });
   s.connect(id(2), [&] { log.push_back("b"); });
@@ -261,7 +264,8 @@ TEST(Signal, ForEachLastIgnoresListenersAddedDuringTheEmit) {
 
 TEST(Signal, ForEachLastWithASingleOnceListener) {
   sluice::signal<int> s;
-  s.connect(id(1), [](int) {}, true);
+  s.connect(
+      id(1), [](int) {}, true);
   std::vector<bool> last;
   s.for_each([&](auto& h, bool is_last) {
     last.push_back(is_last);
