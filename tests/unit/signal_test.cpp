@@ -16,12 +16,18 @@ using log_t = std::vector<std::string>;
 
 listener_id id(std::uint64_t v) { return listener_id{v}; }
 
+std::string entry(const char* who, int n, const std::string& t) {
+  std::string e(who);
+  e.append(std::to_string(n)).append(t);
+  return e;
+}
+
 TEST(Signal, ListenersAreCalledInOrderWithTheArguments) {
   sluice::signal<int, std::string> s;
   log_t log;
-  s.connect(id(1), [&](int n, std::string t) { log.push_back("a" + std::to_string(n) + t); });
-  s.connect(id(2), [&](int n, std::string t) { log.push_back("b" + std::to_string(n) + t); });
-  s.connect(id(3), [&](int n, std::string t) { log.push_back("c" + std::to_string(n) + t); });
+  s.connect(id(1), [&](int n, std::string t) { log.push_back(entry("a", n, t)); });
+  s.connect(id(2), [&](int n, std::string t) { log.push_back(entry("b", n, t)); });
+  s.connect(id(3), [&](int n, std::string t) { log.push_back(entry("c", n, t)); });
   EXPECT_EQ(s.size(), 3u);
   s.emit(7, "x");
   EXPECT_EQ(log, (log_t{"a7x", "b7x", "c7x"}));
