@@ -108,6 +108,17 @@ void stream::on_constructed(std::error_code ec) {
 
 void stream::destroy(std::error_code ec) { destroy(ec, nullptr); }
 
+void stream::fail(std::error_code ec, std::string context) {
+  if (ec && !errored_ && !destroyed_) error_context_ = std::move(context);
+  destroy(ec);
+}
+
+std::string stream::error_message() const {
+  if (!errored_) return {};
+  if (error_context_.empty()) return errored_.message();
+  return error_context_ + ": " + errored_.message();
+}
+
 void stream::destroy(std::error_code ec, callback cb) {
   if (destroyed_) {
     if (cb) cb({});

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "sluice/chunk.hpp"
 #include "sluice/error.hpp"
@@ -73,10 +74,20 @@ class stream : public std::enable_shared_from_this<stream> {
   /// As destroy(ec); `cb` runs when do_destroy has completed (or at once if already destroyed).
   void destroy(std::error_code ec, callback cb);
 
+  /// As destroy(ec), also recording what failed, so error_message() can name it: `context` is
+  /// the operation and its object, e.g. "open 'x.log'" or "inflate at input byte 1234". Like
+  /// the error itself, only the first failure's context is kept.
+  void fail(std::error_code ec, std::string context);
+
   [[nodiscard]] bool destroyed() const noexcept { return destroyed_; }
   [[nodiscard]] bool closed() const noexcept { return closed_; }
   /// The first error the stream met, or an empty code.
   [[nodiscard]] std::error_code errored() const noexcept { return errored_; }
+  /// What failed, as given to fail() (empty if the stream failed through destroy(ec)).
+  [[nodiscard]] const std::string& error_context() const noexcept { return error_context_; }
+  /// The first error as one line: "<context>: <message>", or just the message without a context;
+  /// empty if the stream has no error.
+  [[nodiscard]] std::string error_message() const;
 
   /// 'error': once at most, on a later tick than the failing call.
   listener_id on_error(std::function<void(std::error_code)> fn);
@@ -149,6 +160,7 @@ class stream : public std::enable_shared_from_this<stream> {
   sluice::loop* loop_ = nullptr;
   std::string name_{};
   std::error_code errored_;
+  std::string error_context_;
   signal<std::error_code> error_signal_;
   signal<> close_signal_;
   std::uint64_t listener_seq_ = 0;
