@@ -233,14 +233,14 @@ class writable : public virtual stream {
     if (!sync) {
       after_write(1, cb, batch);
     } else if (!cb && batch.empty()) {
-      // The common case: nothing to call back, so no tick unless 'drain' is owed.
-      if (!after_write_pending_ && ((need_drain_ && length_ == 0) || destroyed())) {
-        schedule_after_write({}, {});
+      // Node's afterWriteTickInfo: completions without a callback share the queued tick.
+      if (current_batch_ && current_batch_->nop) {
+        ++current_batch_->count;
       } else {
-        --pendingcb_;
-        if (ending_) finish_maybe(true);
+        schedule_after_write({}, {});
       }
-    } else if (current_batch_ && after_write_seq_ == get_loop().defer_sequence()) {
+    } else if (current_batch_ && !current_batch_->nop &&
+               after_write_seq_ == get_loop().defer_sequence()) {
       // Our completion tick is still the newest one queued: joining it reorders nothing.
       ++current_batch_->count;
       if (cb) current_batch_->cbs.push_back(std::move(cb));
@@ -252,17 +252,15 @@ class writable : public virtual stream {
 
   // Completions of synchronous writes are delivered on the next tick, batched.
   void schedule_after_write(callback cb, std::vector<callback> batch) {
-    // Each tick owns its batch; later writes join it only while it is the newest tick queued.
     auto b = std::make_shared<after_write_batch>();
     b->count = 1;
+    b->nop = !cb && batch.empty();
     b->cbs = std::move(batch);
     if (cb) b->cbs.insert(b->cbs.begin(), std::move(cb));
-    after_write_pending_ = true;
-    ++after_write_ticks_;
     current_batch_ = b;
     defer([this, b] {
-      if (--after_write_ticks_ == 0) after_write_pending_ = false;
-      if (current_batch_ == b) current_batch_.reset();
+      // As in Node, any completion tick ends the batching of the newest one.
+      current_batch_.reset();
       after_write(b->count, nullptr, b->cbs);
     });
     after_write_seq_ = get_loop().defer_sequence();
@@ -480,11 +478,11 @@ class writable : public virtual stream {
   bool inflight_batch_ = false;
   struct after_write_batch {
     std::size_t count = 0;      // completed writes
+    bool nop = false;           // none of them has a callback (so more may join)
     std::vector<callback> cbs;  // their user callbacks, in order
   };
   std::shared_ptr<after_write_batch> current_batch_;  // the newest queued completion tick
   std::uint64_t after_write_seq_ = 0;                 // defer_sequence() when it was queued
-  std::size_t after_write_ticks_ = 0;                 // completion ticks queued
   std::vector<callback> on_finished_;                 // end() callbacks
   loop::time_point backpressure_since_{};
   signal<> drain_;
@@ -499,7 +497,6 @@ class writable : public virtual stream {
   bool expect_write_cb_ = false;  // the write in flight has not called back yet
   bool need_drain_ = false;       // write() returned false; 'drain' owed
   bool buffer_processing_ = false;
-  bool after_write_pending_ = false;  // an after-write tick is queued
   bool prefinished_ = false;
   bool final_called_ = false;
   bool final_done_ = false;
