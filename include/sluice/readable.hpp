@@ -225,6 +225,11 @@ class readable : public virtual stream {
     ++counters_.chunks_out;
     counters_.bytes_out += chunk_traits<T>::bytes(chunk);
     if (awaiting_drain_ != 0) clear_awaiting_drain();
+    if (pipes_.size() == 1 && data_.size() == 1) {
+      // The only 'data' listener is the pipe's: write directly, skipping the signal.
+      pipe_write(pipes_.front().get(), std::move(chunk));
+      return;
+    }
     data_.for_each([&](auto& h, bool last) {
       if (last) {
         h(std::move(chunk));
@@ -513,13 +518,16 @@ class readable : public virtual stream {
     link->close_id = d.on_close(unpipe_if_alive);
     link->finish_id = d.once_finish(unpipe_if_alive);
 
-    link->data_id = on_data([this, link](T&& c) {
-      if (!link->dest->write(std::move(c))) pipe_pause(link);
-    });
+    link->data_id = on_data([this, link](T&& c) { pipe_write(link, std::move(c)); });
     if (d.need_drain())
       pipe_pause(link);
     else if (flowing_ != flow_state::flowing)
       resume();
+  }
+
+  void pipe_write(pipe_link* link, T&& chunk) {
+    // The write may unpipe the link (synchronously, from a listener): check before using it.
+    if (!link->dest->write(std::move(chunk)) && has_link(link)) pipe_pause(link);
   }
 
   void on_pipe_source_end(pipe_link* link) {

@@ -81,6 +81,13 @@ class signal {
     if (live_ == 0) return;
     ++depth_;
     std::size_t n = entries_.size();
+    if (n == 1) {  // the common case: one listener, nothing to look ahead for
+      entry& e = *entries_[0];
+      if (e.once) kill(e);
+      f(e.fn, true);
+      if (--depth_ == 0 && dead_ != 0) compact();
+      return;
+    }
     prepended_during_emit_ = 0;
     for (std::size_t i = 0; i < n; ++i) {
       // A listener prepended during this emit shifts the entries we have yet to visit.

@@ -22,11 +22,14 @@ class transform : public duplex<In, Out> {
   /// own the stream: keep the stream alive if you complete later.
   class transform_callback {
    public:
-    void operator()() const { t_->on_transform_done(gen_, {}, std::nullopt); }
-    void operator()(std::error_code ec) const { t_->on_transform_done(gen_, ec, std::nullopt); }
-    void operator()(Out value) const {
-      t_->on_transform_done(gen_, {}, std::optional<Out>(std::move(value)));
+    void operator()() const { t_->on_transform_ok(gen_); }
+    void operator()(std::error_code ec) const {
+      if (ec)
+        t_->on_transform_error(gen_, ec);
+      else
+        t_->on_transform_ok(gen_);
     }
+    void operator()(Out value) const { t_->on_transform_ok(gen_, std::move(value)); }
 
    private:
     friend class transform;
@@ -47,7 +50,7 @@ class transform : public duplex<In, Out> {
   virtual void do_flush(callback cb) { cb({}); }
 
   void do_write(In&& chunk, typename writable<In>::write_callback cb) final {
-    held_.reset();
+    has_held_ = false;
     pending_ = cb;
     length_before_ = this->readable_length();
     expect_ = true;
@@ -55,10 +58,9 @@ class transform : public duplex<In, Out> {
   }
 
   void do_read(std::size_t) final {
-    if (held_) {
-      auto cb = *held_;
-      held_.reset();
-      cb();
+    if (has_held_) {
+      has_held_ = false;
+      held_();
     }
   }
 
@@ -79,28 +81,45 @@ class transform : public duplex<In, Out> {
   }
 
  private:
-  void on_transform_done(std::uint64_t gen, std::error_code ec, std::optional<Out> value) {
-    if (!expect_ || gen != gen_) {
+  bool take_pending(std::uint64_t gen) {
+    if (!expect_ || gen != gen_) [[unlikely]] {
       this->error_or_destroy(make_error_code(errc::multiple_callback));
-      return;
+      return false;
     }
     expect_ = false;
-    auto cb = *pending_;
-    pending_.reset();
-    if (ec) {
-      cb(ec);
-      return;
-    }
-    if (value) this->push(std::move(*value));
-    const std::size_t len = this->readable_length();
-    if (this->ended() || length_before_ == len || len < this->readable_high_water_mark())
-      cb();
-    else
-      held_ = cb;  // released by do_read when the consumer makes room
+    return true;
   }
 
-  std::optional<typename writable<In>::write_callback> pending_;
-  std::optional<typename writable<In>::write_callback> held_;
+  void on_transform_error(std::uint64_t gen, std::error_code ec) {
+    if (take_pending(gen)) pending_(ec);
+  }
+
+  void on_transform_ok(std::uint64_t gen) {
+    if (take_pending(gen)) complete_write();
+  }
+
+  void on_transform_ok(std::uint64_t gen, Out&& value) {
+    if (!take_pending(gen)) return;
+    this->push(std::move(value));
+    complete_write();
+  }
+
+  // Acknowledges the write, unless the readable side filled up: then the acknowledgement waits
+  // for do_read, so the writer sees backpressure.
+  void complete_write() {
+    const std::size_t len = this->readable_length();
+    if (this->ended() || length_before_ == len || len < this->readable_high_water_mark()) {
+      pending_();
+    } else {
+      held_ = pending_;
+      has_held_ = true;
+    }
+  }
+
+  // The write being transformed, and the one held back by a full readable side.
+  typename writable<In>::write_callback pending_;
+  typename writable<In>::write_callback held_;
+  bool has_held_ = false;
   std::size_t length_before_ = 0;
   std::uint64_t gen_ = 0;
   bool expect_ = false;

@@ -40,13 +40,21 @@ class writable : public virtual stream {
   /// completes asynchronously must keep the stream alive (capture shared_from_this()).
   class write_callback {
    public:
-    void operator()(std::error_code ec = {}) const { w_->on_write_done(gen_, ec); }
+    /// An empty placeholder (for members assigned later); it must not be called.
+    write_callback() = default;
+    void operator()() const { w_->on_write_ok(gen_); }
+    void operator()(std::error_code ec) const {
+      if (ec)
+        w_->on_write_done(gen_, ec);
+      else
+        w_->on_write_ok(gen_);
+    }
 
    private:
     friend class writable;
     write_callback(writable* w, std::uint64_t gen) : w_(w), gen_(gen) {}
-    writable* w_;
-    std::uint64_t gen_;
+    writable* w_ = nullptr;
+    std::uint64_t gen_ = 0;
   };
 
   /// Writes `chunk`. Returns false when the caller should wait for 'drain' before writing more
@@ -200,6 +208,26 @@ class writable : public virtual stream {
     sync_ = true;
     expect_write_cb_ = true;
     ++gen_;
+  }
+
+  // A successful completion. The common case (a synchronous write without callbacks) stays
+  // short: no error_code, no callback moves.
+  void on_write_ok(std::uint64_t gen) {
+    if (!expect_write_cb_ || gen != gen_ || inflight_batch_ || inflight_cb_ || !sync_)
+        [[unlikely]] {
+      on_write_done(gen, std::error_code());
+      return;
+    }
+    writing_ = false;
+    expect_write_cb_ = false;
+    length_ -= writelen_;
+    writelen_ = 0;
+    if (!buffered_.empty()) clear_buffer();
+    // Node's afterWriteTickInfo: completions without a callback share the queued tick.
+    if (current_batch_ && current_batch_->nop)
+      ++current_batch_->count;
+    else
+      schedule_after_write({}, {});
   }
 
   void on_write_done(std::uint64_t gen, std::error_code ec) {
