@@ -1,0 +1,386 @@
+// sluice/pipeline.hpp: pipeline(s1, ..., sN, cb), streams piped in a chain with one completion
+// (Node's stream.pipeline), and async_pipeline(), the same as an Asio asynchronous operation.
+//
+// pipeline() pipes each stage into the next and watches every stage with finished()
+// (finished.hpp). The chain's types are checked at compile time: readable<A> → transform<A, B>
+// (or duplex<A, B>) → ... → writable<Z>; a mismatch is one static_assert naming the stage.
+// On success the callback runs once, on a later tick, after every stage completed; streams that
+// completed cleanly are not destroyed (as in Node). On failure every stage that has not
+// completed is destroyed exactly once with the first real error, and the callback gets that
+// error with the stage that failed: premature_close never masks a real error
+// (nodejs/node#36760). The callback runs after every stage has reported (destroyed stages have
+// released their resources), and no listener the pipeline added is left on any stage.
+// docs/pipelines.md explains the choices.
+#pragma once
+
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <system_error>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "sluice/finished.hpp"
+
+namespace sluice {
+
+/// Why a pipeline failed. Empty (false) on success.
+struct pipeline_error {
+  std::error_code code;
+  /// 1-based index of the stage that failed (1 = the source); 0 when no stage did (abort).
+  std::size_t stage = 0;
+  /// The failing stage's stream::name(), or a default from its type ("transform<int, int>").
+  std::string stage_name;
+  /// The failing stream's error_message() ("gunzip at input byte 1234: invalid compressed
+  /// data"), or the code's message when the stream itself holds no error (premature close).
+  std::string detail;
+
+  explicit operator bool() const noexcept { return bool(code); }
+  /// "stage 2 (gunzip): gunzip at input byte 1234: invalid compressed data"; without a stage,
+  /// just the detail (or the code's message). Empty on success.
+  [[nodiscard]] std::string message() const;
+};
+
+namespace detail {
+
+/// The running pipeline, type-erased: stages, their watches, the first error, the callback.
+/// Owns itself (self_) from start() until it completes or fails to set up.
+class pipeline_state : public std::enable_shared_from_this<pipeline_state> {
+ public:
+  using done_fn = std::function<void(const pipeline_error&)>;
+
+  pipeline_state(loop& l, done_fn cb) : loop_(&l), cb_(std::move(cb)) {}
+
+  /// Adds stage `i` (0-based) before start().
+  void add_stage(std::shared_ptr<stream> s, std::string name) {
+    stages_.push_back(stage_entry{std::move(s), std::move(name)});
+  }
+  /// Watches stage `i` and listens for its late errors. Called once per stage.
+  template <class S>
+  void watch(std::size_t i, const std::shared_ptr<S>& s, finished_options opts) {
+    std::weak_ptr<pipeline_state> w = weak_from_this();
+    stages_[i].error_id = s->on_error([w, i](std::error_code ec) {
+      if (auto st = w.lock()) st->on_stage_error(i, ec);
+    });
+    stages_[i].watch = finished(s, opts, [w, i](std::error_code ec) {
+      if (auto st = w.lock()) st->on_stage_done(i, ec);
+    });
+  }
+  /// Keeps the pipeline alive until it completes.
+  void start() { self_ = shared_from_this(); }
+  /// Set-up threw: remove what was added, destroy every stage, never call back.
+  void abandon() noexcept;
+  /// A stage pointer was null: destroy the others, call back with invalid_argument.
+  void fail_setup(std::size_t stage, std::string what);
+  void set_stop(std::stop_token token);
+
+  /// Destroys every stage that has not completed with `ec` (first real error wins).
+  void abort(std::error_code ec);
+  [[nodiscard]] bool running() const noexcept { return self_ != nullptr; }
+  /// Listeners the pipeline itself still holds on its stages (0 once it completed).
+  [[nodiscard]] std::size_t listener_count() const noexcept;
+
+ private:
+  struct stage_entry {
+    std::shared_ptr<stream> s;
+    std::string name;
+    finished_handle watch{};
+    listener_id error_id{};
+    bool done = false;   // its finished() reported
+    bool clean = false;  // ... without an error: never destroyed by the pipeline
+  };
+
+  void on_stage_error(std::size_t i, std::error_code ec);
+  void on_stage_done(std::size_t i, std::error_code ec);
+  void record(std::size_t i, std::error_code ec);
+  void destroy_all();
+  void complete();
+  void remove_listeners() noexcept;
+
+  loop* loop_;
+  done_fn cb_;
+  std::vector<stage_entry> stages_;
+  pipeline_error error_;
+  std::size_t done_count_ = 0;
+  std::optional<std::stop_callback<std::function<void()>>> stop_;
+  std::shared_ptr<pipeline_state> self_;  // set while running
+  bool destroying_ = false;               // destroy_all() is running
+};
+
+// ---- compile-time checks of the chain -----------------------------------------------------------
+
+template <class P>
+struct stage_pointer : std::false_type {};
+template <class S>
+struct stage_pointer<std::shared_ptr<S>> : std::true_type {
+  using type = S;
+};
+
+template <class P>
+using stage_of = typename stage_pointer<std::remove_cvref_t<P>>::type;
+
+// Each check is a class template so that a failing static_assert shows, in the compiler's
+// "required from" line, the 1-based stage index and the types involved.
+template <std::size_t Stage, class P>
+struct check_is_stage {
+  static constexpr bool value = stage_pointer<std::remove_cvref_t<P>>::value;
+  static_assert(value,
+                "sluice::pipeline: every stage must be a std::shared_ptr to a readable, writable, "
+                "duplex or transform (Stage is its 1-based index)");
+};
+
+template <std::size_t Stage, std::size_t Count, class S>
+struct check_role {
+  static constexpr bool first = Stage == 1, last = Stage == Count;
+  static constexpr bool r = has_readable_side<S>, w = has_writable_side<S>;
+  static_assert(!first || r,
+                "sluice::pipeline: the first stage must be readable (a readable, duplex or "
+                "transform)");
+  static_assert(!last || w,
+                "sluice::pipeline: the last stage must be writable (a writable, duplex or "
+                "transform)");
+  static_assert(first || last || (r && w),
+                "sluice::pipeline: a middle stage must be a duplex or transform (Stage is its "
+                "1-based index)");
+  static constexpr bool value = (!first || r) && (!last || w) && (first || last || (r && w));
+};
+
+template <std::size_t Stage, class Out, class NextIn>
+struct check_link {
+  static constexpr bool value = std::is_same_v<Out, NextIn>;
+  static_assert(value,
+                "sluice::pipeline: stage types do not match: stage number Stage yields Out but "
+                "stage Stage+1 accepts NextIn");
+};
+
+template <class... Ps>
+struct chain_check {
+  static constexpr std::size_t count = sizeof...(Ps);
+  static constexpr bool pointers = [] {
+    return []<std::size_t... I>(std::index_sequence<I...>) {
+      return (check_is_stage<I + 1, Ps>::value && ...);
+    }
+    (std::index_sequence_for<Ps...>{});
+  }();
+  static constexpr bool roles() {
+    if constexpr (!pointers) {
+      return false;
+    } else {
+      return []<std::size_t... I>(std::index_sequence<I...>) {
+        return (check_role<I + 1, count, stage_of<Ps>>::value && ...);
+      }
+      (std::index_sequence_for<Ps...>{});
+    }
+  }
+  static constexpr bool links() {
+    if constexpr (!roles()) {
+      return false;
+    } else {
+      using tuple = std::tuple<stage_of<Ps>...>;
+      return []<std::size_t... I>(std::index_sequence<I...>) {
+        return (check_link<I + 1, output_of<std::tuple_element_t<I, tuple>>,
+                           input_of<std::tuple_element_t<I + 1, tuple>>>::value &&
+                ...);
+      }
+      (std::make_index_sequence<count - 1>{});
+    }
+  }
+  static constexpr bool value = links();
+};
+
+template <class F>
+std::function<void(const pipeline_error&)> make_pipeline_callback(F&& f) {
+  using fn = std::remove_cvref_t<F>;
+  if constexpr (std::is_invocable_v<fn&, const pipeline_error&>) {
+    return std::function<void(const pipeline_error&)>(std::forward<F>(f));
+  } else {
+    static_assert(std::is_invocable_v<fn&, std::error_code>,
+                  "sluice::pipeline: the last argument must be a callback invocable with "
+                  "(const sluice::pipeline_error&) or (std::error_code)");
+    return [g = fn(std::forward<F>(f))](const pipeline_error& e) mutable { g(e.code); };
+  }
+}
+
+template <class Tuple, std::size_t... I>
+std::shared_ptr<pipeline_state> start_pipeline(std::stop_token stop, const Tuple& stages,
+                                               std::function<void(const pipeline_error&)> cb,
+                                               std::index_sequence<I...>) {
+  constexpr std::size_t n = sizeof...(I);
+  loop* l = nullptr;
+  std::size_t null_stage = 0;
+  (
+      [&] {
+        if (!std::get<I>(stages)) {
+          if (null_stage == 0) null_stage = I + 1;
+        } else if (!l) {
+          l = &std::get<I>(stages)->get_loop();
+        }
+      }(),
+      ...);
+  if (!l) throw std::system_error(make_error_code(errc::invalid_argument), "pipeline: no stage");
+  auto state = std::make_shared<pipeline_state>(*l, std::move(cb));
+  (
+      [&] {
+        using S = stage_of<std::tuple_element_t<I, Tuple>>;
+        const auto& s = std::get<I>(stages);
+        std::string name = s && !s->name().empty() ? s->name() : default_stage_name<S>();
+        state->add_stage(s, std::move(name));
+      }(),
+      ...);
+  if (null_stage != 0) {
+    state->fail_setup(null_stage, "stage " + std::to_string(null_stage) + " is null");
+    return state;
+  }
+  try {
+    state->start();
+    (state->watch(I, std::get<I>(stages),
+                  finished_options{.readable = I + 1 < n, .writable = I > 0}),
+     ...);
+    // Pipe each stage into the next: pipe() pauses on a full destination and ends it.
+    [&]<std::size_t... J>(std::index_sequence<J...>) {
+      (std::get<J>(stages)->pipe(std::get<J + 1>(stages)), ...);
+    }
+    (std::make_index_sequence<n - 1>{});
+    if (stop.stop_possible()) state->set_stop(std::move(stop));
+  } catch (...) {
+    state->abandon();
+    throw;
+  }
+  return state;
+}
+
+template <class... Args, std::size_t... I>
+auto stages_tuple(std::tuple<Args...>& args, std::index_sequence<I...>) {
+  return std::make_tuple(std::get<I>(args)...);
+}
+
+}  // namespace detail
+
+/// Returned by pipeline(): lets the caller abort it. Copyable, does not own the pipeline (a
+/// running pipeline keeps itself alive); dropping it does not abort anything.
+class pipeline_handle {
+ public:
+  pipeline_handle() = default;
+  /// Destroys every stage that has not completed; the callback gets errc::aborted unless a
+  /// real error came first. No-op once the pipeline completed. Call it on the loop's thread.
+  void abort() noexcept {
+    if (auto s = state_.lock()) s->abort(make_error_code(errc::aborted));
+  }
+  /// True until the pipeline completed (its callback is queued or ran).
+  [[nodiscard]] bool running() const noexcept {
+    auto s = state_.lock();
+    return s && s->running();
+  }
+  /// How many listeners the pipeline still holds on its stages: its own, not pipe()'s (0
+  /// once it completed). For tests and diagnostics.
+  [[nodiscard]] std::size_t listener_count() const noexcept {
+    auto s = state_.lock();
+    return s ? s->listener_count() : 0;
+  }
+
+ private:
+  template <class... Args>
+  friend pipeline_handle pipeline(Args&&... args);
+  explicit pipeline_handle(std::weak_ptr<detail::pipeline_state> s) : state_(std::move(s)) {}
+  std::weak_ptr<detail::pipeline_state> state_;
+};
+
+/// pipeline(s1, ..., sN, cb) and pipeline(stop_token, s1, ..., sN, cb).
+///
+/// Pipes s1 into s2, ..., s(N-1) into sN and calls `cb` exactly once, on a later tick: after
+/// every stage completed, or after a failure once every stage has reported. Stages are
+/// std::shared_ptr to a readable<A> (first), duplexes/transforms (middle) and a writable<Z>
+/// (last), or classes derived from them; the chunk types must chain. `cb` is invocable with
+/// (const pipeline_error&) or (std::error_code). With a stop_token, request_stop() (on the
+/// loop's thread) aborts the pipeline as pipeline_handle::abort() does. The pipeline keeps its
+/// stages alive until it completes and releases them before `cb` runs. A null stage destroys
+/// the others and reports errc::invalid_argument; if setting up throws, every stage is
+/// destroyed before the exception propagates and `cb` is never called.
+template <class... Args>
+pipeline_handle pipeline(Args&&... args) {
+  static_assert(sizeof...(Args) >= 3, "sluice::pipeline needs at least two stages and a callback");
+  auto all = std::forward_as_tuple(std::forward<Args>(args)...);
+  using first = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;
+  constexpr bool has_stop = std::is_same_v<first, std::stop_token>;
+  constexpr std::size_t skip = has_stop ? 1 : 0;
+  constexpr std::size_t n = sizeof...(Args) - 1 - skip;
+  static_assert(n >= 2, "sluice::pipeline needs at least two stages and a callback");
+  auto stages = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::make_tuple(std::get<I + skip>(all)...);
+  }
+  (std::make_index_sequence<n>{});
+  using stages_t = decltype(stages);
+  constexpr bool ok = []<std::size_t... I>(std::index_sequence<I...>) {
+    return detail::chain_check<std::tuple_element_t<I, stages_t>...>::value;
+  }
+  (std::make_index_sequence<n>{});
+  if constexpr (!ok) {
+    return pipeline_handle{};
+  } else {
+    std::stop_token stop;
+    if constexpr (has_stop) stop = std::get<0>(all);
+    auto cb = detail::make_pipeline_callback(std::get<sizeof...(Args) - 1>(std::move(all)));
+    auto state = detail::start_pipeline(std::move(stop), stages, std::move(cb),
+                                        std::make_index_sequence<n>{});
+    return pipeline_handle(state);
+  }
+}
+
+/// async_pipeline(s1, ..., sN, token) and async_pipeline(details, s1, ..., sN, token).
+///
+/// The pipeline as an Asio asynchronous operation: completes with `void(std::error_code)`
+/// (use_awaitable, use_future, a callback, ...). Pass a `pipeline_error&` first to get the
+/// failing stage too: it is filled in before the completion handler runs. Cancelling through
+/// the handler's cancellation slot (any cancellation type) aborts the pipeline; it then
+/// completes with errc::aborted. The handler runs through its associated executor (dispatch),
+/// after every stage has reported.
+template <class... Args>
+auto async_pipeline(Args&&... args) {
+  static_assert(sizeof...(Args) >= 3,
+                "sluice::async_pipeline needs at least two stages and a completion token");
+  auto all = std::forward_as_tuple(std::forward<Args>(args)...);
+  using first = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;
+  constexpr bool has_details = std::is_same_v<first, pipeline_error>;
+  constexpr std::size_t skip = has_details ? 1 : 0;
+  constexpr std::size_t n = sizeof...(Args) - 1 - skip;
+  pipeline_error* details = nullptr;
+  if constexpr (has_details) details = &std::get<0>(all);
+  auto stages = [&]<std::size_t... I>(std::index_sequence<I...>) {
+    return std::make_tuple(std::get<I + skip>(all)...);
+  }
+  (std::make_index_sequence<n>{});
+  auto init = [details](auto handler, auto stage_tuple) {
+    using handler_t = decltype(handler);
+    auto h = std::make_shared<handler_t>(std::move(handler));
+    auto slot = boost::asio::get_associated_cancellation_slot(*h);
+    auto done = [h, details](const pipeline_error& e) {
+      if (details) *details = e;
+      auto s = boost::asio::get_associated_cancellation_slot(*h);
+      if (s.is_connected()) s.clear();
+      auto ex = boost::asio::get_associated_executor(*h);
+      boost::asio::dispatch(ex, [h, ec = e.code]() mutable { std::move (*h)(ec); });
+    };
+    pipeline_handle handle =
+        std::apply([&](auto&... s) { return pipeline(s..., std::move(done)); }, stage_tuple);
+    if (slot.is_connected() && handle.running())
+      slot.assign([handle](boost::asio::cancellation_type) mutable { handle.abort(); });
+  };
+  using token_t =
+      std::remove_cvref_t<std::tuple_element_t<sizeof...(Args) - 1, std::tuple<Args...>>>;
+  token_t token = std::get<sizeof...(Args) - 1>(all);
+  return boost::asio::async_initiate<token_t, void(std::error_code)>(std::move(init), token,
+                                                                     std::move(stages));
+}
+
+}  // namespace sluice
