@@ -172,7 +172,12 @@ class readable : public virtual stream {
   }
   /// Stops piping into every destination.
   void unpipe() {
-    while (!pipes_.empty()) unpipe_link(pipes_.back().get());
+    if (pipes_.empty()) return;
+    // As Node: forget every destination and pause first, then tell each one, in pipe order.
+    auto links = std::move(pipes_);
+    pipes_.clear();
+    pause();
+    for (auto& l : links) release_link(std::move(l));
   }
   [[nodiscard]] std::size_t pipe_count() const noexcept { return pipes_.size(); }
 
@@ -519,6 +524,8 @@ class readable : public virtual stream {
     link->finish_id = d.once_finish(unpipe_if_alive);
 
     link->data_id = on_data([this, link](T&& c) { pipe_write(link, std::move(c)); });
+    d.pipe_.for_each([this](auto& h, bool) { h(*this); });
+    if (!has_link(link)) return;  // a 'pipe' listener unpiped it
     if (d.need_drain())
       pipe_pause(link);
     else if (flowing_ != flow_state::flowing)
@@ -583,14 +590,19 @@ class readable : public virtual stream {
     if (it == pipes_.end()) return;
     std::unique_ptr<pipe_link> owned = std::move(*it);
     pipes_.erase(it);
+    if (pipes_.empty()) pause();
+    release_link(std::move(owned));
+  }
+
+  // Tells the destination of a link already removed from pipes_, and drops the link's listeners.
+  void release_link(std::unique_ptr<pipe_link> owned) {
+    owned->dest->unpipe_.for_each([this](auto& h, bool) { h(*this); });
     detach_dest_listeners(*owned);
     if (owned->data_id) data_.disconnect(owned->data_id);
     if (owned->end_id) end_.disconnect(owned->end_id);
     const bool was_waiting = owned->awaiting_drain;
     if (was_waiting) --awaiting_drain_;
-    if (pipes_.empty()) {
-      pause();
-    } else if (was_waiting && awaiting_drain_ == 0 && !data_.empty()) {
+    if (!pipes_.empty() && was_waiting && awaiting_drain_ == 0 && !data_.empty()) {
       resume();  // the destination we waited for is gone
     }
   }

@@ -31,6 +31,9 @@ struct writable_options {
 };
 
 template <chunk T>
+class readable;
+
+template <chunk T>
 class writable : public virtual stream {
  public:
   using value_type = T;
@@ -100,9 +103,16 @@ class writable : public virtual stream {
   listener_id on_prefinish(std::function<void()> fn) {
     return add(prefinish_, std::move(fn), false);
   }
+  /// 'pipe': a readable started piping into this stream; the argument is that source.
+  listener_id on_pipe(std::function<void(stream&)> fn) { return add(pipe_, std::move(fn), false); }
+  /// 'unpipe': a readable stopped piping into this stream (unpipe(), or this stream finished,
+  /// failed or closed); the argument is that source.
+  listener_id on_unpipe(std::function<void(stream&)> fn) {
+    return add(unpipe_, std::move(fn), false);
+  }
   bool off(listener_id id) override {
     return drain_.disconnect(id) || finish_.disconnect(id) || prefinish_.disconnect(id) ||
-           stream::off(id);
+           pipe_.disconnect(id) || unpipe_.disconnect(id) || stream::off(id);
   }
   [[nodiscard]] std::size_t drain_listener_count() const noexcept { return drain_.size(); }
 
@@ -513,7 +523,10 @@ class writable : public virtual stream {
   std::uint64_t after_write_seq_ = 0;                 // defer_sequence() when it was queued
   std::vector<callback> on_finished_;                 // end() callbacks
   loop::time_point backpressure_since_{};
+  friend class readable<T>;  // emits 'pipe' and 'unpipe'
   signal<> drain_;
+  signal<stream&> pipe_;
+  signal<stream&> unpipe_;
   signal<> finish_;
   signal<> prefinish_;
   unsigned corked_ = 0;
