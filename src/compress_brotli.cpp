@@ -10,7 +10,11 @@ namespace sluice {
 namespace {
 
 transform_options stream_options_of(const brotli_options& o, const char* stage) {
-  return {o.readable_high_water_mark, o.writable_high_water_mark, true, true, true,
+  return {o.readable_high_water_mark,
+          o.writable_high_water_mark,
+          true,
+          true,
+          true,
           o.name.empty() ? std::string(stage) : o.name};
 }
 
@@ -23,7 +27,8 @@ void check_brotli_options(const char* stage, const brotli_options& o) {
     case brotli_mode::font:
       break;
     default:
-      detail::invalid_option(stage, "unknown brotli_mode " + std::to_string(static_cast<int>(o.mode)));
+      detail::invalid_option(stage,
+                             "unknown brotli_mode " + std::to_string(static_cast<int>(o.mode)));
   }
   detail::check_common(stage, o.chunk_size, o.flush);
 }

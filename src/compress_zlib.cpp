@@ -30,14 +30,19 @@ int zlib_flush(flush_mode f) {
 }
 
 transform_options stream_options_of(const zlib_options& o, const char* stage) {
-  return {o.readable_high_water_mark, o.writable_high_water_mark, true, true, true,
+  return {o.readable_high_water_mark,
+          o.writable_high_water_mark,
+          true,
+          true,
+          true,
           o.name.empty() ? std::string(stage) : o.name};
 }
 
 // Node's checks (lib/zlib.js), with the same ranges.
 void check_zlib_options(const char* stage, const zlib_options& o, bool compressing) {
   detail::check_range(stage, "level", o.level, -1, 9);
-  if (compressing || o.window_bits != 0) detail::check_range(stage, "window_bits", o.window_bits, 8, 15);
+  if (compressing || o.window_bits != 0)
+    detail::check_range(stage, "window_bits", o.window_bits, 8, 15);
   detail::check_range(stage, "mem_level", o.mem_level, 1, 9);
   detail::check_range(stage, "strategy", o.strategy, 0, 4);
   detail::check_common(stage, o.chunk_size, o.flush);
@@ -52,7 +57,9 @@ class zlib_compressor final : public detail::codec_transform {
     // zlib takes a window of 8 as 9 for the zlib wrapper and refuses it for raw deflate (since
     // 1.2.9); Node passes 9 in both cases, and so do we.
     const int bits = std::max(o.window_bits, 9);
-    const int wb = format == zlib_format::gzip ? bits + 16 : format == zlib_format::raw ? -bits : bits;
+    const int wb = format == zlib_format::gzip  ? bits + 16
+                   : format == zlib_format::raw ? -bits
+                                                : bits;
     const int r = deflateInit2(&zs_, o.level, Z_DEFLATED, wb, o.mem_level, o.strategy);
     if (r == Z_MEM_ERROR) throw std::bad_alloc();
     if (r != Z_OK) detail::invalid_option(stage, "zlib refused the options");
@@ -113,7 +120,9 @@ class zlib_decompressor final : public detail::codec_transform {
       : codec_transform(l, stream_options_of(o, stage), o.chunk_size, o.flush, stage),
         format_(format) {
     const int bits = o.window_bits;  // 0: from the header (gzip and zlib only)
-    const int wb = format == zlib_format::gzip ? bits + 16 : format == zlib_format::raw ? -bits : bits;
+    const int wb = format == zlib_format::gzip  ? bits + 16
+                   : format == zlib_format::raw ? -bits
+                                                : bits;
     const int r = inflateInit2(&zs_, wb);
     if (r == Z_MEM_ERROR) throw std::bad_alloc();
     if (r != Z_OK) detail::invalid_option(stage, "zlib refused the options");
@@ -202,7 +211,8 @@ class zlib_decompressor final : public detail::codec_transform {
 
   // Keeps the first two bytes of the current gzip member, to tell a new member from garbage.
   void note_member_bytes(const Bytef* from, std::size_t n) {
-    for (std::size_t i = 0; i < n && member_bytes_ + i < 2; ++i) magic_[member_bytes_ + i] = from[i];
+    for (std::size_t i = 0; i < n && member_bytes_ + i < 2; ++i)
+      magic_[member_bytes_ + i] = from[i];
     member_bytes_ += n;
   }
   [[nodiscard]] bool looks_like_member() const noexcept {
@@ -240,8 +250,8 @@ class zlib_decompressor final : public detail::codec_transform {
 };
 
 template <class T>
-std::shared_ptr<transform<buffer, buffer>> make_codec(loop& l, const zlib_options& o,
-                                                      zlib_format f, const char* stage) {
+std::shared_ptr<transform<buffer, buffer>> make_codec(loop& l, const zlib_options& o, zlib_format f,
+                                                      const char* stage) {
   check_zlib_options(stage, o, std::is_same_v<T, zlib_compressor>);
   if (f == zlib_format::raw && o.window_bits == 0)
     detail::check_range(stage, "window_bits", 0, 8, 15);
@@ -257,7 +267,8 @@ std::shared_ptr<transform<buffer, buffer>> make_gzip(loop& l, gzip_options o) {
     case gzip_engine::isal:
       return detail::make_isal_gzip(l, o);
   }
-  detail::invalid_option("gzip", "unknown gzip_engine " + std::to_string(static_cast<int>(o.engine)));
+  detail::invalid_option("gzip",
+                         "unknown gzip_engine " + std::to_string(static_cast<int>(o.engine)));
 }
 
 std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o) {

@@ -10,7 +10,11 @@ namespace sluice {
 namespace {
 
 transform_options stream_options_of(const zstd_options& o, const char* stage) {
-  return {o.readable_high_water_mark, o.writable_high_water_mark, true, true, true,
+  return {o.readable_high_water_mark,
+          o.writable_high_water_mark,
+          true,
+          true,
+          true,
           o.name.empty() ? std::string(stage) : o.name};
 }
 
@@ -100,7 +104,8 @@ class zstd_decompressor final : public detail::codec_transform {
       commit_out(output.pos);
       note_frame_bytes(static_cast<const unsigned char*>(input.src) + before, input.pos - before);
       if (ZSTD_isError(hint)) {
-        fail_at(error_of(hint), consumed_ + input.pos, cb);
+        // zstd does not say how far it got before the error, only that it lies in this chunk.
+        fail_at(error_of(hint), consumed_ + input.size, cb);
         return;
       }
       if (hint == 0) {  // a frame is complete and all of it is out
@@ -171,6 +176,8 @@ class zstd_decompressor final : public detail::codec_transform {
         return make_error_code(compress_errc::checksum_mismatch);
       case ZSTD_error_dictionary_wrong:
         return make_error_code(compress_errc::need_dictionary);
+      case ZSTD_error_frameParameter_windowTooLarge:  // larger than window_log allows
+        return make_error_code(errc::out_of_range);
       case ZSTD_error_memory_allocation:
         return std::make_error_code(std::errc::not_enough_memory);
       default:

@@ -36,7 +36,8 @@
 
 namespace sluice {
 
-// ---- Errors --------------------------------------------------------------------------------------
+// ---- Errors
+// --------------------------------------------------------------------------------------
 
 /// What is wrong with compressed input. Zero is unused (it means success). Out of memory is
 /// reported as std::errc::not_enough_memory, not with these codes.
@@ -56,7 +57,8 @@ enum class compress_errc {
 /// Lets `std::error_code ec = compress_errc::truncated;` and comparisons with compress_errc work.
 [[nodiscard]] std::error_code make_error_code(compress_errc e) noexcept;
 
-// ---- Options -------------------------------------------------------------------------------------
+// ---- Options
+// -------------------------------------------------------------------------------------
 
 /// When a codec flushes its output, besides at end(): Node's `flush` option (Z_NO_FLUSH,
 /// Z_SYNC_FLUSH, Z_FULL_FLUSH), applied after every written chunk.
@@ -139,22 +141,20 @@ struct brotli_options {
   std::string name{};
 };
 
-// ---- Factories -----------------------------------------------------------------------------------
-// Each throws std::system_error (errc::out_of_range or errc::invalid_argument) for bad options.
+// ---- Factories
+// ----------------------------------------------------------------------------------- Each throws
+// std::system_error (errc::out_of_range or errc::invalid_argument) for bad options.
 
 /// gzip: one member with a minimal header (no name, no time), the CRC-32 and size trailer.
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gzip(loop& l, gzip_options o = {});
 /// gunzip: reads any number of concatenated members, as gzip -d does. Bytes after a member that
 /// do not start another one fail the stream with trailing_garbage (gzip -d only warns); empty
 /// input fails with truncated, as with gzip -d.
-[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l,
-                                                                     zlib_options o = {});
+[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o = {});
 /// zlib format compression.
-[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_deflate(loop& l,
-                                                                      zlib_options o = {});
+[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_deflate(loop& l, zlib_options o = {});
 /// zlib format decompression: exactly one stream; anything after it is trailing_garbage.
-[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_inflate(loop& l,
-                                                                      zlib_options o = {});
+[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_inflate(loop& l, zlib_options o = {});
 /// Raw deflate compression (no header, no checksum).
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_deflate_raw(loop& l,
                                                                           zlib_options o = {});
@@ -166,8 +166,8 @@ struct brotli_options {
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_zstd_compress(loop& l,
                                                                             zstd_options o = {});
 /// Zstandard decompression: any number of frames (and skippable frames), like zstd -d.
-[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_zstd_decompress(
-    loop& l, zstd_options o = {});
+[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_zstd_decompress(loop& l,
+                                                                              zstd_options o = {});
 
 /// Brotli compression.
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_brotli_compress(
@@ -176,7 +176,8 @@ struct brotli_options {
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_brotli_decompress(
     loop& l, brotli_options o = {});
 
-// ---- Internals shared by the codecs --------------------------------------------------------------
+// ---- Internals shared by the codecs
+// --------------------------------------------------------------
 
 namespace detail {
 

@@ -33,15 +33,17 @@ using codec_ptr = std::shared_ptr<transform<buffer, buffer>>;
 /// `n` bytes alternating runs of word-like text and random binary, the same for the same seed.
 inline std::string mixed_data(std::size_t n, std::uint32_t seed = 1) {
   static constexpr std::string_view words[] = {
-      "stream ", "backpressure ", "buffer ", "sluice ", "the ", "of ", "drain\n", "pipe ",
-      "transform ", "zlib ", "a ", "writable ", "readable ", "highWaterMark ", "\t", "end.\n"};
+      "stream ",   "backpressure ",  "buffer ",    "sluice ", "the ", "of ",
+      "drain\n",   "pipe ",          "transform ", "zlib ",   "a ",   "writable ",
+      "readable ", "highWaterMark ", "\t",         "end.\n"};
   std::mt19937 rng(seed);
   std::string out;
   out.reserve(n);
   while (out.size() < n) {
     const std::size_t run = 64 + rng() % 4096;
     if (rng() % 4 == 0) {
-      for (std::size_t i = 0; i < run && out.size() < n; ++i) out.push_back(static_cast<char>(rng()));
+      for (std::size_t i = 0; i < run && out.size() < n; ++i)
+        out.push_back(static_cast<char>(rng()));
     } else {
       while (out.size() < n && run > 0) {
         const auto w = words[rng() % std::size(words)];
@@ -69,21 +71,22 @@ inline run_result run_chain(manual_loop& loop, const std::vector<codec_ptr>& sta
   auto result = std::make_shared<run_result>();
   std::size_t pos = 0;
   const buffer all = buffer::copy_of(input);
-  auto source = make_readable<buffer>(loop, {.read = [&pos, all, in_chunk](readable<buffer>& self,
-                                                                           std::size_t) {
-                                        if (pos >= all.size()) {
-                                          self.push_eof();
-                                          return;
-                                        }
-                                        const std::size_t n = std::min(in_chunk, all.size() - pos);
-                                        self.push(all.slice(pos, n));
-                                        pos += n;
-                                      }});
-  auto sink = make_writable<buffer>(loop, {.write = [result](writable<buffer>&, buffer&& b, auto cb) {
-                                       result->out.append(b.view());
-                                       result->chunk_sizes.push_back(b.size());
-                                       cb();
-                                     }});
+  auto source = make_readable<buffer>(
+      loop, {.read = [&pos, all, in_chunk](readable<buffer>& self, std::size_t) {
+        if (pos >= all.size()) {
+          self.push_eof();
+          return;
+        }
+        const std::size_t n = std::min(in_chunk, all.size() - pos);
+        self.push(all.slice(pos, n));
+        pos += n;
+      }});
+  auto sink =
+      make_writable<buffer>(loop, {.write = [result](writable<buffer>&, buffer&& b, auto cb) {
+                              result->out.append(b.view());
+                              result->chunk_sizes.push_back(b.size());
+                              cb();
+                            }});
   sink->on_finish([result] { result->finished = true; });
   for (const auto& s : stages) {
     s->on_error([result, raw = s.get()](std::error_code ec) {

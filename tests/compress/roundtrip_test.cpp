@@ -157,10 +157,11 @@ TEST(Flush, SyncFlushMakesEachWriteDecodableBeforeEnd) {
     auto comp = compressors[i](loop);
     auto decomp = decompressors[i](loop);
     std::string got;
-    auto sink = make_writable<buffer>(loop, {.write = [&got](writable<buffer>&, buffer&& b, auto cb) {
-                                        got.append(b.view());
-                                        cb();
-                                      }});
+    auto sink =
+        make_writable<buffer>(loop, {.write = [&got](writable<buffer>&, buffer&& b, auto cb) {
+                                got.append(b.view());
+                                cb();
+                              }});
     comp->pipe(decomp)->pipe(sink);
     comp->write(buffer::copy_of("first line\n"));
     loop.run();
