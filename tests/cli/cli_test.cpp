@@ -1,0 +1,346 @@
+// End-to-end tests of the `sluice` binary: real files in a temporary directory, the real gzip,
+// zstd and brotli CLIs, real pipes. Each test runs shell commands in its own directory with
+// $SLUICE naming the binary under test, and checks what a user would see: exit status, stdout,
+// stderr, and which files exist afterwards.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "text_gen.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct result {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+void spit(const fs::path& p, const std::string& data) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f.write(data.data(), static_cast<std::streamsize>(data.size()));
+}
+
+bool have(const char* tool) {
+  return std::system((std::string("command -v ") + tool + " >/dev/null 2>&1").c_str()) == 0;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           (std::string("sluice-cli-") + info->name() + "-" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    ::setenv("SLUICE", SLUICE_CLI_BINARY, 1);
+  }
+  void TearDown() override {
+    if (!HasFailure()) fs::remove_all(dir_);
+  }
+
+  // Runs `cmd` with bash in the test directory; stdin is empty unless the command redirects it.
+  result sh(const std::string& cmd) {
+    const std::string full =
+        "cd '" + dir_.string() + "' && (" + cmd + ") </dev/null >.stdout 2>.stderr";
+    const int raw = std::system(("bash -c \"$0\" " + quote(full)).c_str());
+    result r;
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    r.out = slurp(dir_ / ".stdout");
+    r.err = slurp(dir_ / ".stderr");
+    fs::remove(dir_ / ".stdout");
+    fs::remove(dir_ / ".stderr");
+    return r;
+  }
+
+  static std::string quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+  }
+
+  fs::path path(const std::string& name) const { return dir_ / name; }
+
+  // Writes `size` bytes of log-like text to `name` and returns them.
+  std::string make_text(const std::string& name, std::uint64_t size, std::uint64_t seed = 1) {
+    std::string s;
+    sluice::cli::generate_text(s, size, seed);
+    spit(path(name), s);
+    return s;
+  }
+
+  // The names in the test directory.
+  std::set<std::string> files() const {
+    std::set<std::string> out;
+    for (const auto& e : fs::directory_iterator(dir_)) out.insert(e.path().filename().string());
+    return out;
+  }
+
+  fs::path dir_;
+};
+
+// Compares two (possibly large) byte strings without printing them whole on failure.
+::testing::AssertionResult same_bytes(const std::string& got, const std::string& want) {
+  if (got == want) return ::testing::AssertionSuccess();
+  std::size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) ++i;
+  return ::testing::AssertionFailure() << "got " << got.size() << " bytes, want " << want.size()
+                                       << "; first difference at byte " << i;
+}
+
+// A failure is reported as exactly one line naming the command and the failing stage.
+void expect_one_line_error(const result& r, const std::string& prefix) {
+  EXPECT_NE(r.status, 0);
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+  EXPECT_EQ(r.err.rfind(prefix, 0), 0u) << r.err;
+}
+
+TEST_F(Cli, GzipOutputIsReadByGzipCli) {
+  const std::string text = make_text("in.txt", 300000);
+  const result r = sh("\"$SLUICE\" gzip in.txt");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.err, "");  // stderr is not a terminal: no progress bar
+  EXPECT_EQ(r.out, "");
+  EXPECT_TRUE(fs::exists(path("in.txt")));  // the input is kept
+  ASSERT_EQ(sh("gzip -t in.txt.gz").status, 0);
+  EXPECT_TRUE(same_bytes(sh("gzip -dc in.txt.gz").out, text));
+  EXPECT_LT(fs::file_size(path("in.txt.gz")), text.size() / 3);
+}
+
+TEST_F(Cli, GunzipReadsGzipCliOutputAndPipes) {
+  const std::string text = make_text("in.txt", 200000);
+  ASSERT_EQ(sh("gzip -c -9 in.txt > a.gz").status, 0);
+  ASSERT_EQ(sh("\"$SLUICE\" gunzip a.gz -o back.txt").status, 0);
+  EXPECT_TRUE(same_bytes(slurp(path("back.txt")), text));
+  // stdin to stdout, both ways through pipes.
+  const result r = sh("\"$SLUICE\" gzip --level 1 < in.txt | \"$SLUICE\" gunzip");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(same_bytes(r.out, text));
+}
+
+TEST_F(Cli, IsalEngineWritesStandardGzip) {
+  const std::string text = make_text("in.txt", 200000);
+  ASSERT_EQ(sh("\"$SLUICE\" gzip --engine isal in.txt -o i.gz").status, 0);
+  EXPECT_TRUE(same_bytes(sh("gzip -dc i.gz").out, text));
+}
+
+TEST_F(Cli, ZstdRoundTripsWithZstdCli) {
+  if (!have("zstd")) GTEST_SKIP() << "no zstd CLI";
+  const std::string text = make_text("in.txt", 200000);
+  ASSERT_EQ(sh("\"$SLUICE\" zstd --level 9 in.txt").status, 0);
+  EXPECT_TRUE(same_bytes(sh("zstd -dc in.txt.zst").out, text));
+  ASSERT_EQ(sh("zstd -q -c in.txt > b.zst && \"$SLUICE\" unzstd b.zst -o b.txt").status, 0);
+  EXPECT_TRUE(same_bytes(slurp(path("b.txt")), text));
+}
+
+TEST_F(Cli, BrotliRoundTripsWithBrotliCli) {
+  if (!have("brotli")) GTEST_SKIP() << "no brotli CLI";
+  const std::string text = make_text("in.txt", 100000);
+  ASSERT_EQ(sh("\"$SLUICE\" brotli --level 5 in.txt").status, 0);
+  EXPECT_TRUE(same_bytes(sh("brotli -dc in.txt.br").out, text));
+  ASSERT_EQ(sh("brotli -q 4 -c in.txt > b.br && \"$SLUICE\" unbrotli -c b.br > b.txt").status, 0);
+  EXPECT_TRUE(same_bytes(slurp(path("b.txt")), text));
+}
+
+TEST_F(Cli, GunzipsARealDebianDocument) {
+  // Whatever compressed documentation this system has: changelogs are gzip -9n.
+  fs::path found;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator("/usr/share/doc", ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().extension() == ".gz" && it->file_size(ec) > 2000) {
+      found = it->path();
+      break;
+    }
+  }
+  if (found.empty()) GTEST_SKIP() << "no .gz under /usr/share/doc";
+  const result want = sh("gzip -dc " + quote(found.string()));
+  ASSERT_EQ(want.status, 0);
+  const result got = sh("\"$SLUICE\" gunzip -c " + quote(found.string()));
+  ASSERT_EQ(got.status, 0) << got.err;
+  EXPECT_TRUE(same_bytes(got.out, want.out)) << found;
+}
+
+TEST_F(Cli, MultiMemberGzip) {
+  const std::string a = make_text("a.txt", 50000, 1);
+  const std::string b = make_text("b.txt", 70000, 2);
+  ASSERT_EQ(sh("gzip -c a.txt > ab.gz && gzip -c b.txt >> ab.gz").status, 0);
+  ASSERT_EQ(sh("\"$SLUICE\" gunzip ab.gz").status, 0);
+  EXPECT_TRUE(same_bytes(slurp(path("ab")), a + b));
+}
+
+TEST_F(Cli, CorruptInputFailsWithOneLineAndLeavesNoOutput) {
+  make_text("in.txt", 200000);
+  ASSERT_EQ(sh("gzip -c in.txt > bad.gz").status, 0);
+  std::string gz = slurp(path("bad.gz"));
+  for (std::size_t i = 1000; i < 1100; ++i) gz[i] = static_cast<char>(gz[i] ^ 0x5a);
+  spit(path("bad.gz"), gz);
+  const auto before = files();
+  const result r = sh("\"$SLUICE\" gunzip bad.gz");
+  expect_one_line_error(r, "sluice: gunzip: stage 1 (gunzip): ");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(files(), before);  // neither "bad" nor a temporary file
+}
+
+TEST_F(Cli, TruncatedInputFailsAndLeavesNoOutput) {
+  make_text("in.txt", 200000);
+  ASSERT_EQ(sh("gzip -c in.txt | head -c 20000 > cut.gz").status, 0);
+  const auto before = files();
+  const result r = sh("\"$SLUICE\" gunzip cut.gz -o out.txt");
+  expect_one_line_error(r, "sluice: gunzip: stage 1 (gunzip): ");
+  EXPECT_EQ(files(), before);
+}
+
+TEST_F(Cli, FailedRunKeepsTheOldOutputIntact) {
+  make_text("in.txt", 100000);
+  spit(path("out.txt"), "previous contents\n");
+  ASSERT_EQ(sh("gzip -c in.txt | head -c 5000 > cut.gz").status, 0);
+  const result r = sh("\"$SLUICE\" gunzip cut.gz -o out.txt");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_EQ(slurp(path("out.txt")), "previous contents\n");
+  EXPECT_EQ(files(), (std::set<std::string>{"in.txt", "out.txt", "cut.gz"}));
+}
+
+TEST_F(Cli, MissingInputNamesTheFile) {
+  const result r = sh("\"$SLUICE\" gzip nope.txt");
+  expect_one_line_error(r, "sluice: gzip: stage 0 (read): ");
+  EXPECT_NE(r.err.find("open 'nope.txt': No such file or directory"), std::string::npos) << r.err;
+  EXPECT_TRUE(files().empty());
+}
+
+TEST_F(Cli, DoesNotOverwriteADerivedOutputWithoutForce) {
+  make_text("in.txt", 1000);
+  spit(path("in.txt.gz"), "keep me");
+  const result r = sh("\"$SLUICE\" gzip in.txt");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("already exists"), std::string::npos) << r.err;
+  EXPECT_EQ(slurp(path("in.txt.gz")), "keep me");
+  ASSERT_EQ(sh("\"$SLUICE\" gzip -f in.txt").status, 0);
+  EXPECT_EQ(sh("gzip -t in.txt.gz").status, 0);
+  const result bad_name = sh("\"$SLUICE\" gunzip in.txt");
+  EXPECT_EQ(bad_name.status, 2);
+  EXPECT_NE(bad_name.err.find("use -o OUT or -c"), std::string::npos) << bad_name.err;
+}
+
+TEST_F(Cli, BrokenPipeOnStdoutEndsQuietlyWithStatusZero) {
+  make_text("big.txt", 8 << 20);
+  const result r =
+      sh("\"$SLUICE\" cat big.txt 2>cat.err | head -c 10 > ten.txt; echo \"${PIPESTATUS[0]}\"");
+  EXPECT_EQ(r.out, "0\n");
+  EXPECT_EQ(slurp(path("cat.err")), "");
+  EXPECT_EQ(fs::file_size(path("ten.txt")), 10u);
+}
+
+TEST_F(Cli, CatConcatenatesFilesAndNamesAMissingOne) {
+  const std::string a = make_text("a.txt", 100000, 1);
+  const std::string b = make_text("b.txt", 30000, 2);
+  const result r = sh("\"$SLUICE\" cat a.txt b.txt a.txt");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(same_bytes(r.out, a + b + a));
+  const result missing = sh("\"$SLUICE\" cat a.txt gone.txt -o all.txt");
+  expect_one_line_error(missing, "sluice: cat: stage 0 (read): ");
+  EXPECT_NE(missing.err.find("open 'gone.txt'"), std::string::npos) << missing.err;
+  EXPECT_FALSE(fs::exists(path("all.txt")));
+}
+
+TEST_F(Cli, CopyWithStats) {
+  const std::string text = make_text("src.txt", 3 << 20);
+  const result r = sh("\"$SLUICE\" copy --stats src.txt dst.txt");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(same_bytes(slurp(path("dst.txt")), text));
+  // Header, one row per stage, footnote: the counters are the streams' own.
+  EXPECT_NE(r.err.find("sluice: stats"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0  read"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("1  write"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3.00 MiB"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find('\r'), std::string::npos);  // no progress bar off a terminal
+}
+
+TEST_F(Cli, RunChainsStages) {
+  const std::string text = make_text("app.log", 500000);
+  ASSERT_EQ(sh("gzip -c app.log > app.log.gz").status, 0);
+  const result r =
+      sh("\"$SLUICE\" run 'read app.log.gz | gunzip | grep ERROR | gzip --level 1 | write e.gz'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const result want = sh("grep ERROR app.log");
+  ASSERT_FALSE(want.out.empty());
+  EXPECT_TRUE(same_bytes(sh("gzip -dc e.gz").out, want.out));
+  // Implicit stdin and stdout, count, -v with a regex.
+  const result n = sh("\"$SLUICE\" run 'gunzip | grep -v \"^.{24}INFO\" | count' < app.log.gz");
+  ASSERT_EQ(n.status, 0) << n.err;
+  EXPECT_EQ(n.out, sh("grep -cvE '^.{24}INFO' app.log").out);
+}
+
+TEST_F(Cli, RunHeadStopsEarly) {
+  make_text("big.txt", 4 << 20);
+  const result r = sh("\"$SLUICE\" run 'read big.txt | head -n 3'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, sh("head -n 3 big.txt").out);
+  const result c = sh("\"$SLUICE\" run --stats 'read big.txt | head -c 100 | write h.txt'");
+  ASSERT_EQ(c.status, 0) << c.err;
+  EXPECT_EQ(slurp(path("h.txt")), sh("head -c 100 big.txt").out);
+}
+
+TEST_F(Cli, RunSyntaxErrorPointsAtTheToken) {
+  const std::string expr = "read in.txt | gunzp | stdout";
+  const result r = sh("\"$SLUICE\" run '" + expr + "'");
+  EXPECT_EQ(r.status, 2);
+  std::istringstream lines(r.err);
+  std::string msg, shown, caret;
+  std::getline(lines, msg);
+  std::getline(lines, shown);
+  std::getline(lines, caret);
+  EXPECT_EQ(msg.rfind("sluice: run: unknown stage 'gunzp'", 0), 0u) << r.err;
+  EXPECT_EQ(shown, "  " + expr);
+  EXPECT_EQ(caret, std::string(2 + expr.find("gunzp"), ' ') + "^^^^^");
+}
+
+TEST_F(Cli, HelpForEverySubcommand) {
+  const result top = sh("\"$SLUICE\" --help");
+  ASSERT_EQ(top.status, 0);
+  for (const char* sub :
+       {"gzip", "gunzip", "zstd", "unzstd", "brotli", "unbrotli", "cat", "copy", "run", "demo"}) {
+    EXPECT_NE(top.out.find(sub), std::string::npos) << sub;
+    const result r = sh(std::string("\"$SLUICE\" ") + sub + " --help");
+    EXPECT_EQ(r.status, 0) << sub;
+    EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
+  }
+  EXPECT_EQ(top.out.find("demo-child"), std::string::npos);  // hidden
+  EXPECT_NE(sh("\"$SLUICE\" gzip --help").out.find("--engine"), std::string::npos);
+  EXPECT_NE(sh("\"$SLUICE\" run --help").out.find("grep [-v]"), std::string::npos);
+  EXPECT_NE(sh("\"$SLUICE\" gzip --level 12 x").status, 0);
+  EXPECT_NE(sh("\"$SLUICE\" frobnicate").status, 0);
+}
+
+TEST_F(Cli, DemoWithATinySizePrintsBothSides) {
+  const result r = sh("\"$SLUICE\" demo backpressure --size 4M");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("respecting backpressure"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ignoring write()"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("peak memory (max RSS)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wall time"), std::string::npos) << r.out;
+  // Ignoring backpressure queues (nearly) the whole input in front of gzip; respecting it, at
+  // most about one highWaterMark (64 KiB) plus the chunk in hand.
+  const auto row = r.out.substr(r.out.find("peak queued before gzip"));
+  const std::string line = row.substr(0, row.find('\n'));
+  EXPECT_NE(line.find("KiB"), std::string::npos) << line;
+  EXPECT_NE(line.find("MiB"), std::string::npos) << line;
+}
+
+}  // namespace

@@ -1,0 +1,196 @@
+// Tests of the `sluice run` expression parser (tools/sluice/run_syntax.hpp): what parses into
+// which stages, and that every error points at the token a user would have to fix.
+#include "run_syntax.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace {
+
+using namespace sluice::cli;
+
+std::vector<stage_spec> parse_ok(const std::string& expr) {
+  auto r = parse_run_expression(expr);
+  if (auto* e = std::get_if<syntax_error>(&r)) {
+    ADD_FAILURE() << "parse failed: " << format_syntax_error(expr, *e);
+    return {};
+  }
+  return std::get<std::vector<stage_spec>>(r);
+}
+
+syntax_error parse_err(const std::string& expr) {
+  auto r = parse_run_expression(expr);
+  if (auto* e = std::get_if<syntax_error>(&r)) return *e;
+  ADD_FAILURE() << "expected a syntax error for: " << expr;
+  return {};
+}
+
+// The input bytes an error points at.
+std::string pointed(const std::string& expr, const syntax_error& e) {
+  return expr.substr(e.offset, e.length);
+}
+
+TEST(RunSyntax, ParsesTheIssueExample) {
+  const auto s = parse_ok("read in.log | gunzip | lines | grep ERROR | gzip | write out.gz");
+  ASSERT_EQ(s.size(), 6u);
+  EXPECT_EQ(std::get<read_stage>(s[0].what).paths, std::vector<std::string>{"in.log"});
+  EXPECT_EQ(std::get<codec_stage>(s[1].what).kind, codec_kind::gunzip);
+  EXPECT_TRUE(std::holds_alternative<lines_stage>(s[2].what));
+  EXPECT_EQ(std::get<grep_stage>(s[3].what).pattern, "ERROR");
+  EXPECT_EQ(std::get<codec_stage>(s[4].what).kind, codec_kind::gzip);
+  const auto& w = std::get<write_stage>(s[5].what);
+  EXPECT_EQ(w.path, "out.gz");
+  EXPECT_TRUE(w.atomic);
+  EXPECT_FALSE(w.append);
+  EXPECT_EQ(s[3].name, "grep");
+  EXPECT_EQ(s[3].offset, 31u);
+}
+
+TEST(RunSyntax, AddsStdinAndStdoutWhenNoSourceOrSinkIsWritten) {
+  const auto s = parse_ok("gunzip|grep -v DEBUG");
+  ASSERT_EQ(s.size(), 4u);
+  EXPECT_TRUE(std::holds_alternative<stdin_stage>(s[0].what));
+  EXPECT_TRUE(s[0].implicit);
+  EXPECT_TRUE(std::get<grep_stage>(s[2].what).invert);
+  EXPECT_TRUE(std::holds_alternative<stdout_stage>(s[3].what));
+  EXPECT_TRUE(s[3].implicit);
+}
+
+TEST(RunSyntax, QuotesKeepBlanksAndPipesInOneArgument) {
+  const auto s = parse_ok(R"(read 'my file.log' | grep "a | \"b\"" | write x)");
+  ASSERT_EQ(s.size(), 3u);
+  EXPECT_EQ(std::get<read_stage>(s[0].what).paths.at(0), "my file.log");
+  const auto many = std::get<read_stage>(parse_ok("read a b 'c d'")[0].what).paths;
+  EXPECT_EQ(many, (std::vector<std::string>{"a", "b", "c d"}));
+  EXPECT_EQ(std::get<grep_stage>(s[1].what).pattern, R"(a | "b")");
+}
+
+TEST(RunSyntax, QuotedDashWordIsAPatternNotAnOption) {
+  const auto s = parse_ok("stdin | grep '-v' | stdout");
+  EXPECT_EQ(std::get<grep_stage>(s[1].what).pattern, "-v");
+  EXPECT_FALSE(std::get<grep_stage>(s[1].what).invert);
+}
+
+TEST(RunSyntax, CodecOptions) {
+  const auto s = parse_ok(
+      "stdin | gzip --level 9 --engine isal | zstd --level=19 | brotli --level 4 | stdout");
+  const auto& g = std::get<codec_stage>(s[1].what);
+  EXPECT_EQ(g.level, 9);
+  EXPECT_EQ(g.engine, gzip_engine_kind::isal);
+  EXPECT_EQ(std::get<codec_stage>(s[2].what).level, 19);
+  EXPECT_EQ(std::get<codec_stage>(s[3].what).level, 4);
+  EXPECT_FALSE(std::get<codec_stage>(parse_ok("gunzip")[1].what).level.has_value());
+}
+
+TEST(RunSyntax, HeadAndCountForms) {
+  EXPECT_EQ(std::get<head_stage>(parse_ok("head")[1].what).count, 10u);
+  EXPECT_EQ(std::get<head_stage>(parse_ok("head 3")[1].what).count, 3u);
+  const auto n = std::get<head_stage>(parse_ok("head -n 7")[1].what);
+  EXPECT_EQ(n.count, 7u);
+  EXPECT_FALSE(n.bytes);
+  const auto c = std::get<head_stage>(parse_ok("head -c 1K")[1].what);
+  EXPECT_EQ(c.count, 1024u);
+  EXPECT_TRUE(c.bytes);
+  EXPECT_FALSE(std::get<count_stage>(parse_ok("count")[1].what).bytes);
+  EXPECT_TRUE(std::get<count_stage>(parse_ok("count -c")[1].what).bytes);
+}
+
+TEST(RunSyntax, WriteOptions) {
+  const auto w = std::get<write_stage>(parse_ok("stdin | write --append log.txt")[1].what);
+  EXPECT_TRUE(w.append);
+  EXPECT_EQ(w.path, "log.txt");
+  EXPECT_FALSE(std::get<write_stage>(parse_ok("write --no-atomic o")[1].what).atomic);
+}
+
+TEST(RunSyntax, UnknownStagePointsAtItsName) {
+  const std::string expr = "read in.log | gunzp | write out";
+  const auto e = parse_err(expr);
+  EXPECT_EQ(pointed(expr, e), "gunzp");
+  EXPECT_NE(e.message.find("unknown stage 'gunzp'"), std::string::npos) << e.message;
+}
+
+TEST(RunSyntax, BadLevelPointsAtTheValue) {
+  const std::string expr = "read a | gzip --level 12 | write b";
+  const auto e = parse_err(expr);
+  EXPECT_EQ(pointed(expr, e), "12");
+  EXPECT_NE(e.message.find("0..9"), std::string::npos) << e.message;
+  const std::string expr2 = "zstd --level=x";
+  EXPECT_EQ(pointed(expr2, parse_err(expr2)), "x");
+}
+
+TEST(RunSyntax, BadEngineAndUnknownOption) {
+  const std::string expr = "gzip --engine pigz";
+  EXPECT_EQ(pointed(expr, parse_err(expr)), "pigz");
+  const std::string expr2 = "gunzip --level 3";  // decompressors take no level
+  EXPECT_EQ(pointed(expr2, parse_err(expr2)), "--level");
+  const std::string expr3 = "grep -vx ERR";
+  EXPECT_EQ(pointed(expr3, parse_err(expr3)), "x");
+}
+
+TEST(RunSyntax, SourceOrSinkOutOfPlace) {
+  const std::string expr = "gunzip | read x.gz";
+  auto e = parse_err(expr);
+  EXPECT_EQ(pointed(expr, e), "read");
+  EXPECT_NE(e.message.find("first stage"), std::string::npos);
+  const std::string expr2 = "stdin | stdout | gzip";
+  e = parse_err(expr2);
+  EXPECT_EQ(pointed(expr2, e), "stdout");
+  EXPECT_NE(e.message.find("last stage"), std::string::npos);
+}
+
+TEST(RunSyntax, EmptyStagesAndMissingArguments) {
+  const std::string expr = "read a || write b";
+  auto e = parse_err(expr);
+  EXPECT_EQ(e.offset, 8u);  // the second '|'
+  const std::string expr2 = "read a | gzip |";
+  EXPECT_EQ(parse_err(expr2).offset, expr2.size() - 1);
+  const std::string expr3 = "read | gzip";
+  e = parse_err(expr3);
+  EXPECT_EQ(e.offset, 4u);  // just after "read", where FILE belongs
+  EXPECT_NE(e.message.find("missing FILE"), std::string::npos);
+  EXPECT_EQ(parse_err("   ").message.substr(0, 16), "empty expression");
+}
+
+TEST(RunSyntax, UnterminatedQuoteAndBadRegex) {
+  const std::string expr = "grep 'ERR | write x";
+  auto e = parse_err(expr);
+  EXPECT_EQ(e.offset, 5u);
+  EXPECT_EQ(e.message, "unterminated quote");
+  const std::string expr2 = "grep 'a(b' | count";
+  e = parse_err(expr2);
+  EXPECT_EQ(pointed(expr2, e), "'a(b'");
+  EXPECT_NE(e.message.find("invalid regular expression"), std::string::npos);
+  // -F takes the same text literally.
+  EXPECT_EQ(std::get<grep_stage>(parse_ok("grep -F 'a(b'")[1].what).pattern, "a(b");
+}
+
+TEST(RunSyntax, FormatPutsTheCaretUnderTheToken) {
+  const std::string expr = "read in.log | gunzp | write out";
+  const std::string text = format_syntax_error(expr, parse_err(expr));
+  const std::string expected =
+      "sluice: run: unknown stage 'gunzp' (stages: " + std::string(stage_names()) +
+      ")\n"
+      "  read in.log | gunzp | write out\n"
+      "                ^^^^^\n";
+  EXPECT_EQ(text, expected);
+}
+
+TEST(RunSyntax, ParseSize) {
+  EXPECT_EQ(parse_size("0"), 0u);
+  EXPECT_EQ(parse_size("512"), 512u);
+  EXPECT_EQ(parse_size("64K"), 65536u);
+  EXPECT_EQ(parse_size("256m"), 256u << 20);
+  EXPECT_EQ(parse_size("1G"), 1ull << 30);
+  EXPECT_EQ(parse_size("1GiB"), 1ull << 30);
+  EXPECT_EQ(parse_size("2TB"), 2ull << 40);
+  EXPECT_FALSE(parse_size(""));
+  EXPECT_FALSE(parse_size("G"));
+  EXPECT_FALSE(parse_size("12Q"));
+  EXPECT_FALSE(parse_size("-1"));
+  EXPECT_FALSE(parse_size("99999999999999T"));
+}
+
+}  // namespace

@@ -1,0 +1,165 @@
+// tools/sluice/commands.cpp: gzip & co., cat, copy and run.
+#include "commands.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <system_error>
+#include <variant>
+
+#include "stages.hpp"
+
+namespace sluice::cli {
+namespace {
+
+bool is_compressor(codec_kind k) noexcept {
+  return k == codec_kind::gzip || k == codec_kind::zstd || k == codec_kind::brotli;
+}
+
+stage_spec make_spec(stage_variant v, std::string name) {
+  stage_spec s;
+  s.what = std::move(v);
+  s.name = std::move(name);
+  return s;
+}
+
+int usage_error(std::string_view command, const std::string& message) {
+  std::fprintf(stderr, "sluice: %.*s: %s\n", static_cast<int>(command.size()), command.data(),
+               message.c_str());
+  return 2;
+}
+
+bool exists(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
+}
+
+stage_spec source_spec(const std::string& path) {
+  if (path.empty() || path == "-") return make_spec(stdin_stage{}, "stdin");
+  return make_spec(read_stage{{path}}, "read");
+}
+
+stage_spec sink_spec(const std::string& path, bool atomic = true) {
+  if (path.empty() || path == "-") return make_spec(stdout_stage{}, "stdout");
+  write_stage w;
+  w.path = path;
+  w.atomic = atomic;
+  return make_spec(std::move(w), "write");
+}
+
+run_options options_for(std::string_view command, const common_flags& f) {
+  run_options o;
+  o.command = std::string(command);
+  o.quiet = f.quiet;
+  o.stats = f.stats;
+  return o;
+}
+
+}  // namespace
+
+std::string_view codec_suffix(codec_kind k) noexcept {
+  switch (k) {
+    case codec_kind::gzip:
+    case codec_kind::gunzip:
+      return ".gz";
+    case codec_kind::zstd:
+    case codec_kind::unzstd:
+      return ".zst";
+    case codec_kind::brotli:
+    case codec_kind::unbrotli:
+      return ".br";
+  }
+  return "";
+}
+
+std::string_view codec_name(codec_kind k) noexcept {
+  switch (k) {
+    case codec_kind::gzip:
+      return "gzip";
+    case codec_kind::gunzip:
+      return "gunzip";
+    case codec_kind::zstd:
+      return "zstd";
+    case codec_kind::unzstd:
+      return "unzstd";
+    case codec_kind::brotli:
+      return "brotli";
+    case codec_kind::unbrotli:
+      return "unbrotli";
+  }
+  return "";
+}
+
+int run_codec_command(const codec_command& c) {
+  const std::string_view name = codec_name(c.kind);
+  const bool from_stdin = c.input.empty() || c.input == "-";
+  std::string output = c.output;
+  bool derived = false;
+  if (c.to_stdout) {
+    if (!output.empty()) return usage_error(name, "-c and -o cannot be used together");
+    output = "-";
+  } else if (output.empty() && from_stdin) {
+    output = "-";
+  } else if (output.empty()) {
+    // Named after the input, as gzip does (but the input is kept).
+    const std::string_view suffix = codec_suffix(c.kind);
+    if (is_compressor(c.kind)) {
+      output = c.input + std::string(suffix);
+    } else if (c.input.size() > suffix.size() && c.input.ends_with(suffix)) {
+      output = c.input.substr(0, c.input.size() - suffix.size());
+    } else if (c.kind == codec_kind::gunzip && c.input.ends_with(".tgz")) {
+      output = c.input.substr(0, c.input.size() - 4) + ".tar";
+    } else {
+      return usage_error(name, "cannot name the output of '" + c.input + "' (it does not end in " +
+                                   std::string(suffix) + "); use -o OUT or -c");
+    }
+    derived = true;
+  }
+  if (derived && !c.force && exists(output))
+    return usage_error(name, "'" + output + "' already exists; use -f to overwrite it");
+  if (output == "-" && is_compressor(c.kind) && ::isatty(STDOUT_FILENO) == 1)
+    return usage_error(name,
+                       "refusing to write compressed data to a terminal; use -o OUT or a redirect");
+
+  codec_stage codec;
+  codec.kind = c.kind;
+  codec.level = c.level;
+  codec.engine = c.engine;
+  std::vector<stage_spec> stages;
+  stages.push_back(source_spec(c.input));
+  stages.push_back(make_spec(codec, std::string(name)));
+  stages.push_back(sink_spec(output));
+  return run_stages(stages, options_for(name, c.flags));
+}
+
+int run_cat_command(const cat_command& c) {
+  std::vector<stage_spec> stages;
+  if (c.files.size() == 1 && c.files.front() == "-") {
+    stages.push_back(make_spec(stdin_stage{}, "stdin"));
+  } else {
+    for (const auto& f : c.files)
+      if (f == "-") return usage_error("cat", "'-' (stdin) can only be used alone");
+    stages.push_back(make_spec(read_stage{c.files}, "read"));
+  }
+  stages.push_back(sink_spec(c.output));
+  return run_stages(stages, options_for("cat", c.flags));
+}
+
+int run_copy_command(const copy_command& c) {
+  std::vector<stage_spec> stages;
+  stages.push_back(source_spec(c.source));
+  stages.push_back(sink_spec(c.destination, !c.no_atomic));
+  return run_stages(stages, options_for("copy", c.flags));
+}
+
+int run_run_command(const std::string& expression, const common_flags& flags) {
+  auto parsed = parse_run_expression(expression);
+  if (auto* e = std::get_if<syntax_error>(&parsed)) {
+    std::fputs(format_syntax_error(expression, *e).c_str(), stderr);
+    return 2;
+  }
+  return run_stages(std::get<std::vector<stage_spec>>(parsed), options_for("run", flags));
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,79 @@
+// tools/sluice/commands.hpp: the subcommands of `sluice`, independent of how they are parsed.
+//
+// main.cpp declares the options with CLI11 and calls these; each returns the process exit
+// status. docs/cli.md documents them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "run_syntax.hpp"
+
+namespace sluice::cli {
+
+/// Options every data-moving subcommand has.
+struct common_flags {
+  bool quiet = false;  ///< --quiet: no progress bar
+  bool stats = false;  ///< --stats: per-stage counters on stderr at the end
+};
+
+/// sluice gzip|gunzip|zstd|unzstd|brotli|unbrotli [FILE] [-o OUT] [-c] [-f] [--level N]
+/// [--engine zlib|isal]
+struct codec_command {
+  codec_kind kind = codec_kind::gzip;
+  std::string input;       ///< empty or "-": stdin
+  std::string output;      ///< -o; empty: derived from input (or stdout when reading stdin)
+  bool to_stdout = false;  ///< -c
+  bool force = false;      ///< -f: overwrite an existing output named after the input
+  std::optional<int> level;
+  gzip_engine_kind engine = gzip_engine_kind::zlib;
+  common_flags flags;
+};
+[[nodiscard]] int run_codec_command(const codec_command& c);
+
+/// The file name suffix of a codec's output (".gz", ".zst", ".br").
+[[nodiscard]] std::string_view codec_suffix(codec_kind k) noexcept;
+/// The command name of a codec ("gzip", "unzstd", ...).
+[[nodiscard]] std::string_view codec_name(codec_kind k) noexcept;
+
+/// sluice cat FILE... [-o OUT]
+struct cat_command {
+  std::vector<std::string> files;  ///< "-" reads stdin (only alone)
+  std::string output;              ///< empty: stdout
+  common_flags flags;
+};
+[[nodiscard]] int run_cat_command(const cat_command& c);
+
+/// sluice copy SRC DST
+struct copy_command {
+  std::string source;
+  std::string destination;
+  bool no_atomic = false;  ///< write DST in place instead of via a temporary file
+  common_flags flags;
+};
+[[nodiscard]] int run_copy_command(const copy_command& c);
+
+/// sluice run EXPRESSION
+[[nodiscard]] int run_run_command(const std::string& expression, const common_flags& flags);
+
+/// sluice demo backpressure [--size N] [FILE]
+struct demo_command {
+  std::uint64_t size = 256ull << 20;  ///< bytes of text to generate when no FILE is given
+  std::string file;                   ///< use this file instead of generating one
+  int level = 6;                      ///< gzip level
+  std::string self;                   ///< this executable, to re-run as the measured children
+};
+[[nodiscard]] int run_demo_command(const demo_command& d);
+
+/// The hidden `sluice demo-child`: one measured side of the demo, in its own process.
+struct demo_child_command {
+  bool respect = true;  ///< wait for 'drain' (true) or ignore write()'s return (false)
+  std::string input;
+  std::string output;
+  int level = 6;
+};
+[[nodiscard]] int run_demo_child(const demo_child_command& d);
+
+}  // namespace sluice::cli

@@ -1,0 +1,121 @@
+// tools/sluice/filters.hpp: the line-oriented stages of `sluice run`.
+//
+// line_splitter  re-chunks bytes so that every chunk ends at a newline ("lines")
+// grep_filter    keeps the lines that match a regex or substring ("grep [-v] [-F] [-i] P")
+// head_filter    passes the first N lines or bytes, then asks for its input to stop ("head")
+// line_counter   replaces its input with one line: the number of lines or bytes ("count")
+//
+// All are transform<buffer, buffer> in byte mode, so they take part in backpressure like any
+// other stage. A line is the bytes up to and including '\n'; the bytes after the last newline
+// are a last line of their own (without a newline) at end(). Where a chunk already ends at a
+// line boundary, outputs share the input's storage rather than copying it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <regex>
+#include <string>
+
+#include "sluice/buffer.hpp"
+#include "sluice/transform.hpp"
+
+namespace sluice::cli {
+
+/// Holds back the bytes after the last newline of each chunk and emits them in front of the
+/// next one, so that no output chunk ends inside a line (except the last, at end()).
+class line_splitter final : public transform<buffer, buffer> {
+ public:
+  explicit line_splitter(sluice::loop& l, const transform_options& o = {});
+
+ protected:
+  void do_transform(buffer&& chunk, transform_callback cb) override;
+  void do_flush(callback cb) override;
+
+ private:
+  std::string carry_;  // the incomplete line at the end of the input so far
+};
+
+/// What grep_filter matches.
+struct grep_options {
+  std::string pattern;
+  bool invert = false;       ///< keep the lines that do NOT match
+  bool fixed = false;        ///< pattern is a plain substring, not an ECMAScript regex
+  bool ignore_case = false;  ///< compare case-insensitively (ASCII for -F)
+};
+
+/// Keeps whole lines that match. Emits at most one chunk per input chunk (the matching lines,
+/// joined), none when nothing matched. The newline is not part of what the pattern sees.
+class grep_filter final : public transform<buffer, buffer> {
+ public:
+  /// Throws std::regex_error if the pattern is not a valid ECMAScript regex (the `run` parser
+  /// checks patterns first, with check_grep_pattern()).
+  grep_filter(sluice::loop& l, grep_options g, const transform_options& o = {});
+
+  [[nodiscard]] std::uint64_t lines_seen() const noexcept { return lines_seen_; }
+  [[nodiscard]] std::uint64_t lines_kept() const noexcept { return lines_kept_; }
+
+ protected:
+  void do_transform(buffer&& chunk, transform_callback cb) override;
+  void do_flush(callback cb) override;
+
+ private:
+  [[nodiscard]] bool matches(std::string_view line) const;
+  void filter(std::string_view text, std::string& out);
+
+  grep_options opts_;
+  std::optional<std::regex> re_;
+  std::string lowered_pattern_;
+  std::string carry_;
+  std::uint64_t lines_seen_ = 0;
+  std::uint64_t lines_kept_ = 0;
+};
+
+/// Empty if `g` is usable; else why not ("invalid regular expression: ...").
+[[nodiscard]] std::string check_grep_pattern(const grep_options& g);
+
+/// Passes the first `count` lines (or bytes), then drops the rest. When the limit is reached it
+/// calls `on_limit` once, on a later tick: the owner of the chain then stops the stages upstream
+/// (as `head` closing its end of a shell pipe stops `cat`) and ends this stream.
+class head_filter final : public transform<buffer, buffer> {
+ public:
+  struct options {
+    std::uint64_t count = 10;
+    bool bytes = false;  ///< count bytes instead of lines
+    std::function<void()> on_limit{};
+  };
+  head_filter(sluice::loop& l, options h, const transform_options& o = {});
+
+  /// The limit was reached: everything written from now on is dropped.
+  [[nodiscard]] bool satisfied() const noexcept { return left_ == 0; }
+
+ protected:
+  void do_transform(buffer&& chunk, transform_callback cb) override;
+
+ private:
+  void reach_limit();
+
+  std::uint64_t left_;
+  bool bytes_;
+  bool limit_reported_ = false;
+  std::function<void()> on_limit_;
+};
+
+/// Consumes everything and emits one line at end(): the number of lines (newlines, plus one for
+/// a last line without a newline) or, with `bytes`, the number of bytes, as decimal text.
+class line_counter final : public transform<buffer, buffer> {
+ public:
+  line_counter(sluice::loop& l, bool bytes, const transform_options& o = {});
+
+ protected:
+  void do_transform(buffer&& chunk, transform_callback cb) override;
+  void do_flush(callback cb) override;
+
+ private:
+  bool bytes_;
+  std::uint64_t lines_ = 0;
+  std::uint64_t total_ = 0;
+  bool open_line_ = false;  // bytes seen after the last newline
+};
+
+}  // namespace sluice::cli

@@ -1,0 +1,184 @@
+// tools/sluice/main.cpp: `sluice`, the command-line tool (docs/cli.md): option parsing.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <array>
+#include <csignal>
+#include <cstdio>
+#include <string>
+#include <utility>
+
+#include "commands.hpp"
+#include "run_syntax.hpp"
+
+namespace {
+
+using namespace sluice::cli;
+
+void add_common_flags(CLI::App& cmd, common_flags& f) {
+  cmd.add_flag("-q,--quiet", f.quiet, "No progress bar (errors are still reported)");
+  cmd.add_flag("--stats", f.stats,
+               "At the end, print each stage's counters to stderr: bytes and chunks in and out, "
+               "backpressure episodes and time, drains, peak buffered bytes");
+}
+
+// CLI11 validator for sizes like 64K, 256M, 1G.
+const CLI::Validator size_validator(
+    [](std::string& s) -> std::string {
+      return parse_size(s) ? std::string() : "not a size (examples: 1048576, 64K, 256M, 1G)";
+    },
+    "SIZE");
+
+// The executable itself, so the demo can re-run it for its measured children.
+std::string self_path(const char* argv0) {
+  std::array<char, 4096> buf{};
+  const ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
+  if (n > 0) return std::string(buf.data(), static_cast<std::size_t>(n));
+  return argv0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // A closed pipe must surface as EPIPE on write (so `sluice cat f | head` ends quietly with
+  // status 0) rather than kill the process.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{
+      "sluice: streams with backpressure, from the command line.\n"
+      "Compress, decompress, copy and filter files through sluice streams. Data flows in 64 KiB "
+      "chunks; a slow stage slows the ones before it, so memory stays bounded."};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sluice 0.1.0");
+  int status = 0;
+
+  // gzip & co.
+  static constexpr std::array<std::pair<codec_kind, const char*>, 6> codecs{{
+      {codec_kind::gzip, "Compress FILE (or stdin) with gzip"},
+      {codec_kind::gunzip, "Decompress gzip data (any number of concatenated members)"},
+      {codec_kind::zstd, "Compress FILE (or stdin) with Zstandard"},
+      {codec_kind::unzstd, "Decompress Zstandard data"},
+      {codec_kind::brotli, "Compress FILE (or stdin) with Brotli"},
+      {codec_kind::unbrotli, "Decompress Brotli data"},
+  }};
+  std::array<codec_command, 6> codec_cmds{};
+  for (std::size_t i = 0; i < codecs.size(); ++i) {
+    const auto [kind, help] = codecs[i];
+    codec_command& c = codec_cmds[i];
+    c.kind = kind;
+    const std::string name(codec_name(kind));
+    const std::string suffix(codec_suffix(kind));
+    const bool compress =
+        kind == codec_kind::gzip || kind == codec_kind::zstd || kind == codec_kind::brotli;
+    CLI::App* cmd = app.add_subcommand(name, help);
+    cmd->footer(compress ? "Without -o or -c, FILE is compressed to FILE" + suffix +
+                               " (FILE is kept). Without FILE, stdin goes to stdout."
+                         : "Without -o or -c, FILE" + suffix + " is written to FILE (FILE" +
+                               suffix + " is kept). Without FILE, stdin goes to stdout.");
+    cmd->add_option("FILE", c.input, "Input file ('-' or none: stdin)");
+    cmd->add_option("-o,--output", c.output,
+                    "Output file ('-': stdout); written to a temporary file and renamed into "
+                    "place at the end, so a failed run leaves nothing under this name");
+    cmd->add_flag("-c,--stdout", c.to_stdout, "Write to stdout");
+    cmd->add_flag("-f,--force", c.force, "Overwrite an existing output named after FILE");
+    if (kind == codec_kind::gzip) {
+      cmd->add_option("-l,--level", c.level, "Compression level, 0 (store) .. 9 (best); default 6")
+          ->check(CLI::Range(0, 9));
+      cmd->add_option_function<std::string>(
+             "--engine",
+             [&c](const std::string& e) {
+               c.engine = e == "isal" ? gzip_engine_kind::isal : gzip_engine_kind::zlib;
+             },
+             "zlib (default) or isal (Intel ISA-L igzip: several times faster, a little larger)")
+          ->check(CLI::IsMember({"zlib", "isal"}));
+    } else if (kind == codec_kind::zstd) {
+      cmd->add_option("-l,--level", c.level, "Compression level, 1 .. 19; default 3")
+          ->check(CLI::Range(1, 19));
+    } else if (kind == codec_kind::brotli) {
+      cmd->add_option("-l,--level", c.level, "Quality, 0 (fastest) .. 11 (best); default 11")
+          ->check(CLI::Range(0, 11));
+    }
+    add_common_flags(*cmd, c.flags);
+    cmd->callback([&c, &status] { status = run_codec_command(c); });
+  }
+
+  cat_command cat;
+  CLI::App* cat_cmd = app.add_subcommand("cat", "Write the files, one after another, to stdout");
+  cat_cmd->add_option("FILE", cat.files, "Files to read ('-' alone: stdin)")->required();
+  cat_cmd->add_option("-o,--output", cat.output, "Write to this file instead (atomically)");
+  add_common_flags(*cat_cmd, cat.flags);
+  cat_cmd->callback([&] { status = run_cat_command(cat); });
+
+  copy_command copy;
+  CLI::App* copy_cmd = app.add_subcommand("copy", "Copy SRC to DST through a stream");
+  copy_cmd->add_option("SRC", copy.source, "File to read ('-': stdin)")->required();
+  copy_cmd->add_option("DST", copy.destination, "File to write ('-': stdout)")->required();
+  copy_cmd->add_flag("--no-atomic", copy.no_atomic,
+                     "Write DST in place (default: a temporary file renamed over DST at the end)");
+  add_common_flags(*copy_cmd, copy.flags);
+  copy_cmd->callback([&] { status = run_copy_command(copy); });
+
+  std::string expression;
+  common_flags run_flags;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run a chain of stages: 'STAGE | STAGE | ...'");
+  run_cmd
+      ->add_option("EXPRESSION", expression,
+                   "The stages, quoted as one argument, e.g. "
+                   "'read in.log.gz | gunzip | grep ERROR | gzip | write errors.gz'")
+      ->required();
+  run_cmd->footer(
+      "Stages (docs/cli.md has the details):\n"
+      "  read FILE...            read files, one after another (first stage only)\n"
+      "  stdin                   read stdin (the default first stage)\n"
+      "  write [--append] [--no-atomic] FILE\n"
+      "                          write FILE, atomically unless --append/--no-atomic (last only)\n"
+      "  stdout                  write stdout (the default last stage)\n"
+      "  gzip [--level N] [--engine zlib|isal]   zstd [--level N]   brotli [--level N]\n"
+      "  gunzip   unzstd   unbrotli\n"
+      "  lines                   re-chunk so that every chunk holds whole lines\n"
+      "  grep [-v] [-F] [-i] PATTERN\n"
+      "                          keep matching lines (ECMAScript regex; -F substring)\n"
+      "  head [N] | -n N | -c N  the first N lines (default 10) or bytes, then stop reading\n"
+      "  count [-c]              one line: the number of lines (or bytes)\n"
+      "Words may be quoted with '...' or \"...\"; a quoted | is not a separator.");
+  add_common_flags(*run_cmd, run_flags);
+  run_cmd->callback([&] { status = run_run_command(expression, run_flags); });
+
+  demo_command demo;
+  demo.self = self_path(argv[0]);
+  std::string demo_size = "256M";
+  CLI::App* demo_cmd = app.add_subcommand("demo", "Demonstrations");
+  demo_cmd->require_subcommand(1);
+  CLI::App* bp_cmd = demo_cmd->add_subcommand(
+      "backpressure",
+      "gzip a file twice, respecting and ignoring backpressure, and compare time and peak "
+      "memory");
+  bp_cmd->add_option("FILE", demo.file, "Text file to compress (default: generate one)");
+  bp_cmd->add_option("--size", demo_size, "Size of the generated text (default 256M)")
+      ->check(size_validator);
+  bp_cmd->add_option("--level", demo.level, "gzip level (default 6)")->check(CLI::Range(0, 9));
+  bp_cmd->callback([&] {
+    demo.size = *parse_size(demo_size);
+    status = run_demo_command(demo);
+  });
+
+  demo_child_command child;
+  std::string child_mode = "respect";
+  CLI::App* child_cmd = app.add_subcommand("demo-child", "");
+  child_cmd->group("");  // hidden: one measured run of the demo
+  child_cmd->add_option("--mode", child_mode)->check(CLI::IsMember({"respect", "ignore"}));
+  child_cmd->add_option("--in", child.input)->required();
+  child_cmd->add_option("--out", child.output)->required();
+  child_cmd->add_option("--level", child.level)->check(CLI::Range(0, 9));
+  child_cmd->callback([&] {
+    child.respect = child_mode == "respect";
+    status = run_demo_child(child);
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return status;
+}

@@ -1,0 +1,39 @@
+// tools/sluice/stages.hpp: turns parsed stages into streams and runs them.
+//
+// Every subcommand that moves bytes (gzip, gunzip, ..., cat, copy, run) describes its work as a
+// list of stage_spec (run_syntax.hpp) and hands it to run_stages(), which creates the streams
+// (file.hpp, stdio.hpp, compress.hpp, filters.hpp) on an asio_loop, connects them with a
+// byte_chain (chain.hpp), shows progress and stats, and turns the outcome into an exit status
+// and at most one line on stderr.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "run_syntax.hpp"
+
+namespace sluice::cli {
+
+/// How run_stages() reports.
+struct run_options {
+  /// The subcommand, for messages: "sluice: <command>: stage 1 (gunzip): ...".
+  std::string command;
+  /// No progress bar (errors are still printed).
+  bool quiet = false;
+  /// Print each stage's counters to stderr at the end (format_stats()).
+  bool stats = false;
+  /// Show a progress bar if stderr is a terminal (and not quiet).
+  bool progress = true;
+  /// Where the messages go (tests use a file; the CLI stderr).
+  std::FILE* err = stderr;
+};
+
+/// Runs `stages` (a source first, a sink last) to completion. Returns the process exit status:
+/// 0 on success, and also when the output is a pipe whose reader went away (EPIPE on stdout:
+/// like `yes | head`, the command just stops); 1 after printing one line
+/// "sluice: <command>: stage N (<name>): <what failed>" on failure.
+[[nodiscard]] int run_stages(const std::vector<stage_spec>& stages, const run_options& opts);
+
+}  // namespace sluice::cli
