@@ -1,4 +1,4 @@
-// Deferred-task queue and the manual (test) loop.
+// Deferred-task queue, cross-thread posting and work counting, and the manual (test) loop.
 #include "sluice/loop.hpp"
 
 namespace sluice {
@@ -51,6 +51,24 @@ bool loop::run_one_deferred() {
   return true;
 }
 
+void loop::add_work() {
+  std::lock_guard lk(work_mu_);
+  if (work_.fetch_add(1, std::memory_order_acq_rel) == 0) work_started();
+}
+
+void loop::remove_work() {
+  std::lock_guard lk(work_mu_);
+  if (work_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    work_finished();
+    work_cv_.notify_all();
+  }
+}
+
+void loop::wait_for_no_work() {
+  std::unique_lock lk(work_mu_);
+  work_cv_.wait(lk, [this] { return work_.load(std::memory_order_acquire) == 0; });
+}
+
 void loop::fire(const std::shared_ptr<timer::state>& s) {
   if (!s->pending) return;
   s->pending = false;
@@ -59,7 +77,85 @@ void loop::fire(const std::shared_ptr<timer::state>& s) {
   fn();
 }
 
-manual_loop::~manual_loop() = default;
+manual_loop::~manual_loop() {
+  wait_for_no_work();
+  // Tasks still in the inbox die here, on the thread that owns the loop.
+  std::deque<task> left;
+  {
+    std::lock_guard lk(inbox_mu_);
+    left.swap(inbox_);
+  }
+}
+
+void manual_loop::post_task(task fn) {
+  std::lock_guard lk(inbox_mu_);
+  inbox_.push_back(std::move(fn));
+  inbox_cv_.notify_one();
+}
+
+void manual_loop::work_finished() {
+  // Wakes a run()/run_until_quiet() waiting for the last outstanding work. Taking the inbox lock
+  // orders this after the waiter's check of outstanding_work(), so the wake-up cannot be lost.
+  std::lock_guard lk(inbox_mu_);
+  inbox_cv_.notify_all();
+}
+
+std::size_t manual_loop::posted_count() const {
+  std::lock_guard lk(inbox_mu_);
+  return inbox_.size();
+}
+
+bool manual_loop::run_one_posted() {
+  task t;
+  {
+    std::lock_guard lk(inbox_mu_);
+    if (inbox_.empty()) return false;
+    t = std::move(inbox_.front());
+    inbox_.pop_front();
+  }
+  t();
+  return true;
+}
+
+bool manual_loop::step() { return run_one_deferred() || run_one_posted(); }
+
+std::size_t manual_loop::drain() {
+  std::size_t n = run_deferred();
+  while (run_one_posted()) n += 1 + run_deferred();
+  return n;
+}
+
+std::size_t manual_loop::run_until_idle() { return drain(); }
+
+bool manual_loop::wait_for_post(std::chrono::steady_clock::time_point deadline) {
+  std::unique_lock lk(inbox_mu_);
+  auto ready = [this] { return !inbox_.empty() || outstanding_work() == 0; };
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    inbox_cv_.wait(lk, ready);
+    return true;
+  }
+  return inbox_cv_.wait_until(lk, deadline, ready);
+}
+
+std::size_t manual_loop::run_until_quiet() {
+  std::size_t n = 0;
+  (void)run_until_quiet_impl(std::chrono::steady_clock::time_point::max(), n);
+  return n;
+}
+
+bool manual_loop::run_until_quiet_for(std::chrono::steady_clock::duration limit) {
+  std::size_t n = 0;
+  return run_until_quiet_impl(std::chrono::steady_clock::now() + limit, n);
+}
+
+bool manual_loop::run_until_quiet_impl(std::chrono::steady_clock::time_point deadline,
+                                       std::size_t& n) {
+  for (;;) {
+    n += drain();
+    if (outstanding_work() == 0 && posted_count() == 0 && deferred_count() == 0) return true;
+    if (!wait_for_post(deadline)) return false;
+  }
+}
 
 void manual_loop::arm_timer(time_point at, std::shared_ptr<timer::state> s) {
   timers_.emplace(std::make_pair(at, seq_++), std::move(s));
@@ -81,19 +177,19 @@ bool manual_loop::fire_next_due(time_point limit) {
 
 void manual_loop::advance(duration d) {
   const time_point target = now_ + d;
-  run_deferred();
-  while (fire_next_due(target)) run_deferred();
+  drain();
+  while (fire_next_due(target)) drain();
   now_ = target;
 }
 
 std::size_t manual_loop::run() {
   std::size_t fired = 0;
-  run_deferred();
-  while (fire_next_due(time_point::max())) {
+  for (;;) {
+    std::size_t ignored = 0;
+    (void)run_until_quiet_impl(std::chrono::steady_clock::time_point::max(), ignored);
+    if (!fire_next_due(time_point::max())) return fired;
     ++fired;
-    run_deferred();
   }
-  return fired;
 }
 
 }  // namespace sluice

@@ -1,0 +1,435 @@
+// file_reader and file_writer: every system call on the I/O pool, results back on the loop.
+#include "sluice/file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <random>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "sluice/detail/io_pool.hpp"
+
+namespace sluice {
+
+namespace {
+
+constexpr std::size_t default_read_size = 64 * 1024;
+
+std::error_code sys_error(int err) { return {err, std::system_category()}; }
+
+// "<op> '<path>'". Built with append: GCC 12 warns falsely (-Wrestrict) on chained operator+.
+std::string quoted(const char* op, const std::filesystem::path& p) {
+  std::string s(op);
+  s.append(" '").append(p.native()).append("'");
+  return s;
+}
+
+int open_retrying(const std::filesystem::path& p, int flags, unsigned mode = 0) {
+  int fd = -1;
+  do {
+    fd = ::open(p.c_str(), flags, static_cast<mode_t>(mode));
+  } while (fd < 0 && errno == EINTR);
+  return fd;
+}
+
+// ".<name>.sluice-XXXXXX" next to `target`, created exclusively. Returns the fd or -1 (errno set).
+int open_temp_beside(const std::filesystem::path& target, unsigned mode,
+                     std::filesystem::path& temp) {
+  static constexpr char alphabet[] =
+      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  std::random_device rd;
+  std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
+  std::uniform_int_distribution<std::size_t> pick(0, sizeof(alphabet) - 2);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::string name(".");
+    name.append(target.filename().native()).append(".sluice-");
+    for (int i = 0; i < 6; ++i) name += alphabet[pick(gen)];
+    temp = target.parent_path() / name;
+    const int fd = open_retrying(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    if (fd >= 0 || errno != EEXIST) return fd;
+  }
+  errno = EEXIST;
+  return -1;
+}
+
+}  // namespace
+
+// ---- file_reader ---------------------------------------------------------------------------
+
+struct file_reader::read_result {
+  buffer data;
+  int err = 0;
+};
+
+file_reader::file_reader(sluice::loop& l, std::filesystem::path path, file_reader_options opts)
+    : readable<buffer>(
+          l, readable_options{.high_water_mark = opts.high_water_mark,
+                              .name = opts.name.empty() ? path.string() : std::move(opts.name)}),
+      path_(std::move(path)),
+      start_(opts.start),
+      end_(opts.end),
+      read_size_(readable_high_water_mark() != 0 ? readable_high_water_mark() : default_read_size),
+      pos_(opts.start) {
+  if (end_ && *end_ < start_)
+    throw std::system_error(make_error_code(errc::invalid_argument),
+                            "file_reader: end is before start");
+  use_construct();
+}
+
+file_reader::~file_reader() {
+  if (fd_ >= 0) ::close(fd_);  // never destroyed: reads hold the stream, so none is in flight
+}
+
+std::shared_ptr<file_reader> file_reader::self() {
+  return std::dynamic_pointer_cast<file_reader>(shared_from_this());
+}
+
+std::optional<std::uint64_t> file_reader::expected_bytes() const noexcept {
+  if (!size_) return std::nullopt;
+  const std::uint64_t stop = end_ ? std::min(*size_, *end_ + 1) : *size_;
+  return stop > start_ ? stop - start_ : 0;
+}
+
+void file_reader::do_construct(callback cb) {
+  struct opened {
+    int fd = -1;
+    int err = 0;
+    bool regular = false;
+    std::uint64_t size = 0;
+  };
+  detail::run_blocking(
+      detail::io_pool::shared(), get_loop(),
+      [path = path_] {
+        opened r;
+        r.fd = open_retrying(path, O_RDONLY | O_CLOEXEC);
+        if (r.fd < 0) {
+          r.err = errno;
+          return r;
+        }
+        struct stat st {};
+        if (::fstat(r.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+          r.regular = true;
+          r.size = static_cast<std::uint64_t>(st.st_size);
+        }
+        return r;
+      },
+      [self = self(), cb = std::move(cb)](opened r) {
+        if (r.err != 0) {
+          self->fail(sys_error(r.err), quoted("open", self->path_));
+          cb(sys_error(r.err));
+          return;
+        }
+        self->fd_ = r.fd;
+        self->seekable_ = r.regular;
+        if (r.regular) self->size_ = r.size;
+        cb({});
+      });
+}
+
+void file_reader::do_read(std::size_t) {
+  std::size_t n = read_size_;
+  if (end_) {
+    if (pos_ > *end_) {
+      push_eof();
+      return;
+    }
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, *end_ - pos_ + 1));
+  }
+  // Do not allocate a full chunk for the tail of a file of known size (the read after it, which
+  // finds the end or bytes appended since, gets a full one).
+  if (size_ && pos_ < *size_)
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, *size_ - pos_));
+  busy_ = true;
+  detail::run_blocking(
+      detail::io_pool::shared(), get_loop(),
+      [fd = fd_, pos = pos_, seekable = seekable_, n, b = buffer_builder(n)]() mutable {
+        read_result r;
+        ssize_t got = 0;
+        do {
+          got = seekable ? ::pread(fd, b.free_space().data(), n, static_cast<off_t>(pos))
+                         : ::read(fd, b.free_space().data(), n);
+        } while (got < 0 && errno == EINTR);
+        if (got < 0) {
+          r.err = errno;
+        } else {
+          b.commit(static_cast<std::size_t>(got));
+          r.data = std::move(b).freeze();
+        }
+        return r;
+      },
+      [self = self()](read_result r) { self->on_read(std::move(r)); });
+}
+
+void file_reader::on_read(read_result r) {
+  busy_ = false;
+  if (destroy_ec_) {
+    const std::error_code ec = *destroy_ec_;
+    destroy_ec_.reset();
+    close_file(ec, std::move(destroy_cb_));
+    return;
+  }
+  if (destroyed()) return;
+  if (r.err != 0) {
+    fail(sys_error(r.err), quoted("read", path_));
+    return;
+  }
+  if (r.data.empty()) {
+    push_eof();
+    return;
+  }
+  pos_ += r.data.size();
+  bytes_read_ += r.data.size();
+  const bool range_done = end_ && pos_ > *end_;
+  push(std::move(r.data));
+  if (range_done && !destroyed()) push_eof();
+}
+
+void file_reader::do_destroy(std::error_code ec, callback cb) {
+  if (busy_) {  // never close an fd a pool thread is reading: its number could be reused
+    destroy_ec_ = ec;
+    destroy_cb_ = std::move(cb);
+    return;
+  }
+  close_file(ec, std::move(cb));
+}
+
+void file_reader::close_file(std::error_code ec, callback cb) {
+  // Closing a file opened for reading does not block (no data to flush), so it happens here.
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+  cb(ec);
+}
+
+std::shared_ptr<file_reader> make_file_reader(sluice::loop& l, std::filesystem::path path,
+                                              file_reader_options opts) {
+  return std::make_shared<file_reader>(l, std::move(path), std::move(opts));
+}
+
+// ---- file_writer ---------------------------------------------------------------------------
+
+struct file_writer::write_result {
+  std::uint64_t written = 0;
+  std::uint64_t calls = 0;
+  int err = 0;
+};
+
+struct file_writer::final_result {
+  int err = 0;
+  const char* op = "";
+};
+
+file_writer::file_writer(sluice::loop& l, std::filesystem::path path, file_writer_options opts)
+    : writable<buffer>(l, writable_options{.high_water_mark = opts.high_water_mark,
+                                           .name = opts.name.empty() ? path.string() : opts.name}),
+      path_(std::move(path)),
+      opts_(std::move(opts)) {
+  if (opts_.atomic && opts_.flags == open_mode::append)
+    throw std::system_error(make_error_code(errc::invalid_argument),
+                            "file_writer: atomic cannot be combined with open_mode::append");
+  use_construct();
+}
+
+file_writer::~file_writer() {
+  // Only reached without destroy() (which the pool jobs would have kept us alive for): last resort.
+  if (fd_ >= 0) ::close(fd_);
+  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+}
+
+std::shared_ptr<file_writer> file_writer::self() {
+  return std::dynamic_pointer_cast<file_writer>(shared_from_this());
+}
+
+std::string file_writer::describe(const char* op) const { return quoted(op, path_); }
+
+void file_writer::do_construct(callback cb) {
+  struct opened {
+    int fd = -1;
+    int err = 0;
+    std::filesystem::path temp;
+  };
+  detail::run_blocking(
+      detail::io_pool::shared(), get_loop(),
+      [path = path_, flags = opts_.flags, mode = opts_.mode, atomic = opts_.atomic] {
+        opened r;
+        if (atomic) {
+          struct stat st {};
+          if (flags == open_mode::exclusive && ::lstat(path.c_str(), &st) == 0) {
+            r.err = EEXIST;  // fail early; the final link(2) catches a file created meanwhile
+            return r;
+          }
+          r.fd = open_temp_beside(path, mode, r.temp);
+        } else {
+          int f = O_WRONLY | O_CREAT | O_CLOEXEC;
+          f |= flags == open_mode::truncate ? O_TRUNC
+               : flags == open_mode::append ? O_APPEND
+                                            : O_EXCL;
+          r.fd = open_retrying(path, f, mode);
+        }
+        if (r.fd < 0) {
+          r.err = errno;
+          r.temp.clear();
+        }
+        return r;
+      },
+      [self = self(), cb = std::move(cb)](opened r) {
+        if (r.err != 0) {
+          self->fail(sys_error(r.err), self->describe("open"));
+          cb(sys_error(r.err));
+          return;
+        }
+        self->fd_ = r.fd;
+        self->temp_path_ = std::move(r.temp);
+        cb({});
+      });
+}
+
+void file_writer::do_write(buffer&& chunk, write_callback cb) {
+  std::vector<buffer> one;
+  one.push_back(std::move(chunk));
+  write_chunks(std::move(one), cb);
+}
+
+bool file_writer::do_writev(std::vector<buffer>& chunks, write_callback cb) {
+  write_chunks(std::move(chunks), cb);
+  return true;
+}
+
+void file_writer::write_chunks(std::vector<buffer> chunks, write_callback cb) {
+  busy_ = true;
+  ++write_batches_;
+  const bool append = opts_.flags == open_mode::append;
+  detail::run_blocking(
+      detail::io_pool::shared(), get_loop(),
+      [fd = fd_, pos = pos_, append, chunks = std::move(chunks)]() mutable {
+        write_result r;
+        std::vector<::iovec> iov;
+        iov.reserve(chunks.size());
+        for (const buffer& b : chunks)
+          if (!b.empty())
+            iov.push_back({const_cast<std::byte*>(b.data()), b.size()});  // NOLINT: iovec is C
+        std::size_t i = 0;
+        while (i < iov.size()) {
+          const int count = static_cast<int>(std::min<std::size_t>(iov.size() - i, IOV_MAX));
+          ssize_t n = 0;
+          do {
+            n = append ? ::writev(fd, &iov[i], count)
+                       : ::pwritev(fd, &iov[i], count, static_cast<off_t>(pos));
+          } while (n < 0 && errno == EINTR);
+          ++r.calls;
+          if (n <= 0) {
+            r.err = n < 0 ? errno : EIO;
+            break;
+          }
+          r.written += static_cast<std::uint64_t>(n);
+          pos += static_cast<std::uint64_t>(n);
+          // A short write: skip what went out, resume mid-chunk.
+          auto left = static_cast<std::size_t>(n);
+          while (i < iov.size() && left >= iov[i].iov_len) left -= iov[i++].iov_len;
+          if (left != 0) {
+            iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + left;
+            iov[i].iov_len -= left;
+          }
+        }
+        return r;
+      },
+      [self = self(), cb](write_result r) { self->on_written(r, cb); });
+}
+
+void file_writer::on_written(const write_result& r, write_callback cb) {
+  busy_ = false;
+  pos_ += r.written;
+  bytes_written_ += r.written;
+  write_syscalls_ += r.calls;
+  if (r.err != 0) {
+    fail(sys_error(r.err), describe("write"));
+    cb(sys_error(r.err));
+  } else {
+    cb();
+  }
+  if (destroy_ec_ && !busy_) {
+    const std::error_code ec = *destroy_ec_;
+    destroy_ec_.reset();
+    release_file(ec, std::move(destroy_cb_));
+  }
+}
+
+void file_writer::do_final(callback cb) {
+  busy_ = true;
+  detail::run_blocking(
+      detail::io_pool::shared(), get_loop(),
+      [fd = fd_, sync = opts_.sync_on_finish, temp = temp_path_, path = path_,
+       exclusive = opts_.flags == open_mode::exclusive] {
+        final_result r;
+        if (sync && ::fsync(fd) != 0) r = {errno, "fsync"};
+        // No retry on EINTR: Linux has released the descriptor whatever close(2) returns.
+        if (::close(fd) != 0 && r.err == 0) r = {errno, "close"};
+        if (temp.empty()) return r;
+        if (r.err == 0) {
+          if (exclusive) {
+            // link(2) refuses to replace an existing file, as open_mode::exclusive promises.
+            if (::link(temp.c_str(), path.c_str()) != 0) r = {errno, "rename"};
+          } else if (::rename(temp.c_str(), path.c_str()) != 0) {
+            r = {errno, "rename"};
+          }
+        }
+        if (exclusive || r.err != 0) ::unlink(temp.c_str());
+        return r;
+      },
+      [self = self(), cb = std::move(cb)](final_result r) {
+        self->busy_ = false;
+        self->fd_ = -1;
+        self->temp_path_.clear();  // renamed or removed
+        if (r.err != 0) {
+          self->fail(sys_error(r.err), self->describe(r.op));
+          cb(sys_error(r.err));
+        } else {
+          cb({});
+        }
+        if (self->destroy_ec_) {
+          const std::error_code ec = *self->destroy_ec_;
+          self->destroy_ec_.reset();
+          self->release_file(ec, std::move(self->destroy_cb_));
+        }
+      });
+}
+
+void file_writer::do_destroy(std::error_code ec, callback cb) {
+  if (busy_) {  // the call in flight uses the fd: close it once that call is back
+    destroy_ec_ = ec;
+    destroy_cb_ = std::move(cb);
+    return;
+  }
+  release_file(ec, std::move(cb));
+}
+
+void file_writer::release_file(std::error_code ec, callback cb) {
+  if (fd_ < 0 && temp_path_.empty()) {
+    cb(ec);
+    return;
+  }
+  detail::run_blocking(
+      detail::io_pool::shared(), get_loop(),
+      [fd = std::exchange(fd_, -1), temp = temp_path_] {
+        if (fd >= 0) ::close(fd);
+        // Finished or not, an abandoned atomic write leaves nothing under any name.
+        if (!temp.empty()) ::unlink(temp.c_str());
+        return 0;
+      },
+      [self = self(), ec, cb = std::move(cb)](int) {
+        self->temp_path_.clear();
+        cb(ec);
+      });
+}
+
+std::shared_ptr<file_writer> make_file_writer(sluice::loop& l, std::filesystem::path path,
+                                              file_writer_options opts) {
+  return std::make_shared<file_writer>(l, std::move(path), std::move(opts));
+}
+
+}  // namespace sluice
