@@ -58,7 +58,7 @@ class Cli : public ::testing::Test {
   result sh(const std::string& cmd) {
     const std::string full =
         "cd '" + dir_.string() + "' && (" + cmd + ") </dev/null >.stdout 2>.stderr";
-    const int raw = std::system(("bash -c \"$0\" " + quote(full)).c_str());
+    const int raw = std::system(("bash -c " + quote(full)).c_str());
     result r;
     r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
     r.out = slurp(dir_ / ".stdout");
