@@ -163,9 +163,11 @@ TEST(Stdin, ReadsAPipeUntilTheWriterCloses) {
 }
 
 TEST(FdReader, DestroyStopsWaitingForABlockedRead) {
-  auto* p = new pipe_fds;  // deliberately never closed: the blocked read(2) still refers to p->r
+  // p.r is deliberately left open: the abandoned read(2) may still be about to use it, and a
+  // closed number could be reused by another test's descriptor.
+  pipe_fds p;
   manual_loop loop;
-  auto r = sluice::make_fd_reader(loop, p->r);
+  auto r = sluice::make_fd_reader(loop, p.r);
   auto c = collect(*r);
   loop.run_until_idle();  // the first read(2) is now waiting on the silent pipe
   EXPECT_EQ(loop.outstanding_work(), 1u);
@@ -175,8 +177,8 @@ TEST(FdReader, DestroyStopsWaitingForABlockedRead) {
   EXPECT_FALSE(c->ended);
   EXPECT_EQ(loop.outstanding_work(), 0u);
   // The late result is dropped: nothing arrives after destroy().
-  ASSERT_EQ(::write(p->w, "late", 4), 4);
-  p->close_w();
+  ASSERT_EQ(::write(p.w, "late", 4), 4);
+  p.close_w();
   std::this_thread::sleep_for(10ms);
   loop.run_until_idle();
   EXPECT_TRUE(c->data.empty());
