@@ -7,6 +7,7 @@
 //   sluice-bench memory  --items N [--chunk SIZE] [--hwm H] [--ignore-backpressure]
 //                        [--complete defer|timer] [--loop manual|asio]
 //   sluice-bench micro   [Google Benchmark flags, e.g. --benchmark_filter=objmode]
+//   sluice-bench map     --items N --concurrency C --wait-ms MS [--repeat R] (bench/operators.cpp)
 //
 // Every scenario checks its own output and exits non-zero when it is wrong (1: wrong result or
 // stream error; 2: memory's bound exceeded by a producer that respects write()), and ends with
@@ -20,6 +21,12 @@
 #include <vector>
 
 #include "bench.hpp"
+
+namespace sluice_bench {
+// bench/operators.cpp: the `map` subcommand.
+CLI::App* add_map_subcommand(CLI::App& app);
+int run_map_subcommand();
+}  // namespace sluice_bench
 
 namespace {
 
@@ -135,6 +142,9 @@ int main(int argc, char** argv) {
   micro->allow_extras();
   micro->prefix_command();
 
+  // ---- map (bench/operators.cpp)
+  CLI::App* map_cmd = add_map_subcommand(app);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -164,6 +174,7 @@ int main(int argc, char** argv) {
       return run_memory(mo);
     }
     if (*micro) return run_micro(micro->remaining());
+    if (*map_cmd) return run_map_subcommand();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sluice-bench: %s\n", e.what());
     return 1;
