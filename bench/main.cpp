@@ -7,6 +7,7 @@
 //   sluice-bench memory  --items N [--chunk SIZE] [--hwm H] [--ignore-backpressure]
 //                        [--complete defer|timer] [--loop manual|asio]
 //   sluice-bench micro   [Google Benchmark flags, e.g. --benchmark_filter=objmode]
+//   sluice-bench iterate --items N [--batch B] [--hwm H] [--repeat R] [--warmup W] (bench/async.cpp)
 //   sluice-bench map     --items N --concurrency C --wait-ms MS [--repeat R] (bench/operators.cpp)
 //
 // Every scenario checks its own output and exits non-zero when it is wrong (1: wrong result or
@@ -26,6 +27,12 @@ namespace sluice_bench {
 // bench/operators.cpp: the `map` subcommand.
 CLI::App* add_map_subcommand(CLI::App& app);
 int run_map_subcommand();
+}  // namespace sluice_bench
+
+namespace sluice_bench {
+// bench/async.cpp: the `iterate` subcommand.
+CLI::App* add_iterate_subcommand(CLI::App& app);
+int run_iterate_subcommand();
 }  // namespace sluice_bench
 
 namespace {
@@ -145,6 +152,9 @@ int main(int argc, char** argv) {
   // ---- map (bench/operators.cpp)
   CLI::App* map_cmd = add_map_subcommand(app);
 
+  // ---- iterate (bench/async.cpp)
+  CLI::App* iterate_cmd = add_iterate_subcommand(app);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -174,6 +184,7 @@ int main(int argc, char** argv) {
       return run_memory(mo);
     }
     if (*micro) return run_micro(micro->remaining());
+    if (*iterate_cmd) return run_iterate_subcommand();
     if (*map_cmd) return run_map_subcommand();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sluice-bench: %s\n", e.what());
