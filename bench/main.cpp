@@ -7,7 +7,8 @@
 //   sluice-bench memory  --items N [--chunk SIZE] [--hwm H] [--ignore-backpressure]
 //                        [--complete defer|timer] [--loop manual|asio]
 //   sluice-bench micro   [Google Benchmark flags, e.g. --benchmark_filter=objmode]
-//   sluice-bench iterate --items N [--batch B] [--hwm H] [--repeat R] [--warmup W] (bench/async.cpp)
+//   sluice-bench iterate --items N [--batch B] [--hwm H] [--repeat R] [--warmup W]
+//                        (bench/async.cpp)
 //   sluice-bench map     --items N --concurrency C --wait-ms MS [--repeat R] (bench/operators.cpp)
 //
 // Every scenario checks its own output and exits non-zero when it is wrong (1: wrong result or
