@@ -32,6 +32,7 @@ timer loop::start_timer(duration after, task fn) {
 std::size_t loop::run_deferred() {
   if (draining_) return 0;  // a task that drives the loop re-entrantly must not reorder ticks
   draining_ = true;
+  refresh_event_time();
   std::size_t n = 0;
   while (!ticks_.empty()) {
     task t = std::move(ticks_.front());
@@ -167,6 +168,7 @@ bool manual_loop::fire_next_due(time_point limit) {
     if (it->first.first > limit) return false;
     auto s = std::move(it->second);
     if (it->first.first > now_) now_ = it->first.first;
+    refresh_event_time();
     timers_.erase(it);
     if (!s->pending) continue;  // cancelled: skip without counting
     fire(s);
@@ -180,6 +182,7 @@ void manual_loop::advance(duration d) {
   drain();
   while (fire_next_due(target)) drain();
   now_ = target;
+  refresh_event_time();
 }
 
 std::size_t manual_loop::run() {

@@ -36,12 +36,14 @@ class asio_loop final : public loop {
       if (auto p = w.lock()) p->cancel();
     };
     t->async_wait([this, t, s = std::move(s)](const boost::system::error_code&) {
+      refresh_event_time();
       fire(s);
       run_deferred();
     });
   }
   void post_task(task fn) override {
     boost::asio::post(ctx_, [this, fn = std::move(fn)] {
+      refresh_event_time();
       fn();
       run_deferred();
     });

@@ -271,7 +271,7 @@ class readable : public virtual stream {
     if (!ok && !push_backpressured_) {
       push_backpressured_ = true;
       ++counters_.push_backpressure;
-      push_backpressure_since_ = get_loop().now();
+      push_backpressure_since_ = get_loop().event_time();
     }
     return ok;
   }
@@ -405,7 +405,7 @@ class readable : public virtual stream {
       if (length_ == 0) need_readable_ = true;
       if (push_backpressured_) {
         push_backpressured_ = false;
-        counters_.push_backpressured_time += get_loop().now() - push_backpressure_since_;
+        counters_.push_backpressured_time += get_loop().event_time() - push_backpressure_since_;
       }
       do_read(hwm_);
       sync_ = false;

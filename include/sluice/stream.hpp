@@ -47,13 +47,16 @@ struct stream_counters {
   std::uint64_t bytes_in = 0;    ///< bytes accepted by write() (0 in object mode)
   std::uint64_t chunks_out = 0;  ///< chunks delivered by the readable side ('data' or read())
   std::uint64_t bytes_out = 0;   ///< bytes delivered by the readable side
-  std::size_t peak_writable_length = 0;       ///< highest writable_length() seen
-  std::size_t peak_readable_length = 0;       ///< highest readable_length() seen
-  std::uint64_t write_backpressure = 0;       ///< episodes where write() returned false
-  std::uint64_t push_backpressure = 0;        ///< episodes where push() returned false
-  std::uint64_t drains = 0;                   ///< 'drain' events emitted
-  loop::duration write_backpressured_time{};  ///< total time from write()==false to 'drain'
-  loop::duration push_backpressured_time{};   ///< total time from push()==false to next read
+  std::size_t peak_writable_length = 0;  ///< highest writable_length() seen
+  std::size_t peak_readable_length = 0;  ///< highest readable_length() seen
+  std::uint64_t write_backpressure = 0;  ///< episodes where write() returned false
+  std::uint64_t push_backpressure = 0;   ///< episodes where push() returned false
+  std::uint64_t drains = 0;              ///< 'drain' events emitted
+  /// Total time from write()==false to 'drain', in loop::event_time() steps (no clock read per
+  /// chunk).
+  loop::duration write_backpressured_time{};
+  /// Total time from push()==false to the next read, in loop::event_time() steps.
+  loop::duration push_backpressured_time{};
 };
 
 class stream : public std::enable_shared_from_this<stream> {

@@ -208,7 +208,7 @@ class writable : public virtual stream {
     if (!ret && !need_drain_) {
       need_drain_ = true;
       ++counters_.write_backpressure;
-      backpressure_since_ = get_loop().now();
+      backpressure_since_ = get_loop().event_time();
     }
     return ret && !destroyed() && !errored() ? 1 : 0;
   }
@@ -308,7 +308,7 @@ class writable : public virtual stream {
     if (need_drain_ && length_ == 0 && !ending_ && !destroyed()) {
       need_drain_ = false;
       ++counters_.drains;
-      counters_.write_backpressured_time += get_loop().now() - backpressure_since_;
+      counters_.write_backpressured_time += get_loop().event_time() - backpressure_since_;
       drain_.emit();
     }
     pendingcb_ -= count;
