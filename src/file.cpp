@@ -201,9 +201,15 @@ void file_reader::do_destroy(std::error_code ec, callback cb) {
 }
 
 void file_reader::close_file(std::error_code ec, callback cb) {
-  // Closing a file opened for reading does not block (no data to flush), so it happens here.
-  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
-  cb(ec);
+  if (fd_ < 0) {
+    cb(ec);
+    return;
+  }
+  // On the pool too: the last close of a file unlinked meanwhile frees its blocks, which can take
+  // a while for a big file. Errors are ignored: nothing was written, so nothing can be lost.
+  detail::run_blocking(
+      detail::io_pool::shared(), get_loop(), [fd = std::exchange(fd_, -1)] { return ::close(fd); },
+      [self = self(), ec, cb = std::move(cb)](int) { cb(ec); });
 }
 
 std::shared_ptr<file_reader> make_file_reader(sluice::loop& l, std::filesystem::path path,

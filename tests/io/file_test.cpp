@@ -163,6 +163,19 @@ TEST(LoopPost, RunUntilQuietForGivesUpWhileWorkIsOutstanding) {
   EXPECT_TRUE(loop.run_until_quiet_for(10ms));
 }
 
+TEST(LoopPost, ManualRunFinishesOutstandingWorkBeforeJumpingToTimers) {
+  manual_loop loop;
+  std::vector<std::string> log;
+  auto t = loop.start_timer(1s, [&] { log.emplace_back("timer"); });
+  std::thread worker([&, w = loop.make_work_guard()]() mutable {
+    std::this_thread::sleep_for(10ms);
+    loop.post([&] { log.emplace_back("result"); });
+  });
+  EXPECT_EQ(loop.run(), 1u);
+  worker.join();
+  EXPECT_EQ(log, (std::vector<std::string>{"result", "timer"}));
+}
+
 TEST(LoopPost, AsioRunDoesNotReturnWhileWorkIsOutstanding) {
   boost::asio::io_context io;
   sluice::asio_loop loop(io);
