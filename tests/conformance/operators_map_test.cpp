@@ -91,8 +91,10 @@ struct held_mapper {
   std::shared_ptr<std::vector<call>> calls = std::make_shared<std::vector<call>>();
   std::shared_ptr<int> in_flight = std::make_shared<int>(0);
   std::shared_ptr<int> peak = std::make_shared<int>(0);
+  // Raw pointers: the stored completions own the operator, which owns this function; shared
+  // pointers here would make a cycle.
   auto fn() const {
-    return [c = calls, n = in_flight, pk = peak](int x, done<int> cb) {
+    return [c = calls.get(), n = in_flight.get(), pk = peak.get()](int x, done<int> cb) {
       ++*n;
       if (*n > *pk) *pk = *n;
       c->push_back({x, std::move(cb)});
