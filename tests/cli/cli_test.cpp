@@ -272,6 +272,22 @@ TEST_F(Cli, CopyWithStats) {
   EXPECT_EQ(r.err.find('\r'), std::string::npos);  // no progress bar off a terminal
 }
 
+TEST_F(Cli, ProgressBarOnlyOnATerminalAndNotWithQuiet) {
+  if (!have("script")) GTEST_SKIP() << "no script(1) to give the command a terminal";
+  // stdin stays empty for 0.7 s, so the 200 ms progress timer fires while the copy waits.
+  const std::string copy = "(sleep 0.7; echo x) | \"$SLUICE\" copy";
+  const result tty = sh("script -qec " + quote("bash -c '" + copy + " - a.txt'") + " /dev/null");
+  ASSERT_EQ(tty.status, 0) << tty.err;
+  EXPECT_NE(tty.out.find("\r"), std::string::npos);
+  EXPECT_NE(tty.out.find("B/s"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("\r\033[K"), std::string::npos);  // erased at the end
+  const result quiet =
+      sh("script -qec " + quote("bash -c '" + copy + " -q - b.txt'") + " /dev/null");
+  ASSERT_EQ(quiet.status, 0) << quiet.err;
+  EXPECT_EQ(quiet.out.find("B/s"), std::string::npos) << quiet.out;
+  EXPECT_EQ(slurp(path("b.txt")), "x\n");
+}
+
 TEST_F(Cli, RunChainsStages) {
   const std::string text = make_text("app.log", 500000);
   ASSERT_EQ(sh("gzip -c app.log > app.log.gz").status, 0);
