@@ -1,0 +1,17 @@
+// A plain readable in the middle of a pipeline cannot be written to.
+// EXPECT: sluice::pipeline: a middle stage must be a duplex or transform
+#include <sluice/loop.hpp>
+#include <sluice/make.hpp>
+#include <sluice/pipeline.hpp>
+
+int main() {
+  sluice::manual_loop loop;
+  auto src = sluice::make_readable<int>(loop, {});
+#ifdef SLUICE_COMPILE_FAIL_CONTROL
+  auto middle = sluice::make_transform<int>(loop, {});
+#else
+  auto middle = sluice::make_readable<int>(loop, {});
+#endif
+  auto dst = sluice::make_writable<int>(loop, {});
+  sluice::pipeline(src, middle, dst, [](std::error_code) {});
+}
