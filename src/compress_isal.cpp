@@ -1,4 +1,5 @@
-// gzip compression on Intel ISA-L's igzip (make_gzip with gzip_engine::isal).
+// gzip on Intel ISA-L's igzip: compression (make_gzip with gzip_engine::isal) and decompression
+// (make_gunzip with gzip_engine::isal).
 #include <isa-l/igzip_lib.h>
 
 #include <algorithm>
@@ -119,6 +120,128 @@ class isal_gzip final : public detail::codec_transform {
   std::unique_ptr<std::uint8_t[]> level_buf_;
 };
 
+class isal_gunzip final : public detail::codec_transform {
+ public:
+  isal_gunzip(loop& l, const zlib_options& o)
+      : codec_transform(l,
+                        {o.readable_high_water_mark, o.writable_high_water_mark, true, true, true,
+                         o.name.empty() ? std::string("gunzip") : o.name},
+                        o.chunk_size, o.flush, "gunzip"),
+        st_(std::make_unique<inflate_state>()),
+        hist_bits_(static_cast<std::uint32_t>(o.window_bits)) {
+    start_member();
+  }
+
+ protected:
+  void do_transform(buffer&& chunk, transform_callback cb) override {
+    std::size_t pos = 0;
+    while (pos < chunk.size()) {
+      const std::size_t take = std::min(chunk.size() - pos, max_slice);
+      const std::size_t used = run(chunk.data() + pos, take);
+      if (error_) {
+        fail_at(error_, consumed_ + pos + used, cb);
+        return;
+      }
+      pos += used;
+    }
+    consumed_ += chunk.size();
+    end_of_write();
+    cb();
+  }
+
+  void do_flush(callback cb) override {
+    std::error_code ec;
+    if (member_bytes_ != 0)
+      ec = make_error_code(members_ > 0 && !looks_like_member() ? compress_errc::trailing_garbage
+                                                                : compress_errc::truncated);
+    else if (members_ == 0)
+      ec = make_error_code(compress_errc::truncated);
+    if (ec) {
+      fail_at(ec, consumed_, cb);
+      return;
+    }
+    push_partial();
+    cb({});
+  }
+
+ private:
+  void start_member() {
+    isal_inflate_init(st_.get());
+    st_->crc_flag = ISAL_GZIP;  // parse the header, check the CRC-32 and size trailer
+    st_->hist_bits = hist_bits_;
+  }
+
+  // Inflates `n` bytes, starting over at each member end. Returns how many bytes it used (all,
+  // unless error_ was set).
+  std::size_t run(const std::byte* in, std::size_t n) {
+    st_->next_in = reinterpret_cast<std::uint8_t*>(const_cast<std::byte*>(in));
+    st_->avail_in = static_cast<std::uint32_t>(n);
+    for (;;) {
+      const auto space = out_space();
+      st_->next_out = reinterpret_cast<std::uint8_t*>(space.data());
+      st_->avail_out = static_cast<std::uint32_t>(space.size());
+      const std::uint8_t* before = st_->next_in;
+      const int r = isal_inflate(st_.get());
+      commit_out(space.size() - st_->avail_out);
+      note_member_bytes(before, static_cast<std::size_t>(st_->next_in - before));
+      const std::size_t used = n - st_->avail_in;
+      if (r != ISAL_DECOMP_OK) {
+        error_ = error_of(r);
+        return used;
+      }
+      if (st_->block_state == ISAL_BLOCK_FINISH) {
+        ++members_;
+        member_bytes_ = 0;
+        // ISA-L hands back the bytes it read past the trailer: they start the next member.
+        const std::uint8_t* rest = st_->next_in;
+        const std::uint32_t left = st_->avail_in;
+        start_member();
+        st_->next_in = const_cast<std::uint8_t*>(rest);
+        st_->avail_in = left;
+        if (left == 0) return used;
+        continue;
+      }
+      if (st_->avail_in == 0 && st_->avail_out != 0) return used;
+    }
+  }
+
+  void note_member_bytes(const std::uint8_t* from, std::size_t n) {
+    for (std::size_t i = 0; i < n && member_bytes_ + i < 2; ++i)
+      magic_[member_bytes_ + i] = from[i];
+    member_bytes_ += n;
+  }
+  [[nodiscard]] bool looks_like_member() const noexcept {
+    return (member_bytes_ < 1 || magic_[0] == 0x1f) && (member_bytes_ < 2 || magic_[1] == 0x8b);
+  }
+
+  [[nodiscard]] std::error_code error_of(int r) const {
+    switch (r) {
+      case ISAL_INVALID_WRAPPER:
+        return make_error_code(members_ > 0 && !looks_like_member()
+                                   ? compress_errc::trailing_garbage
+                                   : compress_errc::corrupt_data);
+      case ISAL_INCORRECT_CHECKSUM:
+        return make_error_code(compress_errc::checksum_mismatch);
+      case ISAL_NEED_DICT:
+        return make_error_code(compress_errc::need_dictionary);
+      case ISAL_INVALID_BLOCK:
+      case ISAL_INVALID_SYMBOL:
+      case ISAL_INVALID_LOOKBACK:
+      case ISAL_UNSUPPORTED_METHOD:
+        return make_error_code(compress_errc::corrupt_data);
+      default:
+        return make_error_code(compress_errc::library_error);
+    }
+  }
+
+  std::unique_ptr<inflate_state> st_;  // large (two windows): on the heap, once
+  std::uint32_t hist_bits_;
+  std::error_code error_;
+  std::uint64_t members_ = 0;     // complete members
+  std::size_t member_bytes_ = 0;  // input bytes of the member in progress
+  std::uint8_t magic_[2] = {0, 0};
+};
+
 }  // namespace
 
 namespace detail {
@@ -132,6 +255,10 @@ std::shared_ptr<transform<buffer, buffer>> make_isal_gzip(loop& l, const gzip_op
   if (o.strategy != 0) invalid_option(stage, "the isal engine supports only strategy 0");
   check_common(stage, o.chunk_size, o.flush);
   return std::make_shared<isal_gzip>(l, o);
+}
+
+std::shared_ptr<transform<buffer, buffer>> make_isal_gunzip(loop& l, const zlib_options& o) {
+  return std::make_shared<isal_gunzip>(l, o);
 }
 
 }  // namespace detail

@@ -275,6 +275,19 @@ std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o) 
   return make_codec<zlib_decompressor>(l, o, zlib_format::gzip, "gunzip");
 }
 
+std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o,
+                                                       gzip_engine engine) {
+  switch (engine) {
+    case gzip_engine::zlib:
+      return make_gunzip(l, std::move(o));
+    case gzip_engine::isal:
+      check_zlib_options("gunzip", o, false);
+      return detail::make_isal_gunzip(l, o);
+  }
+  detail::invalid_option("gunzip",
+                         "unknown gzip_engine " + std::to_string(static_cast<int>(engine)));
+}
+
 std::shared_ptr<transform<buffer, buffer>> make_deflate(loop& l, zlib_options o) {
   return make_codec<zlib_compressor>(l, o, zlib_format::zlib, "deflate");
 }

@@ -151,6 +151,11 @@ struct brotli_options {
 /// do not start another one fail the stream with trailing_garbage (gzip -d only warns); empty
 /// input fails with truncated, as with gzip -d.
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o = {});
+/// gunzip on the chosen engine; the same behaviour (members, errors, offsets) on both.
+/// gzip_engine::isal inflates several times faster than zlib; it takes every option but level,
+/// mem_level and strategy, which are checked and ignored.
+[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o,
+                                                                     gzip_engine engine);
 /// zlib format compression.
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_deflate(loop& l, zlib_options o = {});
 /// zlib format decompression: exactly one stream; anything after it is trailing_garbage.
@@ -239,6 +244,9 @@ void check_common(const char* stage, std::size_t chunk_size, flush_mode flush);
 /// make_gzip with gzip_engine::isal (compress_isal.cpp).
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_isal_gzip(loop& l,
                                                                         const gzip_options& o);
+/// make_gunzip with gzip_engine::isal, options already checked (compress_isal.cpp).
+[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_isal_gunzip(loop& l,
+                                                                          const zlib_options& o);
 
 }  // namespace detail
 

@@ -66,6 +66,8 @@ std::vector<decoder> decoders() {
   using namespace sluice;
   return {
       {"gunzip", [](loop& l) { return make_gzip(l); }, [](loop& l) { return make_gunzip(l); }},
+      {"gunzip", [](loop& l) { return make_gzip(l); },
+       [](loop& l) { return make_gunzip(l, {}, gzip_engine::isal); }},
       {"inflate", [](loop& l) { return make_deflate(l); }, [](loop& l) { return make_inflate(l); }},
       {"inflate_raw", [](loop& l) { return make_deflate_raw(l); },
        [](loop& l) { return make_inflate_raw(l); }},

@@ -73,9 +73,11 @@ TEST(Interop, GzipCliReadsSluiceGzipAtEveryEngineAndLevel) {
 }
 
 TEST(Interop, SluiceGunzipReadsGzipCli) {
-  for (const char* cmd : {"gzip -c -1", "gzip -c", "gzip -c -9"}) {
-    manual_loop loop;
-    tool_to_sluice(cmd, sluice::make_gunzip(loop), loop, sample());
+  for (const auto engine : {sluice::gzip_engine::zlib, sluice::gzip_engine::isal}) {
+    for (const char* cmd : {"gzip -c -1", "gzip -c", "gzip -c -9"}) {
+      manual_loop loop;
+      tool_to_sluice(cmd, sluice::make_gunzip(loop, {}, engine), loop, sample());
+    }
   }
 }
 
@@ -83,7 +85,7 @@ TEST(Interop, Igzip) {
   if (!have_tool("igzip")) GTEST_SKIP() << "igzip (Debian package isal) is not installed";
   for (const char* cmd : {"igzip -c -0", "igzip -c", "igzip -c -3"}) {
     manual_loop loop;
-    tool_to_sluice(cmd, sluice::make_gunzip(loop), loop, sample());
+    tool_to_sluice(cmd, sluice::make_gunzip(loop, {}, sluice::gzip_engine::isal), loop, sample());
   }
   manual_loop loop;
   sluice_to_tool(sluice::make_gzip(loop, gzip_opts(-1, sluice::gzip_engine::isal)), loop, sample(),
@@ -127,12 +129,15 @@ TEST(Interop, MultiMemberGzip) {
             0);
   const std::string packed = read_file(dir / "ab.gz");
   // Every cut of the input: a member boundary falls inside, at the start and at the end of chunks.
-  for (const std::size_t in_chunk : {std::size_t{3}, std::size_t{4096}, packed.size()}) {
-    SCOPED_TRACE(in_chunk);
-    manual_loop loop;
-    auto r = run_codec(sluice::make_gunzip(loop), packed, loop, in_chunk);
-    ASSERT_TRUE(r.finished) << r.message;
-    EXPECT_TRUE(r.out == a + b);
+  for (const auto engine : {sluice::gzip_engine::zlib, sluice::gzip_engine::isal}) {
+    for (const std::size_t in_chunk : {std::size_t{3}, std::size_t{4096}, packed.size()}) {
+      SCOPED_TRACE(testing::Message()
+                   << "engine " << static_cast<int>(engine) << " in_chunk " << in_chunk);
+      manual_loop loop;
+      auto r = run_codec(sluice::make_gunzip(loop, {}, engine), packed, loop, in_chunk);
+      ASSERT_TRUE(r.finished) << r.message;
+      EXPECT_TRUE(r.out == a + b);
+    }
   }
   // And one made by sluice itself, appended to one made by gzip.
   manual_loop loop;
@@ -177,10 +182,13 @@ TEST(Interop, GzFilesUnderUsrShareDoc) {
   for (std::size_t i = 0; i < files.size(); i += step) {
     SCOPED_TRACE(files[i].string());
     const std::string expected = sluice::test::shell_output("gzip -dc " + quoted(files[i]));
-    manual_loop loop;
-    auto r = run_codec(sluice::make_gunzip(loop), read_file(files[i]), loop, 8192);
-    ASSERT_TRUE(r.finished) << r.message;
-    EXPECT_TRUE(r.out == expected);
+    const std::string packed = read_file(files[i]);
+    for (const auto engine : {sluice::gzip_engine::zlib, sluice::gzip_engine::isal}) {
+      manual_loop loop;
+      auto r = run_codec(sluice::make_gunzip(loop, {}, engine), packed, loop, 8192);
+      ASSERT_TRUE(r.finished) << r.message;
+      EXPECT_TRUE(r.out == expected);
+    }
     ++checked;
   }
   EXPECT_GE(checked, 5);

@@ -35,7 +35,9 @@ std::vector<codec_pair> codec_pairs() {
   return {
       {"gzip", [](loop& l) { return make_gzip(l); }, [](loop& l) { return make_gunzip(l); }},
       {"gzip_isal", [](loop& l) { return make_gzip(l, isal()); },
-       [](loop& l) { return make_gunzip(l); }},
+       [](loop& l) { return make_gunzip(l, {}, gzip_engine::isal); }},
+      {"gzip_zlib_gunzip_isal", [](loop& l) { return make_gzip(l); },
+       [](loop& l) { return make_gunzip(l, {.chunk_size = 100}, gzip_engine::isal); }},
       {"gzip_isal_level3", [](loop& l) { return make_gzip(l, isal(9)); },
        [](loop& l) { return make_gunzip(l); }},
       {"deflate", [](loop& l) { return make_deflate(l, {.level = 1}); },
