@@ -329,7 +329,7 @@ auto for_each(std::shared_ptr<S> src, F f, Token&& token) {
 }
 
 /// Folds the items: acc = f(std::move(acc), item) from `init` (Node's readable.reduce);
-/// completes with (error_code, R).
+/// completes with (error_code, R), R{} on error (R must be default-constructible).
 template <class S, class F, class R, class Token>
 requires detail::readable_stream<S>
 auto reduce(std::shared_ptr<S> src, F f, R init, Token&& token) {
@@ -353,7 +353,7 @@ auto reduce(std::shared_ptr<S> src, F f, R init, Token&& token) {
 
 /// reduce without an initial value: the first item is the initial value. An empty stream
 /// completes with errc::invalid_argument (Node: "Reduce of an empty stream requires an initial
-/// value").
+/// value"). T must be default-constructible (T{} is passed on error).
 template <class S, class F, class Token>
 requires detail::readable_stream<S>
 auto reduce(std::shared_ptr<S> src, F f, Token&& token) {

@@ -416,4 +416,61 @@ TEST(OperatorsMap, AsTransformIsAPipeStage) {
   EXPECT_EQ(p->destroys, 1);
 }
 
+TEST(OperatorsMap, AnErrorInAChainTearsDownEveryStageOnce) {
+  manual_loop loop;
+  auto p = std::make_shared<source_probe>();
+  auto src = counting_source(loop, 100, p);
+  auto doubled = sluice::map(src, [](int x) { return 2 * x; });
+  auto failing = sluice::map(doubled, [&](int x, done<int> cb) {
+    if (x == 10)
+      cb(io_error());
+    else
+      cb(x);
+  });
+  auto head = sluice::take(failing, 50);
+  int doubled_closes = 0, failing_closes = 0, failing_errors = 0;
+  doubled->on_close([&] { ++doubled_closes; });
+  failing->on_close([&] { ++failing_closes; });
+  failing->on_error([&](std::error_code) { ++failing_errors; });
+  auto out = drain_into_probe<int>(head);
+  loop.run();
+  EXPECT_EQ(out->items, (std::vector<int>{0, 2, 4, 6, 8}));
+  EXPECT_EQ(out->errors, 1);
+  EXPECT_EQ(out->error, io_error());
+  EXPECT_EQ(head->error_message(), "map: item 5: " + io_error().message());
+  EXPECT_EQ(out->closes, 1);
+  EXPECT_EQ(failing_errors, 1);
+  EXPECT_EQ(failing_closes, 1);
+  EXPECT_EQ(doubled_closes, 1);
+  EXPECT_FALSE(doubled->errored());  // upstream of the failure: destroyed without an error
+  EXPECT_EQ(p->destroys, 1);
+  EXPECT_EQ(p->errors, 0);
+}
+
+TEST(OperatorsMap, AsTransformStageFailsWithItsOperator) {
+  manual_loop loop;
+  auto p = std::make_shared<source_probe>();
+  auto stage = sluice::ops::map([](int x, done<int> cb) {
+                 if (x == 3)
+                   cb(io_error());
+                 else
+                   cb(x);
+               }).as_transform<int>(loop);
+  std::vector<int> got;
+  auto sink = sluice::make_writable<int>(loop, {.write = [&](auto&, int&& v, auto cb) {
+                                           got.push_back(v);
+                                           cb();
+                                         }});
+  int stage_errors = 0, stage_closes = 0;
+  stage->on_error([&](std::error_code) { ++stage_errors; });
+  stage->on_close([&] { ++stage_closes; });
+  counting_source(loop, 10, p)->pipe(stage)->pipe(sink);
+  loop.run();
+  EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(stage_errors, 1);
+  EXPECT_EQ(stage_closes, 1);
+  EXPECT_EQ(stage->errored(), io_error());
+  EXPECT_EQ(stage->error_message(), "map: item 3: " + io_error().message());
+}
+
 }  // namespace
