@@ -5,13 +5,13 @@
 # (peak RSS in MiB).
 if (!exists("data")) data = 'build/bench-cli/memory.dat'
 if (!exists("out")) out = 'docs/img/memory.png'
-set terminal pngcairo size 900,540 font "sans,11"
+set terminal pngcairo size 900,600 font "sans,11"
 set output out
 set title "Peak memory (max RSS) of gzip -6: file -> gzip -> file"
 set xlabel "input size (MiB)"
 set ylabel "peak RSS (MiB, log scale)"
 set logscale y
-set key top left
+set key below
 set grid ytics
 set style data linespoints
 set xtics nomirror
