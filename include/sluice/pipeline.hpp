@@ -274,8 +274,10 @@ class pipeline_handle {
   pipeline_handle() = default;
   /// Destroys every stage that has not completed; the callback gets errc::aborted unless a
   /// real error came first. No-op once the pipeline completed. Call it on the loop's thread.
-  void abort() noexcept {
-    if (auto s = state_.lock()) s->abort(make_error_code(errc::aborted));
+  void abort() noexcept { abort(make_error_code(errc::aborted)); }
+  /// As abort(), destroying the stages with `ec` instead (compose() passes its own error on).
+  void abort(std::error_code ec) noexcept {
+    if (auto s = state_.lock()) s->abort(ec);
   }
   /// True until the pipeline completed (its callback is queued or ran).
   [[nodiscard]] bool running() const noexcept {
