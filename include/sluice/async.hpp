@@ -35,6 +35,7 @@
 // 'finish' (the stream keeps ending). Cancellation must be requested on the loop's thread.
 #pragma once
 
+#include <algorithm>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -423,10 +424,7 @@ struct next_initiation {
     boost::asio::io_context& ctx = s->context();
     run_on(ctx, [h = std::forward<Handler>(h), s = std::move(s), max]() mutable {
       using op = next_op<std::decay_t<Handler>, T, Result>;
-      if constexpr (op::batch)
-        s->template start<op>(std::move(h), max);
-      else
-        s->template start<op>(std::move(h));
+      s->template start<op>(std::move(h), max);
     });
   }
 };
@@ -477,14 +475,16 @@ class reader {
   [[nodiscard]] readable<T>& stream() const noexcept { return state_->stream(); }
 
   /// The next item; nullopt at the end. See async_next().
-  template <class Token = default_token>
+  template <
+      boost::asio::completion_token_for<void(async_error, std::optional<T>)> Token = default_token>
   auto async_next(Token&& token = {}) {
     return boost::asio::async_initiate<Token, void(async_error, std::optional<T>)>(
         detail::next_initiation<T, std::optional<T>>{}, token, state_, std::size_t{1});
   }
 
   /// At least one and at most `max` items; empty at the end. See async_next_batch().
-  template <class Token = default_token>
+  template <
+      boost::asio::completion_token_for<void(async_error, std::vector<T>)> Token = default_token>
   auto async_next_batch(std::size_t max, Token&& token = {}) {
     return boost::asio::async_initiate<Token, void(async_error, std::vector<T>)>(
         detail::next_initiation<T, std::vector<T>>{}, token, state_, max);
@@ -500,7 +500,8 @@ class reader {
 /// refills up to its highWaterMark as they are taken. An item already buffered completes the
 /// operation at once, but still through a post: one post per item. To iterate quickly, prefer
 /// async_next_batch. Signature: void(async_error, std::optional<T>).
-template <chunk T, class Token = default_token>
+template <chunk T, boost::asio::completion_token_for<void(async_error, std::optional<T>)> Token =
+                       default_token>
 auto async_next(reader<T>& rd, Token&& token = {}) {
   return rd.async_next(std::forward<Token>(token));
 }
@@ -510,7 +511,8 @@ auto async_next(reader<T>& rd, Token&& token = {}) {
 /// an empty vector at the end; or the stream's error (items taken before an error are
 /// delivered first, the error on the next call). One post per batch instead of per item.
 /// Signature: void(async_error, std::vector<T>).
-template <chunk T, class Token = default_token>
+template <chunk T, boost::asio::completion_token_for<void(async_error, std::vector<T>)> Token =
+                       default_token>
 auto async_next_batch(reader<T>& rd, std::size_t max, Token&& token = {}) {
   return rd.async_next_batch(max, std::forward<Token>(token));
 }
@@ -519,7 +521,7 @@ auto async_next_batch(reader<T>& rd, std::size_t max, Token&& token = {}) {
 /// write() returned true, else at 'drain' (or 'finish'). Completes with write_after_end or
 /// stream_destroyed when the write was refused, and with the stream's error when it fails while
 /// waiting. The stream is kept alive until completion. Signature: void(async_error).
-template <chunk T, class Token = default_token>
+template <chunk T, boost::asio::completion_token_for<void(async_error)> Token = default_token>
 auto async_write(writable<T>& w, std::type_identity_t<T> chunk, Token&& token = {}) {
   return boost::asio::async_initiate<Token, void(async_error)>(detail::write_initiation<T>{}, token,
                                                                &w, std::move(chunk));
@@ -528,14 +530,14 @@ auto async_write(writable<T>& w, std::type_identity_t<T> chunk, Token&& token = 
 /// Ends `w` (end()) and completes at 'finish', or with the error that prevents it (a stream
 /// already destroyed: stream_destroyed; ended twice after finishing: already_finished).
 /// Signature: void(async_error).
-template <chunk T, class Token = default_token>
+template <chunk T, boost::asio::completion_token_for<void(async_error)> Token = default_token>
 auto async_end(writable<T>& w, Token&& token = {}) {
   return boost::asio::async_initiate<Token, void(async_error)>(detail::end_initiation<T>{}, token,
                                                                &w, std::optional<T>{});
 }
 
 /// Writes a last chunk, then ends: as async_end.
-template <chunk T, class Token = default_token>
+template <chunk T, boost::asio::completion_token_for<void(async_error)> Token = default_token>
 auto async_end(writable<T>& w, std::type_identity_t<T> last, Token&& token = {}) {
   return boost::asio::async_initiate<Token, void(async_error)>(
       detail::end_initiation<T>{}, token, &w, std::optional<T>(std::move(last)));
