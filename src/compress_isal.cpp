@@ -177,6 +177,13 @@ class isal_gunzip final : public detail::codec_transform {
     st_->next_in = reinterpret_cast<std::uint8_t*>(const_cast<std::byte*>(in));
     st_->avail_in = static_cast<std::uint32_t>(n);
     for (;;) {
+      if (members_ > 0 && member_bytes_ == 0 && (padding_ || st_->next_in[0] == 0)) {
+        // Zero bytes after a member are padding, as for Node and gzip -d: skip them to the end.
+        padding_ = true;
+        const std::size_t zeros = detail::zero_prefix(st_->next_in, st_->avail_in);
+        if (zeros < st_->avail_in) error_ = make_error_code(compress_errc::trailing_garbage);
+        return n - st_->avail_in + zeros;
+      }
       const auto space = out_space();
       st_->next_out = reinterpret_cast<std::uint8_t*>(space.data());
       st_->avail_out = static_cast<std::uint32_t>(space.size());
@@ -240,6 +247,7 @@ class isal_gunzip final : public detail::codec_transform {
   std::uint64_t members_ = 0;     // complete members
   std::size_t member_bytes_ = 0;  // input bytes of the member in progress
   std::uint8_t magic_[2] = {0, 0};
+  bool padding_ = false;  // only zero bytes may follow
 };
 
 }  // namespace

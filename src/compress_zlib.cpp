@@ -166,6 +166,14 @@ class zlib_decompressor final : public detail::codec_transform {
     zs_.next_in = in_ptr(in);
     zs_.avail_in = static_cast<uInt>(n);
     for (;;) {
+      if (format_ == zlib_format::gzip && members_ > 0 && member_bytes_ == 0 &&
+          (padding_ || zs_.next_in[0] == 0)) {
+        // Zero bytes after a member are padding, as for Node and gzip -d: skip them to the end.
+        padding_ = true;
+        const std::size_t zeros = detail::zero_prefix(zs_.next_in, zs_.avail_in);
+        if (zeros < zs_.avail_in) error_ = make_error_code(compress_errc::trailing_garbage);
+        return n - zs_.avail_in + zeros;
+      }
       const auto space = out_space();
       zs_.next_out = reinterpret_cast<Bytef*>(space.data());
       zs_.avail_out = static_cast<uInt>(space.size());
@@ -247,6 +255,7 @@ class zlib_decompressor final : public detail::codec_transform {
   std::size_t member_bytes_ = 0;  // input bytes of the gzip member in progress
   Bytef magic_[2] = {0, 0};       // its first two bytes
   bool ended_ = false;            // zlib/raw: the stream is complete
+  bool padding_ = false;          // gzip: only zero bytes may follow
 };
 
 template <class T>

@@ -147,9 +147,9 @@ struct brotli_options {
 
 /// gzip: one member with a minimal header (no name, no time), the CRC-32 and size trailer.
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gzip(loop& l, gzip_options o = {});
-/// gunzip: reads any number of concatenated members, as gzip -d does. Bytes after a member that
-/// do not start another one fail the stream with trailing_garbage (gzip -d only warns); empty
-/// input fails with truncated, as with gzip -d.
+/// gunzip: reads any number of concatenated members, as gzip -d does. Zero bytes after a member
+/// are padding and ignored (as Node and gzip -d do); other bytes that do not start a member fail
+/// the stream with trailing_garbage. Empty input fails with truncated, as with gzip -d.
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o = {});
 /// gunzip on the chosen engine; the same behaviour (members, errors, offsets) on both.
 /// gzip_engine::isal inflates several times faster than zlib; it takes every option but level,
@@ -233,6 +233,13 @@ class codec_transform : public transform<buffer, buffer> {
   flush_mode flush_;
   const char* stage_;
 };
+
+/// How many of the `n` bytes at `p` are zero before the first non-zero one (gunzip's padding).
+[[nodiscard]] inline std::size_t zero_prefix(const unsigned char* p, std::size_t n) noexcept {
+  std::size_t i = 0;
+  while (i < n && p[i] == 0) ++i;
+  return i;
+}
 
 /// Throws std::system_error(errc::out_of_range) naming `what` unless lo <= v <= hi.
 void check_range(const char* stage, const char* what, long long v, long long lo, long long hi);
