@@ -10,6 +10,8 @@
 //   sluice-bench iterate --items N [--batch B] [--hwm H] [--repeat R] [--warmup W]
 //                        (bench/async.cpp)
 //   sluice-bench map     --items N --concurrency C --wait-ms MS [--repeat R] (bench/operators.cpp)
+//   sluice-bench pipeline --items N --stages K [--loop manual|asio] [--repeat R] [--warmup W]
+//                        (bench/pipeline.cpp)
 //
 // Every scenario checks its own output and exits non-zero when it is wrong (1: wrong result or
 // stream error; 2: memory's bound exceeded by a producer that respects write()), and ends with
@@ -28,6 +30,12 @@ namespace sluice_bench {
 // bench/operators.cpp: the `map` subcommand.
 CLI::App* add_map_subcommand(CLI::App& app);
 int run_map_subcommand();
+}  // namespace sluice_bench
+
+namespace sluice_bench {
+// bench/pipeline.cpp: the `pipeline` subcommand.
+CLI::App* add_pipeline_subcommand(CLI::App& app);
+int run_pipeline_subcommand();
 }  // namespace sluice_bench
 
 namespace sluice_bench {
@@ -156,6 +164,9 @@ int main(int argc, char** argv) {
   // ---- iterate (bench/async.cpp)
   CLI::App* iterate_cmd = add_iterate_subcommand(app);
 
+  // ---- pipeline (bench/pipeline.cpp)
+  CLI::App* pipeline_cmd = add_pipeline_subcommand(app);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -187,6 +198,7 @@ int main(int argc, char** argv) {
     if (*micro) return run_micro(micro->remaining());
     if (*iterate_cmd) return run_iterate_subcommand();
     if (*map_cmd) return run_map_subcommand();
+    if (*pipeline_cmd) return run_pipeline_subcommand();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sluice-bench: %s\n", e.what());
     return 1;
