@@ -1,5 +1,13 @@
 // from(loop, range) and sluice::generator (sluice/from.hpp, sluice/generator.hpp): Node's
 // Readable.from, with the pull model: the producer runs only when the stream wants data.
+
+// clang 14's UBSan cannot compile coroutines (-fsanitize=function: "Cannot represent a
+// difference across sections"); exempt this file's functions, Asio's coroutines included, until
+// the sanitizer build passes -fno-sanitize=function (docs/coroutines.md).
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((no_sanitize("function"))), apply_to = function)
+#endif
+
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -34,25 +42,32 @@ sluice::generator<int> counting(int n, std::size_t& produced) {
   }
 }
 
-// Drains `r` with a reader on `io`; returns the items, or throws what the iteration threw.
+// Drains `r` with a reader and async_next callbacks on `io`; returns the items, and the error
+// that ended the iteration in `*error`. (Callbacks, not a coroutine: clang 14 cannot emit a
+// coroutine lambda inside a function template with -g -fsanitize=address.)
 template <class T>
 std::vector<T> drain(asio::io_context& io, std::shared_ptr<sluice::readable<T>> r,
                      std::error_code* error = nullptr) {
-  std::vector<T> out;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        sluice::reader<T> rd(r);
-        sluice::async_error ec;
-        while (auto x =
-                   co_await sluice::async_next(rd, asio::redirect_error(asio::use_awaitable, ec)))
-          out.push_back(std::move(*x));
-        if (error) *error = ec;
-      },
-      asio::detached);
+  struct drainer {
+    sluice::reader<T> rd;
+    std::vector<T> out{};
+    std::error_code* error;
+    void next() {
+      rd.async_next([this](sluice::async_error ec, std::optional<T> x) {
+        if (ec || !x) {
+          if (error) *error = ec;
+          return;
+        }
+        out.push_back(std::move(*x));
+        next();
+      });
+    }
+  };
+  drainer d{sluice::reader<T>(std::move(r)), {}, error};
+  d.next();
   io.run();
   io.restart();
-  return out;
+  return std::move(d.out);
 }
 
 TEST(From, OwnedVectorYieldsEveryItemInOrder) {
@@ -145,13 +160,13 @@ TEST(From, GeneratorExceptionFailsTheStreamAndNamesIt) {
     co_yield 2;
     throw std::runtime_error("sensor offline");
   };
-  auto r = sluice::from(loop, failing(), {.name = "sensor"});
+  // hwm 1: the generator runs one item ahead of the consumer, so both items are handed out (the
+  // second by the very read() that ran into the exception) before the stream fails.
+  auto r = sluice::from(loop, failing(), {.high_water_mark = 1, .name = "sensor"});
   std::error_code seen;
   r->on_error([&](std::error_code ec) { seen = ec; });
   std::error_code ec;
-  // 1 is handed out by the read() that ran the generator; 2 was still buffered when the failure
-  // destroyed the stream, and destroying discards buffered items (as in Node).
-  EXPECT_EQ(drain(io, r, &ec), (std::vector<int>{1}));
+  EXPECT_EQ(drain(io, r, &ec), (std::vector<int>{1, 2}));
   EXPECT_EQ(ec, sluice::from_errc::range_threw);
   EXPECT_EQ(seen, sluice::from_errc::range_threw);
   EXPECT_EQ(r->error_message(), "sensor: sensor offline: the range threw an exception");
@@ -203,3 +218,7 @@ TEST(Generator, DestroyingItRunsTheBodysDestructors) {
 }
 
 }  // namespace
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#endif
