@@ -133,6 +133,12 @@ TEST(OperatorsTee, ABranchDestroyedByItsUserNoLongerHoldsTheOthersBack) {
   loop.run();
   EXPECT_EQ(p2->destroys, 1);
   EXPECT_EQ(p2->errors, 0);
+  // No branch at all: the source is destroyed at once.
+  auto p3 = std::make_shared<source_probe>();
+  EXPECT_TRUE(sluice::tee(counting_source(loop, 5, p3), 0).empty());
+  loop.run();
+  EXPECT_EQ(p3->destroys, 1);
+  EXPECT_EQ(p3->produced, 0);
 }
 
 }  // namespace

@@ -93,8 +93,10 @@ class tee_hub final : public std::enable_shared_from_this<tee_hub<T>> {
       source_failed(src_->errored());
     else if (src_->readable_ended())
       source_ended();
-    else if (src_->destroyed() || n == 0)
+    else if (src_->destroyed())
       source_failed(make_error_code(errc::premature_close));
+    else if (n == 0)
+      detach(true);  // nobody will ever read it
     return out;
   }
 
