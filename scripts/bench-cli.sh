@@ -21,6 +21,7 @@
 #   LEVEL=6     zlib level for gzip        REPEAT=1    timed runs per figure (best is kept)
 #   MEMORY_REPEAT=1  runs per figure of the memory section (RSS hardly varies)
 #   PLOT=1      write docs/img/memory.png (needs gnuplot)
+#   SECTIONS="gzip isal copy memory"  which parts to run
 #   BUILD=build/gcc  the (Release) build directory to build the CLI in
 set -euo pipefail
 
@@ -33,6 +34,8 @@ level="${LEVEL:-6}"
 repeat="${REPEAT:-1}"
 plot="${PLOT:-1}"
 build="${BUILD:-build/gcc}"
+sections=" ${SECTIONS:-gzip isal copy memory} "
+want() { [[ "$sections" == *" $1 "* ]]; }
 work=build/bench-cli
 mkdir -p "$work"
 
@@ -163,66 +166,75 @@ check_gzip() { gzip -t "$1" || { echo "bench-cli.sh: $1 is not valid gzip" >&2; 
 busy_check
 out="$work/out"
 cur_bytes="$(stat -c %s "$big")"
-echo
-echo "==> gzip -$level, $(numfmt --to=iec "$cur_bytes") ($big)"
-measure "node gzip.js" node bench/node/gzip.js "$big" "$out.node.gz" --level "$level"
-check_gzip "$out.node.gz"
-measure "sluice gzip" "$sluice" gzip -q -f --level "$level" "$big" -o "$out.sluice.gz"
-check_gzip "$out.sluice.gz"
-
-echo
-echo "==> gzip with ISA-L (level 1)"
-measure "sluice gzip --engine isal" "$sluice" gzip -q --engine isal "$big" -o "$out.isal.gz"
-check_gzip "$out.isal.gz"
-if ((have_igzip)); then
-  measure "igzip" igzip -f "$big" -o "$out.igzip.gz"
-  check_gzip "$out.igzip.gz"
+if want gzip || want memory; then
+  echo
+  echo "==> gzip -$level, $(numfmt --to=iec "$cur_bytes") ($big)"
+  measure "node gzip.js" node bench/node/gzip.js "$big" "$out.node.gz" --level "$level"
+  check_gzip "$out.node.gz"
+  measure "sluice gzip" "$sluice" gzip -q -f --level "$level" "$big" -o "$out.sluice.gz"
+  check_gzip "$out.sluice.gz"
 fi
 
-echo
-echo "==> copy"
-rm -f "$out.copy"
-measure "cp" cp "$big" "$out.copy"
-rm -f "$out.copy"
-measure "node copy.js" node bench/node/copy.js "$big" "$out.copy"
-rm -f "$out.copy"
-measure "sluice copy" "$sluice" copy -q "$big" "$out.copy"
-cmp "$big" "$out.copy"
-rm -f "$out.copy"
-
-echo
-echo "==> memory: peak RSS of gzip -$level, backpressure respected and ignored"
-runs="${MEMORY_REPEAT:-1}"
-mem="$work/memory.dat"
-{
-  echo "# size_mib sluice node sluice_ignored node_ignored  (peak RSS, MiB)"
-} >"$mem"
-for in_file in "$small_in" "$big"; do
-  cur_bytes="$(stat -c %s "$in_file")"
-  mib=$((cur_bytes / 1048576))
-  echo "  -- $mib MiB"
-  if [[ "$in_file" == "$big" ]]; then
-    # Already measured above.
-    printf '  %-34s (above)\n' "sluice gzip" "node gzip.js"
-    R["sluice gzip $mib"]="${R[sluice gzip]}"
-    R["node gzip.js $mib"]="${R[node gzip.js]}"
-  else
-    measure "sluice gzip $mib" "$sluice" gzip -q -f --level "$level" "$in_file" -o "$out.m.gz"
-    measure "node gzip.js $mib" node bench/node/gzip.js "$in_file" "$out.m.gz" --level "$level"
+if want isal; then
+  echo
+  echo "==> gzip with ISA-L (level 1)"
+  measure "sluice gzip --engine isal" "$sluice" gzip -q -f --engine isal "$big" -o "$out.isal.gz"
+  check_gzip "$out.isal.gz"
+  if ((have_igzip)); then
+    # (igzip will not replace an existing -o file even with -f: write through stdout)
+    measure "igzip" sh -c 'exec igzip -c "$0" >"$1"' "$big" "$out.igzip.gz"
+    check_gzip "$out.igzip.gz"
   fi
-  # (sh execs the CLI, so /usr/bin/time measures it; its RESULT line is not wanted here)
-  measure "sluice, backpressure ignored $mib" sh -c 'exec "$0" "$@" >/dev/null' \
-    "$sluice" demo-child --mode ignore --in "$in_file" --out "$out.m.gz" --level "$level"
-  measure "node gzip-nobp.js $mib" node bench/node/gzip-nobp.js "$in_file" "$out.m.gz" \
-    --level "$level"
-  check_gzip "$out.m.gz"
-  awk -v m="$mib" -v a="${R[sluice gzip $mib]}" -v b="${R[node gzip.js $mib]}" \
-    -v c="${R[sluice, backpressure ignored $mib]}" -v d="${R[node gzip-nobp.js $mib]}" \
-    'BEGIN { printf "%d %.1f %.1f %.1f %.1f\n", m, a / 1024, b / 1024, c / 1024, d / 1024 }' >>"$mem"
-done
+fi
+
+if want copy; then
+  echo
+  echo "==> copy"
+  rm -f "$out.copy"
+  measure "cp" cp "$big" "$out.copy"
+  rm -f "$out.copy"
+  measure "node copy.js" node bench/node/copy.js "$big" "$out.copy"
+  rm -f "$out.copy"
+  measure "sluice copy" "$sluice" copy -q "$big" "$out.copy"
+  cmp "$big" "$out.copy"
+  rm -f "$out.copy"
+fi
+
+if want memory; then
+  echo
+  echo "==> memory: peak RSS of gzip -$level, backpressure respected and ignored"
+  runs="${MEMORY_REPEAT:-1}"
+  mem="$work/memory.dat"
+  {
+    echo "# size_mib sluice node sluice_ignored node_ignored  (peak RSS, MiB)"
+  } >"$mem"
+  for in_file in "$small_in" "$big"; do
+    cur_bytes="$(stat -c %s "$in_file")"
+    mib=$((cur_bytes / 1048576))
+    echo "  -- $mib MiB"
+    if [[ "$in_file" == "$big" ]]; then
+      # Already measured above.
+      printf '  %-34s (above)\n' "sluice gzip" "node gzip.js"
+      R["sluice gzip $mib"]="${R[sluice gzip]}"
+      R["node gzip.js $mib"]="${R[node gzip.js]}"
+    else
+      measure "sluice gzip $mib" "$sluice" gzip -q -f --level "$level" "$in_file" -o "$out.m.gz"
+      measure "node gzip.js $mib" node bench/node/gzip.js "$in_file" "$out.m.gz" --level "$level"
+    fi
+    # (sh execs the CLI, so /usr/bin/time measures it; its RESULT line is not wanted here)
+    measure "sluice, backpressure ignored $mib" sh -c 'exec "$0" "$@" >/dev/null' \
+      "$sluice" demo-child --mode ignore --in "$in_file" --out "$out.m.gz" --level "$level"
+    measure "node gzip-nobp.js $mib" node bench/node/gzip-nobp.js "$in_file" "$out.m.gz" \
+      --level "$level"
+    check_gzip "$out.m.gz"
+    awk -v m="$mib" -v a="${R[sluice gzip $mib]}" -v b="${R[node gzip.js $mib]}" \
+      -v c="${R[sluice, backpressure ignored $mib]}" -v d="${R[node gzip-nobp.js $mib]}" \
+      'BEGIN { printf "%d %.1f %.1f %.1f %.1f\n", m, a / 1024, b / 1024, c / 1024, d / 1024 }' >>"$mem"
+  done
+fi
 rm -f "$out".*
 
-if [[ "$plot" == "1" ]]; then
+if want memory && [[ "$plot" == "1" ]]; then
   if command -v gnuplot >/dev/null 2>&1; then
     mkdir -p docs/img
     gnuplot -e "data='$mem'; out='docs/img/memory.png'" scripts/plot-memory.gp
@@ -234,22 +246,24 @@ fi
 
 echo
 echo "==> results (ratios: higher is better for sluice)"
-gz_ratio="$(ratio "${T[node gzip.js]}" "${T[sluice gzip]}")"
-isal_node="$(ratio "${T[node gzip.js]}" "${T[sluice gzip --engine isal]}")"
-copy_cp="$(ratio "${T[cp]}" "${T[sluice copy]}")"
-copy_node="$(ratio "${T[node copy.js]}" "${T[sluice copy]}")"
-gz_cpu="$(ratio "${C[node gzip.js]}" "${C[sluice gzip]}")"
+val() { local v="${1:-}"; echo "${v:--}"; }
+r() { if [[ -n "${1:-}" && -n "${2:-}" ]]; then ratio "$1" "$2"; else echo "-"; fi; }
+gz_ratio="$(r "${T[node gzip.js]:-}" "${T[sluice gzip]:-}")"
+gz_cpu="$(r "${C[node gzip.js]:-}" "${C[sluice gzip]:-}")"
+isal_node="$(r "${T[node gzip.js]:-}" "${T[sluice gzip --engine isal]:-}")"
+isal_igzip="$(r "${T[igzip]:-}" "${T[sluice gzip --engine isal]:-}")"
+copy_cp="$(r "${T[cp]:-}" "${T[sluice copy]:-}")"
+copy_node="$(r "${T[node copy.js]:-}" "${T[sluice copy]:-}")"
 printf '  gzip:  sluice / node = %sx  (target >= 1.0x); in CPU time %sx\n' "$gz_ratio" "$gz_cpu"
 printf '  isal:  sluice isal / node gzip = %sx  (target >= 8x)\n' "$isal_node"
-isal_igzip="-"
-if ((have_igzip)); then
-  isal_igzip="$(ratio "${T[igzip]}" "${T[sluice gzip --engine isal]}")"
-  printf '  isal:  sluice isal / igzip = %sx  (target >= 0.9x)\n' "$isal_igzip"
-fi
+printf '  isal:  sluice isal / igzip = %sx  (target >= 0.9x)\n' "$isal_igzip"
 printf '  copy:  sluice / cp = %sx  (target >= 0.9x);  sluice / node = %sx  (target >= 3x)\n' \
   "$copy_cp" "$copy_node"
-printf '  peak RSS of sluice gzip: %s MiB at %s, %s MiB at %s  (target <= 9 MiB, size-independent)\n' \
-  "$(awk -v k="${R[sluice gzip $(($(to_bytes "$small") / 1048576))]}" 'BEGIN { printf "%.1f", k / 1024 }')" \
-  "$small" "$(awk -v k="${R[sluice gzip]}" 'BEGIN { printf "%.1f", k / 1024 }')" "$size"
-echo "RESULT cli gzip_ratio=$gz_ratio gzip_cpu_ratio=$gz_cpu isal_vs_node=$isal_node isal_vs_igzip=$isal_igzip" \
-  "copy_vs_cp=$copy_cp copy_vs_node=$copy_node"
+if want memory; then
+  small_mib=$(($(to_bytes "$small") / 1048576))
+  printf '  peak RSS of sluice gzip: %s MiB at %s, %s MiB at %s  (target <= 9 MiB, size-independent)\n' \
+    "$(awk -v k="${R[sluice gzip $small_mib]}" 'BEGIN { printf "%.1f", k / 1024 }')" "$small" \
+    "$(awk -v k="${R[sluice gzip]}" 'BEGIN { printf "%.1f", k / 1024 }')" "$size"
+fi
+echo "RESULT cli gzip_ratio=$gz_ratio gzip_cpu_ratio=$gz_cpu isal_vs_node=$isal_node" \
+  "isal_vs_igzip=$isal_igzip copy_vs_cp=$copy_cp copy_vs_node=$copy_node"
