@@ -181,6 +181,17 @@ TEST(OperatorsMap, AsyncTimersRunConcurrently) {
   EXPECT_EQ(out->ends, 1);
 }
 
+TEST(OperatorsMap, AsyncMapperWithAGenericCompletionNamesItsResultType) {
+  manual_loop loop;
+  auto p = std::make_shared<source_probe>();
+  auto halves = counting_source(loop, 4, p) |
+                sluice::ops::map<double>([](int x, auto cb) { cb(x / 2.0); }, {.concurrency = 2});
+  static_assert(std::is_same_v<decltype(halves), std::shared_ptr<readable<double>>>);
+  auto out = drain_into_probe<double>(halves);
+  loop.run();
+  EXPECT_EQ(out->items, (std::vector<double>{0.0, 0.5, 1.0, 1.5}));
+}
+
 TEST(OperatorsMap, AsyncErrorFailsTheResultAndDestroysTheSourceOnce) {
   manual_loop loop;
   auto p = std::make_shared<source_probe>();
