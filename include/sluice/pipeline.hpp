@@ -37,14 +37,14 @@ namespace sluice {
 
 /// Why a pipeline failed. Empty (false) on success.
 struct pipeline_error {
-  std::error_code code;
+  std::error_code code{};
   /// 1-based index of the stage that failed (1 = the source); 0 when no stage did (abort).
   std::size_t stage = 0;
   /// The failing stage's stream::name(), or a default from its type ("transform<int, int>").
-  std::string stage_name;
+  std::string stage_name{};
   /// The failing stream's error_message() ("gunzip at input byte 1234: invalid compressed
   /// data"), or the code's message when the stream itself holds no error (premature close).
-  std::string detail;
+  std::string detail{};
 
   explicit operator bool() const noexcept { return bool(code); }
   /// "stage 2 (gunzip): gunzip at input byte 1234: invalid compressed data"; without a stage,

@@ -12,8 +12,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include <unistd.h>
+
 #include <cstddef>
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -21,6 +26,8 @@
 #include <vector>
 
 #include "sluice/asio_loop.hpp"
+#include "sluice/compress.hpp"
+#include "sluice/file.hpp"
 #include "sluice/loop.hpp"
 #include "sluice/make.hpp"
 #include "sluice/pipeline.hpp"
@@ -623,6 +630,91 @@ TEST(AsyncPipeline, UseFuture) {
   io.run();
   EXPECT_EQ(f.get(), std::error_code{});
   EXPECT_EQ(out, iota(0, 10));
+}
+
+// ---- real files and zlib
+// -------------------------------------------------------------------------
+
+class PipelineFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "sluice-pipeline-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  static void write_file(const std::filesystem::path& p, const std::string& text) {
+    std::ofstream(p, std::ios::binary) << text;
+  }
+  static std::string read_file(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  }
+
+  std::filesystem::path dir_;
+};
+
+TEST_F(PipelineFiles, GzipThenGunzipRoundTripsARealFile) {
+  std::string text;
+  for (int i = 0; i < 20000; ++i) text += "line " + std::to_string(i) + "\n";
+  write_file(dir_ / "in.txt", text);
+  {
+    boost::asio::io_context io;
+    sluice::asio_loop loop(io);
+    pipeline_error got{make_error_code(errc::aborted)};
+    sluice::pipeline(sluice::make_file_reader(loop, dir_ / "in.txt"), sluice::make_gzip(loop),
+                     sluice::make_file_writer(loop, dir_ / "in.txt.gz"),
+                     [&](const pipeline_error& e) { got = e; });
+    io.run();
+    ASSERT_FALSE(got) << got.message();
+  }
+  boost::asio::io_context io;
+  sluice::asio_loop loop(io);
+  pipeline_error got{make_error_code(errc::aborted)};
+  sluice::pipeline(sluice::make_file_reader(loop, dir_ / "in.txt.gz"), sluice::make_gunzip(loop),
+                   sluice::make_file_writer(loop, dir_ / "out.txt"),
+                   [&](const pipeline_error& e) { got = e; });
+  io.run();
+  ASSERT_FALSE(got) << got.message();
+  EXPECT_EQ(read_file(dir_ / "out.txt"), text);
+}
+
+TEST_F(PipelineFiles, CorruptInputNamesTheGunzipStage) {
+  write_file(dir_ / "bad.gz", std::string("\x1f\x8b\x08\x00garbage that is not deflate data", 37));
+  boost::asio::io_context io;
+  sluice::asio_loop loop(io);
+  pipeline_error got;
+  int calls = 0;
+  auto writer = sluice::make_file_writer(loop, dir_ / "out.txt", {.atomic = true});
+  sluice::pipeline(sluice::make_file_reader(loop, dir_ / "bad.gz"), sluice::make_gunzip(loop),
+                   writer, [&](const pipeline_error& e) {
+                     ++calls;
+                     got = e;
+                   });
+  io.run();
+  EXPECT_EQ(calls, 1);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got.stage, 2u);
+  EXPECT_EQ(got.stage_name, "gunzip");
+  EXPECT_EQ(got.message().rfind("stage 2 (gunzip): ", 0), 0u) << got.message();
+  EXPECT_TRUE(writer->destroyed());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "out.txt"));  // the atomic writer was rolled back
+}
+
+TEST_F(PipelineFiles, MissingInputFileIsStageOneAndNamesThePath) {
+  boost::asio::io_context io;
+  sluice::asio_loop loop(io);
+  pipeline_error got;
+  const auto missing = dir_ / "missing.txt";
+  sluice::pipeline(sluice::make_file_reader(loop, missing),
+                   sluice::make_file_writer(loop, dir_ / "copy.txt", {.atomic = true}),
+                   [&](const pipeline_error& e) { got = e; });
+  io.run();
+  EXPECT_EQ(got.code, std::errc::no_such_file_or_directory);
+  EXPECT_EQ(got.stage, 1u);
+  EXPECT_NE(got.message().find(missing.string()), std::string::npos) << got.message();
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "copy.txt"));
 }
 
 }  // namespace
