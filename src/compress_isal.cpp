@@ -128,9 +128,7 @@ class isal_gunzip final : public detail::codec_transform {
                          o.name.empty() ? std::string("gunzip") : o.name},
                         o.chunk_size, o.flush, "gunzip"),
         st_(std::make_unique<inflate_state>()),
-        hist_bits_(static_cast<std::uint32_t>(o.window_bits)) {
-    start_member();
-  }
+        hist_bits_(static_cast<std::uint32_t>(o.window_bits)) {}
 
  protected:
   void do_transform(buffer&& chunk, transform_callback cb) override {
@@ -165,50 +163,132 @@ class isal_gunzip final : public detail::codec_transform {
   }
 
  private:
-  void start_member() {
+  // The deflate body of a member: ISA-L checks the CRC-32 and size trailer after it. The header
+  // is parsed here instead (parse_header): ISA-L 2.30's own gzip header parsing reads
+  // uninitialized memory when a header with a file name arrives in several pieces.
+  void start_body() {
     isal_inflate_init(st_.get());
-    st_->crc_flag = ISAL_GZIP;  // parse the header, check the CRC-32 and size trailer
+    st_->crc_flag = ISAL_GZIP_NO_HDR_VER;
     st_->hist_bits = hist_bits_;
   }
 
-  // Inflates `n` bytes, starting over at each member end. Returns how many bytes it used (all,
-  // unless error_ was set).
-  std::size_t run(const std::byte* in, std::size_t n) {
-    st_->next_in = reinterpret_cast<std::uint8_t*>(const_cast<std::byte*>(in));
-    st_->avail_in = static_cast<std::uint32_t>(n);
-    for (;;) {
-      if (members_ > 0 && member_bytes_ == 0 && (padding_ || st_->next_in[0] == 0)) {
-        // Zero bytes after a member are padding, as for Node and gzip -d: skip them to the end.
-        padding_ = true;
-        const std::size_t zeros = detail::zero_prefix(st_->next_in, st_->avail_in);
-        if (zeros < st_->avail_in) error_ = make_error_code(compress_errc::trailing_garbage);
-        return n - st_->avail_in + zeros;
+  // Header stages (RFC 1952): 10 fixed bytes, then the optional parts that FLG announces.
+  enum class header_stage { fixed, extra_length, extra, name, comment, header_crc, done };
+  static constexpr std::uint8_t fhcrc = 0x02, fextra = 0x04, fname = 0x08, fcomment = 0x10;
+
+  // Moves to the first stage after `after` that the flags ask for.
+  void next_header_stage(header_stage after) {
+    header_pos_ = 0;
+    if (after < header_stage::extra_length && (flags_ & fextra) != 0) {
+      header_stage_ = header_stage::extra_length;
+      extra_left_ = 0;
+    } else if (after < header_stage::name && (flags_ & fname) != 0) {
+      header_stage_ = header_stage::name;
+    } else if (after < header_stage::comment && (flags_ & fcomment) != 0) {
+      header_stage_ = header_stage::comment;
+    } else if (after < header_stage::header_crc && (flags_ & fhcrc) != 0) {
+      header_stage_ = header_stage::header_crc;
+    } else {
+      header_stage_ = header_stage::done;
+    }
+  }
+
+  // Consumes header bytes from `p`; returns how many. Sets error_ on a bad header.
+  std::size_t parse_header(const std::uint8_t* p, std::size_t n) {
+    std::size_t i = 0;
+    while (i < n && header_stage_ != header_stage::done) {
+      const std::uint8_t b = p[i++];
+      switch (header_stage_) {
+        case header_stage::fixed:
+          if ((header_pos_ == 0 && b != 0x1f) || (header_pos_ == 1 && b != 0x8b)) {
+            error_ = make_error_code(members_ > 0 ? compress_errc::trailing_garbage
+                                                  : compress_errc::corrupt_data);
+            return i;
+          }
+          if ((header_pos_ == 2 && b != 8) || (header_pos_ == 3 && (b & 0xe0) != 0)) {
+            error_ = make_error_code(compress_errc::corrupt_data);  // not deflate, or bad flags
+            return i;
+          }
+          if (header_pos_ == 3) flags_ = b;
+          if (++header_pos_ == 10) next_header_stage(header_stage::fixed);
+          break;
+        case header_stage::extra_length:
+          extra_left_ |= static_cast<std::size_t>(b) << (8 * header_pos_);
+          if (++header_pos_ == 2) {
+            header_pos_ = 0;
+            if (extra_left_ == 0)
+              next_header_stage(header_stage::extra);
+            else
+              header_stage_ = header_stage::extra;
+          }
+          break;
+        case header_stage::extra:
+          if (--extra_left_ == 0) next_header_stage(header_stage::extra);
+          break;
+        case header_stage::name:
+        case header_stage::comment:
+          if (b == 0) next_header_stage(header_stage_);
+          break;
+        case header_stage::header_crc:  // not checked (zlib checks it; it is rarely written)
+          if (++header_pos_ == 2) next_header_stage(header_stage::header_crc);
+          break;
+        case header_stage::done:
+          break;
       }
+    }
+    return i;
+  }
+
+  // Inflates `n` bytes, member after member. Returns how many bytes it used (all, unless
+  // error_ was set).
+  std::size_t run(const std::byte* in, std::size_t n) {
+    const auto* next = reinterpret_cast<const std::uint8_t*>(in);
+    std::size_t left = n;
+    for (;;) {
+      if (header_stage_ != header_stage::done) {
+        if (members_ > 0 && member_bytes_ == 0 && (padding_ || next[0] == 0)) {
+          // Zero bytes after a member are padding, as for Node and gzip -d: skip them to the end.
+          padding_ = true;
+          const std::size_t zeros = detail::zero_prefix(next, left);
+          if (zeros < left) error_ = make_error_code(compress_errc::trailing_garbage);
+          return n - left + zeros;
+        }
+        const std::size_t used = parse_header(next, left);
+        note_member_bytes(next, used);
+        next += used;
+        left -= used;
+        if (error_) return n - left;
+        if (header_stage_ != header_stage::done) return n;  // the header goes on in the next chunk
+        start_body();
+        if (left == 0) return n;
+      }
+      st_->next_in = const_cast<std::uint8_t*>(next);
+      st_->avail_in = static_cast<std::uint32_t>(left);
       const auto space = out_space();
       st_->next_out = reinterpret_cast<std::uint8_t*>(space.data());
       st_->avail_out = static_cast<std::uint32_t>(space.size());
-      const std::uint8_t* before = st_->next_in;
       const int r = isal_inflate(st_.get());
       commit_out(space.size() - st_->avail_out);
-      note_member_bytes(before, static_cast<std::size_t>(st_->next_in - before));
-      const std::size_t used = n - st_->avail_in;
+      // After the trailer ISA-L moves next_in back over the bytes it read ahead. Those bytes
+      // follow the trailer, so they are in this chunk: the member ends in the call that sees
+      // the trailer's last byte.
+      if (st_->next_in > next)
+        note_member_bytes(next, static_cast<std::size_t>(st_->next_in - next));
+      next = st_->next_in;
+      left = st_->avail_in;
       if (r != ISAL_DECOMP_OK) {
         error_ = error_of(r);
-        return used;
+        return n > left ? n - left : 0;
       }
       if (st_->block_state == ISAL_BLOCK_FINISH) {
         ++members_;
         member_bytes_ = 0;
-        // ISA-L hands back the bytes it read past the trailer: they start the next member.
-        const std::uint8_t* rest = st_->next_in;
-        const std::uint32_t left = st_->avail_in;
-        start_member();
-        st_->next_in = const_cast<std::uint8_t*>(rest);
-        st_->avail_in = left;
-        if (left == 0) return used;
+        header_stage_ = header_stage::fixed;
+        header_pos_ = 0;
+        if (left == 0) return n;
         continue;
       }
-      if (st_->avail_in == 0 && st_->avail_out != 0) return used;
+      if (left == 0 && st_->avail_out != 0) return n;
     }
   }
 
@@ -223,10 +303,6 @@ class isal_gunzip final : public detail::codec_transform {
 
   [[nodiscard]] std::error_code error_of(int r) const {
     switch (r) {
-      case ISAL_INVALID_WRAPPER:
-        return make_error_code(members_ > 0 && !looks_like_member()
-                                   ? compress_errc::trailing_garbage
-                                   : compress_errc::corrupt_data);
       case ISAL_INCORRECT_CHECKSUM:
         return make_error_code(compress_errc::checksum_mismatch);
       case ISAL_NEED_DICT:
@@ -234,6 +310,7 @@ class isal_gunzip final : public detail::codec_transform {
       case ISAL_INVALID_BLOCK:
       case ISAL_INVALID_SYMBOL:
       case ISAL_INVALID_LOOKBACK:
+      case ISAL_INVALID_WRAPPER:
       case ISAL_UNSUPPORTED_METHOD:
         return make_error_code(compress_errc::corrupt_data);
       default:
@@ -248,6 +325,10 @@ class isal_gunzip final : public detail::codec_transform {
   std::size_t member_bytes_ = 0;  // input bytes of the member in progress
   std::uint8_t magic_[2] = {0, 0};
   bool padding_ = false;  // only zero bytes may follow
+  header_stage header_stage_ = header_stage::fixed;
+  std::size_t header_pos_ = 0;  // bytes into the current header stage
+  std::size_t extra_left_ = 0;  // FEXTRA: its length, then what is left of it
+  std::uint8_t flags_ = 0;      // FLG
 };
 
 }  // namespace
