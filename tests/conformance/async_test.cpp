@@ -481,6 +481,45 @@ TEST(Reader, TryNextAndKeepingTheStreamOnExit) {
   EXPECT_EQ(got, (std::vector<int>{1, 2, 3, 4}));
 }
 
+TEST(AsyncWrite, AProducerCoroutineNeverBuffersMoreThanHwm) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  std::vector<std::string> trace;
+  auto w = posting_sink(loop, 8, trace);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 1000; ++i) co_await sluice::async_write(*w, i);
+        co_await sluice::async_end(*w);
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(w->counters().chunks_in, 1000u);
+  EXPECT_EQ(trace.back(), "finish");
+  EXPECT_LE(w->counters().peak_writable_length, 8u);  // memory bounded by the hwm
+  EXPECT_GT(w->counters().drains, 0u);                // and it did have to wait
+}
+
+TEST(AsyncNext, ByteModeYieldsWhatIsBuffered) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  std::vector<sluice::buffer> parts;
+  for (const char* p : {"hello ", "coroutine ", "world"})
+    parts.push_back(sluice::buffer::copy_of(p));
+  auto r = sluice::from(loop, std::move(parts));
+  std::string text;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        sluice::reader<sluice::buffer> rd(r);
+        while (auto b = co_await sluice::async_next(rd)) text += b->to_string();
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(text, "hello coroutine world");
+  EXPECT_EQ(r->counters().bytes_out, text.size());
+}
+
 }  // namespace
 
 #if defined(__clang__)
