@@ -75,6 +75,10 @@ TEST(Compose, WritesFeelTheFirstStagesBackpressure) {
   EXPECT_TRUE(drained);
   ASSERT_EQ(out.size(), static_cast<std::size_t>(accepted + 1));
   for (std::size_t i = 0; i < out.size(); ++i) EXPECT_EQ(out[i], static_cast<int>(i) + 3);
+  // A running composite keeps its stages alive: end it so that everything is released.
+  c->end();
+  loop.run();
+  EXPECT_TRUE(c->closed());
 }
 
 TEST(Compose, StageErrorDestroysTheCompositeAndNamesTheStage) {
