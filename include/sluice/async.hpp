@@ -447,6 +447,8 @@ struct reader_options {
 template <chunk T>
 class reader {
  public:
+  /// Starts iterating `r`. Throws std::system_error(errc::invalid_argument) if `r` does not live
+  /// on an asio_loop.
   explicit reader(std::shared_ptr<readable<T>> r, reader_options o = {})
       : state_(std::make_shared<detail::reader_state<T>>(std::move(r), o.destroy_on_exit)) {
     state_->attach();
