@@ -9,13 +9,6 @@
 //   batch  co_await async_next_batch(rd, B): one completion per batch (the fast path)
 //   next   co_await async_next(rd): one completion (one post) per item (at most 1 M items)
 
-// clang 14's UBSan cannot compile coroutines (-fsanitize=function: "Cannot represent a
-// difference across sections"); exempt this file's functions, Asio's coroutines included, until
-// the sanitizer build passes -fno-sanitize=function (docs/coroutines.md).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((no_sanitize("function"))), apply_to = function)
-#endif
-
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -201,7 +194,3 @@ int run_iterate_subcommand() {
 }
 
 }  // namespace sluice_bench
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif

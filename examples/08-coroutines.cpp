@@ -4,13 +4,6 @@
 // transform of it with a reader and writes the results into a slow writable with async_write,
 // which waits for 'drain' whenever write() says the sink is full. The program prints what waited.
 
-// clang 14's UBSan cannot compile coroutines (-fsanitize=function: "Cannot represent a
-// difference across sections"); exempt this file's functions, Asio's coroutines included, until
-// the sanitizer build passes -fno-sanitize=function (docs/coroutines.md).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((no_sanitize("function"))), apply_to = function)
-#endif
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -84,7 +77,3 @@ int main() {
   std::printf("sum of squares 1..12 = %ld (expected 650)\n", total);
   return total == 650 ? 0 : 1;
 }
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif

@@ -1,13 +1,6 @@
 // sluice/async.hpp: async_write / async_end / reader + async_next as Asio operations, with
 // coroutines, callbacks, use_future and redirect_error; cancellation; early exit.
 
-// clang 14's UBSan cannot compile coroutines (-fsanitize=function: "Cannot represent a
-// difference across sections"); exempt this file's functions, Asio's coroutines included, until
-// the sanitizer build passes -fno-sanitize=function (docs/coroutines.md).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((no_sanitize("function"))), apply_to = function)
-#endif
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -521,7 +514,3 @@ TEST(AsyncNext, ByteModeYieldsWhatIsBuffered) {
 }
 
 }  // namespace
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif

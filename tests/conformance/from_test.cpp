@@ -1,13 +1,6 @@
 // from(loop, range) and sluice::generator (sluice/from.hpp, sluice/generator.hpp): Node's
 // Readable.from, with the pull model: the producer runs only when the stream wants data.
 
-// clang 14's UBSan cannot compile coroutines (-fsanitize=function: "Cannot represent a
-// difference across sections"); exempt this file's functions, Asio's coroutines included, until
-// the sanitizer build passes -fno-sanitize=function (docs/coroutines.md).
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((no_sanitize("function"))), apply_to = function)
-#endif
-
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -218,7 +211,3 @@ TEST(Generator, DestroyingItRunsTheBodysDestructors) {
 }
 
 }  // namespace
-
-#if defined(__clang__)
-#pragma clang attribute pop
-#endif
