@@ -15,9 +15,13 @@ int main() {
 
   auto parse = sluice::make_transform<std::string, int>(
       loop, {.transform = [](auto&, std::string&& s, auto done) { done(std::stoi(s)); }});
-  auto format = sluice::make_transform<int, std::string>(
-      loop,
-      {.transform = [](auto&, int&& x, auto done) { done("[" + std::to_string(x * 2) + "]"); }});
+  auto format =
+      sluice::make_transform<int, std::string>(loop, {.transform = [](auto&, int&& x, auto done) {
+                                                 std::string s(1, '[');
+                                                 s += std::to_string(x * 2);
+                                                 s += ']';
+                                                 done(std::move(s));
+                                               }});
   std::shared_ptr<sluice::duplex<std::string, std::string>> doubler =
       sluice::compose(parse, format);
 
