@@ -295,6 +295,10 @@ TEST(CompressOptions, ImpossibleCombinationsAndUnknownEnumsAreInvalidArguments) 
   gzip_options engine;
   engine.engine = static_cast<gzip_engine>(7);
   expect_throws([&] { (void)make_gzip(l, engine); }, inv, "gzip_engine 7");
+  expect_throws([&] { (void)make_gunzip(l, {}, static_cast<gzip_engine>(7)); }, inv,
+                "gunzip: unknown gzip_engine 7");
+  expect_throws([&] { (void)make_gunzip(l, {.level = 10}, gzip_engine::isal); },
+                std::errc::result_out_of_range, "gunzip: level 10");
   expect_throws([&] { (void)make_inflate(l, {.flush = static_cast<flush_mode>(9)}); }, inv,
                 "flush_mode 9");
   expect_throws([&] { (void)make_brotli_compress(l, {.mode = static_cast<brotli_mode>(3)}); }, inv,
