@@ -422,9 +422,11 @@ struct next_initiation {
   template <class Handler>
   void operator()(Handler&& h, std::shared_ptr<reader_state<T>> s, std::size_t max) const {
     boost::asio::io_context& ctx = s->context();
-    run_on(ctx, [h = std::forward<Handler>(h), s = std::move(s), max]() mutable {
+    // The size goes in a pair with the state: clang 14 wrongly reports a plain `max` capture as
+    // unused (-Wunused-lambda-capture) when the call using it is a dependent template call.
+    run_on(ctx, [h = std::forward<Handler>(h), sm = std::pair(std::move(s), max)]() mutable {
       using op = next_op<std::decay_t<Handler>, T, Result>;
-      s->template start<op>(std::move(h), max);
+      sm.first->template start<op>(std::move(h), sm.second);
     });
   }
 };
