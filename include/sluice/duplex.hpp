@@ -25,6 +25,10 @@ class duplex : public readable<Out>, public writable<In> {
   using output_type = Out;
 
   bool off(listener_id id) override { return readable<Out>::off(id) || writable<In>::off(id); }
+  [[nodiscard]] std::size_t listener_count() const noexcept override {
+    return stream::listener_count() + this->readable_listener_count() +
+           this->writable_listener_count();
+  }
   [[nodiscard]] bool allow_half_open() const noexcept { return this->allow_half_open_; }
 
  protected:

@@ -54,22 +54,6 @@ inline constexpr bool has_readable_side = !std::is_same_v<output_of<S>, no_side>
 template <class S>
 inline constexpr bool has_writable_side = !std::is_same_v<input_of<S>, no_side>;
 
-/// Reads stream's protected lifecycle flags. finished() needs Node's `willEmitClose` and
-/// `errorEmitted`, which the public stream API does not expose (a core change is requested:
-/// public auto_destroy(), emit_close() and error_emitted() accessors); until then this reads
-/// them through pointers to members formed in a derived class, which C++ allows.
-struct stream_peek : stream {
-  static bool auto_destroy_of(const stream& s) noexcept {
-    return (s.*&stream_peek::auto_destroy)();
-  }
-  static bool error_emitted_of(const stream& s) noexcept {
-    return (s.*&stream_peek::error_emitted)();
-  }
-  static bool close_emitted_of(const stream& s) noexcept {
-    return (s.*&stream_peek::close_emitted)();
-  }
-};
-
 /// "transform<int, string>", "readable<buffer>": the role and chunk types of S, the default
 /// stage name in pipeline errors when a stream has no name().
 std::string chunk_type_name(const std::type_info& t);
@@ -155,8 +139,8 @@ class finished_state final : public finished_state_base,
     // Node's willEmitClose: 'close' comes after 'end'/'finish', so wait for it too; only when
     // the watch covers exactly the stream's sides (a duplex watched for one side is done at
     // that side's end).
-    will_emit_close_ = stream_peek::auto_destroy_of(*s) && !s->closed() && r_side == readable_ &&
-                       w_side == writable_;
+    will_emit_close_ = s->auto_destroy() && s->emits_close() && !s->closed() &&
+                       r_side == readable_ && w_side == writable_;
     writable_finished_ = writable_side_finished(*s);
     readable_finished_ = readable_side_finished(*s);
   }
@@ -171,9 +155,9 @@ class finished_state final : public finished_state_base,
     if (watch_error_) error_id_ = s.on_error([self](std::error_code ec) { self->call(ec); });
     close_id_ = s.on_close([self] { self->on_close(); });
 
-    if (s.closed() || stream_peek::close_emitted_of(s)) {
+    if (s.closed() || s.close_emitted()) {
       later();
-    } else if (stream_peek::error_emitted_of(s) || (s.errored() && !s.destroyed())) {
+    } else if (s.error_emitted() || (s.errored() && !s.destroyed())) {
       if (!will_emit_close_) later();
     } else if (!readable_ && (!will_emit_close_ || readable_open(s)) &&
                (writable_finished_ || (has_writable_side<S> && !writable_open(s)))) {

@@ -154,6 +154,13 @@ class readable : public virtual stream {
            resume_.disconnect(id) || stream::off(id);
   }
   [[nodiscard]] std::size_t data_listener_count() const noexcept { return data_.size(); }
+  [[nodiscard]] std::size_t listener_count() const noexcept override {
+    return stream::listener_count() + readable_listener_count();
+  }
+  /// Listeners on this side's own events (duplex adds both sides).
+  [[nodiscard]] std::size_t readable_listener_count() const noexcept {
+    return data_.size() + readable_.size() + end_.size() + pause_.size() + resume_.size();
+  }
 
   /// Sends every chunk to `dest`, pausing while dest.write() returns false and resuming on its
   /// 'drain'; ends dest when this stream ends unless `opts.end` is false. With several

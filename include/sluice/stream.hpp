@@ -103,6 +103,19 @@ class stream : public std::enable_shared_from_this<stream> {
 
   [[nodiscard]] const stream_counters& counters() const noexcept { return counters_; }
 
+  /// The options the stream was made with (Node's autoDestroy / emitClose).
+  [[nodiscard]] bool auto_destroy() const noexcept { return auto_destroy_; }
+  [[nodiscard]] bool emits_close() const noexcept { return emit_close_; }
+  /// 'error' / 'close' went out (Node's errorEmitted / closeEmitted).
+  [[nodiscard]] bool error_emitted() const noexcept { return error_emitted_; }
+  [[nodiscard]] bool close_emitted() const noexcept { return close_emitted_; }
+
+  /// Listeners currently attached to every event of this stream, all events together. Lets a
+  /// caller (and the tests) check that something that attached listeners removed them all.
+  [[nodiscard]] virtual std::size_t listener_count() const noexcept {
+    return error_signal_.size() + close_signal_.size();
+  }
+
  protected:
   // A virtual base is built by the most derived class, which should not have to know about it:
   // so stream is default-constructed and the side constructors call bind() in their bodies.
@@ -130,9 +143,6 @@ class stream : public std::enable_shared_from_this<stream> {
 
   [[nodiscard]] listener_id next_listener_id() noexcept { return listener_id{++listener_seq_}; }
   [[nodiscard]] bool constructed() const noexcept { return constructed_; }
-  [[nodiscard]] bool auto_destroy() const noexcept { return auto_destroy_; }
-  [[nodiscard]] bool error_emitted() const noexcept { return error_emitted_; }
-  [[nodiscard]] bool close_emitted() const noexcept { return close_emitted_; }
   /// Records `ec` as the stream's error if it has none (first error wins).
   void set_errored(std::error_code ec) noexcept {
     if (ec && !errored_) errored_ = ec;

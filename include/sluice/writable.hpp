@@ -115,6 +115,13 @@ class writable : public virtual stream {
            pipe_.disconnect(id) || unpipe_.disconnect(id) || stream::off(id);
   }
   [[nodiscard]] std::size_t drain_listener_count() const noexcept { return drain_.size(); }
+  [[nodiscard]] std::size_t listener_count() const noexcept override {
+    return stream::listener_count() + writable_listener_count();
+  }
+  /// Listeners on this side's own events (duplex adds both sides).
+  [[nodiscard]] std::size_t writable_listener_count() const noexcept {
+    return drain_.size() + finish_.size() + prefinish_.size() + pipe_.size() + unpipe_.size();
+  }
 
  protected:
   writable(sluice::loop& l, const writable_options& o)

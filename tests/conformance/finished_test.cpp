@@ -73,6 +73,30 @@ TEST(Finished, WritableSuccessWaitsForClose) {
   EXPECT_TRACE(tr, "finish\nclose\ncb null");
 }
 
+TEST(Finished, StreamWithoutCloseCompletesAtFinish) {
+  manual_loop loop;
+  trace tr;
+  auto make = [&] {
+    auto w = sluice::make_writable<int>(
+        loop, {.emit_close = false, .write = [](auto&, int&&, auto cb) { cb(); }});
+    w->on_finish([&] { tr("finish"); });
+    w->on_close([&] { tr("close"); });
+    return w;
+  };
+  auto w = make();
+  auto control = make();  // the same stream and events, not watched
+  EXPECT_FALSE(w->emits_close());
+  sluice::finished(w, [&](std::error_code ec) { tr("cb " + code_of(ec)); });
+  EXPECT_GT(w->listener_count(), control->listener_count());
+  w->end(1);
+  loop.run();
+  EXPECT_TRACE(tr, "finish\ncb null");
+  control->end(1);
+  loop.run();
+  // The watch took every listener it added away again.
+  EXPECT_EQ(w->listener_count(), control->listener_count());
+}
+
 TEST(Finished, ReadableSuccessAfterEnd) {
   manual_loop loop;
   trace tr;

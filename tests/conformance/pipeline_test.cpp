@@ -171,12 +171,14 @@ TEST(Pipeline, CleanlyFinishedStreamsAreNotDestroyedAndNothingIsLeftBehind) {
   auto src = numbers(loop, 20, d, keep);
   auto t = plus_one(loop, d, keep);
   auto dst = collect(loop, out, d, keep);
+  const std::size_t before[] = {src->listener_count(), t->listener_count(), dst->listener_count()};
   int calls = 0;
   auto h = sluice::pipeline(src, t, dst, [&](std::error_code ec) {
     EXPECT_FALSE(ec);
     ++calls;
   });
   EXPECT_GT(h.listener_count(), 0u);
+  EXPECT_GT(src->listener_count(), before[0]);
   loop.run();
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(out, iota(1, 20));
@@ -191,6 +193,10 @@ TEST(Pipeline, CleanlyFinishedStreamsAreNotDestroyedAndNothingIsLeftBehind) {
   EXPECT_EQ(t->data_listener_count(), 0u);
   EXPECT_EQ(t->drain_listener_count(), 0u);
   EXPECT_EQ(dst->drain_listener_count(), 0u);
+  // Every listener of every event, counted by the streams themselves.
+  EXPECT_EQ(src->listener_count(), before[0]);
+  EXPECT_EQ(t->listener_count(), before[1]);
+  EXPECT_EQ(dst->listener_count(), before[2]);
   EXPECT_EQ(src.use_count(), 1);
   EXPECT_EQ(t.use_count(), 1);
   EXPECT_EQ(dst.use_count(), 1);
