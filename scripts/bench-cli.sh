@@ -70,7 +70,9 @@ sluice="$root/$build/tools/sluice/sluice"
 # ---- input ---------------------------------------------------------------------------------------
 # make_corpus <bytes> <file>: Debian's documentation text, repeated to the size.
 make_corpus() {
-  local bytes="$1" out="$2" docs="$work/docs.txt"
+  # `f` is local: the loop below would otherwise overwrite input_for's `f` (bash scoping is
+  # dynamic), and the first run, which builds the corpus, would return an empty file name.
+  local bytes="$1" out="$2" docs="$work/docs.txt" f
   if [[ ! -s "$docs" ]]; then
     echo "==> collecting the text under /usr/share/doc into $docs" >&2
     : >"$docs.tmp"
