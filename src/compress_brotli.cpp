@@ -45,11 +45,11 @@ BrotliEncoderMode encoder_mode(brotli_mode m) {
   return BROTLI_MODE_GENERIC;
 }
 
-class brotli_compressor final : public detail::codec_transform {
+class brotli_compressor final : public detail::compressor_transform {
  public:
   brotli_compressor(loop& l, const brotli_options& o)
-      : codec_transform(l, stream_options_of(o, "brotli_compress"), o.chunk_size, o.flush,
-                        "brotli_compress"),
+      : compressor_transform(l, stream_options_of(o, "brotli_compress"), o.chunk_size, o.flush,
+                             "brotli_compress"),
         enc_(BrotliEncoderCreateInstance(nullptr, nullptr, nullptr)) {
     if (enc_ == nullptr) throw std::bad_alloc();
     BrotliEncoderSetParameter(enc_, BROTLI_PARAM_QUALITY, static_cast<std::uint32_t>(o.quality));
@@ -63,25 +63,11 @@ class brotli_compressor final : public detail::codec_transform {
   brotli_compressor& operator=(const brotli_compressor&) = delete;
 
  protected:
-  void do_transform(buffer&& chunk, transform_callback cb) override {
-    const auto op =
-        flush_setting() == flush_mode::none ? BROTLI_OPERATION_PROCESS : BROTLI_OPERATION_FLUSH;
-    if (!run(chunk.data(), chunk.size(), op)) {
-      fail_at(make_error_code(compress_errc::library_error), consumed_, cb);
-      return;
-    }
-    consumed_ += chunk.size();
-    end_of_write();
-    cb();
-  }
-
-  void do_flush(callback cb) override {
-    if (!run(nullptr, 0, BROTLI_OPERATION_FINISH)) {
-      fail_at(make_error_code(compress_errc::library_error), consumed_, cb);
-      return;
-    }
-    push_partial();
-    cb({});
+  bool compress(const std::byte* in, std::size_t n, bool finish) override {
+    if (finish) return run(in, n, BROTLI_OPERATION_FINISH);
+    return run(
+        in, n,
+        flush_setting() == flush_mode::none ? BROTLI_OPERATION_PROCESS : BROTLI_OPERATION_FLUSH);
   }
 
  private:

@@ -10,9 +10,6 @@
 namespace sluice {
 namespace {
 
-// ISA-L counts in uint32_t: feed it at most this much input at once.
-constexpr std::size_t max_slice = std::size_t{1} << 30;
-
 // zlib-style levels to ISA-L's four: -1 is igzip's own default (1); the rest by ratio, so that
 // 6..8 (zlib's default range) land on the level closest to zlib 6 in ratio.
 std::uint32_t isal_level(int level) {
@@ -49,13 +46,13 @@ std::uint16_t isal_flush(flush_mode f) {
   return NO_FLUSH;
 }
 
-class isal_gzip final : public detail::codec_transform {
+class isal_gzip final : public detail::compressor_transform {
  public:
   isal_gzip(loop& l, const gzip_options& o)
-      : codec_transform(l,
-                        {o.readable_high_water_mark, o.writable_high_water_mark, true, true, true,
-                         o.name.empty() ? std::string("gzip") : o.name},
-                        o.chunk_size, o.flush, "gzip") {
+      : compressor_transform(l,
+                             {o.readable_high_water_mark, o.writable_high_water_mark, true, true,
+                              true, o.name.empty() ? std::string("gzip") : o.name},
+                             o.chunk_size, o.flush, "gzip") {
     isal_deflate_init(&zs_);
     zs_.level = isal_level(o.level);
     if (const std::size_t n = level_buffer_size(zs_.level); n != 0) {
@@ -69,28 +66,8 @@ class isal_gzip final : public detail::codec_transform {
   }
 
  protected:
-  void do_transform(buffer&& chunk, transform_callback cb) override {
-    std::size_t pos = 0;
-    do {
-      const std::size_t take = std::min(chunk.size() - pos, max_slice);
-      if (run(chunk.data() + pos, take, false) != COMP_OK) {
-        fail_at(make_error_code(compress_errc::library_error), consumed_ + pos, cb);
-        return;
-      }
-      pos += take;
-    } while (pos < chunk.size());
-    consumed_ += chunk.size();
-    end_of_write();
-    cb();
-  }
-
-  void do_flush(callback cb) override {
-    if (run(nullptr, 0, true) != COMP_OK) {
-      fail_at(make_error_code(compress_errc::library_error), consumed_, cb);
-      return;
-    }
-    push_partial();
-    cb({});
+  bool compress(const std::byte* in, std::size_t n, bool finish) override {
+    return run(in, n, finish) == COMP_OK;
   }
 
  private:
@@ -134,7 +111,7 @@ class isal_gunzip final : public detail::codec_transform {
   void do_transform(buffer&& chunk, transform_callback cb) override {
     std::size_t pos = 0;
     while (pos < chunk.size()) {
-      const std::size_t take = std::min(chunk.size() - pos, max_slice);
+      const std::size_t take = std::min(chunk.size() - pos, detail::max_slice);
       const std::size_t used = run(chunk.data() + pos, take);
       if (error_) {
         fail_at(error_, consumed_ + pos + used, cb);

@@ -14,9 +14,6 @@ namespace {
 
 enum class zlib_format { gzip, zlib, raw };
 
-// zlib counts in uInt: feed it at most this much input at once.
-constexpr std::size_t max_slice = std::size_t{1} << 30;
-
 int zlib_flush(flush_mode f) {
   switch (f) {
     case flush_mode::sync:
@@ -50,10 +47,10 @@ void check_zlib_options(const char* stage, const zlib_options& o, bool compressi
 
 Bytef* in_ptr(const std::byte* p) { return reinterpret_cast<Bytef*>(const_cast<std::byte*>(p)); }
 
-class zlib_compressor final : public detail::codec_transform {
+class zlib_compressor final : public detail::compressor_transform {
  public:
   zlib_compressor(loop& l, const zlib_options& o, zlib_format format, const char* stage)
-      : codec_transform(l, stream_options_of(o, stage), o.chunk_size, o.flush, stage) {
+      : compressor_transform(l, stream_options_of(o, stage), o.chunk_size, o.flush, stage) {
     // zlib takes a window of 8 as 9 for the zlib wrapper and refuses it for raw deflate (since
     // 1.2.9); Node passes 9 in both cases, and so do we.
     const int bits = std::max(o.window_bits, 9);
@@ -67,29 +64,9 @@ class zlib_compressor final : public detail::codec_transform {
   ~zlib_compressor() override { deflateEnd(&zs_); }
 
  protected:
-  void do_transform(buffer&& chunk, transform_callback cb) override {
-    const int mode = zlib_flush(flush_setting());
-    std::size_t pos = 0;
-    do {
-      const std::size_t take = std::min(chunk.size() - pos, max_slice);
-      if (const int r = run(chunk.data() + pos, take, mode); r != Z_OK) {
-        fail_at(make_error_code(compress_errc::library_error), consumed_ + pos, cb);
-        return;
-      }
-      pos += take;
-    } while (pos < chunk.size());
-    consumed_ += chunk.size();
-    end_of_write();
-    cb();
-  }
-
-  void do_flush(callback cb) override {
-    if (run(nullptr, 0, Z_FINISH) != Z_STREAM_END) {
-      fail_at(make_error_code(compress_errc::library_error), consumed_, cb);
-      return;
-    }
-    push_partial();
-    cb({});
+  bool compress(const std::byte* in, std::size_t n, bool finish) override {
+    if (finish) return run(in, n, Z_FINISH) == Z_STREAM_END;
+    return run(in, n, zlib_flush(flush_setting())) == Z_OK;
   }
 
  private:
@@ -137,7 +114,7 @@ class zlib_decompressor final : public detail::codec_transform {
         fail_at(make_error_code(compress_errc::trailing_garbage), consumed_ + pos, cb);
         return;
       }
-      const std::size_t take = std::min(chunk.size() - pos, max_slice);
+      const std::size_t take = std::min(chunk.size() - pos, detail::max_slice);
       const std::size_t used = run(chunk.data() + pos, take);
       if (error_) {
         fail_at(error_, consumed_ + pos + used, cb);

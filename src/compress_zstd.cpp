@@ -26,11 +26,11 @@ void check_window(const char* stage, int window_log) {
   detail::check_range(stage, "window_log", window_log, b.lowerBound, b.upperBound);
 }
 
-class zstd_compressor final : public detail::codec_transform {
+class zstd_compressor final : public detail::compressor_transform {
  public:
   zstd_compressor(loop& l, const zstd_options& o)
-      : codec_transform(l, stream_options_of(o, "zstd_compress"), o.chunk_size, o.flush,
-                        "zstd_compress"),
+      : compressor_transform(l, stream_options_of(o, "zstd_compress"), o.chunk_size, o.flush,
+                             "zstd_compress"),
         cctx_(ZSTD_createCCtx()) {
     if (cctx_ == nullptr) throw std::bad_alloc();
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, o.level);
@@ -42,24 +42,9 @@ class zstd_compressor final : public detail::codec_transform {
   zstd_compressor& operator=(const zstd_compressor&) = delete;
 
  protected:
-  void do_transform(buffer&& chunk, transform_callback cb) override {
-    const auto mode = flush_setting() == flush_mode::none ? ZSTD_e_continue : ZSTD_e_flush;
-    if (!run(chunk.data(), chunk.size(), mode)) {
-      fail_at(make_error_code(compress_errc::library_error), consumed_, cb);
-      return;
-    }
-    consumed_ += chunk.size();
-    end_of_write();
-    cb();
-  }
-
-  void do_flush(callback cb) override {
-    if (!run(nullptr, 0, ZSTD_e_end)) {
-      fail_at(make_error_code(compress_errc::library_error), consumed_, cb);
-      return;
-    }
-    push_partial();
-    cb({});
+  bool compress(const std::byte* in, std::size_t n, bool finish) override {
+    if (finish) return run(in, n, ZSTD_e_end);
+    return run(in, n, flush_setting() == flush_mode::none ? ZSTD_e_continue : ZSTD_e_flush);
   }
 
  private:

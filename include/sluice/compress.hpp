@@ -20,6 +20,7 @@
 // "gunzip at input byte 1234: invalid compressed data". docs/compression.md has the details.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -233,6 +234,45 @@ class codec_transform : public transform<buffer, buffer> {
   std::size_t chunk_size_;
   flush_mode flush_;
   const char* stage_;
+};
+
+/// The most input handed to a codec library in one call: zlib and ISA-L count in 32 bits.
+inline constexpr std::size_t max_slice = std::size_t{1} << 30;
+
+/// The part every compressor shares: feed each written chunk to the library in slices (so a
+/// length always fits zlib's and ISA-L's 32-bit counters), finish the stream in do_flush, and
+/// report a library failure with the input offset. A compressor implements compress().
+class compressor_transform : public codec_transform {
+ protected:
+  using codec_transform::codec_transform;
+
+  /// Compresses `n` bytes at `in`: with `finish`, also ends the compressed stream and writes out
+  /// everything; otherwise honours flush_setting(). Returns false if the library failed.
+  virtual bool compress(const std::byte* in, std::size_t n, bool finish) = 0;
+
+  void do_transform(buffer&& chunk, transform_callback cb) final {
+    std::size_t pos = 0;
+    do {  // at least once: an empty write still flushes when the flush mode asks for it
+      const std::size_t take = std::min(chunk.size() - pos, max_slice);
+      if (!compress(chunk.data() + pos, take, false)) {
+        fail_at(make_error_code(compress_errc::library_error), consumed_ + pos, cb);
+        return;
+      }
+      pos += take;
+    } while (pos < chunk.size());
+    consumed_ += chunk.size();
+    end_of_write();
+    cb();
+  }
+
+  void do_flush(callback cb) final {
+    if (!compress(nullptr, 0, true)) {
+      fail_at(make_error_code(compress_errc::library_error), consumed_, cb);
+      return;
+    }
+    push_partial();
+    cb({});
+  }
 };
 
 /// How many of the `n` bytes at `p` are zero before the first non-zero one (gunzip's padding).
