@@ -9,55 +9,23 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <random>
 #include <system_error>
 #include <utility>
 #include <vector>
 
+#include "file_util.hpp"
 #include "sluice/detail/io_pool.hpp"
 
 namespace sluice {
 
 namespace {
 
+using detail::open_retrying;
+using detail::open_temp_beside;
+using detail::quoted;
+using detail::sys_error;
+
 constexpr std::size_t default_read_size = 64 * 1024;
-
-std::error_code sys_error(int err) { return {err, std::system_category()}; }
-
-// "<op> '<path>'". Built with append: GCC 12 warns falsely (-Wrestrict) on chained operator+.
-std::string quoted(const char* op, const std::filesystem::path& p) {
-  std::string s(op);
-  s.append(" '").append(p.native()).append("'");
-  return s;
-}
-
-int open_retrying(const std::filesystem::path& p, int flags, unsigned mode = 0) {
-  int fd = -1;
-  do {
-    fd = ::open(p.c_str(), flags, static_cast<mode_t>(mode));
-  } while (fd < 0 && errno == EINTR);
-  return fd;
-}
-
-// ".<name>.sluice-XXXXXX" next to `target`, created exclusively. Returns the fd or -1 (errno set).
-int open_temp_beside(const std::filesystem::path& target, unsigned mode,
-                     std::filesystem::path& temp) {
-  static constexpr char alphabet[] =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::random_device rd;
-  std::mt19937_64 gen((static_cast<std::uint64_t>(rd()) << 32) ^ rd());
-  std::uniform_int_distribution<std::size_t> pick(0, sizeof(alphabet) - 2);
-  for (int attempt = 0; attempt < 100; ++attempt) {
-    std::string name(".");
-    name.append(target.filename().native()).append(".sluice-");
-    for (int i = 0; i < 6; ++i) name += alphabet[pick(gen)];
-    temp = target.parent_path() / name;
-    const int fd = open_retrying(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd >= 0 || errno != EEXIST) return fd;
-  }
-  errno = EEXIST;
-  return -1;
-}
 
 }  // namespace
 
@@ -376,15 +344,11 @@ void file_writer::do_final(callback cb) {
         // No retry on EINTR: Linux has released the descriptor whatever close(2) returns.
         if (::close(fd) != 0 && r.err == 0) r = {errno, "close"};
         if (temp.empty()) return r;
-        if (r.err == 0) {
-          if (exclusive) {
-            // link(2) refuses to replace an existing file, as open_mode::exclusive promises.
-            if (::link(temp.c_str(), path.c_str()) != 0) r = {errno, "rename"};
-          } else if (::rename(temp.c_str(), path.c_str()) != 0) {
-            r = {errno, "rename"};
-          }
+        if (r.err != 0) {
+          ::unlink(temp.c_str());
+        } else if (const int err = detail::commit_temp(temp, path, exclusive); err != 0) {
+          r = {err, "rename"};
         }
-        if (exclusive || r.err != 0) ::unlink(temp.c_str());
         return r;
       },
       [self = self(), cb = std::move(cb)](final_result r) {

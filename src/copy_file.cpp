@@ -1,0 +1,299 @@
+// copy_file: copy_file_range(2) in slices on the I/O pool, pread/pwrite where the kernel refuses.
+#include "sluice/copy_file.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <string_view>
+#include <utility>
+
+#include "file_util.hpp"
+#include "sluice/detail/io_pool.hpp"
+#include "sluice/error.hpp"
+
+namespace sluice {
+
+namespace {
+
+using detail::open_retrying;
+using detail::quoted;
+using detail::sys_error;
+
+constexpr std::size_t bounce_size = 1u << 20;
+
+// Errors with which copy_file_range(2) says "not between these two files" rather than "the copy
+// failed": the data can still be copied by reading and writing it.
+bool kernel_copy_refused(int err) {
+  return err == EXDEV || err == EINVAL || err == ENOSYS || err == EOPNOTSUPP || err == EBADF ||
+         err == ETXTBSY;
+}
+
+}  // namespace
+
+struct file_copy::opened {
+  int in = -1;
+  int out = -1;
+  int err = 0;
+  std::string context;
+  std::filesystem::path temp;
+  std::optional<std::uint64_t> size;
+  bool regular = false;
+};
+
+struct file_copy::slice_result {
+  std::uint64_t bytes = 0;
+  bool eof = false;
+  bool fallback = false;
+  int err = 0;
+  const char* op = "";  // "read", "write" or "copy"
+};
+
+file_copy::file_copy(sluice::loop& l, std::filesystem::path from, std::filesystem::path to,
+                     copy_file_options opts, done_fn done)
+    : loop_(l), from_(std::move(from)), to_(std::move(to)), opts_(opts), done_(std::move(done)) {
+  if (opts_.atomic && opts_.flags == open_mode::append)
+    throw std::system_error(make_error_code(errc::invalid_argument),
+                            "copy_file: atomic cannot be combined with open_mode::append");
+  if (opts_.slice == 0)
+    throw std::system_error(make_error_code(errc::invalid_argument),
+                            "copy_file: slice must be at least one byte");
+}
+
+file_copy::~file_copy() {
+  // Only reached with descriptors open if the loop went away mid-copy: last resort.
+  if (in_ >= 0) ::close(in_);
+  if (out_ >= 0) ::close(out_);
+  if (!temp_.empty()) ::unlink(temp_.c_str());
+}
+
+std::string file_copy::error_message() const {
+  if (!error_) return {};
+  return error_context_.empty() ? error_.message() : error_context_ + ": " + error_.message();
+}
+
+void file_copy::start() {
+  if (started_) return;
+  started_ = true;
+  detail::run_blocking(
+      detail::io_pool::shared(), loop_,
+      [from = from_, to = to_, o = opts_] {
+        opened r;
+        r.in = open_retrying(from, O_RDONLY | O_CLOEXEC);
+        struct stat src {};
+        if (r.in < 0 || ::fstat(r.in, &src) != 0) {
+          r.err = errno;
+          r.context = quoted("open", from);
+          return r;
+        }
+        r.regular = S_ISREG(src.st_mode);
+        if (r.regular) r.size = static_cast<std::uint64_t>(src.st_size);
+        // Copying a file onto itself would truncate it before reading it (cp refuses too).
+        struct stat dst {};
+        if (::stat(to.c_str(), &dst) == 0 && dst.st_dev == src.st_dev && dst.st_ino == src.st_ino) {
+          r.err = EINVAL;
+          r.context =
+              quoted("copy", from).append(" to '").append(to.native()).append("' (the same file)");
+          return r;
+        }
+        const unsigned mode = o.mode.value_or(r.regular ? (src.st_mode & 07777) : 0666);
+        if (o.atomic) {
+          if (o.flags == open_mode::exclusive && ::lstat(to.c_str(), &dst) == 0) {
+            r.err = EEXIST;  // fail early; the final link(2) catches a file created meanwhile
+          } else {
+            r.out = detail::open_temp_beside(to, mode, r.temp);
+            if (r.out < 0) r.err = errno;
+          }
+        } else {
+          int f = O_WRONLY | O_CREAT | O_CLOEXEC;
+          f |= o.flags == open_mode::truncate ? O_TRUNC
+               : o.flags == open_mode::append ? O_APPEND
+                                              : O_EXCL;
+          r.out = open_retrying(to, f, mode);
+          if (r.out < 0) r.err = errno;
+        }
+        if (r.err != 0) {
+          r.context = quoted("open", to);
+          r.temp.clear();
+        }
+        return r;
+      },
+      [self = shared_from_this()](opened r) { self->on_opened(std::move(r)); });
+}
+
+void file_copy::on_opened(opened r) {
+  in_ = r.in;
+  out_ = r.out;
+  temp_ = std::move(r.temp);
+  size_ = r.size;
+  // The kernel copy needs explicit offsets in both files: not for sources without a position,
+  // nor for a destination opened to append. A regular file of size 0 is either empty (nothing to
+  // gain) or a pseudo-file (/proc, /sys) whose content the kernel copy would not see.
+  fallback_ = !r.regular || r.size.value_or(0) == 0 || opts_.flags == open_mode::append;
+  if (r.err != 0) {
+    fail(sys_error(r.err), std::move(r.context));
+  } else if (cancelled_) {
+    fail(make_error_code(errc::aborted), {});
+  } else {
+    next_slice();
+  }
+}
+
+void file_copy::next_slice() {
+  if (fallback_ && bounce_.empty()) bounce_.resize(bounce_size);
+  detail::run_blocking(
+      detail::io_pool::shared(), loop_,
+      [in = in_, out = out_, pos = copied_, slice = opts_.slice, fallback = fallback_,
+       append = opts_.flags == open_mode::append, regular = size_.has_value(), buf = bounce_.data(),
+       cap = bounce_.size()]() mutable {
+        slice_result r;
+        auto in_off = static_cast<off_t>(pos);
+        auto out_off = static_cast<off_t>(pos);
+        while (!fallback && r.bytes < slice) {
+          const ssize_t n = ::copy_file_range(in, &in_off, out, &out_off, slice - r.bytes, 0);
+          if (n < 0 && errno == EINTR) continue;
+          if (n < 0 && kernel_copy_refused(errno)) {
+            r.fallback = fallback = true;  // carry on below, from where the kernel stopped
+            break;
+          }
+          if (n < 0) {
+            r.err = errno;
+            r.op = "copy";
+            return r;
+          }
+          if (n == 0) {
+            r.eof = true;
+            return r;
+          }
+          r.bytes += static_cast<std::uint64_t>(n);
+        }
+        if (fallback && cap == 0) return r;  // the buffer is allocated for the next slice
+        while (fallback && r.bytes < slice) {
+          const std::size_t want = std::min<std::uint64_t>(cap, slice - r.bytes);
+          ssize_t got = 0;
+          do {
+            got = regular ? ::pread(in, buf, want, static_cast<off_t>(pos + r.bytes))
+                          : ::read(in, buf, want);
+          } while (got < 0 && errno == EINTR);
+          if (got < 0) {
+            r.err = errno;
+            r.op = "read";
+            return r;
+          }
+          if (got == 0) {
+            r.eof = true;
+            return r;
+          }
+          std::size_t done = 0;
+          while (done < static_cast<std::size_t>(got)) {
+            const std::size_t left = static_cast<std::size_t>(got) - done;
+            const ssize_t w =
+                append ? ::write(out, buf + done, left)
+                       : ::pwrite(out, buf + done, left, static_cast<off_t>(pos + r.bytes + done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+              r.err = w < 0 ? errno : EIO;
+              r.op = "write";
+              r.bytes += done;
+              return r;
+            }
+            done += static_cast<std::size_t>(w);
+          }
+          r.bytes += done;
+        }
+        return r;
+      },
+      [self = shared_from_this()](slice_result r) { self->on_slice(r); });
+}
+
+void file_copy::on_slice(const slice_result& r) {
+  copied_ += r.bytes;
+  ++slices_;
+  fallback_ = fallback_ || r.fallback;
+  if (r.err != 0) {
+    // copy_file_range(2) does not say which side failed: name both.
+    const std::string_view op = r.op;
+    std::string context = quoted(r.op, op == "write" ? to_ : from_);
+    if (op == "copy") context.append(" to '").append(to_.native()).append("'");
+    fail(sys_error(r.err), std::move(context));
+  } else if (cancelled_) {
+    fail(make_error_code(errc::aborted), {});
+  } else if (r.eof) {
+    finish();
+  } else {
+    next_slice();
+  }
+}
+
+void file_copy::finish() {
+  struct closed {
+    int err = 0;
+    const char* op = "";
+  };
+  detail::run_blocking(
+      detail::io_pool::shared(), loop_,
+      [in = std::exchange(in_, -1), out = std::exchange(out_, -1), temp = temp_, to = to_,
+       sync = opts_.sync_on_finish, exclusive = opts_.flags == open_mode::exclusive] {
+        closed r;
+        ::close(in);  // read only: nothing to lose
+        if (sync && ::fsync(out) != 0) r = {errno, "fsync"};
+        // No retry on EINTR: Linux has released the descriptor whatever close(2) returns.
+        if (::close(out) != 0 && r.err == 0) r = {errno, "close"};
+        if (temp.empty()) return r;
+        if (r.err != 0) {
+          ::unlink(temp.c_str());
+        } else if (const int err = detail::commit_temp(temp, to, exclusive); err != 0) {
+          r = {err, "rename"};
+        }
+        return r;
+      },
+      [self = shared_from_this()](closed r) {
+        self->temp_.clear();  // renamed or removed
+        if (r.err != 0) {
+          self->error_context_ = quoted(r.op, self->to_);
+          self->complete(sys_error(r.err));
+        } else {
+          self->complete({});
+        }
+      });
+}
+
+void file_copy::cancel() {
+  if (!completed_) cancelled_ = true;
+}
+
+void file_copy::fail(std::error_code ec, std::string context) {
+  error_context_ = std::move(context);
+  // Close both files and remove the temporary: an atomic copy leaves nothing behind.
+  detail::run_blocking(
+      detail::io_pool::shared(), loop_,
+      [in = std::exchange(in_, -1), out = std::exchange(out_, -1), temp = temp_] {
+        if (in >= 0) ::close(in);
+        if (out >= 0) ::close(out);
+        if (!temp.empty()) ::unlink(temp.c_str());
+        return 0;
+      },
+      [self = shared_from_this(), ec](int) {
+        self->temp_.clear();
+        self->complete(ec);
+      });
+}
+
+void file_copy::complete(std::error_code ec) {
+  completed_ = true;
+  error_ = ec;
+  if (!ec) error_context_.clear();
+  if (auto done = std::exchange(done_, nullptr)) done(ec);
+}
+
+std::shared_ptr<file_copy> copy_file(sluice::loop& l, std::filesystem::path from,
+                                     std::filesystem::path to, copy_file_options opts,
+                                     file_copy::done_fn done) {
+  auto c = std::make_shared<file_copy>(l, std::move(from), std::move(to), opts, std::move(done));
+  c->start();
+  return c;
+}
+
+}  // namespace sluice
