@@ -5,7 +5,8 @@
 #   gzip    node bench/node/gzip.js (pipeline(createReadStream, createGzip, createWriteStream))
 #           vs `sluice gzip --level 6`
 #   isal    `sluice gzip --engine isal` vs `igzip` (both at ISA-L level 1, igzip's default)
-#   copy    `sluice copy` vs cp vs node bench/node/copy.js
+#   copy    `sluice copy` (copy_file_range) vs cp vs node bench/node/copy.js; and
+#           `sluice copy --stream` (file_reader → file_writer) for reference
 #   memory  peak RSS of the gzip runs at 256 MiB and 1 GiB, with backpressure respected (sluice
 #           gzip, node gzip.js) and ignored (sluice demo-child --mode ignore, node gzip-nobp.js)
 #           -> build/bench-cli/memory.dat, plotted to docs/img/memory.png (gnuplot)
@@ -137,6 +138,8 @@ measure() {
   shift
   local best="" best_rss="" best_cpu="" i tf="$work/time.txt"
   for ((i = 0; i < ${runs:-$repeat}; i++)); do
+    # Every run writes a fresh file (replacing one costs freeing its blocks, not the copy's).
+    if [[ -n "${fresh:-}" ]]; then rm -f "$fresh"; fi
     sync
     /usr/bin/time -v -o "$tf" "$@" || {
       echo "bench-cli.sh: '$label' failed: $*" >&2
@@ -192,13 +195,15 @@ fi
 if want copy; then
   echo
   echo "==> copy"
-  rm -f "$out.copy"
+  fresh="$out.copy"
   measure "cp" cp "$big" "$out.copy"
-  rm -f "$out.copy"
   measure "node copy.js" node bench/node/copy.js "$big" "$out.copy"
-  rm -f "$out.copy"
   measure "sluice copy" "$sluice" copy -q "$big" "$out.copy"
   cmp "$big" "$out.copy"
+  # The same copy through a file_reader → file_writer stream pair, for reference.
+  measure "sluice copy --stream" "$sluice" copy -q --stream "$big" "$out.copy"
+  cmp "$big" "$out.copy"
+  fresh=""
   rm -f "$out.copy"
 fi
 

@@ -261,7 +261,7 @@ TEST_F(Cli, CatConcatenatesFilesAndNamesAMissingOne) {
 
 TEST_F(Cli, CopyWithStats) {
   const std::string text = make_text("src.txt", 3 << 20);
-  const result r = sh("\"$SLUICE\" copy --stats src.txt dst.txt");
+  const result r = sh("\"$SLUICE\" copy --stream --stats src.txt dst.txt");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(same_bytes(slurp(path("dst.txt")), text));
   // Header, one row per stage, footnote: the counters are the streams' own.
@@ -270,6 +270,26 @@ TEST_F(Cli, CopyWithStats) {
   EXPECT_NE(r.err.find("1  write"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("3.00 MiB"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find('\r'), std::string::npos);  // no progress bar off a terminal
+}
+
+TEST_F(Cli, CopyFileToFileGoesThroughTheKernel) {
+  const std::string text = make_text("src.txt", (3 << 20) + 11);
+  ASSERT_EQ(sh("echo old > dst.txt").status, 0);
+  const result r = sh("\"$SLUICE\" copy --stats src.txt dst.txt");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(same_bytes(slurp(path("dst.txt")), text));
+  // One stage, copy_file_range, every byte; and no temporary left beside the target.
+  EXPECT_NE(r.err.find("0  copy (copy_file_range)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3.00 MiB"), std::string::npos) << r.err;
+  EXPECT_EQ(sh("ls -A | grep -c sluice-").out, "0\n");
+  // Errors name the file, on one line.
+  const result missing = sh("\"$SLUICE\" copy gone.txt out.txt");
+  expect_one_line_error(missing, "sluice: copy: open 'gone.txt': No such file or directory");
+  EXPECT_FALSE(fs::exists(path("out.txt")));
+  const result self = sh("\"$SLUICE\" copy src.txt src.txt");
+  EXPECT_NE(self.status, 0);
+  EXPECT_NE(self.err.find("the same file"), std::string::npos) << self.err;
+  EXPECT_TRUE(same_bytes(slurp(path("src.txt")), text));
 }
 
 TEST_F(Cli, ProgressBarOnlyOnATerminalAndNotWithQuiet) {

@@ -147,6 +147,9 @@ int run_cat_command(const cat_command& c) {
 }
 
 int run_copy_command(const copy_command& c) {
+  const auto is_std = [](const std::string& p) { return p.empty() || p == "-"; };
+  if (!c.stream && !is_std(c.source) && !is_std(c.destination))
+    return run_file_copy(c.source, c.destination, !c.no_atomic, options_for("copy", c.flags));
   std::vector<stage_spec> stages;
   stages.push_back(source_spec(c.source));
   stages.push_back(sink_spec(c.destination, !c.no_atomic));

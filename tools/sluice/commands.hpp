@@ -46,11 +46,13 @@ struct cat_command {
 };
 [[nodiscard]] int run_cat_command(const cat_command& c);
 
-/// sluice copy SRC DST
+/// sluice copy SRC DST [--no-atomic] [--stream]: file to file in the kernel (copy_file), or through
+/// streams when either end is stdin/stdout or with --stream.
 struct copy_command {
   std::string source;
   std::string destination;
   bool no_atomic = false;  ///< write DST in place instead of via a temporary file
+  bool stream = false;     ///< --stream: through a file reader and writer, not copy_file_range
   common_flags flags;
 };
 [[nodiscard]] int run_copy_command(const copy_command& c);

@@ -110,11 +110,17 @@ int main(int argc, char** argv) {
   cat_cmd->callback([&] { status = run_cat_command(cat); });
 
   copy_command copy;
-  CLI::App* copy_cmd = app.add_subcommand("copy", "Copy SRC to DST through a stream");
+  CLI::App* copy_cmd = app.add_subcommand(
+      "copy",
+      "Copy SRC to DST: file to file in the kernel (copy_file_range, as cp does), through a file "
+      "reader and writer when either is '-' or with --stream");
   copy_cmd->add_option("SRC", copy.source, "File to read ('-': stdin)")->required();
   copy_cmd->add_option("DST", copy.destination, "File to write ('-': stdout)")->required();
   copy_cmd->add_flag("--no-atomic", copy.no_atomic,
                      "Write DST in place (default: a temporary file renamed over DST at the end)");
+  copy_cmd->add_flag("--stream", copy.stream,
+                     "Move the bytes through a file reader and a file writer (64 KiB chunks on "
+                     "the I/O pool) instead of copy_file_range");
   add_common_flags(*copy_cmd, copy.flags);
   copy_cmd->callback([&] { status = run_copy_command(copy); });
 

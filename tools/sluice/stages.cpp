@@ -14,6 +14,7 @@
 #include "report.hpp"
 #include "sluice/asio_loop.hpp"
 #include "sluice/compress.hpp"
+#include "sluice/copy_file.hpp"
 #include "sluice/file.hpp"
 #include "sluice/stdio.hpp"
 
@@ -173,6 +174,54 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   // The reader of our output went away (`sluice cat big | head`): stop quietly, as cat does.
   if (result->stage + 1 == specs.size() && is_broken_pipe(result->code)) return 0;
   std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), result->message().c_str());
+  return 1;
+}
+
+int run_file_copy(const std::string& from, const std::string& to, bool atomic,
+                  const run_options& opts) {
+  const auto t0 = std::chrono::steady_clock::now();
+  boost::asio::io_context io;
+  asio_loop loop(io);  // destroyed last: it waits for work still on the I/O threads
+  std::optional<std::error_code> result;
+  std::unique_ptr<progress_meter> progress;
+  std::shared_ptr<file_copy> copy;
+  try {
+    copy = copy_file(loop, from, to, {.atomic = atomic}, [&](std::error_code ec) {
+      result = ec;
+      if (progress) progress->stop();
+    });
+  } catch (const std::exception& e) {
+    std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), e.what());
+    return 1;
+  }
+  if (opts.progress && !opts.quiet && ::isatty(STDERR_FILENO) == 1) {
+    progress = std::make_unique<progress_meter>(
+        loop,
+        [&copy, t0] {
+          return progress_sample{copy->bytes_copied(), copy->size(), seconds_since(t0)};
+        },
+        opts.err);
+    progress->start();
+  }
+  io.run();
+  if (progress) progress->stop();
+
+  if (opts.stats) {
+    // One stage: the kernel (or the read/write fallback) moved the bytes; slices are its chunks.
+    stream_counters c;
+    c.chunks_in = c.chunks_out = copy->slices();
+    c.bytes_in = c.bytes_out = copy->bytes_copied();
+    const std::string name = copy->fell_back() ? "copy (read/write)" : "copy (copy_file_range)";
+    std::fputs(format_stats({{name, c, true, true}}, seconds_since(t0)).c_str(), opts.err);
+  }
+  if (!result) {
+    std::fprintf(opts.err, "sluice: %s: the copy stopped before finishing (internal error)\n",
+                 opts.command.c_str());
+    return 1;
+  }
+  if (!*result) return 0;
+  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(),
+               copy->error_message().c_str());
   return 1;
 }
 

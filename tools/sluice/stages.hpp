@@ -36,4 +36,10 @@ struct run_options {
 /// "sluice: <command>: stage N (<name>): <what failed>" on failure.
 [[nodiscard]] int run_stages(const std::vector<stage_spec>& stages, const run_options& opts);
 
+/// Copies the file `from` to `to` in the kernel (sluice::copy_file: copy_file_range(2), or
+/// pread/pwrite where the kernel refuses), with the same progress bar, --stats and messages as
+/// run_stages(): "sluice: <command>: open 'x': No such file or directory".
+[[nodiscard]] int run_file_copy(const std::string& from, const std::string& to, bool atomic,
+                                const run_options& opts);
+
 }  // namespace sluice::cli
