@@ -78,8 +78,16 @@ void pipeline_state::abort(std::error_code ec) {
 
 void pipeline_state::set_stop(std::stop_token token) {
   std::weak_ptr<pipeline_state> w = weak_from_this();
-  stop_.emplace(std::move(token), std::function<void()>([w] {
-                  if (auto s = w.lock()) s->abort(make_error_code(errc::aborted));
+  if (token.stop_requested()) {  // already stopped: abort before any data moves
+    abort(make_error_code(errc::aborted));
+    return;
+  }
+  // request_stop() may run on any thread, and runs the callback there: the abort itself is
+  // posted to the loop's thread (loop::post is the loop's one thread-safe entry point).
+  stop_.emplace(std::move(token), std::function<void()>([w, l = loop_] {
+                  l->post([w] {
+                    if (auto s = w.lock()) s->abort(make_error_code(errc::aborted));
+                  });
                 }));
 }
 

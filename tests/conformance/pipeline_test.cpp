@@ -20,9 +20,11 @@
 #include <future>
 #include <iterator>
 #include <memory>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "sluice/asio_loop.hpp"
@@ -439,6 +441,33 @@ TEST(Pipeline, AbortThroughAStopToken) {
   EXPECT_EQ(d.n, 1);
 }
 
+TEST(Pipeline, StopFromAnotherThreadAbortsOnTheLoopThread) {
+  manual_loop loop;
+  std::vector<int> out;
+  destroy_count d;
+  std::stop_source stop;
+  const std::thread::id loop_thread = std::this_thread::get_id();
+  std::thread::id destroyed_on;
+  auto src =
+      sluice::make_readable<int>(loop, {.read = [](auto&, std::size_t) {},
+                                        .destroy =
+                                            [&destroyed_on](auto&, std::error_code ec, auto cb) {
+                                              destroyed_on = std::this_thread::get_id();
+                                              cb(ec);
+                                            }});
+  auto dst = collect(loop, out, d);
+  std::error_code got;
+  sluice::pipeline(stop.get_token(), src, dst, [&](std::error_code ec) { got = ec; });
+  loop.run();
+  std::thread([&stop] { stop.request_stop(); }).join();
+  // The other thread only posted the abort: nothing was torn down on it.
+  EXPECT_FALSE(src->destroyed());
+  loop.run();
+  EXPECT_EQ(got, errc::aborted);
+  EXPECT_TRUE(src->destroyed());
+  EXPECT_EQ(destroyed_on, loop_thread);
+}
+
 TEST(Pipeline, AlreadyStoppedTokenAbortsAtOnce) {
   manual_loop loop;
   destroy_count d;
@@ -713,6 +742,45 @@ TEST_F(PipelineFiles, MissingInputFileIsStageOneAndNamesThePath) {
   EXPECT_EQ(got.stage, 1u);
   EXPECT_NE(got.message().find(missing.string()), std::string::npos) << got.message();
   EXPECT_FALSE(std::filesystem::exists(dir_ / "copy.txt"));
+}
+
+// Node's #65063: a pipeline whose set-up throws leaked the file descriptors of the streams it had
+// been given. Here a listener on the writer's 'pipe' event throws half-way through the set-up:
+// the exception reaches the caller, the callback never runs, and every stage is destroyed, so
+// the reader's file and the atomic writer's temporary are closed and removed.
+TEST_F(PipelineFiles, SetupThatThrowsClosesEveryFileItWasGiven) {
+  write_file(dir_ / "in.txt", std::string(200000, 'x'));
+  std::size_t fds_before = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++fds_before;
+  boost::asio::io_context io;
+  sluice::asio_loop loop(io);
+  auto reader = sluice::make_file_reader(loop, dir_ / "in.txt");
+  auto gzip = sluice::make_gzip(loop);
+  auto writer = sluice::make_file_writer(loop, dir_ / "out.gz", {.atomic = true});
+  // Let both files open (on the I/O pool), so that there is something to leak.
+  while (!reader->size() || writer->temp_path().empty()) {
+    io.run_one_for(std::chrono::milliseconds(100));
+    io.restart();
+  }
+  ASSERT_TRUE(std::filesystem::exists(writer->temp_path()));
+  writer->on_pipe([](sluice::stream&) { throw std::runtime_error("listener failed"); });
+  int calls = 0;
+  EXPECT_THROW(sluice::pipeline(reader, gzip, writer, [&](std::error_code) { ++calls; }),
+               std::runtime_error);
+  io.run();
+  EXPECT_EQ(calls, 0);
+  EXPECT_TRUE(reader->destroyed());
+  EXPECT_TRUE(gzip->destroyed());
+  EXPECT_TRUE(writer->destroyed());
+  std::size_t fds_after = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd"))
+    ++fds_after;
+  EXPECT_EQ(fds_after, fds_before);
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir_))
+    left.push_back(e.path().filename());
+  EXPECT_EQ(left, std::vector<std::string>{"in.txt"});  // no temporary, no out.gz
 }
 
 }  // namespace
