@@ -107,16 +107,19 @@ class brotli_decompressor final : public detail::codec_transform {
 
  protected:
   void do_transform(buffer&& chunk, transform_callback cb) override {
-    if (chunk.empty()) {
-      cb();
-      return;
-    }
+    decode_chunk(std::move(chunk), cb);
+  }
+
+  // Decompresses `n` bytes (none: writes out what brotli still holds). Returns how many it
+  // used: all, unless the stream ended before them (trailing garbage) or the readable side is
+  // full (output_full()).
+  std::size_t decode_some(const std::byte* in, std::size_t n) override {
     if (done_) {
-      fail_at(make_error_code(compress_errc::trailing_garbage), consumed_, cb);
-      return;
+      if (n > 0) decode_error_ = make_error_code(compress_errc::trailing_garbage);
+      return 0;
     }
-    auto next_in = reinterpret_cast<const std::uint8_t*>(chunk.data());
-    std::size_t avail_in = chunk.size();
+    auto next_in = reinterpret_cast<const std::uint8_t*>(in);
+    std::size_t avail_in = n;
     for (;;) {
       const auto space = out_space();
       auto next_out = reinterpret_cast<std::uint8_t*>(space.data());
@@ -124,25 +127,21 @@ class brotli_decompressor final : public detail::codec_transform {
       const auto r =
           BrotliDecoderDecompressStream(dec_, &avail_in, &next_in, &avail_out, &next_out, nullptr);
       commit_out(space.size() - avail_out);
-      const std::uint64_t at = consumed_ + (chunk.size() - avail_in);
+      const std::size_t used = n - avail_in;
       if (r == BROTLI_DECODER_RESULT_ERROR) {
-        fail_at(error_of(BrotliDecoderGetErrorCode(dec_)), at, cb);
-        return;
+        decode_error_ = error_of(BrotliDecoderGetErrorCode(dec_));
+        return used;
       }
       if (r == BROTLI_DECODER_RESULT_SUCCESS) {
         done_ = true;
-        if (avail_in != 0) {
-          fail_at(make_error_code(compress_errc::trailing_garbage), at, cb);
-          return;
-        }
-        break;
+        if (avail_in != 0) decode_error_ = make_error_code(compress_errc::trailing_garbage);
+        return used;
       }
-      if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) break;
-      // NEEDS_MORE_OUTPUT: the buffer was pushed when it filled; go on with a fresh one.
+      if (r == BROTLI_DECODER_RESULT_NEEDS_MORE_INPUT) return used;
+      // NEEDS_MORE_OUTPUT: the buffer was pushed when it filled; go on with a fresh one, unless
+      // the readable side is full.
+      if (output_full()) return used;
     }
-    consumed_ += chunk.size();
-    end_of_write();
-    cb();
   }
 
   void do_flush(callback cb) override {

@@ -109,19 +109,7 @@ class isal_gunzip final : public detail::codec_transform {
 
  protected:
   void do_transform(buffer&& chunk, transform_callback cb) override {
-    std::size_t pos = 0;
-    while (pos < chunk.size()) {
-      const std::size_t take = std::min(chunk.size() - pos, detail::max_slice);
-      const std::size_t used = run(chunk.data() + pos, take);
-      if (error_) {
-        fail_at(error_, consumed_ + pos + used, cb);
-        return;
-      }
-      pos += used;
-    }
-    consumed_ += chunk.size();
-    end_of_write();
-    cb();
+    decode_chunk(std::move(chunk), cb);
   }
 
   void do_flush(callback cb) override {
@@ -170,7 +158,7 @@ class isal_gunzip final : public detail::codec_transform {
     }
   }
 
-  // Consumes header bytes from `p`; returns how many. Sets error_ on a bad header.
+  // Consumes header bytes from `p`; returns how many. Sets decode_error_ on a bad header.
   std::size_t parse_header(const std::uint8_t* p, std::size_t n) {
     std::size_t i = 0;
     while (i < n && header_stage_ != header_stage::done) {
@@ -178,12 +166,12 @@ class isal_gunzip final : public detail::codec_transform {
       switch (header_stage_) {
         case header_stage::fixed:
           if ((header_pos_ == 0 && b != 0x1f) || (header_pos_ == 1 && b != 0x8b)) {
-            error_ = make_error_code(members_ > 0 ? compress_errc::trailing_garbage
+            decode_error_ = make_error_code(members_ > 0 ? compress_errc::trailing_garbage
                                                   : compress_errc::corrupt_data);
             return i;
           }
           if ((header_pos_ == 2 && b != 8) || (header_pos_ == 3 && (b & 0xe0) != 0)) {
-            error_ = make_error_code(compress_errc::corrupt_data);  // not deflate, or bad flags
+            decode_error_ = make_error_code(compress_errc::corrupt_data);  // not deflate, or bad flags
             return i;
           }
           if (header_pos_ == 3) flags_ = b;
@@ -216,25 +204,25 @@ class isal_gunzip final : public detail::codec_transform {
     return i;
   }
 
-  // Inflates `n` bytes, member after member. Returns how many bytes it used (all, unless
-  // error_ was set).
-  std::size_t run(const std::byte* in, std::size_t n) {
+  // Inflates `n` bytes, member after member. Returns how many bytes it used: all, unless
+  // decode_error_ was set or the readable side is full (output_full()).
+  std::size_t decode_some(const std::byte* in, std::size_t n) override {
     const auto* next = reinterpret_cast<const std::uint8_t*>(in);
     std::size_t left = n;
     for (;;) {
       if (header_stage_ != header_stage::done) {
-        if (members_ > 0 && member_bytes_ == 0 && (padding_ || next[0] == 0)) {
+        if (members_ > 0 && member_bytes_ == 0 && (padding_ || (left > 0 && next[0] == 0))) {
           // Zero bytes after a member are padding, as for Node and gzip -d: skip them to the end.
           padding_ = true;
           const std::size_t zeros = detail::zero_prefix(next, left);
-          if (zeros < left) error_ = make_error_code(compress_errc::trailing_garbage);
+          if (zeros < left) decode_error_ = make_error_code(compress_errc::trailing_garbage);
           return n - left + zeros;
         }
         const std::size_t used = parse_header(next, left);
         note_member_bytes(next, used);
         next += used;
         left -= used;
-        if (error_) return n - left;
+        if (decode_error_) return n - left;
         if (header_stage_ != header_stage::done) return n;  // the header goes on in the next chunk
         start_body();
         if (left == 0) return n;
@@ -254,7 +242,7 @@ class isal_gunzip final : public detail::codec_transform {
       next = st_->next_in;
       left = st_->avail_in;
       if (r != ISAL_DECOMP_OK) {
-        error_ = error_of(r);
+        decode_error_ = error_of(r);
         return n > left ? n - left : 0;
       }
       if (st_->block_state == ISAL_BLOCK_FINISH) {
@@ -262,10 +250,11 @@ class isal_gunzip final : public detail::codec_transform {
         member_bytes_ = 0;
         header_stage_ = header_stage::fixed;
         header_pos_ = 0;
-        if (left == 0) return n;
+        if (left == 0 || output_full()) return n - left;
         continue;
       }
       if (left == 0 && st_->avail_out != 0) return n;
+      if (output_full()) return n - left;  // go on from here when the consumer wants more
     }
   }
 
@@ -297,7 +286,6 @@ class isal_gunzip final : public detail::codec_transform {
 
   std::unique_ptr<inflate_state> st_;  // large (two windows): on the heap, once
   std::uint32_t hist_bits_;
-  std::error_code error_;
   std::uint64_t members_ = 0;     // complete members
   std::size_t member_bytes_ = 0;  // input bytes of the member in progress
   std::uint8_t magic_[2] = {0, 0};

@@ -108,23 +108,7 @@ class zlib_decompressor final : public detail::codec_transform {
 
  protected:
   void do_transform(buffer&& chunk, transform_callback cb) override {
-    std::size_t pos = 0;
-    while (pos < chunk.size()) {
-      if (ended_) {  // zlib and raw: one stream only
-        fail_at(make_error_code(compress_errc::trailing_garbage), consumed_ + pos, cb);
-        return;
-      }
-      const std::size_t take = std::min(chunk.size() - pos, detail::max_slice);
-      const std::size_t used = run(chunk.data() + pos, take);
-      if (error_) {
-        fail_at(error_, consumed_ + pos + used, cb);
-        return;
-      }
-      pos += used;
-    }
-    consumed_ += chunk.size();
-    end_of_write();
-    cb();
+    decode_chunk(std::move(chunk), cb);
   }
 
   void do_flush(callback cb) override {
@@ -138,17 +122,22 @@ class zlib_decompressor final : public detail::codec_transform {
 
  private:
   // Inflates up to `n` bytes, resetting between gzip members. Returns how many bytes it used:
-  // all of them, or fewer when the stream (zlib, raw) ended or an error_ was found.
-  std::size_t run(const std::byte* in, std::size_t n) {
+  // all of them, or fewer when the stream (zlib, raw) ended, an error was found, or the
+  // readable side is full (output_full(); zlib keeps what it has not written out yet).
+  std::size_t decode_some(const std::byte* in, std::size_t n) override {
+    if (ended_ && n > 0) {  // zlib and raw: one stream only
+      decode_error_ = make_error_code(compress_errc::trailing_garbage);
+      return 0;
+    }
     zs_.next_in = in_ptr(in);
     zs_.avail_in = static_cast<uInt>(n);
     for (;;) {
       if (format_ == zlib_format::gzip && members_ > 0 && member_bytes_ == 0 &&
-          (padding_ || zs_.next_in[0] == 0)) {
+          (padding_ || (zs_.avail_in > 0 && zs_.next_in[0] == 0))) {
         // Zero bytes after a member are padding, as for Node and gzip -d: skip them to the end.
         padding_ = true;
         const std::size_t zeros = detail::zero_prefix(zs_.next_in, zs_.avail_in);
-        if (zeros < zs_.avail_in) error_ = make_error_code(compress_errc::trailing_garbage);
+        if (zeros < zs_.avail_in) decode_error_ = make_error_code(compress_errc::trailing_garbage);
         return n - zs_.avail_in + zeros;
       }
       const auto space = out_space();
@@ -168,27 +157,28 @@ class zlib_decompressor final : public detail::codec_transform {
             return used;
           }
           inflateReset(&zs_);  // the next member, if any bytes follow
-          if (zs_.avail_in == 0) return used;
+          if (zs_.avail_in == 0 || output_full()) return used;
           continue;
         case Z_OK:
         case Z_BUF_ERROR:  // no progress possible: the input is used up
           if (zs_.avail_in == 0 && zs_.avail_out != 0) return used;
           if (r == Z_BUF_ERROR) {
-            error_ = make_error_code(compress_errc::library_error);
+            decode_error_ = make_error_code(compress_errc::library_error);
             return used;
           }
+          if (output_full()) return used;
           continue;
         case Z_NEED_DICT:
-          error_ = make_error_code(compress_errc::need_dictionary);
+          decode_error_ = make_error_code(compress_errc::need_dictionary);
           return used;
         case Z_DATA_ERROR:
-          error_ = data_error();
+          decode_error_ = data_error();
           return used;
         case Z_MEM_ERROR:
-          error_ = std::make_error_code(std::errc::not_enough_memory);
+          decode_error_ = std::make_error_code(std::errc::not_enough_memory);
           return used;
         default:
-          error_ = make_error_code(compress_errc::library_error);
+          decode_error_ = make_error_code(compress_errc::library_error);
           return used;
       }
     }
@@ -227,7 +217,6 @@ class zlib_decompressor final : public detail::codec_transform {
 
   z_stream zs_{};
   zlib_format format_;
-  std::error_code error_;
   std::uint64_t members_ = 0;     // complete gzip members (or 1 once a zlib/raw stream ended)
   std::size_t member_bytes_ = 0;  // input bytes of the gzip member in progress
   Bytef magic_[2] = {0, 0};       // its first two bytes

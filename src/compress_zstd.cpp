@@ -80,29 +80,34 @@ class zstd_decompressor final : public detail::codec_transform {
 
  protected:
   void do_transform(buffer&& chunk, transform_callback cb) override {
-    ZSTD_inBuffer input{chunk.data(), chunk.size(), 0};
-    while (input.pos < input.size) {
+    decode_chunk(std::move(chunk), cb);
+  }
+
+  // Decompresses `n` bytes (none: writes out what zstd still holds). Returns how many it used:
+  // all, unless the readable side is full (output_full()); on an error, all (zstd does not say
+  // how far it got, only that the error lies in these bytes).
+  std::size_t decode_some(const std::byte* in, std::size_t n) override {
+    ZSTD_inBuffer input{in, n, 0};
+    for (;;) {
       const auto space = out_space();
       ZSTD_outBuffer output{space.data(), space.size(), 0};
       const std::size_t before = input.pos;
       const std::size_t hint = ZSTD_decompressStream(dctx_, &output, &input);
       commit_out(output.pos);
-      note_frame_bytes(static_cast<const unsigned char*>(input.src) + before, input.pos - before);
+      if (input.pos > before)
+        note_frame_bytes(static_cast<const unsigned char*>(input.src) + before, input.pos - before);
       if (ZSTD_isError(hint)) {
-        // zstd does not say how far it got before the error, only that it lies in this chunk.
-        fail_at(error_of(hint), consumed_ + input.size, cb);
-        return;
+        decode_error_ = error_of(hint);
+        return n;
       }
       if (hint == 0) {  // a frame is complete and all of it is out
         ++frames_;
         frame_bytes_ = 0;
       }
       // A full output buffer may hide more output that needs no more input.
-      if (input.pos == input.size && output.pos == output.size) drain_output();
+      if (input.pos == input.size && output.pos < output.size) return n;
+      if (output_full()) return input.pos;
     }
-    consumed_ += chunk.size();
-    end_of_write();
-    cb();
   }
 
   void do_flush(callback cb) override {
@@ -117,21 +122,6 @@ class zstd_decompressor final : public detail::codec_transform {
   }
 
  private:
-  void drain_output() {
-    for (;;) {
-      ZSTD_inBuffer none{nullptr, 0, 0};
-      const auto space = out_space();
-      ZSTD_outBuffer output{space.data(), space.size(), 0};
-      const std::size_t hint = ZSTD_decompressStream(dctx_, &output, &none);
-      commit_out(output.pos);
-      if (hint == 0 && !ZSTD_isError(hint)) {
-        ++frames_;
-        frame_bytes_ = 0;
-      }
-      if (ZSTD_isError(hint) || output.pos < output.size) return;
-    }
-  }
-
   // Keeps the first bytes of the frame in progress, to tell a new frame from garbage.
   void note_frame_bytes(const unsigned char* from, std::size_t n) {
     for (std::size_t i = 0; i < n && frame_bytes_ + i < sizeof magic_; ++i)

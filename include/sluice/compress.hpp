@@ -201,11 +201,15 @@ class codec_transform : public transform<buffer, buffer> {
     if (out_.capacity() == 0) out_ = buffer_builder(chunk_size_);
     return out_.free_space();
   }
-  /// Records `n` bytes written into out_space(); pushes the buffer once it is full.
+  /// Records `n` bytes written into out_space(); pushes the buffer once it is full. After a push
+  /// that returned false (the readable side is full), output_full() is true.
   void commit_out(std::size_t n) {
     out_.commit(n);
-    if (out_.free_space().empty()) push(std::move(out_).freeze());
+    if (out_.free_space().empty() && !push(std::move(out_).freeze())) blocked_ = true;
   }
+  /// True once a full output buffer was pushed into a full readable side during this
+  /// decode_some() call: a decoder stops there (see decode_chunk).
+  [[nodiscard]] bool output_full() const noexcept { return blocked_; }
   /// Pushes what the current output buffer holds, if anything (at end, or when flushing).
   void push_partial() {
     if (!out_.empty()) push(std::move(out_).freeze());
@@ -226,10 +230,83 @@ class codec_transform : public transform<buffer, buffer> {
   [[nodiscard]] flush_mode flush_setting() const noexcept { return flush_; }
   [[nodiscard]] const char* stage() const noexcept { return stage_; }
 
+  // ---- decoders: output in steps, so that a small input cannot fill memory -----------------
+  //
+  // A decompressor's output for one input chunk can be a thousand times its size (zlib) or far
+  // more (zstd, brotli): a "decompression bomb". Decoders hand each chunk to decode_chunk(),
+  // which calls decode_some() until the chunk is used up, and stops whenever a push found the
+  // readable side full (output_full()). It goes on when the consumer wants more
+  // (do_output_wanted), so what one chunk buffers stays within the highWaterMark plus one output
+  // chunk, whatever the compression ratio. The write is acknowledged once the chunk is decoded.
+
+  /// Decodes `chunk` with decode_some(), in steps; completes `cb` once it is all decoded, or
+  /// fails the stream with decode_error_ at the input offset where decode_some() stopped.
+  void decode_chunk(buffer&& chunk, transform_callback cb) {
+    input_ = std::move(chunk);
+    input_pos_ = 0;
+    input_cb_.emplace(cb);
+    resume_ = false;
+    continue_decoding();
+  }
+
+  /// Decodes from `n` bytes at `p` (n is 0 when resuming after output_full(): then it only
+  /// writes out what the codec still holds). Returns how many bytes it used: all of them,
+  /// fewer when it stopped because output_full(), or up to the error it set in decode_error_.
+  virtual std::size_t decode_some(const std::byte* p, std::size_t n) {
+    (void)p;
+    return n;
+  }
+
+  void do_output_wanted() override {
+    if (input_cb_ && !decoding_) continue_decoding();
+  }
+
   /// Input bytes consumed before the chunk being processed.
   std::uint64_t consumed_ = 0;
+  /// Set by decode_some() on failure.
+  std::error_code decode_error_;
 
  private:
+  // The largest slice of a chunk handed to the codec in one call (zlib and ISA-L count in 32
+  // bits).
+  static constexpr std::size_t decode_slice = std::size_t{1} << 30;
+
+  void continue_decoding() {
+    decoding_ = true;
+    bool more = resume_ || input_pos_ < input_.size();
+    while (more) {
+      blocked_ = false;
+      const std::size_t take = std::min(input_.size() - input_pos_, decode_slice);
+      const std::size_t used = decode_some(input_.data() + input_pos_, take);
+      if (decode_error_) {
+        decoding_ = false;
+        const auto cb = *std::exchange(input_cb_, std::nullopt);
+        input_ = {};
+        fail_at(decode_error_, consumed_ + input_pos_ + used, cb);
+        return;
+      }
+      input_pos_ += used;
+      resume_ = blocked_;
+      if (blocked_ || this->destroyed()) {  // go on in do_output_wanted
+        decoding_ = false;
+        return;
+      }
+      more = input_pos_ < input_.size();
+    }
+    decoding_ = false;
+    consumed_ += input_.size();
+    input_ = {};
+    end_of_write();
+    const auto cb = *std::exchange(input_cb_, std::nullopt);
+    cb();
+  }
+
+  buffer input_;  // the chunk being decoded
+  std::size_t input_pos_ = 0;
+  std::optional<transform_callback> input_cb_;
+  bool resume_ = false;    // the last decode_some() stopped on output_full()
+  bool decoding_ = false;  // continue_decoding() is on the stack
+  bool blocked_ = false;
   buffer_builder out_;
   std::size_t chunk_size_;
   flush_mode flush_;

@@ -4,7 +4,8 @@
 // do_transform gets each written chunk and calls its callback once: with nothing, with an
 // output chunk, or with an error; it may also push() any number of outputs before that. While
 // the readable side is full the callback is held back, so backpressure travels upstream.
-// do_flush runs after end(), before 'finish'; what it pushes comes before 'end'.
+// do_flush runs after end(), before 'finish'; what it pushes comes before 'end'. A transform
+// that can stop in the middle of a chunk when push() returns false resumes in do_output_wanted.
 #pragma once
 
 #include <optional>
@@ -48,6 +49,12 @@ class transform : public duplex<In, Out> {
   virtual void do_transform(In&& chunk, transform_callback cb) = 0;
   /// Pushes whatever is left at the end; call `cb` once. Default: nothing to flush.
   virtual void do_flush(callback cb) { cb({}); }
+  /// The readable side wants more output while a do_transform call is still in progress (its
+  /// callback not called yet). A transform whose output for one chunk can be large (a
+  /// decompressor) pushes until push() returns false, returns, and goes on from here, so that
+  /// one input chunk never buffers more than the highWaterMark plus one output chunk. Default:
+  /// nothing (a transform that completes inside do_transform never gets here).
+  virtual void do_output_wanted() {}
 
   void do_write(In&& chunk, typename writable<In>::write_callback cb) final {
     has_held_ = false;
@@ -61,6 +68,12 @@ class transform : public duplex<In, Out> {
     if (has_held_) {
       has_held_ = false;
       held_();
+    } else if (expect_) {
+      // What this turn pushes decides whether the write is held back (complete_write): if it
+      // pushes nothing, the readable side is not waiting for it ('reading' stays set until a
+      // push), so holding the write would stall the stream.
+      length_before_ = this->readable_length();
+      do_output_wanted();
     }
   }
 

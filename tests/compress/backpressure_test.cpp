@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "compress/compress_support.hpp"
 #include "sluice/compress.hpp"
@@ -98,6 +99,42 @@ TEST(CompressBackpressure, SlowConsumerBoundsEveryBufferWhenDecompressing) {
   EXPECT_LE(p.source, hwm + 4096);
   EXPECT_LE(p.read_ahead, 4 * hwm);
   EXPECT_GT(codec->counters().push_backpressure, 0u);
+}
+
+// A decompression bomb: 32 MiB of zeros packs into a few KiB (gzip, about 1000:1) or a few
+// hundred bytes (zstd, brotli), and all of it arrives in ONE written chunk. The decoder must not
+// inflate the whole chunk at once: it stops when its readable side is full and goes on when the
+// consumer wants more, so its buffer stays at the highWaterMark plus one output chunk.
+TEST(CompressBackpressure, OneSmallChunkThatInflatesHugelyStaysWithinTheHighWaterMark) {
+  const std::string zeros(32u << 20, '\0');
+  struct codec_pair {
+    const char* name;
+    std::function<codec_ptr(sluice::loop&)> pack, unpack;
+  };
+  const std::vector<codec_pair> codecs{
+      {"gunzip (zlib)", [](sluice::loop& l) { return sluice::make_gzip(l); },
+       [](sluice::loop& l) { return sluice::make_gunzip(l); }},
+      {"gunzip (ISA-L)", [](sluice::loop& l) { return sluice::make_gzip(l); },
+       [](sluice::loop& l) { return sluice::make_gunzip(l, {}, sluice::gzip_engine::isal); }},
+      {"inflate", [](sluice::loop& l) { return sluice::make_deflate(l); },
+       [](sluice::loop& l) { return sluice::make_inflate(l); }},
+      {"zstd", [](sluice::loop& l) { return sluice::make_zstd_compress(l); },
+       [](sluice::loop& l) { return sluice::make_zstd_decompress(l); }},
+      {"brotli", [](sluice::loop& l) { return sluice::make_brotli_compress(l, {.quality = 5}); },
+       [](sluice::loop& l) { return sluice::make_brotli_decompress(l); }},
+  };
+  for (const auto& c : codecs) {
+    manual_loop loop;
+    const std::string packed = sluice::test::run_codec(c.pack(loop), zeros, loop).out;
+    ASSERT_LT(packed.size(), 64u * 1024) << c.name;
+    auto codec = c.unpack(loop);
+    const auto p = run_slow(loop, codec, packed, packed.size());  // one chunk
+    ASSERT_TRUE(p.finished) << c.name;
+    EXPECT_TRUE(p.out == zeros) << c.name << ": " << p.out.size() << " bytes out";
+    // The default output chunk is 16 KiB: the buffer holds at most hwm plus one of them.
+    EXPECT_LE(p.codec_out, hwm + 16 * 1024) << c.name;
+    EXPECT_GT(codec->counters().push_backpressure, 100u) << c.name;
+  }
 }
 
 }  // namespace
