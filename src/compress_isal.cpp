@@ -167,11 +167,12 @@ class isal_gunzip final : public detail::codec_transform {
         case header_stage::fixed:
           if ((header_pos_ == 0 && b != 0x1f) || (header_pos_ == 1 && b != 0x8b)) {
             decode_error_ = make_error_code(members_ > 0 ? compress_errc::trailing_garbage
-                                                  : compress_errc::corrupt_data);
+                                                         : compress_errc::corrupt_data);
             return i;
           }
           if ((header_pos_ == 2 && b != 8) || (header_pos_ == 3 && (b & 0xe0) != 0)) {
-            decode_error_ = make_error_code(compress_errc::corrupt_data);  // not deflate, or bad flags
+            decode_error_ =
+                make_error_code(compress_errc::corrupt_data);  // not deflate, or bad flags
             return i;
           }
           if (header_pos_ == 3) flags_ = b;
