@@ -121,9 +121,8 @@ class isal_block_compressor final : public detail::block_compressor {
     zs_.hist_bits = hist_bits_;
     zs_.flush = SYNC_FLUSH;
     zs_.end_of_stream = last ? 1 : 0;
-    if (!dict.empty() &&
-        isal_deflate_set_dict(&zs_, bytes(dict.data()), static_cast<std::uint32_t>(dict.size())) !=
-            COMP_OK)
+    if (!dict.empty() && isal_deflate_set_dict(&zs_, bytes(dict.data()),
+                                               static_cast<std::uint32_t>(dict.size())) != COMP_OK)
       return false;
     zs_.next_in = bytes(in.data());
     zs_.avail_in = static_cast<std::uint32_t>(in.size());  // a block is far below 4 GiB
@@ -136,8 +135,7 @@ class isal_block_compressor final : public detail::block_compressor {
       const int r = isal_deflate(&zs_);
       out.size += room.size() - zs_.avail_out;
       if (r != COMP_OK) return false;
-      if (last ? zs_.internal_state.state == ZSTATE_END
-               : zs_.avail_in == 0 && zs_.avail_out != 0)
+      if (last ? zs_.internal_state.state == ZSTATE_END : zs_.avail_in == 0 && zs_.avail_out != 0)
         return true;
       if (zs_.avail_out == 0) out.reserve_more(out.capacity);
     }

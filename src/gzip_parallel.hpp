@@ -28,7 +28,9 @@ struct block_output {
   /// Makes room for at least `n` bytes after the first `size`, keeping those.
   void reserve_more(std::size_t n);
   /// The room after the first `size` bytes.
-  [[nodiscard]] std::span<std::byte> room() noexcept { return {data.get() + size, capacity - size}; }
+  [[nodiscard]] std::span<std::byte> room() noexcept {
+    return {data.get() + size, capacity - size};
+  }
 };
 
 /// Compresses one block at a time into raw deflate data that continues a deflate stream. One
@@ -44,8 +46,9 @@ class block_compressor {
   /// appends the result to `out`. Unless `last`, the data ends with a sync flush (byte-aligned,
   /// no final block), so the next block's data can follow it; with `last`, it ends with the
   /// final block. Returns false if the library failed.
-  [[nodiscard]] virtual bool compress(std::span<const std::byte> dict, std::span<const std::byte> in,
-                                      bool last, block_output& out) = 0;
+  [[nodiscard]] virtual bool compress(std::span<const std::byte> dict,
+                                      std::span<const std::byte> in, bool last,
+                                      block_output& out) = 0;
 
   /// The CRC-32 (gzip's) of `in`, continuing from `crc`.
   [[nodiscard]] virtual std::uint32_t crc32(std::uint32_t crc,
@@ -63,10 +66,8 @@ struct gzip_block_engine {
 };
 
 /// The gzip transform with `threads` (>= 2) blocks compressed at once. Options already checked.
-[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_parallel_gzip(loop& l,
-                                                                            const gzip_options& o,
-                                                                            unsigned threads,
-                                                                            gzip_block_engine engine);
+[[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_parallel_gzip(
+    loop& l, const gzip_options& o, unsigned threads, gzip_block_engine engine);
 
 /// The engines (compress_zlib.cpp, compress_isal.cpp).
 /// Throws as make_gzip does for options the isal engine cannot take.
