@@ -3,8 +3,10 @@
 # Node 20, the igzip CLI and cp, on 1 GiB of real text, side by side in one run.
 #
 #   gzip    node bench/node/gzip.js (pipeline(createReadStream, createGzip, createWriteStream))
-#           vs `sluice gzip --level 6`
-#   isal    `sluice gzip --engine isal` vs `igzip` (both at ISA-L level 1, igzip's default)
+#           vs `sluice gzip --level 6` (the CLI default: blocks on one thread per core), and
+#           `--threads 1` (one piece, on the loop thread) as an extra row
+#   isal    `sluice gzip --engine isal` vs `igzip` (both at ISA-L level 1, igzip's default),
+#           and `--threads 1` as an extra row
 #   copy    `sluice copy` (copy_file_range) vs cp vs node bench/node/copy.js; and
 #           `sluice copy --stream` (file_reader → file_writer) for reference
 #   memory  peak RSS of the gzip runs at 256 MiB and 1 GiB, with backpressure respected (sluice
@@ -166,6 +168,15 @@ measure() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
+# size_row <label> <file...>: the files' sizes, to compare compression ratios.
+size_row() {
+  local label="$1" f
+  shift
+  printf '  %-34s' "$label"
+  for f in "$@"; do printf ' %s' "$(stat -c %s "$f")"; done
+  printf ' bytes\n'
+}
+
 check_gzip() { gzip -t "$1" || { echo "bench-cli.sh: $1 is not valid gzip" >&2; exit 1; }; }
 
 busy_check
@@ -178,6 +189,12 @@ if want gzip || want memory; then
   check_gzip "$out.node.gz"
   measure "sluice gzip" "$sluice" gzip -q -f --level "$level" "$big" -o "$out.sluice.gz"
   check_gzip "$out.sluice.gz"
+  if want gzip; then
+    measure "sluice gzip --threads 1" "$sluice" gzip -q -f --threads 1 --level "$level" "$big" \
+      -o "$out.sluice1.gz"
+    check_gzip "$out.sluice1.gz"
+    size_row "sizes: node, sluice, --threads 1" "$out.node.gz" "$out.sluice.gz" "$out.sluice1.gz"
+  fi
 fi
 
 if want isal; then
@@ -185,10 +202,16 @@ if want isal; then
   echo "==> gzip with ISA-L (level 1)"
   measure "sluice gzip --engine isal" "$sluice" gzip -q -f --engine isal "$big" -o "$out.isal.gz"
   check_gzip "$out.isal.gz"
+  measure "sluice gzip --engine isal --threads 1" "$sluice" gzip -q -f --engine isal --threads 1 \
+    "$big" -o "$out.isal1.gz"
+  check_gzip "$out.isal1.gz"
   if ((have_igzip)); then
     # (igzip will not replace an existing -o file even with -f: write through stdout)
     measure "igzip" sh -c 'exec igzip -c "$0" >"$1"' "$big" "$out.igzip.gz"
     check_gzip "$out.igzip.gz"
+    size_row "sizes: isal, --threads 1, igzip" "$out.isal.gz" "$out.isal1.gz" "$out.igzip.gz"
+  else
+    size_row "sizes: isal, --threads 1" "$out.isal.gz" "$out.isal1.gz"
   fi
 fi
 
@@ -257,6 +280,8 @@ val() { local v="${1:-}"; echo "${v:--}"; }
 r() { if [[ -n "${1:-}" && -n "${2:-}" ]]; then ratio "$1" "$2"; else echo "-"; fi; }
 gz_ratio="$(r "${T[node gzip.js]:-}" "${T[sluice gzip]:-}")"
 gz_cpu="$(r "${C[node gzip.js]:-}" "${C[sluice gzip]:-}")"
+gz1_ratio="$(r "${T[node gzip.js]:-}" "${T[sluice gzip --threads 1]:-}")"
+isal1_igzip="$(r "${T[igzip]:-}" "${T[sluice gzip --engine isal --threads 1]:-}")"
 isal_node="$(r "${T[node gzip.js]:-}" "${T[sluice gzip --engine isal]:-}")"
 isal_igzip="$(r "${T[igzip]:-}" "${T[sluice gzip --engine isal]:-}")"
 copy_cp="$(r "${T[cp]:-}" "${T[sluice copy]:-}")"
@@ -264,6 +289,7 @@ copy_node="$(r "${T[node copy.js]:-}" "${T[sluice copy]:-}")"
 printf '  gzip:  sluice / node = %sx  (target >= 1.0x); in CPU time %sx\n' "$gz_ratio" "$gz_cpu"
 printf '  isal:  sluice isal / node gzip = %sx  (target >= 8x)\n' "$isal_node"
 printf '  isal:  sluice isal / igzip = %sx  (target >= 0.9x)\n' "$isal_igzip"
+printf '  one thread: gzip / node = %sx, isal / igzip = %sx\n' "$gz1_ratio" "$isal1_igzip"
 printf '  copy:  sluice / cp = %sx  (target >= 0.9x);  sluice / node = %sx  (target >= 3x)\n' \
   "$copy_cp" "$copy_node"
 if want memory; then

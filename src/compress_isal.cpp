@@ -1,10 +1,12 @@
 // gzip on Intel ISA-L's igzip: compression (make_gzip with gzip_engine::isal) and decompression
 // (make_gunzip with gzip_engine::isal).
+#include <isa-l/crc.h>
 #include <isa-l/igzip_lib.h>
 
 #include <algorithm>
 #include <memory>
 
+#include "gzip_parallel.hpp"
 #include "sluice/compress.hpp"
 
 namespace sluice {
@@ -95,6 +97,64 @@ class isal_gzip final : public detail::compressor_transform {
 
   isal_zstream zs_{};
   std::unique_ptr<std::uint8_t[]> level_buf_;
+};
+
+// One block of a parallel gzip (gzip_parallel.hpp) on ISA-L: raw deflate at the mapped level.
+class isal_block_compressor final : public detail::block_compressor {
+ public:
+  explicit isal_block_compressor(const gzip_options& o)
+      : level_(isal_level(o.level)), hist_bits_(static_cast<std::uint16_t>(o.window_bits)) {
+    isal_deflate_init(&zs_);
+    if (const std::size_t n = level_buffer_size(level_); n != 0) {
+      level_buf_ = std::make_unique_for_overwrite<std::uint8_t[]>(n);
+      level_buf_size_ = static_cast<std::uint32_t>(n);
+    }
+  }
+
+  bool compress(std::span<const std::byte> dict, std::span<const std::byte> in, bool last,
+                detail::block_output& out) override {
+    isal_deflate_reset(&zs_);
+    zs_.level = level_;
+    zs_.level_buf = level_buf_.get();
+    zs_.level_buf_size = level_buf_size_;
+    zs_.gzip_flag = IGZIP_DEFLATE;
+    zs_.hist_bits = hist_bits_;
+    zs_.flush = SYNC_FLUSH;
+    zs_.end_of_stream = last ? 1 : 0;
+    if (!dict.empty() && isal_deflate_set_dict(&zs_, bytes(dict.data()),
+                                               static_cast<std::uint32_t>(dict.size())) != COMP_OK)
+      return false;
+    zs_.next_in = bytes(in.data());
+    zs_.avail_in = static_cast<std::uint32_t>(in.size());  // a block is far below 4 GiB
+    // Incompressible input grows by a few bytes per stored block: usually one call.
+    out.reserve_more(in.size() + in.size() / 16 + 1024);
+    for (;;) {
+      const auto room = out.room();
+      zs_.next_out = reinterpret_cast<std::uint8_t*>(room.data());
+      zs_.avail_out = static_cast<std::uint32_t>(room.size());
+      const int r = isal_deflate(&zs_);
+      out.size += room.size() - zs_.avail_out;
+      if (r != COMP_OK) return false;
+      if (last ? zs_.internal_state.state == ZSTATE_END : zs_.avail_in == 0 && zs_.avail_out != 0)
+        return true;
+      if (zs_.avail_out == 0) out.reserve_more(out.capacity);
+    }
+  }
+
+  std::uint32_t crc32(std::uint32_t crc, std::span<const std::byte> in) const override {
+    return crc32_gzip_refl(crc, reinterpret_cast<const unsigned char*>(in.data()), in.size());
+  }
+
+ private:
+  static std::uint8_t* bytes(const std::byte* p) {
+    return reinterpret_cast<std::uint8_t*>(const_cast<std::byte*>(p));
+  }
+
+  isal_zstream zs_{};
+  std::unique_ptr<std::uint8_t[]> level_buf_;
+  std::uint32_t level_buf_size_ = 0;
+  std::uint32_t level_;
+  std::uint16_t hist_bits_;
 };
 
 class isal_gunzip final : public detail::codec_transform {
@@ -301,7 +361,7 @@ class isal_gunzip final : public detail::codec_transform {
 
 namespace detail {
 
-std::shared_ptr<transform<buffer, buffer>> make_isal_gzip(loop& l, const gzip_options& o) {
+void check_isal_gzip_options(const gzip_options& o) {
   constexpr const char* stage = "gzip";
   check_range(stage, "level", o.level, -1, 9);
   check_range(stage, "window_bits", o.window_bits, 8, 15);
@@ -309,7 +369,17 @@ std::shared_ptr<transform<buffer, buffer>> make_isal_gzip(loop& l, const gzip_op
   check_range(stage, "strategy", o.strategy, 0, 4);
   if (o.strategy != 0) invalid_option(stage, "the isal engine supports only strategy 0");
   check_common(stage, o.chunk_size, o.flush);
+}
+
+std::shared_ptr<transform<buffer, buffer>> make_isal_gzip(loop& l, const gzip_options& o) {
+  check_isal_gzip_options(o);
   return std::make_shared<isal_gzip>(l, o);
+}
+
+gzip_block_engine isal_block_engine(const gzip_options& o) {
+  // ISA-L's levels are all fast ones, and igzip writes XFL 0.
+  return {[o] { return std::make_unique<isal_block_compressor>(o); },
+          std::size_t{1} << o.window_bits, 0};
 }
 
 std::shared_ptr<transform<buffer, buffer>> make_isal_gunzip(loop& l, const zlib_options& o) {

@@ -7,6 +7,9 @@
 #include <cstring>
 #include <new>
 
+#include <thread>
+
+#include "gzip_parallel.hpp"
 #include "sluice/compress.hpp"
 
 namespace sluice {
@@ -224,6 +227,51 @@ class zlib_decompressor final : public detail::codec_transform {
   bool padding_ = false;          // gzip: only zero bytes may follow
 };
 
+// One block of a parallel gzip (gzip_parallel.hpp) on zlib: raw deflate with the stream's options.
+class zlib_block_compressor final : public detail::block_compressor {
+ public:
+  explicit zlib_block_compressor(const zlib_options& o) {
+    const int r = deflateInit2(&zs_, o.level, Z_DEFLATED, -std::max(o.window_bits, 9), o.mem_level,
+                               o.strategy);
+    if (r == Z_MEM_ERROR) throw std::bad_alloc();
+    if (r != Z_OK) detail::invalid_option("gzip", "zlib refused the options");
+  }
+  ~zlib_block_compressor() override { deflateEnd(&zs_); }
+
+  bool compress(std::span<const std::byte> dict, std::span<const std::byte> in, bool last,
+                detail::block_output& out) override {
+    if (deflateReset(&zs_) != Z_OK) return false;
+    if (!dict.empty() &&
+        deflateSetDictionary(&zs_, in_ptr(dict.data()), static_cast<uInt>(dict.size())) != Z_OK)
+      return false;
+    zs_.next_in = in_ptr(in.data());
+    zs_.avail_in = static_cast<uInt>(in.size());  // a block is far below 4 GiB
+    const int mode = last ? Z_FINISH : Z_SYNC_FLUSH;
+    // deflateBound plus room for the sync flush's empty stored block: usually one call.
+    out.reserve_more(deflateBound(&zs_, zs_.avail_in) + 16);
+    for (;;) {
+      const auto room = out.room();
+      zs_.next_out = reinterpret_cast<Bytef*>(room.data());
+      zs_.avail_out = static_cast<uInt>(room.size());
+      const int r = deflate(&zs_, mode);
+      out.size += room.size() - zs_.avail_out;
+      if (r == Z_STREAM_END) return true;
+      if (r != Z_OK && r != Z_BUF_ERROR) return false;
+      if (!last && zs_.avail_in == 0 && zs_.avail_out != 0) return true;
+      if (zs_.avail_out == 0) out.reserve_more(out.capacity);
+    }
+  }
+
+  std::uint32_t crc32(std::uint32_t crc, std::span<const std::byte> in) const override {
+    // zlib's crc32_z takes a size_t length; a block fits anyway.
+    return static_cast<std::uint32_t>(
+        crc32_z(crc, reinterpret_cast<const Bytef*>(in.data()), in.size()));
+  }
+
+ private:
+  z_stream zs_{};
+};
+
 template <class T>
 std::shared_ptr<transform<buffer, buffer>> make_codec(loop& l, const zlib_options& o, zlib_format f,
                                                       const char* stage) {
@@ -235,12 +283,33 @@ std::shared_ptr<transform<buffer, buffer>> make_codec(loop& l, const zlib_option
 
 }  // namespace
 
+namespace detail {
+
+gzip_block_engine zlib_block_engine(const gzip_options& o) {
+  // zlib's own choice of XFL for a gzip header.
+  const int level = o.level < 0 ? 6 : o.level;
+  const std::uint8_t xfl = level == 9 ? 2 : (o.strategy >= Z_HUFFMAN_ONLY || level < 2 ? 4 : 0);
+  return {[o] { return std::make_unique<zlib_block_compressor>(o); },
+          std::size_t{1} << std::max(o.window_bits, 9), xfl};
+}
+
+}  // namespace detail
+
 std::shared_ptr<transform<buffer, buffer>> make_gzip(loop& l, gzip_options o) {
+  detail::check_range("gzip", "threads", o.threads, 0, max_gzip_threads);
+  const unsigned threads =
+      o.threads != 0 ? o.threads : std::max(1U, std::thread::hardware_concurrency());
+  // Flushing after every write needs each write's output at once: that is the one-thread path.
+  const bool parallel = threads > 1 && o.flush == flush_mode::none;
   switch (o.engine) {
     case gzip_engine::zlib:
-      return make_codec<zlib_compressor>(l, o, zlib_format::gzip, "gzip");
+      if (!parallel) return make_codec<zlib_compressor>(l, o, zlib_format::gzip, "gzip");
+      check_zlib_options("gzip", o, true);
+      return detail::make_parallel_gzip(l, o, threads, detail::zlib_block_engine(o));
     case gzip_engine::isal:
-      return detail::make_isal_gzip(l, o);
+      if (!parallel) return detail::make_isal_gzip(l, o);
+      detail::check_isal_gzip_options(o);
+      return detail::make_parallel_gzip(l, o, threads, detail::isal_block_engine(o));
   }
   detail::invalid_option("gzip",
                          "unknown gzip_engine " + std::to_string(static_cast<int>(o.engine)));

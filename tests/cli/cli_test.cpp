@@ -140,6 +140,23 @@ TEST_F(Cli, IsalEngineWritesStandardGzip) {
   EXPECT_TRUE(same_bytes(sh("gzip -dc i.gz").out, text));
 }
 
+TEST_F(Cli, ThreadsGiveTheSameStandardGzipForAnyCount) {
+  const std::string text = make_text("in.txt", 1000000);
+  for (const char* engine : {"zlib", "isal"}) {
+    SCOPED_TRACE(engine);
+    const std::string e(engine);
+    ASSERT_EQ(sh("\"$SLUICE\" gzip --engine " + e + " --threads 2 in.txt -o two.gz").status, 0);
+    ASSERT_EQ(sh("\"$SLUICE\" gzip --engine " + e + " -p 3 in.txt -o three.gz").status, 0);
+    ASSERT_EQ(sh("\"$SLUICE\" gzip --engine " + e + " --threads 1 in.txt -o one.gz").status, 0);
+    EXPECT_TRUE(same_bytes(sh("gzip -dc two.gz").out, text));
+    EXPECT_TRUE(same_bytes(sh("gzip -dc one.gz").out, text));
+    EXPECT_TRUE(same_bytes(slurp(path("two.gz")), slurp(path("three.gz"))));
+  }
+  const result bad = sh("\"$SLUICE\" gzip --threads 999 in.txt -o x.gz");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_FALSE(fs::exists(path("x.gz")));
+}
+
 TEST_F(Cli, ZstdRoundTripsWithZstdCli) {
   if (!have("zstd")) GTEST_SKIP() << "no zstd CLI";
   const std::string text = make_text("in.txt", 200000);
@@ -359,6 +376,7 @@ TEST_F(Cli, HelpForEverySubcommand) {
   }
   EXPECT_EQ(top.out.find("demo-child"), std::string::npos);  // hidden
   EXPECT_NE(sh("\"$SLUICE\" gzip --help").out.find("--engine"), std::string::npos);
+  EXPECT_NE(sh("\"$SLUICE\" gzip --help").out.find("--threads"), std::string::npos);
   EXPECT_NE(sh("\"$SLUICE\" run --help").out.find("grep [-v]"), std::string::npos);
   EXPECT_NE(sh("\"$SLUICE\" gzip --level 12 x").status, 0);
   EXPECT_NE(sh("\"$SLUICE\" frobnicate").status, 0);

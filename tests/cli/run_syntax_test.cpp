@@ -80,6 +80,9 @@ TEST(RunSyntax, CodecOptions) {
   const auto& g = std::get<codec_stage>(s[1].what);
   EXPECT_EQ(g.level, 9);
   EXPECT_EQ(g.engine, gzip_engine_kind::isal);
+  EXPECT_EQ(g.threads, 0u);  // one per core unless told
+  EXPECT_EQ(std::get<codec_stage>(parse_ok("gzip --threads 3")[1].what).threads, 3u);
+  EXPECT_EQ(std::get<codec_stage>(parse_ok("gzip --threads=1")[1].what).threads, 1u);
   EXPECT_EQ(std::get<codec_stage>(s[2].what).level, 19);
   EXPECT_EQ(std::get<codec_stage>(s[3].what).level, 4);
   EXPECT_FALSE(std::get<codec_stage>(parse_ok("gunzip")[1].what).level.has_value());
@@ -124,6 +127,10 @@ TEST(RunSyntax, BadLevelPointsAtTheValue) {
 TEST(RunSyntax, BadEngineAndUnknownOption) {
   const std::string expr = "gzip --engine pigz";
   EXPECT_EQ(pointed(expr, parse_err(expr)), "pigz");
+  const std::string threads = "gzip --threads 999";
+  EXPECT_EQ(pointed(threads, parse_err(threads)), "999");
+  const std::string threads2 = "zstd --threads 2";  // only gzip has threads
+  EXPECT_EQ(pointed(threads2, parse_err(threads2)), "--threads");
   const std::string expr2 = "gunzip --level 3";  // decompressors take no level
   EXPECT_EQ(pointed(expr2, parse_err(expr2)), "--level");
   const std::string expr3 = "grep -vx ERR";

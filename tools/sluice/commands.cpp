@@ -126,6 +126,7 @@ int run_codec_command(const codec_command& c) {
   codec.kind = c.kind;
   codec.level = c.level;
   codec.engine = c.engine;
+  codec.threads = c.threads;
   std::vector<stage_spec> stages;
   stages.push_back(source_spec(c.input));
   stages.push_back(make_spec(codec, std::string(name)));

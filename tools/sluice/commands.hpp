@@ -20,7 +20,7 @@ struct common_flags {
 };
 
 /// sluice gzip|gunzip|zstd|unzstd|brotli|unbrotli [FILE] [-o OUT] [-c] [-f] [--level N]
-/// [--engine zlib|isal]
+/// [--engine zlib|isal] [--threads N]
 struct codec_command {
   codec_kind kind = codec_kind::gzip;
   std::string input;       ///< empty or "-": stdin
@@ -29,6 +29,7 @@ struct codec_command {
   bool force = false;      ///< -f: overwrite an existing output named after the input
   std::optional<int> level;
   gzip_engine_kind engine = gzip_engine_kind::zlib;
+  unsigned threads = 0;  ///< --threads (gzip): 0, the default, is one per core
   common_flags flags;
 };
 [[nodiscard]] int run_codec_command(const codec_command& c);

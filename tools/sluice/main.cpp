@@ -10,6 +10,7 @@
 
 #include "commands.hpp"
 #include "run_syntax.hpp"
+#include "sluice/compress.hpp"
 
 namespace {
 
@@ -91,6 +92,11 @@ int main(int argc, char** argv) {
              },
              "zlib (default) or isal (Intel ISA-L igzip: several times faster, a little larger)")
           ->check(CLI::IsMember({"zlib", "isal"}));
+      cmd->add_option("-p,--threads", c.threads,
+                      "Blocks compressed at once, on that many threads (as pigz): 0, the default, "
+                      "is one per core; 1 compresses in one piece on the main thread. The output "
+                      "is one standard gzip member either way")
+          ->check(CLI::Range(0U, sluice::max_gzip_threads));
     } else if (kind == codec_kind::zstd) {
       cmd->add_option("-l,--level", c.level, "Compression level, 1 .. 19; default 3")
           ->check(CLI::Range(1, 19));
@@ -139,7 +145,8 @@ int main(int argc, char** argv) {
       "  write [--append] [--no-atomic] FILE\n"
       "                          write FILE, atomically unless --append/--no-atomic (last only)\n"
       "  stdout                  write stdout (the default last stage)\n"
-      "  gzip [--level N] [--engine zlib|isal]   zstd [--level N]   brotli [--level N]\n"
+      "  gzip [--level N] [--engine zlib|isal] [--threads N]\n"
+      "  zstd [--level N]   brotli [--level N]\n"
       "  gunzip   unzstd   unbrotli\n"
       "  lines                   re-chunk so that every chunk holds whole lines\n"
       "  grep [-v] [-F] [-i] PATTERN\n"

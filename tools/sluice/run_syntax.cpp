@@ -8,6 +8,8 @@
 #include <limits>
 #include <regex>
 
+#include "sluice/compress.hpp"
+
 namespace sluice::cli {
 namespace {
 
@@ -146,6 +148,15 @@ stage_result parse_codec(const stage_tokens& st, codec_kind kind) {
         c.engine = gzip_engine_kind::isal;
       else
         return error_at(val, "gzip: --engine must be zlib or isal, not " + quote(val.text));
+    } else if (kind == codec_kind::gzip && is_option(t) && opt == "--threads") {
+      auto v = in.value_of(t, "--threads", inline_value);
+      if (auto* e = std::get_if<syntax_error>(&v)) return *e;
+      const token& val = *std::get<const token*>(v);
+      auto n = parse_int(val.text);
+      if (!n || *n < 0 || *n > static_cast<long long>(max_gzip_threads))
+        return error_at(val, "gzip: --threads must be 0.." + std::to_string(max_gzip_threads) +
+                                 ", not " + quote(val.text));
+      c.threads = static_cast<unsigned>(*n);
     } else {
       return unexpected(t, st.name->text);
     }

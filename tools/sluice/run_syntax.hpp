@@ -59,6 +59,7 @@ struct codec_stage {
   codec_kind kind = codec_kind::gzip;
   std::optional<int> level;                          ///< --level N (compressors only)
   gzip_engine_kind engine = gzip_engine_kind::zlib;  ///< --engine (gzip only)
+  unsigned threads = 0;  ///< --threads N (gzip only): blocks compressed at once; 0: one per core
 };
 /// Re-chunks bytes so that every chunk holds whole lines.
 struct lines_stage {};

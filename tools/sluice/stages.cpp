@@ -39,6 +39,7 @@ std::shared_ptr<transform<buffer, buffer>> make_codec(sluice::loop& l, const cod
       o.level = c.level.value_or(-1);
       o.chunk_size = codec_chunk;
       o.engine = c.engine == gzip_engine_kind::isal ? gzip_engine::isal : gzip_engine::zlib;
+      o.threads = c.threads;
       return make_gzip(l, o);
     }
     case codec_kind::gunzip: {
