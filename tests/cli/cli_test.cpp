@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +139,23 @@ TEST_F(Cli, IsalEngineWritesStandardGzip) {
   const std::string text = make_text("in.txt", 200000);
   ASSERT_EQ(sh("\"$SLUICE\" gzip --engine isal in.txt -o i.gz").status, 0);
   EXPECT_TRUE(same_bytes(sh("gzip -dc i.gz").out, text));
+}
+
+TEST_F(Cli, IsalEngineGunzipsGzipCliOutputAndNamesCorruption) {
+  const std::string text = make_text("in.txt", 300000);
+  ASSERT_EQ(sh("gzip -c in.txt > g.gz && gzip -c in.txt >> g.gz").status, 0);  // two members
+  const result r = sh("\"$SLUICE\" gunzip --engine isal g.gz -c");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(same_bytes(r.out, text + text));
+  std::string gz = slurp(path("g.gz"));
+  for (std::size_t i = 1000; i < 1100; ++i) gz[i] = static_cast<char>(gz[i] ^ 0x5a);
+  spit(path("bad.gz"), gz);
+  const auto before = files();
+  const result bad = sh("\"$SLUICE\" gunzip --engine isal bad.gz");
+  expect_one_line_error(bad, "sluice: gunzip: stage 1 (gunzip): gunzip at input byte ");
+  EXPECT_EQ(files(), before);
+  EXPECT_EQ(sh("\"$SLUICE\" run 'read g.gz | gunzip --engine isal | count'").out,
+            std::to_string(2 * std::count(text.begin(), text.end(), '\n')) + "\n");
 }
 
 TEST_F(Cli, ThreadsGiveTheSameStandardGzipForAnyCount) {

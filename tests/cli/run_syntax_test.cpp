@@ -127,6 +127,10 @@ TEST(RunSyntax, BadLevelPointsAtTheValue) {
 TEST(RunSyntax, BadEngineAndUnknownOption) {
   const std::string expr = "gzip --engine pigz";
   EXPECT_EQ(pointed(expr, parse_err(expr)), "pigz");
+  const std::string gunzip = "gunzip --engine=zstd";
+  EXPECT_EQ(pointed(gunzip, parse_err(gunzip)), "zstd");
+  const std::string zstd = "zstd --engine isal";  // only gzip and gunzip have engines
+  EXPECT_EQ(pointed(zstd, parse_err(zstd)), "--engine");
   const std::string threads = "gzip --threads 999";
   EXPECT_EQ(pointed(threads, parse_err(threads)), "999");
   const std::string threads2 = "zstd --threads 2";  // only gzip has threads

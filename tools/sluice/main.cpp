@@ -82,16 +82,21 @@ int main(int argc, char** argv) {
                     "place at the end, so a failed run leaves nothing under this name");
     cmd->add_flag("-c,--stdout", c.to_stdout, "Write to stdout");
     cmd->add_flag("-f,--force", c.force, "Overwrite an existing output named after FILE");
-    if (kind == codec_kind::gzip) {
-      cmd->add_option("-l,--level", c.level, "Compression level, 0 (store) .. 9 (best); default 6")
-          ->check(CLI::Range(0, 9));
+    if (kind == codec_kind::gzip || kind == codec_kind::gunzip) {
       cmd->add_option_function<std::string>(
              "--engine",
              [&c](const std::string& e) {
                c.engine = e == "isal" ? gzip_engine_kind::isal : gzip_engine_kind::zlib;
              },
-             "zlib (default) or isal (Intel ISA-L igzip: several times faster, a little larger)")
+             kind == codec_kind::gzip
+                 ? "zlib (default) or isal (Intel ISA-L igzip: several times faster, a little "
+                   "larger)"
+                 : "zlib (default) or isal (Intel ISA-L: inflates several times faster)")
           ->check(CLI::IsMember({"zlib", "isal"}));
+    }
+    if (kind == codec_kind::gzip) {
+      cmd->add_option("-l,--level", c.level, "Compression level, 0 (store) .. 9 (best); default 6")
+          ->check(CLI::Range(0, 9));
       cmd->add_option("-p,--threads", c.threads,
                       "Blocks compressed at once, on that many threads (as pigz): 0, the default, "
                       "is one per core; 1 compresses in one piece on the main thread. The output "

@@ -138,7 +138,8 @@ stage_result parse_codec(const stage_tokens& st, codec_kind kind) {
         return error_at(val, st.name->text + ": --level must be " + std::to_string(range.min) +
                                  ".." + std::to_string(range.max) + ", not " + quote(val.text));
       c.level = static_cast<int>(*n);
-    } else if (kind == codec_kind::gzip && is_option(t) && opt == "--engine") {
+    } else if ((kind == codec_kind::gzip || kind == codec_kind::gunzip) && is_option(t) &&
+               opt == "--engine") {
       auto v = in.value_of(t, "--engine", inline_value);
       if (auto* e = std::get_if<syntax_error>(&v)) return *e;
       const token& val = *std::get<const token*>(v);
@@ -147,7 +148,8 @@ stage_result parse_codec(const stage_tokens& st, codec_kind kind) {
       else if (val.text == "isal")
         c.engine = gzip_engine_kind::isal;
       else
-        return error_at(val, "gzip: --engine must be zlib or isal, not " + quote(val.text));
+        return error_at(val,
+                        st.name->text + ": --engine must be zlib or isal, not " + quote(val.text));
     } else if (kind == codec_kind::gzip && is_option(t) && opt == "--threads") {
       auto v = in.value_of(t, "--threads", inline_value);
       if (auto* e = std::get_if<syntax_error>(&v)) return *e;

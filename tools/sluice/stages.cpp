@@ -45,7 +45,8 @@ std::shared_ptr<transform<buffer, buffer>> make_codec(sluice::loop& l, const cod
     case codec_kind::gunzip: {
       zlib_options o;
       o.chunk_size = codec_chunk;
-      return make_gunzip(l, o);
+      return make_gunzip(
+          l, o, c.engine == gzip_engine_kind::isal ? gzip_engine::isal : gzip_engine::zlib);
     }
     case codec_kind::zstd: {
       zstd_options o;
@@ -221,8 +222,7 @@ int run_file_copy(const std::string& from, const std::string& to, bool atomic,
     return 1;
   }
   if (!*result) return 0;
-  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(),
-               copy->error_message().c_str());
+  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), copy->error_message().c_str());
   return 1;
 }
 
