@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
-#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -154,8 +153,8 @@ TEST_F(Cli, IsalEngineGunzipsGzipCliOutputAndNamesCorruption) {
   const result bad = sh("\"$SLUICE\" gunzip --engine isal bad.gz");
   expect_one_line_error(bad, "sluice: gunzip: stage 1 (gunzip): gunzip at input byte ");
   EXPECT_EQ(files(), before);
-  EXPECT_EQ(sh("\"$SLUICE\" run 'read g.gz | gunzip --engine isal | count'").out,
-            std::to_string(2 * std::count(text.begin(), text.end(), '\n')) + "\n");
+  EXPECT_EQ(sh("\"$SLUICE\" run 'read g.gz | gunzip --engine isal | count -c'").out,
+            std::to_string(2 * text.size()) + "\n");
 }
 
 TEST_F(Cli, ThreadsGiveTheSameStandardGzipForAnyCount) {
