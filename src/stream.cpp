@@ -68,8 +68,8 @@ void stream::do_destroy(std::error_code ec, callback cb) { cb(ec); }
 void stream::do_construct(callback cb) { cb({}); }
 
 void stream::use_construct() {
-  if (!constructed_) return;  // already pending
-  constructed_ = false;
+  if (!constructed()) return;  // already pending
+  state_ |= state_constructing;
   // Called from a constructor, before any shared_ptr owns us: hold a token instead of `this`.
   construct_token_ = std::make_shared<char>();
   loop_->defer([this, token = std::weak_ptr<char>(construct_token_)] {
@@ -87,8 +87,8 @@ void stream::use_construct() {
 }
 
 void stream::on_constructed(std::error_code ec) {
-  constructed_ = true;
-  if (destroyed_) {
+  state_ &= static_cast<std::uint8_t>(~state_constructing);
+  if (destroyed()) {
     // destroy() came first and waited for us; finish it now, keeping the first error.
     std::error_code e = destroy_after_construct_ec_ ? destroy_after_construct_ec_ : ec;
     auto cbs = std::move(destroy_after_construct_cbs_);
@@ -109,7 +109,7 @@ void stream::on_constructed(std::error_code ec) {
 void stream::destroy(std::error_code ec) { destroy(ec, nullptr); }
 
 void stream::fail(std::error_code ec, std::string context) {
-  if (ec && !errored_ && !destroyed_) error_context_ = std::move(context);
+  if (ec && !errored_ && !destroyed()) error_context_ = std::move(context);
   destroy(ec);
 }
 
@@ -120,14 +120,14 @@ std::string stream::error_message() const {
 }
 
 void stream::destroy(std::error_code ec, callback cb) {
-  if (destroyed_) {
+  if (destroyed()) {
     if (cb) cb({});
     return;
   }
   writable_side_destroying();
   set_errored(ec);
-  destroyed_ = true;
-  if (!constructed_) {
+  state_ |= state_destroyed;
+  if (!constructed()) {
     destroy_after_construct_ = true;
     destroy_after_construct_ec_ = ec;
     destroy_after_construct_cbs_.push_back(std::move(cb));
@@ -156,13 +156,13 @@ void stream::on_destroyed(std::error_code ec, const callback& cb) {
 }
 
 void stream::emit_error_now(std::error_code ec) {
-  if (error_emitted_) return;
-  error_emitted_ = true;
+  if (error_emitted()) return;
+  state_ |= state_error_emitted;
   error_signal_.emit(ec);
 }
 
 void stream::emit_close_now() {
-  close_emitted_ = true;
+  state_ |= state_close_emitted;
   if (emit_close_) close_signal_.emit();
   // Nothing can be emitted after 'close': drop listeners so their captures are released now.
   error_signal_.disconnect_all();
@@ -170,7 +170,7 @@ void stream::emit_close_now() {
 }
 
 void stream::error_or_destroy(std::error_code ec, bool sync) {
-  if (destroyed_) return;
+  if (destroyed()) return;
   if (auto_destroy_) {
     destroy(ec);
   } else if (ec) {

@@ -66,7 +66,7 @@ class readable : public virtual stream {
   /// Throws std::system_error(out_of_range) if n exceeds max_high_water_mark.
   std::optional<T> read(std::size_t n = npos) {
     std::optional<T> ret = read_impl(n);
-    if (ret && !error_emitted() && !close_emitted()) {
+    if (ret && nothing_emitted()) {
       data_emitted_ = true;
       if (!data_.empty()) {
         if constexpr (std::is_copy_constructible_v<T>) {
@@ -233,7 +233,7 @@ class readable : public virtual stream {
     return id;
   }
 
-  void emit_data(T&& chunk) {
+  [[gnu::always_inline]] void emit_data(T&& chunk) {
     ++counters_.chunks_out;
     counters_.bytes_out += chunk_traits<T>::bytes(chunk);
     if (awaiting_drain_ != 0) clear_awaiting_drain();
@@ -261,14 +261,14 @@ class readable : public virtual stream {
     } else if (front) {
       if (end_emitted_) {
         error_or_destroy(make_error_code(errc::unshift_after_end_event));
-      } else if (destroyed() || errored()) {
+      } else if (!intact()) {
         return false;
       } else {
         add_chunk(std::move(chunk), true);
       }
     } else if (ended_) {
       error_or_destroy(make_error_code(errc::push_after_eof));
-    } else if (destroyed() || errored()) {
+    } else if (!intact()) {
       return false;
     } else {
       reading_ = false;
@@ -283,7 +283,7 @@ class readable : public virtual stream {
     return ok;
   }
 
-  void add_chunk(T&& chunk, bool front) {
+  [[gnu::always_inline]] void add_chunk(T&& chunk, bool front) {
     if (flowing_ == flow_state::flowing && length_ == 0 && !sync_ && !data_.empty()) {
       data_emitted_ = true;
       emit_data(std::move(chunk));
@@ -404,7 +404,7 @@ class readable : public virtual stream {
     }
     bool do_read_now = need_readable_;
     if (length_ == 0 || length_ - n < hwm_) do_read_now = true;
-    if (ended_ || reading_ || destroyed() || errored() || !constructed()) {
+    if (ended_ || reading_ || !healthy()) {
       do_read_now = false;
     } else if (do_read_now) {
       reading_ = true;
@@ -539,7 +539,7 @@ class readable : public virtual stream {
       resume();
   }
 
-  void pipe_write(pipe_link* link, T&& chunk) {
+  [[gnu::always_inline]] void pipe_write(pipe_link* link, T&& chunk) {
     // The write may unpipe the link (synchronously, from a listener): check before using it.
     if (!link->dest->write(std::move(chunk)) && has_link(link)) pipe_pause(link);
   }

@@ -82,10 +82,18 @@ class stream : public std::enable_shared_from_this<stream> {
   /// the error itself, only the first failure's context is kept.
   void fail(std::error_code ec, std::string context);
 
-  [[nodiscard]] bool destroyed() const noexcept { return destroyed_; }
+  [[nodiscard]] bool destroyed() const noexcept { return (state_ & state_destroyed) != 0; }
   [[nodiscard]] bool closed() const noexcept { return closed_; }
   /// The first error the stream met, or an empty code.
   [[nodiscard]] std::error_code errored() const noexcept { return errored_; }
+  /// Not destroyed, no error, constructed: the one test the data path makes per chunk.
+  [[nodiscard]] bool healthy() const noexcept {
+    return (state_ & (state_destroyed | state_errored | state_constructing)) == 0;
+  }
+  /// Neither destroyed nor errored (construction may still be pending).
+  [[nodiscard]] bool intact() const noexcept {
+    return (state_ & (state_destroyed | state_errored)) == 0;
+  }
   /// What failed, as given to fail() (empty if the stream failed through destroy(ec)).
   [[nodiscard]] const std::string& error_context() const noexcept { return error_context_; }
   /// The first error as one line: "<context>: <message>", or just the message without a context;
@@ -107,8 +115,12 @@ class stream : public std::enable_shared_from_this<stream> {
   [[nodiscard]] bool auto_destroy() const noexcept { return auto_destroy_; }
   [[nodiscard]] bool emits_close() const noexcept { return emit_close_; }
   /// 'error' / 'close' went out (Node's errorEmitted / closeEmitted).
-  [[nodiscard]] bool error_emitted() const noexcept { return error_emitted_; }
-  [[nodiscard]] bool close_emitted() const noexcept { return close_emitted_; }
+  [[nodiscard]] bool error_emitted() const noexcept { return (state_ & state_error_emitted) != 0; }
+  [[nodiscard]] bool close_emitted() const noexcept { return (state_ & state_close_emitted) != 0; }
+  /// Neither 'error' nor 'close' went out yet.
+  [[nodiscard]] bool nothing_emitted() const noexcept {
+    return (state_ & (state_error_emitted | state_close_emitted)) == 0;
+  }
 
   /// Listeners currently attached to every event of this stream, all events together. Lets a
   /// caller (and the tests) check that something that attached listeners removed them all.
@@ -142,10 +154,13 @@ class stream : public std::enable_shared_from_this<stream> {
   }
 
   [[nodiscard]] listener_id next_listener_id() noexcept { return listener_id{++listener_seq_}; }
-  [[nodiscard]] bool constructed() const noexcept { return constructed_; }
+  [[nodiscard]] bool constructed() const noexcept { return (state_ & state_constructing) == 0; }
   /// Records `ec` as the stream's error if it has none (first error wins).
   void set_errored(std::error_code ec) noexcept {
-    if (ec && !errored_) errored_ = ec;
+    if (ec && !errored_) {
+      errored_ = ec;
+      state_ |= state_errored;
+    }
   }
 
   // Side hooks. Each is overridden by exactly one side class.
@@ -177,13 +192,18 @@ class stream : public std::enable_shared_from_this<stream> {
   signal<std::error_code> error_signal_;
   signal<> close_signal_;
   std::uint64_t listener_seq_ = 0;
-  // Lifecycle flags (shared by both sides of a duplex, as Node keeps them in step).
-  bool constructed_ = true;        // false from use_construct() until do_construct's callback
+  // Lifecycle flags (shared by both sides of a duplex, as Node keeps them in step). The ones the
+  // data path tests on every chunk are bits of one word, so "all is well" is a single compare.
+  enum : std::uint8_t {
+    state_destroyed = 1,      // destroy() was called
+    state_errored = 2,        // errored_ is set
+    state_constructing = 4,   // from use_construct() until do_construct's callback
+    state_error_emitted = 8,  // 'error' went out
+    state_close_emitted = 16  // 'close' went out
+  };
+  std::uint8_t state_ = 0;
   bool construct_called_ = false;  // do_construct's callback ran (to detect a second call)
-  bool destroyed_ = false;         // destroy() was called
   bool closed_ = false;            // do_destroy completed
-  bool error_emitted_ = false;     // 'error' went out
-  bool close_emitted_ = false;     // 'close' went out
   bool auto_destroy_ = true;
   bool emit_close_ = true;
   // destroy() called before construction finished: completes once construction does.

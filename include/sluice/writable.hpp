@@ -185,74 +185,89 @@ class writable : public virtual stream {
 
   // Returns 1 if write() should return true, 0 for false, -1 when the write failed at once.
   int write_impl(T&& chunk, const callback& cb) {
-    std::error_code err;
-    if (ending_)
-      err = make_error_code(errc::write_after_end);
-    else if (destroyed())
-      err = make_error_code(errc::stream_destroyed);
-    if (err) {
-      if (cb) defer([cb, err] { cb(err); });
-      error_or_destroy(err, true);
-      return -1;
-    }
+    if (ending_ || destroyed()) [[unlikely]]
+      return write_rejected(cb);
     ++pendingcb_;
     const std::size_t len = chunk_traits<T>::size(chunk);
     ++counters_.chunks_in;
     counters_.bytes_in += chunk_traits<T>::bytes(chunk);
     length_ += len;
     if (length_ > counters_.peak_writable_length) counters_.peak_writable_length = length_;
-    if (writing_ || corked_ != 0 || errored() || !constructed()) {
-      buffered_.push_back(entry{std::move(chunk), cb});
+    if (writing_ || corked_ != 0 || !healthy()) {
+      buffer_write(std::move(chunk), cb);
     } else {
       writelen_ = len;
-      if (cb) inflight_cb_ = cb;
-      start_write_call();
+      if (cb) [[unlikely]]
+        inflight_cb_ = cb;
+      start_write_call(!cb);
       do_write(std::move(chunk), write_callback(this, gen_));
       sync_ = false;
     }
     // An empty buffer never asks for a drain, even at hwm 0 (a synchronous sink kept up).
     const bool ret = length_ < hwm_ || length_ == 0;
-    if (!ret && !need_drain_) {
-      need_drain_ = true;
-      ++counters_.write_backpressure;
-      backpressure_since_ = get_loop().event_time();
-    }
-    return ret && !destroyed() && !errored() ? 1 : 0;
+    if (!ret && !need_drain_) note_write_backpressure();
+    return ret && intact() ? 1 : 0;
   }
 
-  void start_write_call() noexcept {
+  // write() after end() or destroy(): the callback (on a later tick) and the error.
+  [[gnu::noinline]] int write_rejected(const callback& cb) {
+    const std::error_code err =
+        make_error_code(ending_ ? errc::write_after_end : errc::stream_destroyed);
+    if (cb) defer([cb, err] { cb(err); });
+    error_or_destroy(err, true);
+    return -1;
+  }
+
+  [[gnu::noinline]] void buffer_write(T&& chunk, const callback& cb) {
+    buffered_.push_back(entry{std::move(chunk), cb});
+  }
+
+  [[gnu::noinline]] void note_write_backpressure() {
+    need_drain_ = true;
+    ++counters_.write_backpressure;
+    backpressure_since_ = get_loop().event_time();
+  }
+
+  // `plain`: a single write without a user callback, whose synchronous success on_write_ok
+  // may complete on its short path.
+  void start_write_call(bool plain) noexcept {
     writing_ = true;
     sync_ = true;
     expect_write_cb_ = true;
     ++gen_;
+    plain_gen_ = plain ? gen_ : 0;
   }
 
   // A successful completion. The common case (a synchronous write without callbacks) stays
   // short: no error_code, no callback moves.
   void on_write_ok(std::uint64_t gen) {
-    if (!expect_write_cb_ || gen != gen_ || inflight_batch_ || inflight_cb_ || !sync_)
-        [[unlikely]] {
+    // plain_gen_ == gen: the write in flight is `gen`, has not called back, and is plain.
+    if (gen != plain_gen_ || !sync_) [[unlikely]] {
       on_write_done(gen, std::error_code());
       return;
     }
+    plain_gen_ = 0;
     writing_ = false;
     expect_write_cb_ = false;
     length_ -= writelen_;
     writelen_ = 0;
     if (!buffered_.empty()) clear_buffer();
     // Node's afterWriteTickInfo: completions without a callback share the queued tick.
-    if (current_batch_ && current_batch_->nop)
-      ++current_batch_->count;
+    if (after_write_batch* b = current_batch_.get(); b && b->nop)
+      ++b->count;
     else
-      schedule_after_write({}, {});
+      schedule_plain_after_write();
   }
 
-  void on_write_done(std::uint64_t gen, std::error_code ec) {
+  [[gnu::noinline]] void schedule_plain_after_write() { schedule_after_write({}, {}); }
+
+  [[gnu::noinline]] void on_write_done(std::uint64_t gen, std::error_code ec) {
     if (!expect_write_cb_ || gen != gen_) [[unlikely]] {
       error_or_destroy(make_error_code(errc::multiple_callback));
       return;
     }
     const bool sync = sync_;
+    plain_gen_ = 0;
     writing_ = false;
     expect_write_cb_ = false;
     length_ -= writelen_;
@@ -296,7 +311,7 @@ class writable : public virtual stream {
   }
 
   // Completions of synchronous writes are delivered on the next tick, batched.
-  void schedule_after_write(callback cb, std::vector<callback> batch) {
+  [[gnu::noinline]] void schedule_after_write(callback cb, std::vector<callback> batch) {
     auto b = std::make_shared<after_write_batch>();
     b->count = 1;
     b->nop = !cb && batch.empty();
@@ -346,7 +361,7 @@ class writable : public virtual stream {
   }
 
   // Starts writing what was buffered (Node's clearBuffer).
-  void clear_buffer() {
+  [[gnu::noinline]] void clear_buffer() {
     if (destroyed() || buffer_processing_ || corked_ != 0 || buffered_.empty() || !constructed())
       return;
     buffer_processing_ = true;
@@ -360,7 +375,7 @@ class writable : public virtual stream {
       buffered_.pop_front();
       writelen_ = chunk_traits<T>::size(e.chunk);
       inflight_cb_ = std::move(e.cb);
-      start_write_call();
+      start_write_call(!inflight_cb_);
       if (destroyed())
         on_write_done(gen_, make_error_code(errc::stream_destroyed));
       else
@@ -380,7 +395,7 @@ class writable : public virtual stream {
     for (auto& b : buffered_)
       if (b.cb) inflight_batch_cbs_.push_back(b.cb);
     inflight_batch_ = true;
-    start_write_call();
+    start_write_call(false);
     if (writev_ == writev_support::unknown) {
       // Probe: the default do_writev declines without touching the batch.
       auto saved = std::move(buffered_);
@@ -513,10 +528,11 @@ class writable : public virtual stream {
 
   static inline const callback no_callback_{};
   std::size_t hwm_;
-  std::size_t length_ = 0;     // size of chunks written or buffered but not yet acknowledged
-  std::size_t writelen_ = 0;   // size of the write in flight
-  std::size_t pendingcb_ = 0;  // writes whose completion has not been delivered yet
-  std::uint64_t gen_ = 0;      // identifies the write in flight, to catch a second callback
+  std::size_t length_ = 0;       // size of chunks written or buffered but not yet acknowledged
+  std::size_t writelen_ = 0;     // size of the write in flight
+  std::size_t pendingcb_ = 0;    // writes whose completion has not been delivered yet
+  std::uint64_t gen_ = 0;        // identifies the write in flight, to catch a second callback
+  std::uint64_t plain_gen_ = 0;  // gen_ while a plain write (see start_write_call) is in flight
   std::deque<entry> buffered_;
   callback inflight_cb_;                      // user callback of the single write in flight
   std::vector<callback> inflight_batch_cbs_;  // user callbacks of the writev in flight
