@@ -163,8 +163,8 @@ int run_iterate(const iterate_options& o) {
                 static_cast<double>(n) / s.median_seconds);
     std::fflush(stdout);
   }
-  const double raw = best_rate[0], read = best_rate[1], batch = best_rate[2],
-               vbatch = best_rate[3], next = best_rate[4];
+  const double raw = best_rate[0], read = best_rate[1], batch = best_rate[2], vbatch = best_rate[3],
+               next = best_rate[4];
   std::printf("  batch / raw = %.4f   batch / read = %.2f   next / read = %.2f\n", batch / raw,
               batch / read, next / read);
   std::printf(

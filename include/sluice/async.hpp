@@ -622,8 +622,8 @@ auto async_next_batch(reader<T>& rd, std::size_t max, Token&& token = {}) {
 /// and holds the items when it completes with their number (0: the end, an error, or
 /// cancellation). `out` must outlive the operation and be left alone until it completes.
 /// Signature: void(async_error, std::size_t).
-template <chunk T, boost::asio::completion_token_for<void(async_error, std::size_t)> Token =
-                       default_token>
+template <chunk T,
+          boost::asio::completion_token_for<void(async_error, std::size_t)> Token = default_token>
 auto async_next_batch(reader<T>& rd, std::vector<T>& out, std::size_t max, Token&& token = {}) {
   return rd.async_next_batch(out, max, std::forward<Token>(token));
 }

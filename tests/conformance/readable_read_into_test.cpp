@@ -60,8 +60,9 @@ run_log run(consume how, int total, std::size_t hwm, std::size_t per_take, bool 
       loop, {.high_water_mark = hwm, .read = [&](readable<int>& self, std::size_t) {
                ++log.produce_calls;
                if (!async) return produce(self);
-               loop.start_timer(std::chrono::nanoseconds(0),
-                                [&produce, &self, keep = self.shared_from_this()] { produce(self); });
+               loop.start_timer(
+                   std::chrono::nanoseconds(0),
+                   [&produce, &self, keep = self.shared_from_this()] { produce(self); });
              }});
   // Node's rule for 'readable': read until read() returns nothing (here in takes of per_take).
   r->on_readable([&] {
@@ -124,8 +125,8 @@ TEST(ReadableReadInto, SameItemsAndEventsAsReadCallsWithAnAsynchronousProducer) 
 
 TEST(ReadableReadInto, AppendsAndStopsAtTheEnd) {
   manual_loop loop;
-  auto r = sluice::make_readable<int>(loop, {.high_water_mark = 8,
-                                             .read = [](readable<int>&, std::size_t) {}});
+  auto r = sluice::make_readable<int>(
+      loop, {.high_water_mark = 8, .read = [](readable<int>&, std::size_t) {}});
   for (int i = 0; i < 5; ++i) r->push(i);
   r->push_eof();
   bool ended = false;
@@ -146,8 +147,8 @@ TEST(ReadableReadInto, AppendsAndStopsAtTheEnd) {
 
 TEST(ReadableReadInto, DataListenersInPausedModeSeeEveryItem) {
   manual_loop loop;
-  auto r = sluice::make_readable<int>(loop, {.high_water_mark = 8,
-                                             .read = [](readable<int>&, std::size_t) {}});
+  auto r = sluice::make_readable<int>(
+      loop, {.high_water_mark = 8, .read = [](readable<int>&, std::size_t) {}});
   std::vector<int> data;
   r->on_data([&](int&& x) { data.push_back(x); });
   r->pause();
@@ -162,8 +163,8 @@ TEST(ReadableReadInto, AnErroredStreamYieldsWhatReadWould) {
   std::vector<int> got[2];
   for (consume how : {consume::read, consume::read_into}) {
     manual_loop loop;
-    auto r = sluice::make_readable<int>(loop, {.high_water_mark = 8,
-                                               .read = [](readable<int>&, std::size_t) {}});
+    auto r = sluice::make_readable<int>(
+        loop, {.high_water_mark = 8, .read = [](readable<int>&, std::size_t) {}});
     r->on_error([](std::error_code) {});
     for (int i = 0; i < 3; ++i) r->push(i);
     r->destroy(std::make_error_code(std::errc::io_error));
