@@ -5,8 +5,8 @@
 //   sluice::reader<int> rd(r);                         // iterates r; destroys it if left early
 //   while (auto x = co_await sluice::async_next(rd))   // std::optional<int>: nullopt at the end
 //     use(*x);
-//   for (auto batch = co_await sluice::async_next_batch(rd, 1024); !batch.empty();
-//        batch = co_await sluice::async_next_batch(rd, 1024))   // the fast path: many per resume
+//   std::vector<int> batch;                            // the fast path: many items per resume,
+//   while (co_await sluice::async_next_batch(rd, batch, 1024) != 0)   // one reused vector
 //     for (int x : batch) use(x);
 //
 // Every operation here is an Asio asynchronous operation (async_initiate), so it takes any
@@ -15,6 +15,7 @@
 //   async_write, async_end   void(boost::system::error_code)
 //   async_next               void(boost::system::error_code, std::optional<T>)
 //   async_next_batch         void(boost::system::error_code, std::vector<T>)
+//                            void(boost::system::error_code, std::size_t)  (into a vector)
 // The error_code wraps the stream's std::error_code losslessly: std::error_code(ec) gives it
 // back (compare it with sluice::errc values that way). With use_awaitable and use_future a
 // failed operation throws boost::system::system_error.
@@ -24,8 +25,11 @@
 // another thread works): its initiation hops onto the io_context first. The handler is never
 // invoked from within the initiating function nor from inside a stream event: it is always
 // posted to its associated executor (default: the io_context), in the order the operations
-// completed. A reader<T> itself (construction, destruction, try_next) belongs to the loop's
-// thread.
+// completed. The one shortcut: with the default token (use_awaitable), async_next and
+// async_next_batch started on the loop's thread, with no earlier operation of the reader still
+// queued, complete without a post when the stream can answer at once (the coroutine carries on;
+// there is no handler to run re-entrantly). A reader<T> itself (construction, destruction,
+// try_next) belongs to the loop's thread.
 //
 // Cancellation: each operation honours its handler's associated cancellation slot (any
 // cancellation type). A cancelled async_next/async_next_batch completes with
