@@ -2,12 +2,15 @@
 //
 //   from(loop, values) → reader → co_await async_next_batch(rd, B) / co_await async_next(rd)
 //
-// on an asio_loop, in an asio::awaitable coroutine. Four ways over the same N int64 values
+// on an asio_loop, in an asio::awaitable coroutine. Five ways over the same N int64 values
 // 0 .. N-1, in the same run, each checked by its sum:
-//   raw    a plain loop over the std::vector (the baseline: what the data costs by itself)
-//   read   read() in a loop on the stream, no coroutine (what the stream core costs per item)
-//   batch  co_await async_next_batch(rd, B): one completion per batch (the fast path)
-//   next   co_await async_next(rd): one completion (one post) per item (at most 1 M items)
+//   raw     a plain loop over the std::vector (the baseline: what the data costs by itself)
+//   read    read() in a loop on the stream, no coroutine (what the stream core costs per item)
+//   batch   co_await async_next_batch(rd, buf, B): up to B items per resumption into one reused
+//           vector (the fast path)
+//   vbatch  co_await async_next_batch(rd, B): the same, a new vector per batch
+//   next    co_await async_next(rd): one item per co_await
+// --ways picks some of them (e.g. for callgrind).
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -38,6 +41,7 @@ struct iterate_options {
   std::optional<std::size_t> hwm{};
   unsigned repeat = 5;
   unsigned warmup = 1;
+  std::vector<std::string> ways{};  // empty: all
 };
 
 iterate_options iterate_opts;
@@ -47,7 +51,8 @@ CLI::Option* iterate_hwm_opt = nullptr;
 using item = std::int64_t;
 namespace asio = boost::asio;
 
-enum class way { raw, read, batch, next };
+enum class way { raw, read, batch, vbatch, next };
+constexpr way all_ways[] = {way::raw, way::read, way::batch, way::vbatch, way::next};
 
 const char* name_of(way w) {
   switch (w) {
@@ -57,6 +62,8 @@ const char* name_of(way w) {
       return "read";
     case way::batch:
       return "batch";
+    case way::vbatch:
+      return "vbatch";
     case way::next:
       return "next";
   }
@@ -90,6 +97,10 @@ run_result iterate_once(way w, const std::vector<item>& values, std::size_t n,
           [&]() -> asio::awaitable<void> {
             sluice::reader<item> rd(r);
             if (w == way::batch) {
+              std::vector<item> b;
+              while (co_await sluice::async_next_batch(rd, b, o.batch) != 0)
+                for (item x : b) sum += static_cast<std::uint64_t>(x);
+            } else if (w == way::vbatch) {
               for (;;) {
                 const std::vector<item> b = co_await sluice::async_next_batch(rd, o.batch);
                 if (b.empty()) break;
@@ -129,10 +140,11 @@ int run_iterate(const iterate_options& o) {
   std::vector<item> values(o.items);
   for (std::size_t i = 0; i < values.size(); ++i) values[i] = static_cast<item>(i);
 
-  double best_rate[4] = {};
-  for (way w : {way::raw, way::read, way::batch, way::next}) {
-    const std::size_t n =
-        w == way::next ? std::min<std::size_t>(values.size(), 1'000'000) : values.size();
+  double best_rate[std::size(all_ways)] = {};
+  for (way w : all_ways) {
+    if (!o.ways.empty() && std::find(o.ways.begin(), o.ways.end(), name_of(w)) == o.ways.end())
+      continue;
+    const std::size_t n = values.size();
     std::vector<double> times;
     for (unsigned i = 0; i < o.warmup + o.repeat; ++i) {
       const run_result r = iterate_once(w, values, n, o);
@@ -151,15 +163,17 @@ int run_iterate(const iterate_options& o) {
                 static_cast<double>(n) / s.median_seconds);
     std::fflush(stdout);
   }
-  const double raw = best_rate[0], read = best_rate[1], batch = best_rate[2], next = best_rate[3];
+  const double raw = best_rate[0], read = best_rate[1], batch = best_rate[2], vbatch = best_rate[3],
+               next = best_rate[4];
   std::printf("  batch / raw = %.4f   batch / read = %.2f   next / read = %.2f\n", batch / raw,
               batch / read, next / read);
   std::printf(
-      "RESULT iterate batch_items_per_s=%.0f next_items_per_s=%.0f read_items_per_s=%.0f "
-      "raw_items_per_s=%.0f batch_over_raw=%.4f batch_over_read=%.3f items=%llu batch=%zu hwm=%s "
-      "runs=%u warmup=%u\n",
-      batch, next, read, raw, batch / raw, batch / read, static_cast<unsigned long long>(o.items),
-      o.batch, o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat, o.warmup);
+      "RESULT iterate batch_items_per_s=%.0f vbatch_items_per_s=%.0f next_items_per_s=%.0f "
+      "read_items_per_s=%.0f raw_items_per_s=%.0f batch_over_raw=%.4f batch_over_read=%.3f "
+      "items=%llu batch=%zu hwm=%s runs=%u warmup=%u\n",
+      batch, vbatch, next, read, raw, batch / raw, batch / read,
+      static_cast<unsigned long long>(o.items), o.batch,
+      o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat, o.warmup);
   return 0;
 }
 
@@ -170,6 +184,9 @@ CLI::App* add_iterate_subcommand(CLI::App& app) {
       "iterate",
       "Coroutine iteration over readable<int64> (from a vector): batch and per-item vs read() "
       "vs a raw loop (asio loop)");
+  cmd->add_option("--ways", iterate_opts.ways,
+                  "Run only these ways (raw, read, batch, vbatch, next; default: all)")
+      ->check(CLI::IsMember({"raw", "read", "batch", "vbatch", "next"}));
   iterate_options& o = iterate_opts;
   cmd->add_option("--items,-n", o.items, "Items to iterate")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 32))

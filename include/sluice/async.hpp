@@ -5,8 +5,8 @@
 //   sluice::reader<int> rd(r);                         // iterates r; destroys it if left early
 //   while (auto x = co_await sluice::async_next(rd))   // std::optional<int>: nullopt at the end
 //     use(*x);
-//   for (auto batch = co_await sluice::async_next_batch(rd, 1024); !batch.empty();
-//        batch = co_await sluice::async_next_batch(rd, 1024))   // the fast path: many per resume
+//   std::vector<int> batch;                            // the fast path: many items per resume,
+//   while (co_await sluice::async_next_batch(rd, batch, 1024) != 0)   // one reused vector
 //     for (int x : batch) use(x);
 //
 // Every operation here is an Asio asynchronous operation (async_initiate), so it takes any
@@ -15,6 +15,7 @@
 //   async_write, async_end   void(boost::system::error_code)
 //   async_next               void(boost::system::error_code, std::optional<T>)
 //   async_next_batch         void(boost::system::error_code, std::vector<T>)
+//                            void(boost::system::error_code, std::size_t)  (into a vector)
 // The error_code wraps the stream's std::error_code losslessly: std::error_code(ec) gives it
 // back (compare it with sluice::errc values that way). With use_awaitable and use_future a
 // failed operation throws boost::system::system_error.
@@ -24,8 +25,11 @@
 // another thread works): its initiation hops onto the io_context first. The handler is never
 // invoked from within the initiating function nor from inside a stream event: it is always
 // posted to its associated executor (default: the io_context), in the order the operations
-// completed. A reader<T> itself (construction, destruction, try_next) belongs to the loop's
-// thread.
+// completed. The one shortcut: with the default token (use_awaitable), async_next and
+// async_next_batch started on the loop's thread, with no earlier operation of the reader still
+// queued, complete without a post when the stream can answer at once (the coroutine carries on;
+// there is no handler to run re-entrantly). A reader<T> itself (construction, destruction,
+// try_next) belongs to the loop's thread.
 //
 // Cancellation: each operation honours its handler's associated cancellation slot (any
 // cancellation type). A cancelled async_next/async_next_batch completes with
@@ -46,12 +50,14 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <system_error>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -286,6 +292,12 @@ class reader_state : public std::enable_shared_from_this<reader_state<T>> {
     return r_->read();
   }
 
+  /// Appends up to `max` items to `out` (readable::read_into); returns how many.
+  std::size_t take_into(std::vector<T>& out, std::size_t max) {
+    if (closed_ || r_->destroyed()) return 0;
+    return r_->read_into(out, max);
+  }
+
   /// When nothing more will come: the error, or an empty code at the end. nullopt otherwise.
   [[nodiscard]] std::optional<async_error> outcome() const {
     if (closed_) return aborted();
@@ -296,15 +308,32 @@ class reader_state : public std::enable_shared_from_this<reader_state<T>> {
     return std::nullopt;
   }
 
+  /// Whether an operation started now completes at once: true with its code in `ec` (and what
+  /// it took in `sink`), false if it has to wait. Call on the loop's thread.
+  template <class Sink>
+  bool try_complete(Sink& sink, async_error& ec) {
+    if (closed_) {
+      ec = aborted();
+      return true;
+    }
+    if (!waiters_.empty()) return false;
+    if (sink.take(*this)) {
+      ec = {};
+      return true;
+    }
+    if (auto out = outcome()) {
+      ec = *out;
+      return true;
+    }
+    return false;
+  }
+
   /// Starts an operation: completes it at once if it can be (no allocation), else queues it.
   template <class Op, class... A>
   void start(typename Op::handler_type&& h, A&&... args) {
     Op now(std::move(h), ctx_, std::forward<A>(args)...);
-    if (closed_) return now.complete(aborted());
-    if (waiters_.empty()) {
-      if (now.take(*this)) return now.complete({});
-      if (auto out = outcome()) return now.complete(*out);
-    }
+    async_error ec;
+    if (try_complete(now.sink(), ec)) return now.complete(ec);
     auto op = std::make_shared<Op>(std::move(now));
     op->watch(this->weak_from_this());
     waiters_.push_back(std::move(op));
@@ -364,37 +393,72 @@ class reader_state : public std::enable_shared_from_this<reader_state<T>> {
   bool closed_ = false;
 };
 
-// async_next (Result = std::optional<T>) and async_next_batch (Result = std::vector<T>).
-template <class Handler, chunk T, class Result>
+// What an operation takes from the stream and delivers: one item (async_next), a new vector
+// (async_next_batch), or the caller's vector refilled (async_next_batch into a vector).
+template <chunk T>
+class item_sink {
+ public:
+  using signature = void(async_error, std::optional<T>);
+  bool take(reader_state<T>& s) {
+    item_ = s.take();
+    return item_.has_value();
+  }
+  std::optional<T> result() { return std::move(item_); }
+
+ private:
+  std::optional<T> item_;
+};
+
+template <chunk T>
+class batch_sink {
+ public:
+  using signature = void(async_error, std::vector<T>);
+  explicit batch_sink(std::size_t max) : max_(std::max<std::size_t>(max, 1)) {}
+  bool take(reader_state<T>& s) {
+    if (items_.capacity() == 0) items_.reserve(std::min<std::size_t>(max_, 1024));
+    return s.take_into(items_, max_) != 0;
+  }
+  std::vector<T> result() { return std::move(items_); }
+
+ private:
+  std::vector<T> items_;
+  std::size_t max_;
+};
+
+template <chunk T>
+class into_sink {
+ public:
+  using signature = void(async_error, std::size_t);
+  into_sink(std::vector<T>* out, std::size_t max) : out_(out), max_(std::max<std::size_t>(max, 1)) {
+    out_->clear();
+  }
+  bool take(reader_state<T>& s) { return s.take_into(*out_, max_) != 0; }
+  std::size_t result() const noexcept { return out_->size(); }
+
+ private:
+  std::vector<T>* out_;
+  std::size_t max_;
+};
+
+// A started async_next / async_next_batch: completes at once (posted) or waits in the queue.
+template <class Handler, chunk T, class Sink>
 class next_op final : public reader_state<T>::waiter {
  public:
   using handler_type = Handler;
-  using result_type = Result;
-  static constexpr bool batch = !std::is_same_v<Result, std::optional<T>>;
 
-  next_op(Handler h, boost::asio::io_context& ctx, std::size_t max = 1)
-      : handler_(std::move(h)), ctx_(ctx), max_(max == 0 ? 1 : max) {}
+  template <class... A>
+  next_op(Handler h, boost::asio::io_context& ctx, A&&... args)
+      : handler_(std::move(h)), ctx_(ctx), sink_(std::forward<A>(args)...) {}
 
-  bool take(reader_state<T>& s) override {
-    if constexpr (batch) {
-      if (result_.capacity() == 0) result_.reserve(std::min<std::size_t>(max_, 1024));
-      while (result_.size() < max_) {
-        std::optional<T> v = s.take();
-        if (!v) break;
-        result_.push_back(std::move(*v));
-      }
-      return !result_.empty();
-    } else {
-      result_ = s.take();
-      return result_.has_value();
-    }
-  }
+  Sink& sink() noexcept { return sink_; }
+
+  bool take(reader_state<T>& s) override { return sink_.take(s); }
 
   void complete(async_error ec) override {
     auto slot = boost::asio::get_associated_cancellation_slot(handler_);
     if (slot.is_connected()) slot.clear();
     work_.reset();
-    post_completion(ctx_, std::move(handler_), ec, std::move(result_));
+    post_completion(ctx_, std::move(handler_), ec, sink_.result());
   }
 
   // Queued: keep the io_context busy and listen for cancellation.
@@ -413,23 +477,52 @@ class next_op final : public reader_state<T>::waiter {
   Handler handler_;
   boost::asio::io_context& ctx_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  Result result_{};
-  std::size_t max_;
+  Sink sink_;
 };
 
-template <chunk T, class Result>
+template <chunk T, class Sink>
 struct next_initiation {
-  template <class Handler>
-  void operator()(Handler&& h, std::shared_ptr<reader_state<T>> s, std::size_t max) const {
+  template <class Handler, class... A>
+  void operator()(Handler&& h, std::shared_ptr<reader_state<T>> s, A... args) const {
     boost::asio::io_context& ctx = s->context();
-    // The size goes in a pair with the state: clang 14 wrongly reports a plain `max` capture as
-    // unused (-Wunused-lambda-capture) when the call using it is a dependent template call.
-    run_on(ctx, [h = std::forward<Handler>(h), sm = std::pair(std::move(s), max)]() mutable {
-      using op = next_op<std::decay_t<Handler>, T, Result>;
-      sm.first->template start<op>(std::move(h), sm.second);
+    run_on(ctx, [h = std::forward<Handler>(h), s = std::move(s),
+                 a = std::tuple<A...>(std::move(args)...)]() mutable {
+      using op = next_op<std::decay_t<Handler>, T, Sink>;
+      std::apply([&](A&... x) { s->template start<op>(std::move(h), std::move(x)...); }, a);
     });
   }
 };
+
+// The default token (use_awaitable): a coroutine that completes at once, without a post, when
+// the stream can answer now (an item is buffered or produced synchronously, the end, the
+// error), and awaits the Asio operation otherwise. Asio 1.81 (Boost 1.81) cannot do this from
+// inside an initiation: its awaitable handler resumes the coroutine right there, nested in the
+// initiating call, so a loop over a synchronous source would recurse once per item.
+template <chunk T, class Sink, class... A>
+auto next_now_or_later(std::shared_ptr<reader_state<T>> s, A... args)
+    -> boost::asio::awaitable<decltype(std::declval<Sink&>().result())> {
+  if (s->context().get_executor().running_in_this_thread()) {
+    Sink sink(args...);
+    async_error ec;
+    if (s->try_complete(sink, ec)) {
+      if (ec) throw boost::system::system_error(ec);
+      co_return sink.result();
+    }
+  }
+  co_return co_await boost::asio::async_initiate<const default_token&, typename Sink::signature>(
+      next_initiation<T, Sink>{}, boost::asio::use_awaitable, std::move(s), std::move(args)...);
+}
+
+// async_next / async_next_batch with any token.
+template <class Sink, chunk T, class Token, class... A>
+auto initiate_next(const std::shared_ptr<reader_state<T>>& s, Token&& token, A... args) {
+  if constexpr (std::is_same_v<std::decay_t<Token>, default_token>) {
+    return next_now_or_later<T, Sink>(s, std::move(args)...);
+  } else {
+    return boost::asio::async_initiate<Token, typename Sink::signature>(
+        next_initiation<T, Sink>{}, token, s, std::move(args)...);
+  }
+}
 
 }  // namespace detail
 
@@ -482,16 +575,22 @@ class reader {
   template <
       boost::asio::completion_token_for<void(async_error, std::optional<T>)> Token = default_token>
   auto async_next(Token&& token = {}) {
-    return boost::asio::async_initiate<Token, void(async_error, std::optional<T>)>(
-        detail::next_initiation<T, std::optional<T>>{}, token, state_, std::size_t{1});
+    return detail::initiate_next<detail::item_sink<T>>(state_, std::forward<Token>(token));
   }
 
   /// At least one and at most `max` items; empty at the end. See async_next_batch().
   template <
       boost::asio::completion_token_for<void(async_error, std::vector<T>)> Token = default_token>
   auto async_next_batch(std::size_t max, Token&& token = {}) {
-    return boost::asio::async_initiate<Token, void(async_error, std::vector<T>)>(
-        detail::next_initiation<T, std::vector<T>>{}, token, state_, max);
+    return detail::initiate_next<detail::batch_sink<T>>(state_, std::forward<Token>(token), max);
+  }
+
+  /// Refills `out` with at least one and at most `max` items; 0 at the end. See
+  /// async_next_batch().
+  template <boost::asio::completion_token_for<void(async_error, std::size_t)> Token = default_token>
+  auto async_next_batch(std::vector<T>& out, std::size_t max, Token&& token = {}) {
+    return detail::initiate_next<detail::into_sink<T>>(state_, std::forward<Token>(token), &out,
+                                                       max);
   }
 
  private:
@@ -501,9 +600,10 @@ class reader {
 /// Waits for the next item of `rd`'s stream. Completes with the item, with an empty optional at
 /// the end, or with the stream's error (errc::premature_close if it was destroyed without one).
 /// Items are taken with read() (one item; in byte mode everything buffered), so the stream
-/// refills up to its highWaterMark as they are taken. An item already buffered completes the
-/// operation at once, but still through a post: one post per item. To iterate quickly, prefer
-/// async_next_batch. Signature: void(async_error, std::optional<T>).
+/// refills up to its highWaterMark as they are taken. With the default token (use_awaitable)
+/// an operation that can complete at once (an item buffered or produced synchronously, the end,
+/// the error) does so without a post: the coroutine simply carries on. With any other token the
+/// completion is posted, one post per item. Signature: void(async_error, std::optional<T>).
 template <chunk T, boost::asio::completion_token_for<void(async_error, std::optional<T>)> Token =
                        default_token>
 auto async_next(reader<T>& rd, Token&& token = {}) {
@@ -511,14 +611,25 @@ auto async_next(reader<T>& rd, Token&& token = {}) {
 }
 
 /// Waits until at least one item is available, then completes with up to `max` of them (taken
-/// in one go: buffered ones, plus what the stream produces synchronously as they are taken);
-/// an empty vector at the end; or the stream's error (items taken before an error are
-/// delivered first, the error on the next call). One post per batch instead of per item.
-/// Signature: void(async_error, std::vector<T>).
+/// in one go with readable::read_into: buffered ones, plus what the stream produces
+/// synchronously as they are taken); an empty vector at the end; or the stream's error (items
+/// taken before an error are delivered first, the error on the next call). Completes at once as
+/// async_next does. Signature: void(async_error, std::vector<T>).
 template <chunk T, boost::asio::completion_token_for<void(async_error, std::vector<T>)> Token =
                        default_token>
 auto async_next_batch(reader<T>& rd, std::size_t max, Token&& token = {}) {
   return rd.async_next_batch(max, std::forward<Token>(token));
+}
+
+/// As above, but into the caller's vector, whose storage is reused from batch to batch (no
+/// allocation once it has grown to the batch size): `out` is cleared when the operation starts
+/// and holds the items when it completes with their number (0: the end, an error, or
+/// cancellation). `out` must outlive the operation and be left alone until it completes.
+/// Signature: void(async_error, std::size_t).
+template <chunk T,
+          boost::asio::completion_token_for<void(async_error, std::size_t)> Token = default_token>
+auto async_next_batch(reader<T>& rd, std::vector<T>& out, std::size_t max, Token&& token = {}) {
+  return rd.async_next_batch(out, max, std::forward<Token>(token));
 }
 
 /// Writes `chunk` to `w` and completes once the stream can take more: at once (posted) when

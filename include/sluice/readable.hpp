@@ -80,6 +80,38 @@ class readable : public virtual stream {
     return ret;
   }
 
+  /// Appends up to `max` items to `out` and returns how many: what `max` read() calls in a row
+  /// would take, stopping at the first that returns nothing (no data yet, the end, an error).
+  /// Object mode without 'data' listeners moves the buffered items out in one go, all but the
+  /// last, which a real read() takes, and refills at the end as that many read() calls would:
+  /// the producer (do_read) is asked for more once per buffer's worth instead of once per item,
+  /// and the items, the end, errors, 'readable' and the counters come out as with read().
+  /// Byte mode, or a stream with 'data' listeners: `max` read() calls.
+  std::size_t read_into(std::vector<T>& out, std::size_t max) {
+    std::size_t taken = 0;
+    if constexpr (!is_byte_mode<T>) {
+      if (data_.empty()) {
+        while (taken < max) {
+          if (buffer_.size() > 1 && max - taken > 1)
+            taken += take_buffered(out, std::min(max - taken, buffer_.size()) - 1);
+          std::optional<T> v = read();  // refills first (do_read), as every read() does
+          if (!v) return taken;
+          out.push_back(std::move(*v));
+          ++taken;
+        }
+        // read() would have refilled before each item: leave the buffer as the last one would.
+        if (length_ < hwm_) refill();
+        return taken;
+      }
+    }
+    for (; taken < max; ++taken) {
+      std::optional<T> v = read();
+      if (!v) break;
+      out.push_back(std::move(*v));
+    }
+    return taken;
+  }
+
   /// Stops 'data' events (takes effect at once, even inside a 'data' listener).
   void pause() {
     if (flowing_ != flow_state::paused) {
@@ -435,6 +467,37 @@ class readable : public virtual stream {
       counters_.bytes_out += chunk_traits<T>::bytes(*ret);
     }
     return ret;
+  }
+
+  // read_into's bulk step (object mode, no 'data' listeners, 0 < k < buffered items, so the
+  // buffer is not emptied): the bookkeeping of k read() calls that each take an item, without
+  // their do_read calls.
+  std::size_t take_buffered(std::vector<T>& out, std::size_t k) {
+    emitted_readable_ = false;
+    const auto first = buffer_.begin();
+    const auto last = first + static_cast<std::ptrdiff_t>(k);
+    for (auto it = first; it != last; ++it) counters_.bytes_out += chunk_traits<T>::bytes(*it);
+    out.insert(out.end(), std::make_move_iterator(first), std::make_move_iterator(last));
+    buffer_.erase(first, last);
+    length_ -= k;
+    counters_.chunks_out += k;
+    if (!error_emitted() && !close_emitted()) data_emitted_ = true;
+    if (awaiting_drain_ != 0) clear_awaiting_drain();
+    return k;
+  }
+
+  // read()'s refill (do_read) before taking an item, without the taking.
+  void refill() {
+    if (ended_ || reading_ || destroyed() || errored() || !constructed()) return;
+    reading_ = true;
+    sync_ = true;
+    if (length_ == 0) need_readable_ = true;
+    if (push_backpressured_) {
+      push_backpressured_ = false;
+      counters_.push_backpressured_time += get_loop().event_time() - push_backpressure_since_;
+    }
+    do_read(hwm_);
+    sync_ = false;
   }
 
   std::optional<T> from_list(std::size_t n) {

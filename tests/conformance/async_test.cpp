@@ -514,3 +514,179 @@ TEST(AsyncNext, ByteModeYieldsWhatIsBuffered) {
 }
 
 }  // namespace
+
+// ---- completion without a post, and batches into the caller's vector -------------------------
+
+namespace {
+
+// Runs `io` to the end; returns how many handlers it ran.
+std::size_t run_counting(asio::io_context& io) {
+  std::size_t n = 0;
+  while (io.run_one() != 0) ++n;
+  return n;
+}
+
+std::vector<int> iota_vector(int n) {
+  std::vector<int> v(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i) v[static_cast<std::size_t>(i)] = i;
+  return v;
+}
+
+}  // namespace
+
+TEST(AsyncNext, CoroutineResumesWithoutAPostWhenTheStreamCanAnswerAtOnce) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  auto r = sluice::from(loop, iota_vector(10000));
+  std::vector<int> got;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        sluice::reader<int> rd(r);
+        while (auto x = co_await sluice::async_next(rd)) got.push_back(*x);
+      },
+      asio::detached);
+  const std::size_t handlers = run_counting(io);
+  EXPECT_EQ(got, iota_vector(10000));
+  EXPECT_LT(handlers, 20u);  // not one post per item
+  EXPECT_TRUE(r->readable_ended());
+}
+
+TEST(AsyncNext, ACallbackIsStillNeverInvokedFromWithinTheInitiatingCall) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  auto r = sluice::from(loop, std::vector<int>{1, 2, 3});
+  std::vector<std::string> got;
+  asio::post(io, [&] {
+    sluice::reader<int> rd(r, {.destroy_on_exit = false});
+    sluice::async_next(rd, [&](async_error, std::optional<int> x) {
+      got.push_back("item " + std::to_string(x.value_or(-1)));
+    });
+    std::vector<int> buf;
+    sluice::async_next_batch(rd, buf, 8, [&](async_error, std::size_t n) {
+      got.push_back("batch of " + std::to_string(n));
+    });
+    got.emplace_back("initiating calls returned");
+  });
+  io.run();
+  EXPECT_EQ(got, (std::vector<std::string>{"initiating calls returned", "item 1", "batch of 2"}));
+}
+
+TEST(AsyncNext, AQueuedOperationIsNotOvertakenByOneThatCouldCompleteAtOnce) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  auto r = manual_source(loop);
+  sluice::reader<int> rd(r);
+  std::vector<std::string> got;
+  sluice::async_next(rd, [&](async_error, std::optional<int> x) {
+    got.push_back("callback " + std::to_string(x.value_or(-1)));
+  });  // queued: nothing is buffered yet
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        r->push(10);
+        r->push(11);  // buffered now, while the callback's operation is still queued
+        auto x = co_await sluice::async_next(rd);
+        got.push_back("coroutine " + std::to_string(x.value_or(-1)));
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(got, (std::vector<std::string>{"callback 10", "coroutine 11"}));
+}
+
+TEST(AsyncNextBatch, IntoAReusedVectorInOrderToTheEnd) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  auto r = sluice::from(loop, iota_vector(1000));
+  std::vector<int> got;
+  std::size_t batches = 0;
+  std::size_t storage_changes = 0;
+  std::size_t last = 1;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        sluice::reader<int> rd(r);
+        std::vector<int> buf;
+        const int* storage = nullptr;
+        while (const std::size_t n = co_await sluice::async_next_batch(rd, buf, 64)) {
+          EXPECT_EQ(n, buf.size());
+          EXPECT_LE(n, 64u);
+          if (buf.data() != storage) ++storage_changes;
+          storage = buf.data();
+          ++batches;
+          got.insert(got.end(), buf.begin(), buf.end());
+        }
+        last = buf.size();
+      },
+      asio::detached);
+  const std::size_t handlers = run_counting(io);
+  EXPECT_EQ(got, iota_vector(1000));
+  EXPECT_LE(batches, 1000u / 64 + 2);
+  EXPECT_EQ(storage_changes, 1u);  // allocated for the first batch, reused after
+  EXPECT_EQ(last, 0u);             // cleared at the end
+  EXPECT_LT(handlers, 20u);
+  EXPECT_TRUE(r->readable_ended());
+}
+
+TEST(AsyncNextBatch, ItemsTakenBeforeAnErrorComeFirstThenTheError) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  auto r =
+      sluice::make_readable<int>(loop, {.read = [](sluice::readable<int>& self, std::size_t) {
+                                   self.push(1);
+                                   self.push(2);
+                                   self.fail(std::make_error_code(std::errc::io_error), "disk");
+                                 }});
+  std::vector<std::string> got;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        sluice::reader<int> rd(r);
+        std::vector<int> buf;
+        try {
+          while (co_await sluice::async_next_batch(rd, buf, 16) != 0)
+            for (int x : buf) got.push_back(std::to_string(x));
+          got.emplace_back("end");
+        } catch (const boost::system::system_error& e) {
+          got.push_back(code_of(e) == std::errc::io_error ? "io_error" : code_of(e).message());
+          got.push_back("buffer holds " + std::to_string(buf.size()));
+        }
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "io_error", "buffer holds 0"}));
+}
+
+TEST(AsyncNextBatch, LeavingEarlyDestroysTheStream) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  bool generator_cleaned = false;
+  struct guard {
+    bool* flag;
+    ~guard() { *flag = true; }
+  };
+  auto endless = [](bool* flag) -> sluice::generator<int> {
+    guard g{flag};
+    for (int i = 0;; ++i) co_yield i;
+  };
+  auto r = sluice::from(loop, endless(&generator_cleaned));
+  bool closed = false;
+  r->on_close([&] { closed = true; });
+  std::vector<int> first;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        sluice::reader<int> rd(r);
+        std::vector<int> buf;
+        co_await sluice::async_next_batch(rd, buf, 5);
+        first = buf;
+      },  // rd goes out of scope: the stream is destroyed
+      asio::detached);
+  io.run();
+  EXPECT_EQ(first, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_TRUE(r->destroyed());
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(r->counters().chunks_out, 5u);  // the stream counted what the batch took
+  r.reset();
+  EXPECT_TRUE(generator_cleaned);
+}
