@@ -100,7 +100,8 @@ class readable : public virtual stream {
           ++taken;
         }
         // read() would have refilled before each item: leave the buffer as the last one would.
-        if (length_ < hwm_) refill();
+        // (max == 0 is zero read() calls: nothing to refill.)
+        if (taken != 0 && length_ < hwm_) refill();
         return taken;
       }
     }
