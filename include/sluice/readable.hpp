@@ -437,18 +437,8 @@ class readable : public virtual stream {
     }
     bool do_read_now = need_readable_;
     if (length_ == 0 || length_ - n < hwm_) do_read_now = true;
-    if (ended_ || reading_ || !healthy()) {
-      do_read_now = false;
-    } else if (do_read_now) {
-      reading_ = true;
-      sync_ = true;
-      if (length_ == 0) need_readable_ = true;
-      if (push_backpressured_) {
-        push_backpressured_ = false;
-        counters_.push_backpressured_time += get_loop().event_time() - push_backpressure_since_;
-      }
-      do_read(hwm_);
-      sync_ = false;
+    if (do_read_now && can_refill()) {
+      refill();
       if (!reading_) n = how_much_to_read(n_orig);
     }
     std::optional<T> ret;
@@ -487,9 +477,12 @@ class readable : public virtual stream {
     return k;
   }
 
+  // Whether read() may ask the producer for more now (Node's doRead conditions).
+  [[nodiscard]] bool can_refill() const noexcept { return !ended_ && !reading_ && healthy(); }
+
   // read()'s refill (do_read) before taking an item, without the taking.
   void refill() {
-    if (ended_ || reading_ || destroyed() || errored() || !constructed()) return;
+    if (!can_refill()) return;
     reading_ = true;
     sync_ = true;
     if (length_ == 0) need_readable_ = true;

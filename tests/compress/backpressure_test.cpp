@@ -18,49 +18,7 @@ using sluice::buffer;
 using sluice::manual_loop;
 using sluice::test::codec_ptr;
 using sluice::test::mixed_data;
-
-struct peaks {
-  std::size_t source = 0;     // source's readable buffer
-  std::size_t codec_in = 0;   // codec's writable buffer
-  std::size_t codec_out = 0;  // codec's readable buffer
-  std::size_t read_ahead =
-      0;  // most input bytes the source had produced beyond what the codec took
-  std::string out;
-  bool finished = false;
-};
-
-// Pipes `input` (in `in_chunk` pieces) through `codec` into a sink that takes 1 ms (virtual) per
-// chunk, and reports the peak buffered sizes.
-peaks run_slow(manual_loop& loop, const codec_ptr& codec, const std::string& input,
-               std::size_t in_chunk) {
-  peaks p;
-  std::size_t pos = 0;
-  const buffer all = buffer::copy_of(input);
-  auto source = sluice::make_readable<buffer>(
-      loop, {.read = [&](sluice::readable<buffer>& self, std::size_t) {
-        if (pos >= all.size()) {
-          self.push_eof();
-          return;
-        }
-        const std::size_t n = std::min(in_chunk, all.size() - pos);
-        self.push(all.slice(pos, n));
-        pos += n;
-      }});
-  auto sink = sluice::make_writable<buffer>(
-      loop,
-      {.high_water_mark = 16 * 1024, .write = [&](sluice::writable<buffer>&, buffer&& b, auto cb) {
-         p.out.append(b.view());
-         p.read_ahead = std::max<std::size_t>(p.read_ahead, pos - codec->counters().bytes_in);
-         loop.start_timer(1ms, [cb] { cb(); });
-       }});
-  sink->on_finish([&p] { p.finished = true; });
-  source->pipe(codec)->pipe(sink);
-  loop.run();
-  p.source = source->counters().peak_readable_length;
-  p.codec_in = codec->counters().peak_writable_length;
-  p.codec_out = codec->counters().peak_readable_length;
-  return p;
-}
+using sluice::test::run_slow;
 
 constexpr std::size_t hwm = 64 * 1024;  // the default byte-mode highWaterMark
 

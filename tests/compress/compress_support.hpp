@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +30,49 @@
 namespace sluice::test {
 
 using codec_ptr = std::shared_ptr<transform<buffer, buffer>>;
+
+/// What run_slow() saw: the peak buffered sizes along source → codec → slow sink.
+struct peaks {
+  std::size_t source = 0;      ///< source's readable buffer
+  std::size_t codec_in = 0;    ///< codec's writable buffer
+  std::size_t codec_out = 0;   ///< codec's readable buffer
+  std::size_t read_ahead = 0;  ///< most input the source produced beyond what the codec took
+  std::string out;             ///< everything the sink got
+  bool finished = false;       ///< the sink emitted 'finish'
+};
+
+/// Pipes `input` (in `in_chunk` pieces) through `codec` into a sink that takes 1 ms (virtual) per
+/// chunk, and reports the peak buffered sizes.
+inline peaks run_slow(manual_loop& loop, const codec_ptr& codec, const std::string& input,
+                      std::size_t in_chunk) {
+  peaks p;
+  std::size_t pos = 0;
+  const buffer all = buffer::copy_of(input);
+  auto source = sluice::make_readable<buffer>(
+      loop, {.read = [&](sluice::readable<buffer>& self, std::size_t) {
+        if (pos >= all.size()) {
+          self.push_eof();
+          return;
+        }
+        const std::size_t n = std::min(in_chunk, all.size() - pos);
+        self.push(all.slice(pos, n));
+        pos += n;
+      }});
+  auto sink = sluice::make_writable<buffer>(
+      loop,
+      {.high_water_mark = 16 * 1024, .write = [&](sluice::writable<buffer>&, buffer&& b, auto cb) {
+         p.out.append(b.view());
+         p.read_ahead = std::max<std::size_t>(p.read_ahead, pos - codec->counters().bytes_in);
+         loop.start_timer(std::chrono::milliseconds(1), [cb] { cb(); });
+       }});
+  sink->on_finish([&p] { p.finished = true; });
+  source->pipe(codec)->pipe(sink);
+  loop.run();
+  p.source = source->counters().peak_readable_length;
+  p.codec_in = codec->counters().peak_writable_length;
+  p.codec_out = codec->counters().peak_readable_length;
+  return p;
+}
 
 /// `n` bytes alternating runs of word-like text and random binary, the same for the same seed.
 inline std::string mixed_data(std::size_t n, std::uint32_t seed = 1) {

@@ -157,37 +157,13 @@ TEST(ParallelGzip, SlowConsumerBoundsTheInputTakenAhead) {
     SCOPED_TRACE(testing::Message() << "engine " << static_cast<int>(engine));
     manual_loop loop;
     auto codec = sluice::make_gzip(loop, opts(engine, 2));
-    std::size_t pos = 0;
-    std::size_t most_ahead = 0;
-    std::string out;
-    const buffer all = buffer::copy_of(input);
-    auto source = sluice::make_readable<buffer>(
-        loop, {.read = [&](sluice::readable<buffer>& self, std::size_t) {
-          if (pos >= all.size()) {
-            self.push_eof();
-            return;
-          }
-          const std::size_t n = std::min<std::size_t>(64 * 1024, all.size() - pos);
-          self.push(all.slice(pos, n));
-          pos += n;
-        }});
-    auto sink = sluice::make_writable<buffer>(
-        loop, {.high_water_mark = 16 * 1024,
-               .write = [&](sluice::writable<buffer>&, buffer&& b, auto cb) {
-                 out.append(b.view());
-                 most_ahead = std::max(most_ahead, pos - codec->counters().bytes_in);
-                 loop.start_timer(1ms, [cb] { cb(); });
-               }});
-    bool finished = false;
-    sink->on_finish([&] { finished = true; });
-    source->pipe(codec)->pipe(sink);
-    loop.run();
-    ASSERT_TRUE(finished);
-    EXPECT_TRUE(gzip_cli_decompress(out) == input);
+    const auto p = sluice::test::run_slow(loop, codec, input, 64 * 1024);
+    ASSERT_TRUE(p.finished);
+    EXPECT_TRUE(gzip_cli_decompress(p.out) == input);
     constexpr std::size_t hwm = 64 * 1024;
     // Bytes the codec counted in but has not compressed sit in its blocks: with bytes_in counted
     // at write time, the source's lead is its buffer and the codec's writable buffer.
-    EXPECT_LE(most_ahead, 4 * hwm + 64 * 1024);
+    EXPECT_LE(p.read_ahead, 4 * hwm + 64 * 1024);
     EXPECT_LE(codec->counters().peak_writable_length, hwm + 64 * 1024);
     // Three blocks of output can land on a full readable buffer, no more.
     EXPECT_LE(codec->counters().peak_readable_length, hwm + 3 * block);
