@@ -99,24 +99,10 @@ void file_copy::start() {
           return r;
         }
         const unsigned mode = o.mode.value_or(r.regular ? (src.st_mode & 07777) : 0666);
-        if (o.atomic) {
-          if (o.flags == open_mode::exclusive && ::lstat(to.c_str(), &dst) == 0) {
-            r.err = EEXIST;  // fail early; the final link(2) catches a file created meanwhile
-          } else {
-            r.out = detail::open_temp_beside(to, mode, r.temp);
-            if (r.out < 0) r.err = errno;
-          }
-        } else {
-          int f = O_WRONLY | O_CREAT | O_CLOEXEC;
-          f |= o.flags == open_mode::truncate ? O_TRUNC
-               : o.flags == open_mode::append ? O_APPEND
-                                              : O_EXCL;
-          r.out = open_retrying(to, f, mode);
-          if (r.out < 0) r.err = errno;
-        }
-        if (r.err != 0) {
+        r.out = detail::open_destination(to, o.flags, mode, o.atomic, r.temp);
+        if (r.out < 0) {
+          r.err = errno;
           r.context = quoted("open", to);
-          r.temp.clear();
         }
         return r;
       },
@@ -228,28 +214,14 @@ void file_copy::on_slice(const slice_result& r) {
 }
 
 void file_copy::finish() {
-  struct closed {
-    int err = 0;
-    const char* op = "";
-  };
   detail::run_blocking(
       detail::io_pool::shared(), loop_,
       [in = std::exchange(in_, -1), out = std::exchange(out_, -1), temp = temp_, to = to_,
        sync = opts_.sync_on_finish, exclusive = opts_.flags == open_mode::exclusive] {
-        closed r;
         ::close(in);  // read only: nothing to lose
-        if (sync && ::fsync(out) != 0) r = {errno, "fsync"};
-        // No retry on EINTR: Linux has released the descriptor whatever close(2) returns.
-        if (::close(out) != 0 && r.err == 0) r = {errno, "close"};
-        if (temp.empty()) return r;
-        if (r.err != 0) {
-          ::unlink(temp.c_str());
-        } else if (const int err = detail::commit_temp(temp, to, exclusive); err != 0) {
-          r = {err, "rename"};
-        }
-        return r;
+        return detail::finish_destination(out, sync, temp, to, exclusive);
       },
-      [self = shared_from_this()](closed r) {
+      [self = shared_from_this()](detail::finish_result r) {
         self->temp_.clear();  // renamed or removed
         if (r.err != 0) {
           self->error_context_ = quoted(r.op, self->to_);

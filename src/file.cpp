@@ -21,7 +21,6 @@ namespace sluice {
 namespace {
 
 using detail::open_retrying;
-using detail::open_temp_beside;
 using detail::quoted;
 using detail::sys_error;
 
@@ -193,11 +192,6 @@ struct file_writer::write_result {
   int err = 0;
 };
 
-struct file_writer::final_result {
-  int err = 0;
-  const char* op = "";
-};
-
 file_writer::file_writer(sluice::loop& l, std::filesystem::path path, file_writer_options opts)
     : writable<buffer>(l, writable_options{.high_water_mark = opts.high_water_mark,
                                            .name = opts.name.empty() ? path.string() : opts.name}),
@@ -231,24 +225,8 @@ void file_writer::do_construct(callback cb) {
       detail::io_pool::shared(), get_loop(),
       [path = path_, flags = opts_.flags, mode = opts_.mode, atomic = opts_.atomic] {
         opened r;
-        if (atomic) {
-          struct stat st {};
-          if (flags == open_mode::exclusive && ::lstat(path.c_str(), &st) == 0) {
-            r.err = EEXIST;  // fail early; the final link(2) catches a file created meanwhile
-            return r;
-          }
-          r.fd = open_temp_beside(path, mode, r.temp);
-        } else {
-          int f = O_WRONLY | O_CREAT | O_CLOEXEC;
-          f |= flags == open_mode::truncate ? O_TRUNC
-               : flags == open_mode::append ? O_APPEND
-                                            : O_EXCL;
-          r.fd = open_retrying(path, f, mode);
-        }
-        if (r.fd < 0) {
-          r.err = errno;
-          r.temp.clear();
-        }
+        r.fd = detail::open_destination(path, flags, mode, atomic, r.temp);
+        if (r.fd < 0) r.err = errno;
         return r;
       },
       [self = self(), cb = std::move(cb)](opened r) {
@@ -339,19 +317,9 @@ void file_writer::do_final(callback cb) {
       detail::io_pool::shared(), get_loop(),
       [fd = fd_, sync = opts_.sync_on_finish, temp = temp_path_, path = path_,
        exclusive = opts_.flags == open_mode::exclusive] {
-        final_result r;
-        if (sync && ::fsync(fd) != 0) r = {errno, "fsync"};
-        // No retry on EINTR: Linux has released the descriptor whatever close(2) returns.
-        if (::close(fd) != 0 && r.err == 0) r = {errno, "close"};
-        if (temp.empty()) return r;
-        if (r.err != 0) {
-          ::unlink(temp.c_str());
-        } else if (const int err = detail::commit_temp(temp, path, exclusive); err != 0) {
-          r = {err, "rename"};
-        }
-        return r;
+        return detail::finish_destination(fd, sync, temp, path, exclusive);
       },
-      [self = self(), cb = std::move(cb)](final_result r) {
+      [self = self(), cb = std::move(cb)](detail::finish_result r) {
         self->busy_ = false;
         self->fd_ = -1;
         self->temp_path_.clear();  // renamed or removed

@@ -2,6 +2,7 @@
 #include "file_util.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +43,41 @@ int open_temp_beside(const std::filesystem::path& target, unsigned mode,
   }
   errno = EEXIST;
   return -1;
+}
+
+int open_destination(const std::filesystem::path& target, open_mode flags, unsigned mode,
+                     bool atomic, std::filesystem::path& temp) {
+  temp.clear();
+  int fd = -1;
+  if (atomic) {
+    struct stat st {};
+    if (flags == open_mode::exclusive && ::lstat(target.c_str(), &st) == 0) {
+      errno = EEXIST;  // fail early; the final link(2) catches a file created meanwhile
+      return -1;
+    }
+    fd = open_temp_beside(target, mode, temp);
+  } else {
+    int f = O_WRONLY | O_CREAT | O_CLOEXEC;
+    f |= flags == open_mode::truncate ? O_TRUNC : flags == open_mode::append ? O_APPEND : O_EXCL;
+    fd = open_retrying(target, f, mode);
+  }
+  if (fd < 0) temp.clear();
+  return fd;
+}
+
+finish_result finish_destination(int fd, bool sync, const std::filesystem::path& temp,
+                                 const std::filesystem::path& target, bool exclusive) {
+  finish_result r;
+  if (sync && ::fsync(fd) != 0) r = {errno, "fsync"};
+  // No retry on EINTR: Linux has released the descriptor whatever close(2) returns.
+  if (::close(fd) != 0 && r.err == 0) r = {errno, "close"};
+  if (temp.empty()) return r;
+  if (r.err != 0) {
+    ::unlink(temp.c_str());
+  } else if (const int err = commit_temp(temp, target, exclusive); err != 0) {
+    r = {err, "rename"};
+  }
+  return r;
 }
 
 int commit_temp(const std::filesystem::path& temp, const std::filesystem::path& target,

@@ -201,6 +201,9 @@ struct brotli_options {
 
 namespace detail {
 
+/// The most input handed to a codec library in one call: zlib and ISA-L count in 32 bits.
+inline constexpr std::size_t max_slice = std::size_t{1} << 30;
+
 /// The part every codec transform shares: output buffers of a fixed size, pushed when full, the
 /// count of input bytes consumed, and failing with the stage and input offset. Not public API.
 class codec_transform : public transform<buffer, buffer> {
@@ -280,16 +283,12 @@ class codec_transform : public transform<buffer, buffer> {
   std::error_code decode_error_;
 
  private:
-  // The largest slice of a chunk handed to the codec in one call (zlib and ISA-L count in 32
-  // bits).
-  static constexpr std::size_t decode_slice = std::size_t{1} << 30;
-
   void continue_decoding() {
     decoding_ = true;
     bool more = resume_ || input_pos_ < input_.size();
     while (more) {
       blocked_ = false;
-      const std::size_t take = std::min(input_.size() - input_pos_, decode_slice);
+      const std::size_t take = std::min(input_.size() - input_pos_, max_slice);
       const std::size_t used = decode_some(input_.data() + input_pos_, take);
       if (decode_error_) {
         decoding_ = false;
@@ -325,9 +324,6 @@ class codec_transform : public transform<buffer, buffer> {
   flush_mode flush_;
   const char* stage_;
 };
-
-/// The most input handed to a codec library in one call: zlib and ISA-L count in 32 bits.
-inline constexpr std::size_t max_slice = std::size_t{1} << 30;
 
 /// The part every compressor shares: feed each written chunk to the library in slices (so a
 /// length always fits zlib's and ISA-L's 32-bit counters), finish the stream in do_flush, and

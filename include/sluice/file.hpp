@@ -138,7 +138,6 @@ class file_writer final : public writable<buffer> {
 
  private:
   struct write_result;
-  struct final_result;
   void write_chunks(std::vector<buffer> chunks, write_callback cb);
   void on_written(const write_result& r, write_callback cb);
   void release_file(std::error_code ec, callback cb);

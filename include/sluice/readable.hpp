@@ -472,7 +472,7 @@ class readable : public virtual stream {
     buffer_.erase(first, last);
     length_ -= k;
     counters_.chunks_out += k;
-    if (!error_emitted() && !close_emitted()) data_emitted_ = true;
+    if (nothing_emitted()) data_emitted_ = true;
     if (awaiting_drain_ != 0) clear_awaiting_drain();
     return k;
   }
