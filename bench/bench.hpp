@@ -75,6 +75,10 @@ struct objmode_options {
   loop_kind loop = loop_kind::manual;
   unsigned repeat = 5;
   unsigned warmup = 1;  ///< untimed runs first
+  /// How the streams are built: `spec`, the options struct of std::function hooks
+  /// (make_transform(loop, {.transform = ...})); `typed`, the typed form that keeps each
+  /// lambda's type (make_transform(loop, options, lambda)).
+  std::string api = "typed";
 };
 /// Prints a report and the RESULT line; returns the process exit code.
 int run_objmode(const objmode_options& o);

@@ -1,6 +1,7 @@
 // sluice-bench: the sluice benchmarks (docs/benchmarks.md).
 //
-//   sluice-bench objmode --items N --stages K [--hwm H] [--loop manual|asio] [--repeat R]
+//   sluice-bench objmode --items N --stages K [--hwm H] [--api typed|spec] [--loop manual|asio]
+//                        [--repeat R]
 //                        [--warmup W]
 //   sluice-bench bytes   --size 1G --chunk 64K --stages K [--hwm H] [--loop manual|asio]
 //                        [--repeat R] [--warmup W]
@@ -96,6 +97,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   CLI::Option* om_hwm_opt = objmode->add_option(
       "--hwm", om_hwm, "highWaterMark of every stream, in items (default: library default, 16)");
+  objmode
+      ->add_option("--api", om.api,
+                   "How the streams are built: typed (lambdas kept with their type) or spec "
+                   "(options struct of std::function hooks)")
+      ->check(CLI::IsMember({"typed", "spec"}))
+      ->capture_default_str();
   add_loop_option(*objmode, om.loop);
   add_warmup_option(*objmode, om.warmup);
   objmode->add_option("--repeat,-r", om.repeat, "Timed runs; best and median are reported")

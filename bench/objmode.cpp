@@ -41,34 +41,46 @@ run_result objmode_once(sluice::loop& loop, const std::function<void()>& run,
         [&errors, &s](std::error_code ec) { errors.push_back(s.name() + ": " + ec.message()); });
   };
 
-  auto src = sluice::make_readable<item>(
-      loop, {.high_water_mark = o.hwm,
-             .name = "source",
-             .read = [&next, n](sluice::readable<item>& self, std::size_t) {
-               while (next < n) {
-                 if (!self.push(next++)) return;
-               }
-               self.push_eof();
-             }});
+  // The same three functions for both ways of building the streams.
+  auto read = [&next, n](sluice::readable<item>& self, std::size_t) {
+    while (next < n) {
+      if (!self.push(next++)) return;
+    }
+    self.push_eof();
+  };
+  auto add_one = [](sluice::transform<item>&, item&& x, auto cb) { cb(x + 1); };
+  auto add_to_sum = [&sum](sluice::writable<item>&, item&& x, auto cb) {
+    sum += static_cast<std::uint64_t>(x);
+    cb();
+  };
+  const bool typed = o.api == "typed";
+
+  std::shared_ptr<sluice::readable<item>> src =
+      typed ? sluice::make_readable<item>(loop, {.high_water_mark = o.hwm, .name = "source"}, read)
+            : sluice::make_readable<item>(
+                  loop, {.high_water_mark = o.hwm, .name = "source", .read = read});
   watch(*src);
 
   std::vector<std::shared_ptr<sluice::transform<item>>> stages;
   for (unsigned k = 0; k < o.stages; ++k) {
-    stages.push_back(sluice::make_transform<item>(
-        loop, {.readable_high_water_mark = o.hwm,
-               .writable_high_water_mark = o.hwm,
-               .name = "stage " + std::to_string(k + 1),
-               .transform = [](sluice::transform<item>&, item&& x, auto cb) { cb(x + 1); }}));
+    std::string name = "stage " + std::to_string(k + 1);
+    stages.push_back(typed ? sluice::make_transform<item>(loop,
+                                                          {.readable_high_water_mark = o.hwm,
+                                                           .writable_high_water_mark = o.hwm,
+                                                           .name = std::move(name)},
+                                                          add_one)
+                           : sluice::make_transform<item>(loop, {.readable_high_water_mark = o.hwm,
+                                                                 .writable_high_water_mark = o.hwm,
+                                                                 .name = std::move(name),
+                                                                 .transform = add_one}));
     watch(*stages.back());
   }
 
-  auto sink = sluice::make_writable<item>(
-      loop, {.high_water_mark = o.hwm,
-             .name = "sink",
-             .write = [&sum](sluice::writable<item>&, item&& x, auto cb) {
-               sum += static_cast<std::uint64_t>(x);
-               cb();
-             }});
+  std::shared_ptr<sluice::writable<item>> sink =
+      typed ? sluice::make_writable<item>(loop, {.high_water_mark = o.hwm, .name = "sink"},
+                                          add_to_sum)
+            : sluice::make_writable<item>(
+                  loop, {.high_water_mark = o.hwm, .name = "sink", .write = add_to_sum});
   watch(*sink);
   sink->once_finish([&finished] { finished = true; });
 
@@ -99,9 +111,10 @@ int run_objmode(const objmode_options& o) {
       o.hwm ? std::to_string(*o.hwm)
             : std::to_string(sluice::default_high_water_mark(sluice::stream_mode::objects)) +
                   " (default)";
-  std::printf("sluice objmode: %llu items, %u stages, hwm %s, %s loop, %u runs (+%u warm-up)\n",
-              static_cast<unsigned long long>(o.items), o.stages, hwm.c_str(), to_string(o.loop),
-              o.repeat, o.warmup);
+  std::printf(
+      "sluice objmode: %llu items, %u stages, hwm %s, %s api, %s loop, %u runs (+%u warm-up)\n",
+      static_cast<unsigned long long>(o.items), o.stages, hwm.c_str(), o.api.c_str(),
+      to_string(o.loop), o.repeat, o.warmup);
   const double item_stages = static_cast<double>(o.items) * o.stages;
   std::vector<double> times;
   for (unsigned i = 0; i < o.warmup + o.repeat; ++i) {
@@ -128,9 +141,9 @@ int run_objmode(const objmode_options& o) {
   std::printf("  median:         %14.0f items/s %9.2f ns/item/stage\n", median_rate, median_ns);
   std::printf(
       "RESULT objmode items_per_s=%.0f ns_per_item_stage=%.3f median_items_per_s=%.0f "
-      "median_ns_per_item_stage=%.3f impl=sluice loop=%s items=%llu stages=%u hwm=%s runs=%u "
-      "warmup=%u\n",
-      best_rate, best_ns, median_rate, median_ns, to_string(o.loop),
+      "median_ns_per_item_stage=%.3f impl=sluice api=%s loop=%s items=%llu stages=%u hwm=%s "
+      "runs=%u warmup=%u\n",
+      best_rate, best_ns, median_rate, median_ns, o.api.c_str(), to_string(o.loop),
       static_cast<unsigned long long>(o.items), o.stages,
       o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat, o.warmup);
   return 0;

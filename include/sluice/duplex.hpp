@@ -36,6 +36,7 @@ class duplex : public readable<Out>, public writable<In> {
       : readable<Out>(readable_options{.high_water_mark = o.readable_high_water_mark}),
         writable<In>(writable_options{.high_water_mark = o.writable_high_water_mark}) {
     this->bind(l, stream_options{o.auto_destroy, o.emit_close, o.name});
+    this->set_lifecycle_pointer();
     this->allow_half_open_ = o.allow_half_open;
   }
 };

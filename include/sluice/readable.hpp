@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/detail/run_buffer.hpp"
 #include "sluice/stream.hpp"
 #include "sluice/writable.hpp"
 
@@ -35,6 +36,12 @@ struct readable_options {
 struct pipe_options {
   /// Call dest.end() when the source ends.
   bool end = true;
+  /// Object mode: hand items over in runs, all buffered items in one call, when the pipe is
+  /// the source's only consumer (docs/concepts.md, "Runs"). Every item, event and counter is
+  /// as item by item; what differs is the interleaving of the stages' own code (the source's
+  /// do_read is asked for more once per run, a transform handles the whole run before the next
+  /// stage sees its first output). false: strictly one item at a time, in Node's exact order.
+  bool runs = true;
 };
 
 template <chunk T>
@@ -51,9 +58,31 @@ class readable : public virtual stream {
   /// Adds a chunk to the buffer (or hands it straight to 'data' listeners in flowing mode).
   /// Returns false once the buffer reaches the highWaterMark: stop pushing until do_read is
   /// called again. Pushing after push_eof() fails the stream with push_after_eof.
-  bool push(T chunk) { return add_chunk_checked(std::move(chunk), false); }
+  [[gnu::always_inline]] bool push(T chunk) {
+    if constexpr (!is_byte_mode<T>) {
+      // A transform's write run gathers what it pushes. collecting_ is cleared (after handing
+      // on what was gathered) by whatever would stop a push from going straight to the pipe:
+      // push_eof, pause, a new or removed listener, unpipe, a refill, a buffered chunk.
+      if (collecting_ && (*life_ & intact_bits) == 0) {
+        reading_ = false;
+        collected_len_ += chunk_traits<T>::size(chunk);
+        collected_.push_back(std::move(chunk));
+        if (collected_len_ < hwm_) [[likely]]
+          return true;
+        return push_collected_full();
+      }
+      if (sync_ && !ended_ && (*life_ & intact_bits) == 0) {
+        // Inside do_read: into the buffer (add_chunk_checked's path for this case, inline).
+        reading_ = false;
+        buffer_chunk(std::move(chunk), false);
+        return push_result();
+      }
+    }
+    return add_chunk_checked(std::move(chunk), false);
+  }
   /// Signals the end of the data (Node's push(null)).
   void push_eof() {
+    stop_collecting();
     reading_ = false;
     on_eof_chunk();
   }
@@ -115,6 +144,7 @@ class readable : public virtual stream {
 
   /// Stops 'data' events (takes effect at once, even inside a 'data' listener).
   void pause() {
+    stop_collecting();
     if (flowing_ != flow_state::paused) {
       flowing_ = flow_state::paused;
       pause_.emit();
@@ -152,6 +182,7 @@ class readable : public virtual stream {
 
   /// 'data': a chunk, in flowing mode. Adding a listener starts flowing unless pause() was called.
   listener_id on_data(std::function<void(T&&)> fn) {
+    stop_collecting();
     const listener_id id = next_listener_id();
     data_.connect(id, std::move(fn));
     // Only ever set here: clearing is left to the deferred update after off() (as in Node).
@@ -161,6 +192,7 @@ class readable : public virtual stream {
   }
   /// 'readable': data (or the end) can be read(). Switches the stream to paused mode.
   listener_id on_readable(std::function<void()> fn) {
+    stop_collecting();
     const listener_id id = next_listener_id();
     readable_.connect(id, std::move(fn));
     if (!end_emitted_ && !readable_listening_) {
@@ -179,6 +211,7 @@ class readable : public virtual stream {
   listener_id on_pause(std::function<void()> fn) { return add(pause_, std::move(fn), false); }
   listener_id on_resume(std::function<void()> fn) { return add(resume_, std::move(fn), false); }
   bool off(listener_id id) override {
+    stop_collecting();
     if (readable_.disconnect(id)) {
       defer([this] { update_readable_listening(); });
       return true;
@@ -213,6 +246,7 @@ class readable : public virtual stream {
   /// Stops piping into every destination.
   void unpipe() {
     if (pipes_.empty()) return;
+    stop_collecting();
     // As Node: forget every destination and pause first, then tell each one, in pipe order.
     auto links = std::move(pipes_);
     pipes_.clear();
@@ -225,11 +259,13 @@ class readable : public virtual stream {
   readable(sluice::loop& l, const readable_options& o)
       : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(), "high_water_mark")) {
     bind(l, stream_options{o.auto_destroy, o.emit_close, o.name});
+    life_ = &this->lifecycle_word();
   }
-  // For duplex, which binds the shared stream base itself.
+  // For duplex, which binds the shared stream base itself (and sets life_: see duplex()).
   explicit readable(const readable_options& o)
       : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(),
                                              "readable_high_water_mark")) {}
+  void set_lifecycle_pointer() noexcept { life_ = &this->lifecycle_word(); }
 
   /// Produce data: push() up to `size` (a hint: the highWaterMark) now or later. Not called
   /// again until push() (or push_eof()) was called. Default: fails with method_not_implemented.
@@ -247,6 +283,18 @@ class readable : public virtual stream {
   bool allow_half_open_ = true;
   /// Transform: whether a push outside do_read may go straight to 'data' listeners at first.
   void set_sync(bool s) noexcept { sync_ = s; }
+
+  /// Transform, at the start of a write run: from here to end_collect(), pushes that would go
+  /// straight to the single pipe destination are gathered and handed on as one run instead.
+  void begin_collect() noexcept {
+    if constexpr (!is_byte_mode<T>) collecting_ = !ended_ && intact() && can_collect();
+  }
+  /// Transform, at the end of a write run: hands on what was gathered.
+  void end_collect() {
+    if constexpr (!is_byte_mode<T>) {
+      if (collecting_) flush_collected();
+    }
+  }
 
  private:
   enum class flow_state : std::uint8_t { none, paused, flowing };
@@ -307,6 +355,11 @@ class readable : public virtual stream {
       reading_ = false;
       add_chunk(std::move(chunk), false);
     }
+    return push_result();
+  }
+
+  // What push() returns, counting a backpressure episode when that is false.
+  bool push_result() {
     const bool ok = !ended_ && (length_ < hwm_ || length_ == 0);
     if (!ok && !push_backpressured_) {
       push_backpressured_ = true;
@@ -317,18 +370,25 @@ class readable : public virtual stream {
   }
 
   [[gnu::always_inline]] void add_chunk(T&& chunk, bool front) {
+    stop_collecting();  // what a run gathered goes first (unshift)
     if (flowing_ == flow_state::flowing && length_ == 0 && !sync_ && !data_.empty()) {
       data_emitted_ = true;
       emit_data(std::move(chunk));
     } else {
-      length_ += chunk_traits<T>::size(chunk);
-      if (length_ > counters_.peak_readable_length) counters_.peak_readable_length = length_;
-      if (front)
-        buffer_.push_front(std::move(chunk));
-      else
-        buffer_.push_back(std::move(chunk));
-      if (need_readable_) emit_readable();
+      buffer_chunk(std::move(chunk), front);
+      return;
     }
+    maybe_read_more();
+  }
+
+  [[gnu::always_inline]] void buffer_chunk(T&& chunk, bool front) {
+    length_ += chunk_traits<T>::size(chunk);
+    if (length_ > counters_.peak_readable_length) counters_.peak_readable_length = length_;
+    if (front)
+      buffer_.push_front(std::move(chunk));
+    else
+      buffer_.push_back(std::move(chunk));
+    if (need_readable_) emit_readable();
     maybe_read_more();
   }
 
@@ -377,8 +437,121 @@ class readable : public virtual stream {
   }
 
   void flow() {
+    if constexpr (!is_byte_mode<T>) {
+      while (flowing_ == flow_state::flowing && pipe_only() && nothing_emitted()) {
+        const run_result r = flow_run();
+        if (r == run_result::nothing) return;
+        if (r == run_result::partly) break;  // the destination is busy: item by item
+      }
+    }
     while (flowing_ == flow_state::flowing && read().has_value()) {
     }
+  }
+
+  // --- runs (object mode; docs/concepts.md) -------------------------------------------------
+  //
+  // When a pipe is the only consumer, flowing mode hands the destination all buffered items in
+  // one write_run instead of a read(), a 'data' event and a write() per item; a transform
+  // gathers what it pushes while handling a run and hands that on the same way. Each item still
+  // passes every step in order, and the counters, events and backpressure come out as the
+  // per-item path's; what differs is only the interleaving of the stages' code: stage 2 sees
+  // item 1 after stage 1 has handled the whole run.
+
+  // The only 'data' listener is a single pipe's, and it takes runs.
+  [[nodiscard]] bool pipe_only() const noexcept {
+    return pipes_.size() == 1 && data_.size() == 1 && pipes_.front()->opts.runs;
+  }
+
+  // A push now would go straight to the pipe (add_chunk's direct path).
+  [[nodiscard]] bool can_collect() const noexcept {
+    return flowing_ == flow_state::flowing && length_ == 0 && !sync_ && pipe_only();
+  }
+
+  enum class run_result : std::uint8_t { nothing, all, partly };
+
+  // One turn of flow() as a run: read()'s refill, then every buffered item at once, with the
+  // bookkeeping of that many read() calls. `partly`: the destination took only some (or was
+  // busy to begin with): the rest are back in the buffer, for read() to take one by one, so
+  // that a destination that completes later sees exactly the per-item sequence.
+  run_result flow_run() {
+    if (!pipes_.front()->dest->can_take_run()) return run_result::partly;
+    emitted_readable_ = false;
+    if (length_ == 0 && ended_) {
+      end_readable();
+      return run_result::nothing;
+    }
+    if ((need_readable_ || length_ <= hwm_) && can_refill()) refill();
+    if (length_ == 0) {
+      need_readable_ = true;
+      if (ended_) end_readable();
+      return run_result::nothing;
+    }
+    for (T& x : buffer_) run_.push_back(std::move(x));
+    buffer_.clear();
+    length_ = 0;
+    const bool need_readable = need_readable_;
+    if (ended_)
+      end_readable();
+    else
+      need_readable_ = true;
+    data_emitted_ = true;
+    return emit_run(run_, true, need_readable) ? run_result::all : run_result::partly;
+  }
+
+  // Hands on what a run gathered (at the latest when it holds a highWaterMark's worth, so a
+  // run never gathers more than that) and stops gathering.
+  [[gnu::noinline]] bool push_collected_full() {
+    flush_collected();
+    collecting_ = can_collect();
+    return push_result();
+  }
+
+  void flush_collected() {
+    collecting_ = false;
+    collected_len_ = 0;
+    if (collected_.empty()) return;
+    data_emitted_ = true;
+    maybe_read_more();  // as each of the pushes would have
+    emit_run(collected_, false);
+  }
+
+  void stop_collecting() {
+    if constexpr (!is_byte_mode<T>) {
+      if (collecting_) flush_collected();
+    }
+  }
+
+  // Hands `run` to the pipe's destination (write_run). Items of a run taken from the buffer
+  // (`from_buffer`) that it does not take go back to the buffer's front; gathered pushes it
+  // does not take are pushed as usual, one by one. Returns whether it took them all.
+  bool emit_run(detail::run_buffer<T>& run, bool from_buffer, bool need_readable = true) {
+    const std::size_t n = run.size();
+    std::size_t taken = 0;
+    if (pipe_only()) {
+      pipe_link* link = pipes_.front().get();
+      const std::shared_ptr<writable<T>> dest = link->dest;  // a write may unpipe the link
+      if (awaiting_drain_ != 0) clear_awaiting_drain();
+      std::uint64_t bytes = 0;
+      for (const T& x : run) bytes += chunk_traits<T>::bytes(x);
+      bool ok = true;
+      taken = dest->write_run(run.data(), n, ok);
+      for (std::size_t i = taken; i < n; ++i) bytes -= chunk_traits<T>::bytes(run[i]);
+      counters_.chunks_out += taken;
+      counters_.bytes_out += bytes;
+      if (taken != 0 && !ok && has_link(link)) pipe_pause(link);
+    }
+    if (taken < n) {
+      if (from_buffer) {
+        for (std::size_t i = taken; i < n; ++i) length_ += chunk_traits<T>::size(run[i]);
+        buffer_.insert(buffer_.begin(), std::make_move_iterator(run.begin() + taken),
+                       std::make_move_iterator(run.end()));
+        need_readable_ = need_readable;  // as before the items were taken
+      } else {
+        for (std::size_t i = taken; i < n; ++i) add_chunk(std::move(run[i]), false);
+      }
+    }
+    run.clear();
+    return taken == n;
   }
 
   void resume_now() {
@@ -483,6 +656,7 @@ class readable : public virtual stream {
   // read()'s refill (do_read) before taking an item, without the taking.
   void refill() {
     if (!can_refill()) return;
+    stop_collecting();
     reading_ = true;
     sync_ = true;
     if (length_ == 0) need_readable_ = true;
@@ -660,6 +834,7 @@ class readable : public virtual stream {
 
   // Tells the destination of a link already removed from pipes_, and drops the link's listeners.
   void release_link(std::unique_ptr<pipe_link> owned) {
+    stop_collecting();
     owned->dest->unpipe_.for_each([this](auto& h, bool) { h(*this); });
     detach_dest_listeners(*owned);
     if (owned->data_id) data_.disconnect(owned->data_id);
@@ -695,6 +870,11 @@ class readable : public virtual stream {
   bool data_emitted_ = false;
   bool reading_more_ = false;  // a maybe_read_more tick is queued
   bool push_backpressured_ = false;
+  bool collecting_ = false;             // a transform's write run gathers pushes (begin_collect)
+  detail::run_buffer<T> run_;           // flow_run's items
+  detail::run_buffer<T> collected_;     // pushes gathered while collecting_
+  const std::uint8_t* life_ = nullptr;  // lifecycle_word(), for a cheap intact() per push
+  std::size_t collected_len_ = 0;
 };
 
 }  // namespace sluice

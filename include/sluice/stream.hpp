@@ -154,6 +154,11 @@ class stream : public std::enable_shared_from_this<stream> {
   }
 
   [[nodiscard]] listener_id next_listener_id() noexcept { return listener_id{++listener_seq_}; }
+  /// The lifecycle word healthy() tests, for a loop that tests it per item: a reference taken
+  /// once, then `(word & unhealthy_bits) == 0`, skips the virtual-base lookup each time.
+  [[nodiscard]] const std::uint8_t& lifecycle_word() const noexcept { return state_; }
+  static constexpr std::uint8_t unhealthy_bits = 1 | 2 | 4;  // destroyed, errored, constructing
+  static constexpr std::uint8_t intact_bits = 1 | 2;         // destroyed, errored
   [[nodiscard]] bool constructed() const noexcept { return (state_ & state_constructing) == 0; }
   /// Records `ec` as the stream's error if it has none (first error wins).
   void set_errored(std::error_code ec) noexcept {
@@ -201,6 +206,8 @@ class stream : public std::enable_shared_from_this<stream> {
     state_error_emitted = 8,  // 'error' went out
     state_close_emitted = 16  // 'close' went out
   };
+  static_assert(unhealthy_bits == (state_destroyed | state_errored | state_constructing));
+  static_assert(intact_bits == (state_destroyed | state_errored));
   std::uint8_t state_ = 0;
   bool construct_called_ = false;  // do_construct's callback ran (to detect a second call)
   bool closed_ = false;            // do_destroy completed

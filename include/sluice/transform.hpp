@@ -9,6 +9,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 
 #include "sluice/duplex.hpp"
 
@@ -64,6 +65,56 @@ class transform : public duplex<In, Out> {
     do_transform(std::move(chunk), transform_callback(this, ++gen_));
   }
 
+  // A run (writable::write_run): do_transform item by item, the outputs gathered and handed on
+  // together (readable::begin_collect), an acknowledgement held back where the per-item path
+  // would hold it.
+  typename writable<In>::run_outcome do_write_run(In* items, std::size_t n) override {
+    return transform_each(items, n, [this](In&& x, transform_callback cb) {
+      do_transform(std::move(x), std::move(cb));
+    });
+  }
+
+  /// do_write_run's loop, with `f(In&&, transform_callback)` in the place of do_transform (for
+  /// an implementation that can call its transform directly).
+  template <class F>
+  typename writable<In>::run_outcome transform_each(In* items, std::size_t n, F&& f) {
+    typename writable<In>::run_outcome r;
+    this->begin_collect();
+    for (;;) {
+      In& x = items[r.taken];
+      r.last_len = chunk_traits<In>::size(x);
+      ++r.taken;
+      length_before_ = this->readable_length();
+      expect_ = true;
+      run_ok_ = false;
+      in_run_item_ = true;
+      f(std::move(x), transform_callback(this, ++gen_));
+      in_run_item_ = false;
+      if (!run_ok_) [[unlikely]] {
+        if (expect_)
+          pending_ = this->run_item_callback();  // completes later (complete_write)
+        else
+          r.error = std::exchange(run_error_, {});
+        break;
+      }
+      if (must_hold()) [[unlikely]] {
+        held_ = this->run_item_callback();
+        has_held_ = true;
+        break;
+      }
+      ++r.done;
+      if (r.taken == n || !this->run_can_continue()) break;
+    }
+    this->end_collect();
+    if (r.done == r.taken && must_hold()) {
+      // Handing on the outputs left the readable side full: hold the last acknowledgement.
+      held_ = this->run_item_callback();
+      has_held_ = true;
+      --r.done;
+    }
+    return r;
+  }
+
   void do_read(std::size_t) final {
     if (has_held_) {
       has_held_ = false;
@@ -104,28 +155,43 @@ class transform : public duplex<In, Out> {
   }
 
   void on_transform_error(std::uint64_t gen, std::error_code ec) {
-    if (take_pending(gen)) pending_(ec);
+    if (!take_pending(gen)) return;
+    if (in_run_item_)
+      run_error_ = ec;  // do_write_run reports it
+    else
+      pending_(ec);
   }
 
   void on_transform_ok(std::uint64_t gen) {
-    if (take_pending(gen)) complete_write();
+    if (!take_pending(gen)) return;
+    if (in_run_item_)
+      run_ok_ = true;  // do_write_run_item completes it
+    else
+      complete_write();
   }
 
   void on_transform_ok(std::uint64_t gen, Out&& value) {
     if (!take_pending(gen)) return;
     this->push(std::move(value));
-    complete_write();
+    if (in_run_item_)
+      run_ok_ = true;
+    else
+      complete_write();
   }
 
-  // Acknowledges the write, unless the readable side filled up: then the acknowledgement waits
-  // for do_read, so the writer sees backpressure.
-  void complete_write() {
+  // The readable side filled up with this write's output: its acknowledgement waits for
+  // do_read, so the writer sees backpressure.
+  [[nodiscard]] bool must_hold() const noexcept {
     const std::size_t len = this->readable_length();
-    if (this->ended() || length_before_ == len || len < this->readable_high_water_mark()) {
-      pending_();
-    } else {
+    return !(this->ended() || length_before_ == len || len < this->readable_high_water_mark());
+  }
+
+  void complete_write() {
+    if (must_hold()) {
       held_ = pending_;
       has_held_ = true;
+    } else {
+      pending_();
     }
   }
 
@@ -136,6 +202,9 @@ class transform : public duplex<In, Out> {
   std::size_t length_before_ = 0;
   std::uint64_t gen_ = 0;
   bool expect_ = false;
+  bool in_run_item_ = false;   // inside do_write_run_item's do_transform call
+  bool run_ok_ = false;        // that call's item completed successfully
+  std::error_code run_error_;  // ... or failed
 };
 
 /// Passes every chunk through unchanged.

@@ -10,6 +10,7 @@
 // do_construct), or build one from lambdas with make_writable() (sluice/make.hpp).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <optional>
@@ -147,6 +148,57 @@ class writable : public virtual stream {
     (void)cb;
     return false;
   }
+  /// What do_write_run did with a run.
+  struct run_outcome {
+    std::size_t taken = 0;     ///< items taken from the front of the run
+    std::size_t done = 0;      ///< of those, completed successfully during the call
+    std::size_t last_len = 0;  ///< chunk_traits size of the last item taken
+    /// When taken - done is 1, the last item taken failed with this error, or, when it is empty,
+    /// is still in flight: its completion is a run_item_callback() the implementation keeps.
+    std::error_code error{};
+  };
+
+  /// A run: the items a pipe hands over in one go (docs/concepts.md, "Runs"). Takes items from
+  /// the front, as do_write would one by one, while each completes during the call, and stops
+  /// after the first that does not (or when run_can_continue() says so). Default: do_write for
+  /// each item.
+  virtual run_outcome do_write_run(T* items, std::size_t n) {
+    return run_each(items, n,
+                    [this](T&& x, write_callback cb) { do_write(std::move(x), std::move(cb)); });
+  }
+
+  /// do_write_run's loop, with `write(T&&, write_callback)` in the place of do_write.
+  template <class F>
+  run_outcome run_each(T* items, std::size_t n, F&& write) {
+    run_outcome r;
+    for (;;) {
+      T& x = items[r.taken];
+      r.last_len = chunk_traits<T>::size(x);
+      ++r.taken;
+      expect_write_cb_ = true;
+      write(std::move(x), write_callback(this, ++gen_));
+      if (expect_write_cb_) break;  // completes later, with this callback
+      if (run_error_) [[unlikely]] {
+        r.error = std::exchange(run_error_, {});
+        break;
+      }
+      ++r.done;
+      if (r.taken == n || !run_can_continue()) break;
+    }
+    return r;
+  }
+
+  /// In do_write_run: a completion for the item just taken, when it does not complete now.
+  write_callback run_item_callback() noexcept {
+    expect_write_cb_ = true;
+    return write_callback(this, ++gen_);
+  }
+  /// In do_write_run: whether to take another item (still healthy, not ended or corked by the
+  /// items so far).
+  [[nodiscard]] bool run_can_continue() const noexcept {
+    return (*run_state_ & unhealthy_bits) == 0 && !ending_ && corked_ == 0;
+  }
+
   /// Runs after end(), once every write has completed; 'finish' waits for `cb`.
   virtual void do_final(callback cb) {
     final_is_default_ = true;  // lets the stream behave as Node does for a stream without _final
@@ -209,6 +261,72 @@ class writable : public virtual stream {
     return ret && intact() ? 1 : 0;
   }
 
+  // A run: what n plain write() calls of items[0..n) would do, as a pipe makes them, in one
+  // call while each item completes synchronously (docs/concepts.md, "Runs"). Returns how many
+  // items it took; the rest are untouched and the caller writes them one by one. `ok` is what
+  // the last write() would have returned. Takes nothing unless the stream is idle: nothing in
+  // flight or buffered, not corked, constructed, healthy, not ending.
+  [[nodiscard]] bool can_take_run() const noexcept {
+    return !writing_ && corked_ == 0 && !ending_ && healthy() && buffered_.empty();
+  }
+
+  std::size_t write_run(T* items, std::size_t n, bool& ok) {
+    if (n == 0 || !can_take_run()) return 0;
+    std::uint64_t bytes = 0;
+    std::size_t peak = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      bytes += chunk_traits<T>::bytes(items[i]);
+      peak = std::max(peak, chunk_traits<T>::size(items[i]));
+    }
+    if (peak > counters_.peak_writable_length) counters_.peak_writable_length = peak;
+    writing_ = true;
+    sync_ = true;
+    in_run_ = true;
+    run_state_ = &lifecycle_word();
+    plain_gen_ = 0;
+    length_ = writelen_ = chunk_traits<T>::size(items[0]);
+    const run_outcome r = do_write_run(items, n);
+    in_run_ = false;
+    for (std::size_t i = r.taken; i < n; ++i) bytes -= chunk_traits<T>::bytes(items[i]);
+    counters_.chunks_in += r.taken;
+    counters_.bytes_in += bytes;
+    pendingcb_ += r.done;
+    if (r.done != 0) add_plain_completions(r.done);
+    if (r.done == r.taken) {
+      writing_ = false;
+      expect_write_cb_ = false;
+      length_ = writelen_ = 0;
+    } else if (r.error) {
+      // The last item failed during its call: as on_write_done does for a failed write.
+      ++pendingcb_;
+      writing_ = false;
+      expect_write_cb_ = false;
+      length_ = writelen_ = 0;
+      set_errored(r.error);
+      defer([this, ec = r.error] { on_write_error(ec, {}); });
+    } else {
+      // The last item is the write in flight now; its callback completes it as any write's.
+      ++pendingcb_;
+      length_ = writelen_ = r.last_len;
+    }
+    sync_ = false;
+    if (!writing_ && !buffered_.empty()) clear_buffer();  // written to during the run
+    const bool ret = length_ < hwm_ || length_ == 0;
+    if (!ret && !need_drain_) note_write_backpressure();
+    ok = ret && intact();
+    return r.taken;
+  }
+
+  // `k` plain writes completed synchronously: they share the queued completion tick.
+  void add_plain_completions(std::size_t k) {
+    if (after_write_batch* b = current_batch_.get(); b && b->nop) {
+      b->count += k;
+    } else {
+      schedule_after_write({}, {});
+      current_batch_->count = k;
+    }
+  }
+
   // write() after end() or destroy(): the callback (on a later tick) and the error.
   [[gnu::noinline]] int write_rejected(const callback& cb) {
     const std::error_code err =
@@ -241,6 +359,10 @@ class writable : public virtual stream {
   // A successful completion. The common case (a synchronous write without callbacks) stays
   // short: no error_code, no callback moves.
   void on_write_ok(std::uint64_t gen) {
+    if (in_run_ && expect_write_cb_ && gen == gen_) {
+      expect_write_cb_ = false;  // an item of a run, completed during its call (run_each)
+      return;
+    }
     // plain_gen_ == gen: the write in flight is `gen`, has not called back, and is plain.
     if (gen != plain_gen_ || !sync_) [[unlikely]] {
       on_write_done(gen, std::error_code());
@@ -262,6 +384,12 @@ class writable : public virtual stream {
   [[gnu::noinline]] void schedule_plain_after_write() { schedule_after_write({}, {}); }
 
   [[gnu::noinline]] void on_write_done(std::uint64_t gen, std::error_code ec) {
+    if (in_run_ && expect_write_cb_ && gen == gen_) {
+      // An item of a run, completed during its call: write_run takes it from here.
+      expect_write_cb_ = false;
+      run_error_ = ec;
+      return;
+    }
     if (!expect_write_cb_ || gen != gen_) [[unlikely]] {
       error_or_destroy(make_error_code(errc::multiple_callback));
       return;
@@ -561,6 +689,9 @@ class writable : public virtual stream {
   bool expect_write_cb_ = false;  // the write in flight has not called back yet
   bool need_drain_ = false;       // write() returned false; 'drain' owed
   bool buffer_processing_ = false;
+  const std::uint8_t* run_state_ = nullptr;  // lifecycle_word(), for run_can_continue
+  bool in_run_ = false;                      // inside write_run
+  std::error_code run_error_;  // the error the run's current item completed with (run_each)
   bool prefinished_ = false;
   bool final_called_ = false;
   bool final_done_ = false;

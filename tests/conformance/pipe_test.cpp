@@ -289,7 +289,9 @@ TEST(Pipe, sync_dest_3_items) {
   track_src(*src, t);
   auto dst = mk_writable(loop, t, "dst", 2, mode::sync);
   track_dst(*dst.w, t);
-  t("pipe returns dst: " + fmt_bool(src->pipe(dst.w) == dst.w));
+  // Strictly item by item: Node's order of read and write hooks (with runs, the default, the
+  // source is asked for more once per run: sync_dest_3_items_in_runs below).
+  t("pipe returns dst: " + fmt_bool(src->pipe(dst.w, {.runs = false}) == dst.w));
   t.sync();
   loop.run();
   EXPECT_TRACE(t, R"(
@@ -304,6 +306,40 @@ pipe returns dst: true
 [dst] hook write 2
 [src] hook read 16
 [dst] hook write 3
+[src] event end
+[dst] event finish
+[src] event pause
+[dst] event unpipe
+[src] event close
+[dst] event close
+)");
+}
+
+// The same with runs (the default): the destination completes every write during the call, so
+// the two items buffered when the flow starts go over in one run, and the source's read hook
+// runs before each run instead of before each item. Items, events and their order otherwise
+// as above.
+TEST(Pipe, sync_dest_3_items_in_runs) {
+  manual_loop loop;
+  trace t;
+  auto src = mk_src(loop, t, 3);
+  track_src(*src, t);
+  auto dst = mk_writable(loop, t, "dst", 2, mode::sync);
+  track_dst(*dst.w, t);
+  src->pipe(dst.w);
+  t.sync();
+  loop.run();
+  EXPECT_TRACE(t, R"(
+[dst] event pipe
+-- sync
+[src] hook read 16
+[src] event resume
+[src] hook read 16
+[dst] hook write 1
+[dst] hook write 2
+[src] hook read 16
+[dst] hook write 3
+[src] hook read 16
 [src] event end
 [dst] event finish
 [src] event pause
@@ -446,7 +482,7 @@ TEST(Pipe, end_false) {
   track_src(*src, t);
   auto dst = mk_writable(loop, t, "dst", std::nullopt, mode::sync);
   track_dst(*dst.w, t);
-  src->pipe(dst.w, {.end = false});
+  src->pipe(dst.w, {.end = false, .runs = false});  // Node's order: see sync_dest_3_items
   src->on_end([&] {
     later(loop, [&] {
       t("dst still writable");

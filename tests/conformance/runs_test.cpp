@@ -1,0 +1,319 @@
+// Runs (docs/concepts.md): in object mode a pipe that is its source's only consumer hands over
+// every buffered item in one call, and a transform handing a run on gathers what it pushes.
+// The promise is that nothing a consumer can count changes: the items, their order, errors,
+// 'drain', the counters. Each test here builds the same pipeline twice, with runs (the default)
+// and strictly item by item (pipe_options::runs = false, Node's exact order), and compares.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sluice/loop.hpp"
+#include "sluice/make.hpp"
+
+namespace {
+
+using sluice::manual_loop;
+using item = int;
+using stage_fn = std::function<void(sluice::transform<item>&, item&&,
+                                    sluice::transform<item>::transform_callback)>;
+using sink_fn =
+    std::function<void(sluice::writable<item>&, item&&, sluice::writable<item>::write_callback)>;
+
+struct counters_view {
+  std::uint64_t chunks_in, chunks_out, write_bp, push_bp, drains;
+  std::size_t peak_w, peak_r;
+  bool operator==(const counters_view&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const counters_view& c) {
+  return os << "{in " << c.chunks_in << " out " << c.chunks_out << " write_bp " << c.write_bp
+            << " push_bp " << c.push_bp << " drains " << c.drains << " peak_w " << c.peak_w
+            << " peak_r " << c.peak_r << "}";
+}
+
+counters_view view(const sluice::stream& s) {
+  const auto& c = s.counters();
+  return {c.chunks_in, c.chunks_out,           c.write_backpressure,  c.push_backpressure,
+          c.drains,    c.peak_writable_length, c.peak_readable_length};
+}
+
+struct outcome {
+  std::vector<item> received;                  // by the sink, in order
+  std::vector<std::vector<item>> stage_input;  // what each stage was given, in order
+  std::vector<counters_view> counters;         // source, stages, sink
+  std::vector<std::string> errors;             // 'error' events, "<name>: <message>"
+  bool finished = false;
+  bool operator==(const outcome&) const = default;
+};
+
+struct scenario {
+  int items = 100;
+  std::size_t hwm = 4;  // every side of every stream
+  std::vector<stage_fn> stages{};
+  sink_fn sink{};  // empty: completes every write at once
+};
+
+// source (0 .. items-1) -> stages -> sink, each link a pipe with `runs`, run to the end.
+outcome run(const scenario& sc, bool runs, manual_loop& loop) {
+  outcome out;
+  out.stage_input.resize(sc.stages.size());
+  int next = 0;
+  auto src = sluice::make_readable<item>(loop, {.high_water_mark = sc.hwm, .name = "source"},
+                                         [&next, &sc](sluice::readable<item>& self, std::size_t) {
+                                           while (next < sc.items)
+                                             if (!self.push(next++)) return;
+                                           self.push_eof();
+                                         });
+  std::vector<std::shared_ptr<sluice::transform<item>>> stages;
+  for (std::size_t k = 0; k < sc.stages.size(); ++k) {
+    stages.push_back(sluice::make_transform<item>(
+        loop,
+        {.readable_high_water_mark = sc.hwm,
+         .writable_high_water_mark = sc.hwm,
+         .name = "stage " + std::to_string(k + 1)},
+        [&out, k, fn = sc.stages[k]](sluice::transform<item>& self, item&& x, auto cb) {
+          out.stage_input[k].push_back(x);
+          fn(self, std::move(x), cb);
+        }));
+  }
+  auto sink = sluice::make_writable<item>(
+      loop, {.high_water_mark = sc.hwm, .name = "sink"},
+      [&out, fn = sc.sink](sluice::writable<item>& self, item&& x, auto cb) {
+        out.received.push_back(x);
+        if (fn)
+          fn(self, std::move(x), cb);
+        else
+          cb();
+      });
+  std::vector<sluice::stream*> all{src.get()};
+  for (auto& s : stages) all.push_back(s.get());
+  all.push_back(sink.get());
+  for (sluice::stream* s : all)
+    s->on_error(
+        [&out, s](std::error_code ec) { out.errors.push_back(s->name() + ": " + ec.message()); });
+  sink->once_finish([&out] { out.finished = true; });
+
+  std::shared_ptr<sluice::readable<item>> tail = src;
+  for (auto& s : stages) tail = tail->pipe(s, {.runs = runs});
+  tail->pipe(sink, {.runs = runs});
+  loop.run();
+  for (sluice::stream* s : all) out.counters.push_back(view(*s));
+  return out;
+}
+
+// Everything but the push backpressure counts: a readable drained in runs asks its producer for
+// more once per run, so push() returns false (at most) once per run rather than once per item.
+void expect_same(const outcome& with, const outcome& without) {
+  EXPECT_EQ(with.received, without.received);
+  EXPECT_EQ(with.stage_input, without.stage_input);
+  EXPECT_EQ(with.errors, without.errors);
+  EXPECT_EQ(with.finished, without.finished);
+  ASSERT_EQ(with.counters.size(), without.counters.size());
+  for (std::size_t i = 0; i < with.counters.size(); ++i) {
+    counters_view a = with.counters[i];
+    counters_view b = without.counters[i];
+    EXPECT_LE(a.push_bp, b.push_bp) << "stream " << i;
+    a.push_bp = b.push_bp = 0;
+    EXPECT_EQ(a, b) << "stream " << i;
+  }
+}
+
+void expect_same_with_and_without_runs(const scenario& sc, const char* what) {
+  SCOPED_TRACE(what);
+  manual_loop a;
+  manual_loop b;
+  expect_same(run(sc, true, a), run(sc, false, b));
+}
+
+const stage_fn add_one = [](sluice::transform<item>&, item&& x, auto cb) { cb(x + 1); };
+
+TEST(Runs, SynchronousStagesDeliverEveryItemInOrderWithTheSameCounters) {
+  scenario sc{.items = 1000, .hwm = 16, .stages = {add_one, add_one, add_one}};
+  expect_same_with_and_without_runs(sc, "hwm 16");
+  sc.hwm = 1;
+  expect_same_with_and_without_runs(sc, "hwm 1");
+  sc.hwm = 0;
+  expect_same_with_and_without_runs(sc, "hwm 0");
+
+  manual_loop loop;
+  const outcome o =
+      run({.items = 1000, .hwm = 16, .stages = {add_one, add_one, add_one}}, true, loop);
+  ASSERT_EQ(o.received.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(o.received[static_cast<std::size_t>(i)], i + 3);
+  EXPECT_TRUE(o.finished);
+}
+
+TEST(Runs, AStageThatCompletesLaterInTheMiddleOfARun) {
+  manual_loop* current = nullptr;
+  // Every 7th item completes on a later tick; the rest during the call.
+  const stage_fn sometimes_later = [&current](sluice::transform<item>& self, item&& x,
+                                              sluice::transform<item>::transform_callback cb) {
+    if (x % 7 == 3) {
+      current->defer([keep = self.shared_from_this(), cb, x] { cb(x * 2); });
+    } else {
+      cb(x * 2);
+    }
+  };
+  scenario sc{.items = 300, .hwm = 8, .stages = {add_one, sometimes_later, add_one}};
+  manual_loop a;
+  manual_loop b;
+  current = &a;
+  const outcome with = run(sc, true, a);
+  current = &b;
+  const outcome without = run(sc, false, b);
+  expect_same(with, without);
+  ASSERT_EQ(with.received.size(), 300u);
+  EXPECT_EQ(with.received.back(), (299 + 1) * 2 + 1);
+}
+
+TEST(Runs, AStageThatPushesSeveralOutputsPerItemStaysWithinItsHighWaterMark) {
+  const stage_fn three = [](sluice::transform<item>& self, item&& x, auto cb) {
+    self.push(x);
+    self.push(x);
+    cb(x);
+  };
+  scenario sc{.items = 200, .hwm = 4, .stages = {three, add_one, three}};
+  expect_same_with_and_without_runs(sc, "three outputs per item");
+  manual_loop loop;
+  const outcome o = run(sc, true, loop);
+  EXPECT_EQ(o.received.size(), 200u * 9);
+  // A run gathers at most a highWaterMark's worth before handing it on, so nothing buffers more
+  // than the highWaterMark plus one item's outputs.
+  for (const counters_view& c : o.counters) EXPECT_LE(c.peak_r, 4u + 3u);
+}
+
+TEST(Runs, AStageThatFailsInTheMiddleOfARun) {
+  const stage_fn fail_at_42 = [](sluice::transform<item>&, item&& x, auto cb) {
+    if (x == 42)
+      cb(std::make_error_code(std::errc::invalid_argument));
+    else
+      cb(x);
+  };
+  scenario sc{.items = 100, .hwm = 16, .stages = {add_one, fail_at_42, add_one}};
+  expect_same_with_and_without_runs(sc, "stage 2 fails at 42");
+  manual_loop loop;
+  const outcome o = run(sc, true, loop);
+  ASSERT_FALSE(o.errors.empty());
+  EXPECT_EQ(o.errors.front(),
+            "stage 2: " + std::make_error_code(std::errc::invalid_argument).message());
+  EXPECT_FALSE(o.finished);
+  // Everything before the failing item went through; nothing after it did.
+  ASSERT_FALSE(o.received.empty());
+  EXPECT_EQ(o.received.back(), 41 + 1);
+}
+
+TEST(Runs, ASlowSinkSeesBackpressureAndDrainAsItemByItem) {
+  manual_loop* current = nullptr;
+  scenario sc{.items = 120,
+              .hwm = 4,
+              .stages = {add_one, add_one},
+              .sink = [&current](sluice::writable<item>& self, item&&, auto cb) {
+                current->defer([keep = self.shared_from_this(), cb] { cb(); });
+              }};
+  manual_loop a;
+  manual_loop b;
+  current = &a;
+  const outcome with = run(sc, true, a);
+  current = &b;
+  const outcome without = run(sc, false, b);
+  expect_same(with, without);
+  EXPECT_EQ(with.received.size(), 120u);
+  EXPECT_GT(with.counters.back().write_bp, 0u);  // the sink did push back
+}
+
+TEST(Runs, PausingAStageFromItsOwnTransformKeepsOrder) {
+  // Stage 2 pauses itself on item 10 and resumes on a later tick: what it pushed before the
+  // pause is handed on first, the rest follows after the resume.
+  manual_loop* current = nullptr;
+  const stage_fn pause_once = [&current](sluice::transform<item>& self, item&& x, auto cb) {
+    if (x == 10) {
+      self.pause();
+      current->defer([keep = self.shared_from_this(), &self] { self.resume(); });
+    }
+    cb(x);
+  };
+  scenario sc{.items = 64, .hwm = 16, .stages = {add_one, pause_once, add_one}};
+  manual_loop a;
+  manual_loop b;
+  current = &a;
+  const outcome with = run(sc, true, a);
+  current = &b;
+  const outcome without = run(sc, false, b);
+  EXPECT_EQ(with.received, without.received);
+  EXPECT_EQ(with.errors, without.errors);
+  ASSERT_EQ(with.received.size(), 64u);
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(with.received[static_cast<std::size_t>(i)], i + 2);
+}
+
+TEST(Runs, DestroyingAStageFromItsOwnTransformStopsTheRun) {
+  const stage_fn destroy_at_20 = [](sluice::transform<item>& self, item&& x, auto cb) {
+    if (x == 20) {
+      self.destroy(std::make_error_code(std::errc::operation_canceled));
+      return;
+    }
+    cb(x);
+  };
+  scenario sc{.items = 100, .hwm = 16, .stages = {add_one, destroy_at_20, add_one}};
+  expect_same_with_and_without_runs(sc, "stage 2 destroyed at 20");
+  manual_loop loop;
+  const outcome o = run(sc, true, loop);
+  EXPECT_FALSE(o.finished);
+  ASSERT_FALSE(o.received.empty());
+  EXPECT_LE(o.received.back(), 20);  // nothing after the destroyed item came through
+}
+
+TEST(Runs, ADataListenerAddedInTheMiddleOfARunSeesWhatFollows) {
+  std::vector<item> seen;
+  std::shared_ptr<sluice::transform<item>> first;
+  const stage_fn listen_at_5 = [&seen](sluice::transform<item>& self, item&& x, auto cb) {
+    if (x == 5) self.on_data([&seen](item&& y) { seen.push_back(y); });
+    cb(x);
+  };
+  manual_loop loop;
+  const outcome o = run({.items = 40, .hwm = 16, .stages = {listen_at_5, add_one}}, true, loop);
+  ASSERT_EQ(o.received.size(), 40u);
+  for (int i = 0; i < 40; ++i) ASSERT_EQ(o.received[static_cast<std::size_t>(i)], i + 1);
+  // The listener shares the stage's output from item 5 on (Node: a listener added while
+  // flowing gets the chunks emitted after it).
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front(), 5);
+  EXPECT_EQ(seen.back(), 39);
+}
+
+// A run goes through write_run only when the destination is idle: a corked destination
+// buffers as item by item, and uncork hands the buffer to writev.
+TEST(Runs, ACorkedDestinationBuffersTheRun) {
+  manual_loop loop;
+  std::vector<std::size_t> batches;
+  auto sink = sluice::make_writable<item>(
+      loop, {.high_water_mark = 64,
+             .write = [](sluice::writable<item>&, item&&, auto cb) { cb(); },
+             .writev =
+                 [&batches](sluice::writable<item>&, std::vector<item>& v, auto cb) {
+                   batches.push_back(v.size());
+                   cb();
+                 }});
+  int next = 0;
+  auto src = sluice::make_readable<item>(loop, {.high_water_mark = 8},
+                                         [&next](sluice::readable<item>& self, std::size_t) {
+                                           while (next < 8)
+                                             if (!self.push(next++)) return;
+                                           self.push_eof();
+                                         });
+  sink->cork();
+  src->pipe(sink, {.end = false});  // (end() would uncork)
+  loop.run_until_idle();
+  EXPECT_EQ(sink->writable_length(), 8u);
+  EXPECT_TRUE(batches.empty());
+  sink->uncork();
+  loop.run();
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches.front(), 8u);
+}
+
+}  // namespace
