@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <bit>
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -480,7 +479,7 @@ class readable : public virtual stream {
       end_readable();
       return run_result::nothing;
     }
-    if ((need_readable_ || length_ <= hwm_) && can_refill()) refill();
+    if ((need_readable_ || length_ <= hwm_) && can_refill()) refill(false);
     if (length_ == 0) {
       need_readable_ = true;
       if (ended_) end_readable();
@@ -489,13 +488,12 @@ class readable : public virtual stream {
     for (T& x : buffer_) run_.push_back(std::move(x));
     buffer_.clear();
     length_ = 0;
-    const bool need_readable = need_readable_;
-    if (ended_)
-      end_readable();
-    else
-      need_readable_ = true;
+    // As the read() that takes the last item: the end follows once everything is out. But
+    // need_readable_ stays: the per-item path refills before each item, so its buffer is not
+    // found empty here; the next turn's refill finds out whether it is.
+    if (ended_) end_readable();
     data_emitted_ = true;
-    return emit_run(run_, true, need_readable) ? run_result::all : run_result::partly;
+    return emit_run(run_, true) ? run_result::all : run_result::partly;
   }
 
   // Hands on what a run gathered (at the latest when it holds a highWaterMark's worth, so a
@@ -524,7 +522,7 @@ class readable : public virtual stream {
   // Hands `run` to the pipe's destination (write_run). Items of a run taken from the buffer
   // (`from_buffer`) that it does not take go back to the buffer's front; gathered pushes it
   // does not take are pushed as usual, one by one. Returns whether it took them all.
-  bool emit_run(detail::run_buffer<T>& run, bool from_buffer, bool need_readable = true) {
+  bool emit_run(detail::run_buffer<T>& run, bool from_buffer) {
     const std::size_t n = run.size();
     std::size_t taken = 0;
     if (pipe_only()) {
@@ -543,9 +541,7 @@ class readable : public virtual stream {
     if (taken < n) {
       if (from_buffer) {
         for (std::size_t i = taken; i < n; ++i) length_ += chunk_traits<T>::size(run[i]);
-        buffer_.insert(buffer_.begin(), std::make_move_iterator(run.begin() + taken),
-                       std::make_move_iterator(run.end()));
-        need_readable_ = need_readable;  // as before the items were taken
+        buffer_.push_front(run.begin() + taken, run.end());
       } else {
         for (std::size_t i = taken; i < n; ++i) add_chunk(std::move(run[i]), false);
       }
@@ -638,11 +634,11 @@ class readable : public virtual stream {
   // their do_read calls.
   std::size_t take_buffered(std::vector<T>& out, std::size_t k) {
     emitted_readable_ = false;
-    const auto first = buffer_.begin();
-    const auto last = first + static_cast<std::ptrdiff_t>(k);
-    for (auto it = first; it != last; ++it) counters_.bytes_out += chunk_traits<T>::bytes(*it);
-    out.insert(out.end(), std::make_move_iterator(first), std::make_move_iterator(last));
-    buffer_.erase(first, last);
+    for (std::size_t i = 0; i < k; ++i) {
+      counters_.bytes_out += chunk_traits<T>::bytes(buffer_[i]);
+      out.push_back(std::move(buffer_[i]));
+    }
+    buffer_.pop_front(k);
     length_ -= k;
     counters_.chunks_out += k;
     if (nothing_emitted()) data_emitted_ = true;
@@ -653,13 +649,15 @@ class readable : public virtual stream {
   // Whether read() may ask the producer for more now (Node's doRead conditions).
   [[nodiscard]] bool can_refill() const noexcept { return !ended_ && !reading_ && healthy(); }
 
-  // read()'s refill (do_read) before taking an item, without the taking.
-  void refill() {
+  // read()'s refill (do_read) before taking an item, without the taking. `emptied`: the buffer
+  // being empty means a consumer is waiting (Node's doRead sets needReadable then); flow_run
+  // empties it itself, where the per-item path would not have.
+  void refill(bool emptied = true) {
     if (!can_refill()) return;
     stop_collecting();
     reading_ = true;
     sync_ = true;
-    if (length_ == 0) need_readable_ = true;
+    if (length_ == 0 && emptied) need_readable_ = true;
     if (push_backpressured_) {
       push_backpressured_ = false;
       counters_.push_backpressured_time += get_loop().event_time() - push_backpressure_since_;
@@ -848,7 +846,7 @@ class readable : public virtual stream {
 
   std::size_t hwm_;
   std::size_t length_ = 0;  // buffered size, in chunk_traits units
-  std::deque<T> buffer_;
+  detail::ring<T> buffer_;
   std::vector<std::unique_ptr<pipe_link>> pipes_;
   std::size_t awaiting_drain_ = 0;  // destinations whose 'drain' we wait for
   loop::time_point push_backpressure_since_{};

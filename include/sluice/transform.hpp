@@ -24,14 +24,16 @@ class transform : public duplex<In, Out> {
   /// own the stream: keep the stream alive if you complete later.
   class transform_callback {
    public:
-    void operator()() const { t_->on_transform_ok(gen_); }
+    [[gnu::always_inline]] void operator()() const { t_->on_transform_ok(gen_); }
     void operator()(std::error_code ec) const {
       if (ec)
         t_->on_transform_error(gen_, ec);
       else
         t_->on_transform_ok(gen_);
     }
-    void operator()(Out value) const { t_->on_transform_ok(gen_, std::move(value)); }
+    [[gnu::always_inline]] void operator()(Out value) const {
+      t_->on_transform_ok(gen_, std::move(value));
+    }
 
    private:
     friend class transform;
@@ -77,7 +79,8 @@ class transform : public duplex<In, Out> {
   /// do_write_run's loop, with `f(In&&, transform_callback)` in the place of do_transform (for
   /// an implementation that can call its transform directly).
   template <class F>
-  typename writable<In>::run_outcome transform_each(In* items, std::size_t n, F&& f) {
+  [[gnu::flatten]] typename writable<In>::run_outcome transform_each(In* items, std::size_t n,
+                                                                     F&& f) {
     typename writable<In>::run_outcome r;
     this->begin_collect();
     for (;;) {
@@ -145,7 +148,7 @@ class transform : public duplex<In, Out> {
   }
 
  private:
-  bool take_pending(std::uint64_t gen) {
+  [[gnu::always_inline]] bool take_pending(std::uint64_t gen) {
     if (!expect_ || gen != gen_) [[unlikely]] {
       this->error_or_destroy(make_error_code(errc::multiple_callback));
       return false;
@@ -162,7 +165,7 @@ class transform : public duplex<In, Out> {
       pending_(ec);
   }
 
-  void on_transform_ok(std::uint64_t gen) {
+  [[gnu::always_inline]] void on_transform_ok(std::uint64_t gen) {
     if (!take_pending(gen)) return;
     if (in_run_item_)
       run_ok_ = true;  // do_write_run_item completes it
@@ -170,7 +173,7 @@ class transform : public duplex<In, Out> {
       complete_write();
   }
 
-  void on_transform_ok(std::uint64_t gen, Out&& value) {
+  [[gnu::always_inline]] void on_transform_ok(std::uint64_t gen, Out&& value) {
     if (!take_pending(gen)) return;
     this->push(std::move(value));
     if (in_run_item_)

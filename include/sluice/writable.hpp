@@ -46,7 +46,7 @@ class writable : public virtual stream {
    public:
     /// An empty placeholder (for members assigned later); it must not be called.
     write_callback() = default;
-    void operator()() const { w_->on_write_ok(gen_); }
+    [[gnu::always_inline]] void operator()() const { w_->on_write_ok(gen_); }
     void operator()(std::error_code ec) const {
       if (ec)
         w_->on_write_done(gen_, ec);
@@ -358,7 +358,7 @@ class writable : public virtual stream {
 
   // A successful completion. The common case (a synchronous write without callbacks) stays
   // short: no error_code, no callback moves.
-  void on_write_ok(std::uint64_t gen) {
+  [[gnu::always_inline]] void on_write_ok(std::uint64_t gen) {
     if (in_run_ && expect_write_cb_ && gen == gen_) {
       expect_write_cb_ = false;  // an item of a run, completed during its call (run_each)
       return;
