@@ -4,8 +4,10 @@
 #   source (0 .. N-1) -> K object-mode transforms (x + 1) -> summing sink, K = 3
 #
 # Builds sluice-bench (Release, build/gcc), runs bench/node/objmode.js and `sluice-bench objmode`
-# on both loops (manual and asio), and prints items/s, ns per item per stage and the ratio
-# sluice / Node of items/s. Takes well under a minute on 2 cores.
+# with the streams built both ways (typed: make_transform(loop, options, lambda); spec: the
+# options struct of std::function hooks) on the manual loop, and the typed form on the asio
+# loop, and prints items/s, ns per item per stage and the ratio sluice / Node of items/s. Takes
+# well under a minute on 2 cores.
 #
 # The item counts differ because Node is slower; both rates are flat in N (the per-item work does
 # not depend on how many items came before), so the ratio does not depend on the choice.
@@ -72,11 +74,14 @@ echo "==> Node.js $(node --version): $node_items items, $stages stages"
 node bench/node/objmode.js --items "$node_items" --stages "$stages" --repeat "$repeat" \
   --warmup "$warmup" "${hwm_args[@]}" | tee "$out/node"
 
-for loop in manual asio; do
+for run in typed:manual spec:manual typed:asio; do
+  api="${run%%:*}"
+  loop="${run##*:}"
   echo
-  echo "==> sluice ($loop loop): $sluice_items items, $stages stages"
+  echo "==> sluice ($api api, $loop loop): $sluice_items items, $stages stages"
   "$bench" objmode --items "$sluice_items" --stages "$stages" --repeat "$repeat" \
-    --warmup "$warmup" --loop "$loop" "${hwm_args[@]}" | tee "$out/sluice-$loop"
+    --warmup "$warmup" --api "$api" --loop "$loop" "${hwm_args[@]}" |
+    tee "$out/sluice-$api-$loop"
 done
 
 # field <file> <key>: the value of key=value on the file's RESULT line.
@@ -91,7 +96,7 @@ node_median="$(field "$out/node" median_items_per_s)"
 
 echo
 echo "==> objmode, K=$stages: best of $repeat runs (median in parentheses)"
-printf '%-16s %10s %28s %26s %18s\n' "" items "items/s" "ns/item/stage" "sluice/node"
+printf '%-18s %10s %28s %26s %18s\n' "" items "items/s" "ns/item/stage" "sluice/node"
 row() {
   local name="$1" file="$2" items="$3"
   local rate median ns ns_median
@@ -101,22 +106,24 @@ row() {
   ns_median="$(field "$file" median_ns_per_item_stage)"
   awk -v name="$name" -v items="$items" -v r="$rate" -v m="$median" -v ns="$ns" \
     -v nsm="$ns_median" -v nr="$node_rate" -v nm="$node_median" 'BEGIN {
-      printf "%-16s %10d %13.0f (%12.0f) %11.2f (%11.2f) %7.2fx (%6.2fx)\n",
+      printf "%-18s %10d %13.0f (%12.0f) %11.2f (%11.2f) %7.2fx (%6.2fx)\n",
              name, items, r, m, ns, nsm, r / nr, m / nm
     }'
 }
 row "node $(node --version)" "$out/node" "$node_items"
-row "sluice manual" "$out/sluice-manual" "$sluice_items"
-row "sluice asio" "$out/sluice-asio" "$sluice_items"
+row "sluice typed" "$out/sluice-typed-manual" "$sluice_items"
+row "sluice spec" "$out/sluice-spec-manual" "$sluice_items"
+row "sluice typed asio" "$out/sluice-typed-asio" "$sluice_items"
 
 echo
 if [[ "$stages" != 3 ]]; then
   echo "(the targets are defined for K=3; this run used K=$stages)"
   exit 0
 fi
-echo "targets (K=3, manual loop, best run): >= 20x Node's items/s and <= 5 ns per item per stage"
-awk -v r="$(field "$out/sluice-manual" items_per_s)" -v nr="$node_rate" \
-  -v ns="$(field "$out/sluice-manual" ns_per_item_stage)" 'BEGIN {
+echo "targets (K=3, typed, manual loop, best run): >= 20x Node's items/s and <= 5 ns per item" \
+  "per stage"
+awk -v r="$(field "$out/sluice-typed-manual" items_per_s)" -v nr="$node_rate" \
+  -v ns="$(field "$out/sluice-typed-manual" ns_per_item_stage)" 'BEGIN {
     printf "  ratio %.2fx: %s\n", r / nr, (r / nr >= 20 ? "met" : "NOT met")
     printf "  %.2f ns/item/stage: %s\n", ns, (ns <= 5 ? "met" : "NOT met")
   }'

@@ -63,7 +63,7 @@ class transform : public duplex<In, Out> {
     has_held_ = false;
     pending_ = cb;
     length_before_ = this->readable_length();
-    expect_ = true;
+    pend_ = pend_expected;
     do_transform(std::move(chunk), transform_callback(this, ++gen_));
   }
 
@@ -88,18 +88,18 @@ class transform : public duplex<In, Out> {
       r.last_len = chunk_traits<In>::size(x);
       ++r.taken;
       length_before_ = this->readable_length();
-      expect_ = true;
-      run_ok_ = false;
-      in_run_item_ = true;
+      pend_ = pend_run_expected;
       f(std::move(x), transform_callback(this, ++gen_));
-      in_run_item_ = false;
-      if (!run_ok_) [[unlikely]] {
-        if (expect_)
-          pending_ = this->run_item_callback();  // completes later (complete_write)
-        else
+      if (pend_ != pend_run_done) [[unlikely]] {
+        if (pend_ == pend_run_expected) {
+          pend_ = pend_expected;  // completes later, as a write's (complete_write)
+          pending_ = this->run_item_callback();
+        } else {
           r.error = std::exchange(run_error_, {});
+        }
         break;
       }
+      pend_ = pend_none;
       if (must_hold()) [[unlikely]] {
         held_ = this->run_item_callback();
         has_held_ = true;
@@ -122,7 +122,7 @@ class transform : public duplex<In, Out> {
     if (has_held_) {
       has_held_ = false;
       held_();
-    } else if (expect_) {
+    } else if ((pend_ & pend_expected) != 0) {
       // What this turn pushes decides whether the write is held back (complete_write): if it
       // pushes nothing, the readable side is not waiting for it ('reading' stays set until a
       // push), so holding the write would stall the stream.
@@ -148,38 +148,36 @@ class transform : public duplex<In, Out> {
   }
 
  private:
+  // The callback of the write in progress (gen_) came: clears the expected bit, leaving
+  // pend_run_done for an item of a run, pend_none otherwise. False, after reporting
+  // multiple_callback, for a callback that is not expected.
   [[gnu::always_inline]] bool take_pending(std::uint64_t gen) {
-    if (!expect_ || gen != gen_) [[unlikely]] {
+    if ((pend_ & pend_expected) == 0 || gen != gen_) [[unlikely]] {
       this->error_or_destroy(make_error_code(errc::multiple_callback));
       return false;
     }
-    expect_ = false;
+    pend_ &= pend_run_done;
     return true;
   }
 
   void on_transform_error(std::uint64_t gen, std::error_code ec) {
     if (!take_pending(gen)) return;
-    if (in_run_item_)
-      run_error_ = ec;  // do_write_run reports it
-    else
+    if (pend_ == pend_run_done) {
+      pend_ = pend_none;
+      run_error_ = ec;  // transform_each reports it
+    } else {
       pending_(ec);
+    }
   }
 
   [[gnu::always_inline]] void on_transform_ok(std::uint64_t gen) {
-    if (!take_pending(gen)) return;
-    if (in_run_item_)
-      run_ok_ = true;  // do_write_run_item completes it
-    else
-      complete_write();
+    if (take_pending(gen) && pend_ != pend_run_done) complete_write();
   }
 
   [[gnu::always_inline]] void on_transform_ok(std::uint64_t gen, Out&& value) {
     if (!take_pending(gen)) return;
     this->push(std::move(value));
-    if (in_run_item_)
-      run_ok_ = true;
-    else
-      complete_write();
+    if (pend_ != pend_run_done) complete_write();  // an item of a run: transform_each goes on
   }
 
   // The readable side filled up with this write's output: its acknowledgement waits for
@@ -204,10 +202,16 @@ class transform : public duplex<In, Out> {
   bool has_held_ = false;
   std::size_t length_before_ = 0;
   std::uint64_t gen_ = 0;
-  bool expect_ = false;
-  bool in_run_item_ = false;   // inside do_write_run_item's do_transform call
-  bool run_ok_ = false;        // that call's item completed successfully
-  std::error_code run_error_;  // ... or failed
+  // Where the write in progress is: its callback is expected (bit 1), and it is an item of a
+  // run, inside transform_each's call (bit 2), which is left set when the callback came then.
+  enum : std::uint8_t {
+    pend_none = 0,
+    pend_expected = 1,
+    pend_run_done = 2,
+    pend_run_expected = 3
+  };
+  std::uint8_t pend_ = pend_none;
+  std::error_code run_error_;  // an item of a run failed with this, during its call
 };
 
 /// Passes every chunk through unchanged.
