@@ -25,6 +25,9 @@ struct chunk_traits {
   static constexpr bool byte_mode = false;
   static constexpr std::size_t size(const T&) noexcept { return 1; }
   static constexpr std::size_t bytes(const T&) noexcept { return 0; }
+  /// Every chunk has size 1 (so a count of chunks is their size); traits that measure chunks
+  /// leave this out.
+  static constexpr bool unit_size = true;
 };
 
 template <>
@@ -33,6 +36,10 @@ struct chunk_traits<buffer> {
   static std::size_t size(const buffer& b) noexcept { return b.size(); }
   static std::size_t bytes(const buffer& b) noexcept { return b.size(); }
 };
+
+/// True when every chunk of type `T` has size 1 (the default traits of object mode).
+template <class T>
+inline constexpr bool is_unit_size = requires { requires chunk_traits<T>::unit_size; };
 
 /// True when `T` streams count bytes (the traits say so), false for object mode.
 template <class T>

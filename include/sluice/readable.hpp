@@ -36,10 +36,11 @@ struct pipe_options {
   /// Call dest.end() when the source ends.
   bool end = true;
   /// Object mode: hand items over in runs, all buffered items in one call, when the pipe is
-  /// the source's only consumer (docs/concepts.md, "Runs"). Every item, event and counter is
-  /// as item by item; what differs is the interleaving of the stages' own code (the source's
-  /// do_read is asked for more once per run, a transform handles the whole run before the next
-  /// stage sees its first output). false: strictly one item at a time, in Node's exact order.
+  /// the source's only consumer (docs/concepts.md, "Runs"). Items, events, errors and
+  /// backpressure are as item by item; what differs is the interleaving of the stages' own
+  /// code (the source's do_read is asked for more once per run, so its push() returns false
+  /// once per run; a transform handles the whole run before the next stage sees its first
+  /// output). false: strictly one item at a time, in Node's exact order.
   bool runs = true;
 };
 
@@ -63,10 +64,15 @@ class readable : public virtual stream {
       // on what was gathered) by whatever would stop a push from going straight to the pipe:
       // push_eof, pause, a new or removed listener, unpipe, a refill, a buffered chunk.
       if (collecting_ && (*life_ & intact_bits) == 0) {
-        reading_ = false;
-        collected_len_ += chunk_traits<T>::size(chunk);
+        // (reading_ is cleared when the gathered items are handed on: flush_collected.)
         collected_.push_back(std::move(chunk));
-        if (collected_len_ < hwm_) [[likely]]
+        std::size_t len;
+        if constexpr (is_unit_size<T>) {
+          len = collected_.size();
+        } else {
+          len = collected_len_ += chunk_traits<T>::size(collected_[collected_.size() - 1]);
+        }
+        if (len < hwm_) [[likely]]
           return true;
         return push_collected_full();
       }
@@ -288,6 +294,8 @@ class readable : public virtual stream {
   void begin_collect() noexcept {
     if constexpr (!is_byte_mode<T>) collecting_ = !ended_ && intact() && can_collect();
   }
+  /// Gathering (begin_collect); the readable side is then empty.
+  [[nodiscard]] bool collecting() const noexcept { return collecting_; }
   /// Transform, at the end of a write run: hands on what was gathered.
   void end_collect() {
     if constexpr (!is_byte_mode<T>) {
@@ -452,9 +460,10 @@ class readable : public virtual stream {
   // When a pipe is the only consumer, flowing mode hands the destination all buffered items in
   // one write_run instead of a read(), a 'data' event and a write() per item; a transform
   // gathers what it pushes while handling a run and hands that on the same way. Each item still
-  // passes every step in order, and the counters, events and backpressure come out as the
-  // per-item path's; what differs is only the interleaving of the stages' code: stage 2 sees
-  // item 1 after stage 1 has handled the whole run.
+  // passes every step in order, and events, errors, backpressure and the counters come out as
+  // the per-item path's, but for the count of push backpressure episodes (one per run). What
+  // differs is the interleaving of the stages' code: stage 2 sees item 1 after stage 1 has
+  // handled the whole run. tests/conformance/runs_test.cpp compares the two paths.
 
   // The only 'data' listener is a single pipe's, and it takes runs.
   [[nodiscard]] bool pipe_only() const noexcept {
@@ -508,6 +517,7 @@ class readable : public virtual stream {
     collecting_ = false;
     collected_len_ = 0;
     if (collected_.empty()) return;
+    reading_ = false;  // as each of the pushes would have
     data_emitted_ = true;
     maybe_read_more();  // as each of the pushes would have
     emit_run(collected_, false);
@@ -527,16 +537,20 @@ class readable : public virtual stream {
     std::size_t taken = 0;
     if (pipe_only()) {
       pipe_link* link = pipes_.front().get();
-      const std::shared_ptr<writable<T>> dest = link->dest;  // a write may unpipe the link
       if (awaiting_drain_ != 0) clear_awaiting_drain();
       std::uint64_t bytes = 0;
       for (const T& x : run) bytes += chunk_traits<T>::bytes(x);
       bool ok = true;
-      taken = dest->write_run(run.data(), n, ok);
+      // The run may unpipe the link: release_link then keeps it (and so the destination) until
+      // the run is over, which costs less than holding a reference per run.
+      ++emitting_;
+      taken = link->dest->write_run(run.data(), n, ok);
+      --emitting_;
       for (std::size_t i = taken; i < n; ++i) bytes -= chunk_traits<T>::bytes(run[i]);
       counters_.chunks_out += taken;
       counters_.bytes_out += bytes;
       if (taken != 0 && !ok && has_link(link)) pipe_pause(link);
+      if (emitting_ == 0 && !released_.empty()) released_.clear();
     }
     if (taken < n) {
       if (from_buffer) {
@@ -584,6 +598,7 @@ class readable : public virtual stream {
   }
 
   std::optional<T> read_impl(std::size_t n) {
+    stop_collecting();  // what a run gathered was, item by item, emitted before this read
     if (n != npos && n > hwm_) {
       if (n > max_high_water_mark)
         throw std::system_error(make_error_code(errc::out_of_range),
@@ -653,8 +668,8 @@ class readable : public virtual stream {
   // being empty means a consumer is waiting (Node's doRead sets needReadable then); flow_run
   // empties it itself, where the per-item path would not have.
   void refill(bool emptied = true) {
+    stop_collecting();  // first: what a run gathered counts as pushed (reading_)
     if (!can_refill()) return;
-    stop_collecting();
     reading_ = true;
     sync_ = true;
     if (length_ == 0 && emptied) need_readable_ = true;
@@ -842,12 +857,15 @@ class readable : public virtual stream {
     if (!pipes_.empty() && was_waiting && awaiting_drain_ == 0 && !data_.empty()) {
       resume();  // the destination we waited for is gone
     }
+    if (emitting_ != 0) released_.push_back(std::move(owned));  // still inside its run
   }
 
   std::size_t hwm_;
   std::size_t length_ = 0;  // buffered size, in chunk_traits units
   detail::ring<T> buffer_;
   std::vector<std::unique_ptr<pipe_link>> pipes_;
+  std::vector<std::unique_ptr<pipe_link>> released_;  // unpiped during a run (emit_run)
+  unsigned emitting_ = 0;                             // emit_run calls in progress
   std::size_t awaiting_drain_ = 0;  // destinations whose 'drain' we wait for
   loop::time_point push_backpressure_since_{};
   signal<T&&> data_;

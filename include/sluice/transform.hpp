@@ -83,11 +83,13 @@ class transform : public duplex<In, Out> {
                                                                      F&& f) {
     typename writable<In>::run_outcome r;
     this->begin_collect();
+    length_before_ = this->readable_length();
     for (;;) {
       In& x = items[r.taken];
       r.last_len = chunk_traits<In>::size(x);
       ++r.taken;
-      length_before_ = this->readable_length();
+      // (While gathering, the readable side stays empty: length_before_ stays 0.)
+      if (!this->collecting()) length_before_ = this->readable_length();
       pend_ = pend_run_expected;
       f(std::move(x), transform_callback(this, ++gen_));
       if (pend_ != pend_run_done) [[unlikely]] {
@@ -100,7 +102,7 @@ class transform : public duplex<In, Out> {
         break;
       }
       pend_ = pend_none;
-      if (must_hold()) [[unlikely]] {
+      if (!this->collecting() && must_hold()) [[unlikely]] {  // (gathering: nothing buffered)
         held_ = this->run_item_callback();
         has_held_ = true;
         break;

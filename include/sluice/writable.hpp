@@ -261,15 +261,16 @@ class writable : public virtual stream {
     return ret && intact() ? 1 : 0;
   }
 
-  // A run: what n plain write() calls of items[0..n) would do, as a pipe makes them, in one
-  // call while each item completes synchronously (docs/concepts.md, "Runs"). Returns how many
-  // items it took; the rest are untouched and the caller writes them one by one. `ok` is what
-  // the last write() would have returned. Takes nothing unless the stream is idle: nothing in
-  // flight or buffered, not corked, constructed, healthy, not ending.
+  // Whether write_run would take anything: the stream is idle (nothing in flight or buffered,
+  // not corked, constructed, healthy, not ending).
   [[nodiscard]] bool can_take_run() const noexcept {
     return !writing_ && corked_ == 0 && !ending_ && healthy() && buffered_.empty();
   }
 
+  // A run: what n plain write() calls of items[0..n) would do, as a pipe makes them, in one
+  // call while each item completes synchronously (docs/concepts.md, "Runs"). Returns how many
+  // items it took; the rest are untouched and the caller writes them one by one. `ok` is what
+  // the last write() would have returned.
   std::size_t write_run(T* items, std::size_t n, bool& ok) {
     if (n == 0 || !can_take_run()) return 0;
     std::uint64_t bytes = 0;
