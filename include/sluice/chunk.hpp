@@ -39,7 +39,9 @@ struct chunk_traits<buffer> {
 
 /// True when every chunk of type `T` has size 1 (the default traits of object mode).
 template <class T>
-inline constexpr bool is_unit_size = requires { requires chunk_traits<T>::unit_size; };
+inline constexpr bool is_unit_size = requires {
+  requires chunk_traits<T>::unit_size;
+};
 
 /// True when `T` streams count bytes (the traits say so), false for object mode.
 template <class T>

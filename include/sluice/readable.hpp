@@ -494,8 +494,7 @@ class readable : public virtual stream {
       if (ended_) end_readable();
       return run_result::nothing;
     }
-    for (T& x : buffer_) run_.push_back(std::move(x));
-    buffer_.clear();
+    buffer_.move_all_to(run_);
     length_ = 0;
     // As the read() that takes the last item: the end follows once everything is out. But
     // need_readable_ stays: the per-item path refills before each item, so its buffer is not
@@ -866,7 +865,7 @@ class readable : public virtual stream {
   std::vector<std::unique_ptr<pipe_link>> pipes_;
   std::vector<std::unique_ptr<pipe_link>> released_;  // unpiped during a run (emit_run)
   unsigned emitting_ = 0;                             // emit_run calls in progress
-  std::size_t awaiting_drain_ = 0;  // destinations whose 'drain' we wait for
+  std::size_t awaiting_drain_ = 0;                    // destinations whose 'drain' we wait for
   loop::time_point push_backpressure_since_{};
   signal<T&&> data_;
   signal<> readable_;

@@ -169,7 +169,7 @@ class writable : public virtual stream {
 
   /// do_write_run's loop, with `write(T&&, write_callback)` in the place of do_write.
   template <class F>
-  run_outcome run_each(T* items, std::size_t n, F&& write) {
+  [[gnu::flatten]] run_outcome run_each(T* items, std::size_t n, F&& write) {
     run_outcome r;
     for (;;) {
       T& x = items[r.taken];

@@ -40,6 +40,15 @@ class run_buffer {
     ++size_;
   }
 
+  /// Moves [first, first + k) to the end (room for them must have been reserved).
+  void append_moved(T* first, std::size_t k) {
+    std::uninitialized_move(first, first + k, data_ + size_);
+    size_ += k;
+  }
+  void reserve(std::size_t n) {
+    if (n > capacity_) grow(n);
+  }
+
   /// Destroys the items (moved-from or not); keeps the storage for the next run.
   void clear() noexcept {
     std::destroy(data_, data_ + size_);
@@ -47,8 +56,9 @@ class run_buffer {
   }
 
  private:
-  [[gnu::noinline]] void grow() {
-    const std::size_t cap = capacity_ == 0 ? 16 : capacity_ * 2;
+  [[gnu::noinline]] void grow(std::size_t at_least = 0) {
+    std::size_t cap = capacity_ == 0 ? 16 : capacity_ * 2;
+    while (cap < at_least) cap *= 2;
     T* fresh = std::allocator<T>().allocate(cap);
     for (std::size_t i = 0; i < size_; ++i) {
       std::construct_at(fresh + i, std::move(data_[i]));
@@ -175,6 +185,15 @@ class ring {
   /// Removes the first `n` items.
   void pop_front(std::size_t n) noexcept {
     for (std::size_t i = 0; i < n; ++i) pop_front();
+  }
+  /// Moves every item to the end of `out`, in order, and empties the ring.
+  template <class Out>
+  void move_all_to(Out& out) {
+    out.reserve(out.size() + size_);
+    const std::size_t first = size_ < capacity_ - head_ ? size_ : capacity_ - head_;
+    out.append_moved(data_ + head_, first);
+    out.append_moved(data_, size_ - first);
+    clear();
   }
   /// Puts [first, last) in front of the current items, in order.
   template <class It>
