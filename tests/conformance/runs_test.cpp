@@ -123,11 +123,14 @@ void expect_same(const outcome& with, const outcome& without) {
   }
 }
 
-void expect_same_with_and_without_runs(const scenario& sc, const char* what) {
+// Runs `sc` both ways, compares, and returns what the run with runs gave.
+outcome expect_same_with_and_without_runs(const scenario& sc, const char* what) {
   SCOPED_TRACE(what);
   manual_loop a;
   manual_loop b;
-  expect_same(run(sc, true, a), run(sc, false, b));
+  outcome with = run(sc, true, a);
+  expect_same(with, run(sc, false, b));
+  return with;
 }
 
 const stage_fn add_one = [](sluice::transform<item>&, item&& x, auto cb) { cb(x + 1); };
@@ -149,26 +152,19 @@ TEST(Runs, SynchronousStagesDeliverEveryItemInOrderWithTheSameCounters) {
 }
 
 TEST(Runs, AStageThatCompletesLaterInTheMiddleOfARun) {
-  manual_loop* current = nullptr;
   // Every 7th item completes on a later tick; the rest during the call.
-  const stage_fn sometimes_later = [&current](sluice::transform<item>& self, item&& x,
-                                              sluice::transform<item>::transform_callback cb) {
+  const stage_fn sometimes_later = [](sluice::transform<item>& self, item&& x,
+                                      sluice::transform<item>::transform_callback cb) {
     if (x % 7 == 3) {
-      current->defer([keep = self.shared_from_this(), cb, x] { cb(x * 2); });
+      self.get_loop().defer([keep = self.shared_from_this(), cb, x] { cb(x * 2); });
     } else {
       cb(x * 2);
     }
   };
-  scenario sc{.items = 300, .hwm = 8, .stages = {add_one, sometimes_later, add_one}};
-  manual_loop a;
-  manual_loop b;
-  current = &a;
-  const outcome with = run(sc, true, a);
-  current = &b;
-  const outcome without = run(sc, false, b);
-  expect_same(with, without);
-  ASSERT_EQ(with.received.size(), 300u);
-  EXPECT_EQ(with.received.back(), (299 + 1) * 2 + 1);
+  const outcome o = expect_same_with_and_without_runs(
+      {.items = 300, .hwm = 8, .stages = {add_one, sometimes_later, add_one}}, "every 7th later");
+  ASSERT_EQ(o.received.size(), 300u);
+  EXPECT_EQ(o.received.back(), (299 + 1) * 2 + 1);
 }
 
 TEST(Runs, AStageThatPushesSeveralOutputsPerItemStaysWithinItsHighWaterMark) {
@@ -208,46 +204,33 @@ TEST(Runs, AStageThatFailsInTheMiddleOfARun) {
 }
 
 TEST(Runs, ASlowSinkSeesBackpressureAndDrainAsItemByItem) {
-  manual_loop* current = nullptr;
-  scenario sc{.items = 120,
-              .hwm = 4,
-              .stages = {add_one, add_one},
-              .sink = [&current](sluice::writable<item>& self, item&&, auto cb) {
-                current->defer([keep = self.shared_from_this(), cb] { cb(); });
-              }};
-  manual_loop a;
-  manual_loop b;
-  current = &a;
-  const outcome with = run(sc, true, a);
-  current = &b;
-  const outcome without = run(sc, false, b);
-  expect_same(with, without);
-  EXPECT_EQ(with.received.size(), 120u);
-  EXPECT_GT(with.counters.back().write_bp, 0u);  // the sink did push back
+  const outcome o = expect_same_with_and_without_runs(
+      {.items = 120,
+       .hwm = 4,
+       .stages = {add_one, add_one},
+       .sink =
+           [](sluice::writable<item>& self, item&&, auto cb) {
+             self.get_loop().defer([keep = self.shared_from_this(), cb] { cb(); });
+           }},
+      "sink completes on a later tick");
+  EXPECT_EQ(o.received.size(), 120u);
+  EXPECT_GT(o.counters.back().write_bp, 0u);  // the sink did push back
 }
 
 TEST(Runs, PausingAStageFromItsOwnTransformKeepsOrder) {
   // Stage 2 pauses itself on item 10 and resumes on a later tick: what it pushed before the
   // pause is handed on first, the rest follows after the resume.
-  manual_loop* current = nullptr;
-  const stage_fn pause_once = [&current](sluice::transform<item>& self, item&& x, auto cb) {
+  const stage_fn pause_once = [](sluice::transform<item>& self, item&& x, auto cb) {
     if (x == 10) {
       self.pause();
-      current->defer([keep = self.shared_from_this(), &self] { self.resume(); });
+      self.get_loop().defer([keep = self.shared_from_this(), &self] { self.resume(); });
     }
     cb(x);
   };
-  scenario sc{.items = 64, .hwm = 16, .stages = {add_one, pause_once, add_one}};
-  manual_loop a;
-  manual_loop b;
-  current = &a;
-  const outcome with = run(sc, true, a);
-  current = &b;
-  const outcome without = run(sc, false, b);
-  EXPECT_EQ(with.received, without.received);
-  EXPECT_EQ(with.errors, without.errors);
-  ASSERT_EQ(with.received.size(), 64u);
-  for (int i = 0; i < 64; ++i) ASSERT_EQ(with.received[static_cast<std::size_t>(i)], i + 2);
+  const outcome o = expect_same_with_and_without_runs(
+      {.items = 64, .hwm = 16, .stages = {add_one, pause_once, add_one}}, "pause at 10");
+  ASSERT_EQ(o.received.size(), 64u);
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(o.received[static_cast<std::size_t>(i)], i + 2);
 }
 
 TEST(Runs, DestroyingAStageFromItsOwnTransformStopsTheRun) {
