@@ -65,13 +65,12 @@ class readable : public virtual stream {
       // push_eof, pause, a new or removed listener, unpipe, a refill, a buffered chunk.
       if (collecting_ && (*life_ & intact_bits) == 0) {
         // (reading_ is cleared when the gathered items are handed on: flush_collected.)
-        collected_.push_back(std::move(chunk));
         std::size_t len;
-        if constexpr (is_unit_size<T>) {
-          len = collected_.size();
-        } else {
-          len = collected_len_ += chunk_traits<T>::size(collected_[collected_.size() - 1]);
-        }
+        if constexpr (is_unit_size<T>)
+          len = collected_.size() + 1;
+        else
+          len = collected_len_ += chunk_traits<T>::size(chunk);
+        collected_.push_back(std::move(chunk));
         if (len < hwm_) [[likely]]
           return true;
         return push_collected_full();
@@ -537,18 +536,15 @@ class readable : public virtual stream {
     if (pipe_only()) {
       pipe_link* link = pipes_.front().get();
       if (awaiting_drain_ != 0) clear_awaiting_drain();
-      std::uint64_t bytes = 0;
-      for (const T& x : run) bytes += chunk_traits<T>::bytes(x);
-      bool ok = true;
       // The run may unpipe the link: release_link then keeps it (and so the destination) until
       // the run is over, which costs less than holding a reference per run.
       ++emitting_;
-      taken = link->dest->write_run(run.data(), n, ok);
+      const auto w = link->dest->write_run(run.data(), n);
       --emitting_;
-      for (std::size_t i = taken; i < n; ++i) bytes -= chunk_traits<T>::bytes(run[i]);
+      taken = w.taken;
       counters_.chunks_out += taken;
-      counters_.bytes_out += bytes;
-      if (taken != 0 && !ok && has_link(link)) pipe_pause(link);
+      counters_.bytes_out += w.bytes;
+      if (taken != 0 && !w.ok && has_link(link)) pipe_pause(link);
       if (emitting_ == 0 && !released_.empty()) released_.clear();
     }
     if (taken < n) {

@@ -267,12 +267,18 @@ class writable : public virtual stream {
     return !writing_ && corked_ == 0 && !ending_ && healthy() && buffered_.empty();
   }
 
+  // What write_run did: items taken from the front (the rest are untouched, for the caller to
+  // write one by one), their chunk_traits bytes, and what the last write() would have returned.
+  struct run_taken {
+    std::size_t taken = 0;
+    std::uint64_t bytes = 0;
+    bool ok = true;
+  };
+
   // A run: what n plain write() calls of items[0..n) would do, as a pipe makes them, in one
-  // call while each item completes synchronously (docs/concepts.md, "Runs"). Returns how many
-  // items it took; the rest are untouched and the caller writes them one by one. `ok` is what
-  // the last write() would have returned.
-  std::size_t write_run(T* items, std::size_t n, bool& ok) {
-    if (n == 0 || !can_take_run()) return 0;
+  // call while each item completes synchronously (docs/concepts.md, "Runs").
+  run_taken write_run(T* items, std::size_t n) {
+    if (n == 0 || !can_take_run()) return {};
     std::uint64_t bytes = 0;
     std::size_t peak = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -297,25 +303,21 @@ class writable : public virtual stream {
       writing_ = false;
       expect_write_cb_ = false;
       length_ = writelen_ = 0;
-    } else if (r.error) {
-      // The last item failed during its call: as on_write_done does for a failed write.
-      ++pendingcb_;
-      writing_ = false;
-      expect_write_cb_ = false;
-      length_ = writelen_ = 0;
-      set_errored(r.error);
-      defer([this, ec = r.error] { on_write_error(ec, {}); });
     } else {
-      // The last item is the write in flight now; its callback completes it as any write's.
+      // The last item is the write in flight now; its callback completes it as any write's,
+      // and if it already failed during its call, it completes now, as a synchronous failure.
       ++pendingcb_;
       length_ = writelen_ = r.last_len;
+      if (r.error) {
+        expect_write_cb_ = true;
+        on_write_done(gen_, r.error);
+      }
     }
     sync_ = false;
     if (!writing_ && !buffered_.empty()) clear_buffer();  // written to during the run
     const bool ret = length_ < hwm_ || length_ == 0;
     if (!ret && !need_drain_) note_write_backpressure();
-    ok = ret && intact();
-    return r.taken;
+    return {r.taken, bytes, ret && intact()};
   }
 
   // `k` plain writes completed synchronously: they share the queued completion tick.

@@ -58,17 +58,22 @@ struct scenario {
   sink_fn sink{};  // empty: completes every write at once
 };
 
+// A source of 0 .. n-1 that pushes until push() returns false, then ends.
+std::shared_ptr<sluice::readable<item>> count_to(manual_loop& loop, int n, std::size_t hwm) {
+  return sluice::make_readable<item>(
+      loop, {.high_water_mark = hwm, .name = "source"},
+      [next = 0, n](sluice::readable<item>& self, std::size_t) mutable {
+        while (next < n)
+          if (!self.push(next++)) return;
+        self.push_eof();
+      });
+}
+
 // source (0 .. items-1) -> stages -> sink, each link a pipe with `runs`, run to the end.
 outcome run(const scenario& sc, bool runs, manual_loop& loop) {
   outcome out;
   out.stage_input.resize(sc.stages.size());
-  int next = 0;
-  auto src = sluice::make_readable<item>(loop, {.high_water_mark = sc.hwm, .name = "source"},
-                                         [&next, &sc](sluice::readable<item>& self, std::size_t) {
-                                           while (next < sc.items)
-                                             if (!self.push(next++)) return;
-                                           self.push_eof();
-                                         });
+  auto src = count_to(loop, sc.items, sc.hwm);
   std::vector<std::shared_ptr<sluice::transform<item>>> stages;
   for (std::size_t k = 0; k < sc.stages.size(); ++k) {
     stages.push_back(sluice::make_transform<item>(
@@ -149,6 +154,34 @@ TEST(Runs, SynchronousStagesDeliverEveryItemInOrderWithTheSameCounters) {
   ASSERT_EQ(o.received.size(), 1000u);
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(o.received[static_cast<std::size_t>(i)], i + 3);
   EXPECT_TRUE(o.finished);
+}
+
+// The one thing runs change: stage code interleaves by run. This is also what shows that runs
+// happen at all (the comparisons above would pass just as well if they never did).
+TEST(Runs, EachStageHandlesTheWholeRunBeforeTheNextSeesIt) {
+  for (const bool runs : {true, false}) {
+    SCOPED_TRACE(runs ? "runs" : "item by item");
+    manual_loop loop;
+    std::vector<std::string> log;
+    auto src = count_to(loop, 4, 4);
+    auto stage = [&log](const char* name) {
+      return [&log, name](sluice::transform<item>&, item&& x, auto cb) {
+        log.push_back(name + std::to_string(x));
+        cb(x);
+      };
+    };
+    auto a = sluice::make_transform<item>(
+        loop, {.readable_high_water_mark = 4, .writable_high_water_mark = 4}, stage("a"));
+    auto b = sluice::make_transform<item>(
+        loop, {.readable_high_water_mark = 4, .writable_high_water_mark = 4}, stage("b"));
+    auto sink = sluice::make_writable<item>(loop, {.high_water_mark = 4},
+                                            [](sluice::writable<item>&, item&&, auto cb) { cb(); });
+    src->pipe(a, {.runs = runs})->pipe(b, {.runs = runs})->pipe(sink, {.runs = runs});
+    loop.run();
+    const std::vector<std::string> by_run{"a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"};
+    const std::vector<std::string> by_item{"a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"};
+    EXPECT_EQ(log, runs ? by_run : by_item);
+  }
 }
 
 TEST(Runs, AStageThatCompletesLaterInTheMiddleOfARun) {
@@ -281,13 +314,7 @@ TEST(Runs, ACorkedDestinationBuffersTheRun) {
                    batches.push_back(v.size());
                    cb();
                  }});
-  int next = 0;
-  auto src = sluice::make_readable<item>(loop, {.high_water_mark = 8},
-                                         [&next](sluice::readable<item>& self, std::size_t) {
-                                           while (next < 8)
-                                             if (!self.push(next++)) return;
-                                           self.push_eof();
-                                         });
+  auto src = count_to(loop, 8, 8);
   sink->cork();
   src->pipe(sink, {.end = false});  // (end() would uncork)
   loop.run_until_idle();
