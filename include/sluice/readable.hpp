@@ -79,6 +79,9 @@ class readable : public virtual stream {
         // Inside do_read: into the buffer (add_chunk_checked's path for this case, inline).
         reading_ = false;
         buffer_chunk(std::move(chunk), false);
+        // push_result(), knowing the stream has not ended (buffer_chunk only defers work).
+        if (length_ < hwm_ || length_ == 0) [[likely]]
+          return true;
         return push_result();
       }
     }
@@ -189,6 +192,7 @@ class readable : public virtual stream {
     stop_collecting();
     const listener_id id = next_listener_id();
     data_.connect(id, std::move(fn));
+    update_pipe_only();
     // Only ever set here: clearing is left to the deferred update after off() (as in Node).
     if (!readable_.empty()) readable_listening_ = true;
     if (flowing_ != flow_state::paused) resume();
@@ -220,8 +224,12 @@ class readable : public virtual stream {
       defer([this] { update_readable_listening(); });
       return true;
     }
-    return data_.disconnect(id) || end_.disconnect(id) || pause_.disconnect(id) ||
-           resume_.disconnect(id) || stream::off(id);
+    if (data_.disconnect(id)) {
+      update_pipe_only();
+      return true;
+    }
+    return end_.disconnect(id) || pause_.disconnect(id) || resume_.disconnect(id) ||
+           stream::off(id);
   }
   [[nodiscard]] std::size_t data_listener_count() const noexcept { return data_.size(); }
   [[nodiscard]] std::size_t listener_count() const noexcept override {
@@ -254,6 +262,7 @@ class readable : public virtual stream {
     // As Node: forget every destination and pause first, then tell each one, in pipe order.
     auto links = std::move(pipes_);
     pipes_.clear();
+    update_pipe_only();
     pause();
     for (auto& l : links) release_link(std::move(l));
   }
@@ -338,7 +347,7 @@ class readable : public virtual stream {
     });
   }
 
-  bool add_chunk_checked(T&& chunk, bool front) {
+  [[gnu::noinline]] bool add_chunk_checked(T&& chunk, bool front) {
     const bool empty_bytes = is_byte_mode<T> && chunk_traits<T>::size(chunk) == 0;
     if (empty_bytes) {
       if (!front) {
@@ -465,8 +474,10 @@ class readable : public virtual stream {
   // handled the whole run. tests/conformance/runs_test.cpp compares the two paths.
 
   // The only 'data' listener is a single pipe's, and it takes runs.
-  [[nodiscard]] bool pipe_only() const noexcept {
-    return pipes_.size() == 1 && data_.size() == 1 && pipes_.front()->opts.runs;
+  [[nodiscard]] bool pipe_only() const noexcept { return pipe_only_; }
+  // Recomputes pipe_only_: after any change to pipes_ or to the 'data' listeners.
+  void update_pipe_only() noexcept {
+    pipe_only_ = pipes_.size() == 1 && data_.size() == 1 && pipes_.front()->opts.runs;
   }
 
   // A push now would go straight to the pipe (add_chunk's direct path).
@@ -506,12 +517,14 @@ class readable : public virtual stream {
   // Hands on what a run gathered (at the latest when it holds a highWaterMark's worth, so a
   // run never gathers more than that) and stops gathering.
   [[gnu::noinline]] bool push_collected_full() {
-    flush_collected();
+    hand_on_collected();
     collecting_ = can_collect();
     return push_result();
   }
 
-  void flush_collected() {
+  [[gnu::noinline]] void flush_collected() { hand_on_collected(); }
+
+  [[gnu::always_inline]] void hand_on_collected() {
     collecting_ = false;
     collected_len_ = 0;
     if (collected_.empty()) return;
@@ -752,6 +765,7 @@ class readable : public virtual stream {
     link->dest = std::move(dest);
     link->opts = opts;
     pipes_.push_back(std::move(owned));
+    update_pipe_only();
     std::weak_ptr<stream> wsrc = weak_from_this();
     writable<T>& d = *link->dest;
 
@@ -836,6 +850,7 @@ class readable : public virtual stream {
     if (it == pipes_.end()) return;
     std::unique_ptr<pipe_link> owned = std::move(*it);
     pipes_.erase(it);
+    update_pipe_only();
     if (pipes_.empty()) pause();
     release_link(std::move(owned));
   }
@@ -846,6 +861,7 @@ class readable : public virtual stream {
     owned->dest->unpipe_.for_each([this](auto& h, bool) { h(*this); });
     detach_dest_listeners(*owned);
     if (owned->data_id) data_.disconnect(owned->data_id);
+    update_pipe_only();
     if (owned->end_id) end_.disconnect(owned->end_id);
     const bool was_waiting = owned->awaiting_drain;
     if (was_waiting) --awaiting_drain_;
@@ -861,6 +877,7 @@ class readable : public virtual stream {
   std::vector<std::unique_ptr<pipe_link>> pipes_;
   std::vector<std::unique_ptr<pipe_link>> released_;  // unpiped during a run (emit_run)
   unsigned emitting_ = 0;                             // emit_run calls in progress
+  bool pipe_only_ = false;                            // pipe_only(), kept by update_pipe_only()
   std::size_t awaiting_drain_ = 0;                    // destinations whose 'drain' we wait for
   loop::time_point push_backpressure_since_{};
   signal<T&&> data_;

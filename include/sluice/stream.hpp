@@ -159,6 +159,16 @@ class stream : public std::enable_shared_from_this<stream> {
   [[nodiscard]] const std::uint8_t& lifecycle_word() const noexcept { return state_; }
   static constexpr std::uint8_t unhealthy_bits = 1 | 2 | 4;  // destroyed, errored, constructing
   static constexpr std::uint8_t intact_bits = 1 | 2;         // destroyed, errored
+  /// unhealthy_bits and the writable side's run break (set_run_break): a write run stops.
+  static constexpr std::uint8_t run_stop_bits = unhealthy_bits | 32;
+  /// The writable side is corked or ended (kept by writable's cork(), uncork() and end()): a
+  /// write run does not start, or stops after its current item (writable::run_can_continue).
+  void set_run_break(bool on) noexcept {
+    if (on)
+      state_ |= state_run_break;
+    else
+      state_ &= static_cast<std::uint8_t>(~state_run_break);
+  }
   [[nodiscard]] bool constructed() const noexcept { return (state_ & state_constructing) == 0; }
   /// Records `ec` as the stream's error if it has none (first error wins).
   void set_errored(std::error_code ec) noexcept {
@@ -200,14 +210,16 @@ class stream : public std::enable_shared_from_this<stream> {
   // Lifecycle flags (shared by both sides of a duplex, as Node keeps them in step). The ones the
   // data path tests on every chunk are bits of one word, so "all is well" is a single compare.
   enum : std::uint8_t {
-    state_destroyed = 1,      // destroy() was called
-    state_errored = 2,        // errored_ is set
-    state_constructing = 4,   // from use_construct() until do_construct's callback
-    state_error_emitted = 8,  // 'error' went out
-    state_close_emitted = 16  // 'close' went out
+    state_destroyed = 1,       // destroy() was called
+    state_errored = 2,         // errored_ is set
+    state_constructing = 4,    // from use_construct() until do_construct's callback
+    state_error_emitted = 8,   // 'error' went out
+    state_close_emitted = 16,  // 'close' went out
+    state_run_break = 32       // set_run_break
   };
   static_assert(unhealthy_bits == (state_destroyed | state_errored | state_constructing));
   static_assert(intact_bits == (state_destroyed | state_errored));
+  static_assert(run_stop_bits == (unhealthy_bits | state_run_break));
   std::uint8_t state_ = 0;
   bool construct_called_ = false;  // do_construct's callback ran (to detect a second call)
   bool closed_ = false;            // do_destroy completed

@@ -81,23 +81,31 @@ class transform : public duplex<In, Out> {
   template <class F>
   [[gnu::flatten]] typename writable<In>::run_outcome transform_each(In* items, std::size_t n,
                                                                      F&& f) {
-    typename writable<In>::run_outcome r;
+    // (The counts are locals until the end: kept in registers, not stored per item.)
+    std::size_t taken = 0;
+    std::size_t done = 0;
+    std::size_t last_len = 0;
+    std::error_code error;
+    // gen_ counts in a register too (only do_write and this loop change it), so that its
+    // increment per item does not wait for the previous item's store.
+    std::uint64_t gen = gen_;
     this->begin_collect();
     length_before_ = this->readable_length();
     for (;;) {
-      In& x = items[r.taken];
-      r.last_len = chunk_traits<In>::size(x);
-      ++r.taken;
+      In& x = items[taken];
+      last_len = chunk_traits<In>::size(x);
+      ++taken;
       // (While gathering, the readable side stays empty: length_before_ stays 0.)
       if (!this->collecting()) length_before_ = this->readable_length();
       pend_ = pend_run_expected;
-      f(std::move(x), transform_callback(this, ++gen_));
+      gen_ = ++gen;
+      f(std::move(x), transform_callback(this, gen));
       if (pend_ != pend_run_done) [[unlikely]] {
         if (pend_ == pend_run_expected) {
           pend_ = pend_expected;  // completes later, as a write's (complete_write)
           pending_ = this->run_item_callback();
         } else {
-          r.error = std::exchange(run_error_, {});
+          error = std::exchange(run_error_, {});
         }
         break;
       }
@@ -107,17 +115,17 @@ class transform : public duplex<In, Out> {
         has_held_ = true;
         break;
       }
-      ++r.done;
-      if (r.taken == n || !this->run_can_continue()) break;
+      ++done;
+      if (taken == n || !this->run_can_continue()) break;
     }
     this->end_collect();
-    if (r.done == r.taken && must_hold()) {
+    if (done == taken && must_hold()) {
       // Handing on the outputs left the readable side full: hold the last acknowledgement.
       held_ = this->run_item_callback();
       has_held_ = true;
-      --r.done;
+      --done;
     }
-    return r;
+    return {taken, done, last_len, error};
   }
 
   void do_read(std::size_t) final {
@@ -189,7 +197,7 @@ class transform : public duplex<In, Out> {
     return !(this->ended() || length_before_ == len || len < this->readable_high_water_mark());
   }
 
-  void complete_write() {
+  [[gnu::noinline]] void complete_write() {
     if (must_hold()) {
       held_ = pending_;
       has_held_ = true;

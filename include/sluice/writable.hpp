@@ -76,12 +76,15 @@ class writable : public virtual stream {
   }
 
   /// Buffers writes until the matching uncork(). Calls nest.
-  void cork() noexcept { ++corked_; }
+  void cork() noexcept {
+    ++corked_;
+    this->set_run_break(true);
+  }
   /// Undoes one cork(); the last one flushes the buffer synchronously (as one do_writev when two
   /// or more chunks are buffered and writev is implemented).
   void uncork() {
     if (corked_ == 0) return;
-    --corked_;
+    if (--corked_ == 0 && !ending_) this->set_run_break(false);
     if (!writing_) clear_buffer();
   }
 
@@ -170,22 +173,30 @@ class writable : public virtual stream {
   /// do_write_run's loop, with `write(T&&, write_callback)` in the place of do_write.
   template <class F>
   [[gnu::flatten]] run_outcome run_each(T* items, std::size_t n, F&& write) {
-    run_outcome r;
+    // (The counts are locals until the end: kept in registers, not stored per item.)
+    std::size_t taken = 0;
+    std::size_t done = 0;
+    std::size_t last_len = 0;
+    std::error_code error;
+    // gen_ counts in a register too (nothing else changes it while the run's items complete
+    // during their calls), so that its increment per item does not wait for the last store.
+    std::uint64_t gen = gen_;
     for (;;) {
-      T& x = items[r.taken];
-      r.last_len = chunk_traits<T>::size(x);
-      ++r.taken;
+      T& x = items[taken];
+      last_len = chunk_traits<T>::size(x);
+      ++taken;
       expect_write_cb_ = true;
-      write(std::move(x), write_callback(this, ++gen_));
+      gen_ = ++gen;
+      write(std::move(x), write_callback(this, gen));
       if (expect_write_cb_) break;  // completes later, with this callback
       if (run_error_) [[unlikely]] {
-        r.error = std::exchange(run_error_, {});
+        error = std::exchange(run_error_, {});
         break;
       }
-      ++r.done;
-      if (r.taken == n || !run_can_continue()) break;
+      ++done;
+      if (taken == n || !run_can_continue()) break;
     }
-    return r;
+    return {taken, done, last_len, error};
   }
 
   /// In do_write_run: a completion for the item just taken, when it does not complete now.
@@ -196,7 +207,8 @@ class writable : public virtual stream {
   /// In do_write_run: whether to take another item (still healthy, not ended or corked by the
   /// items so far).
   [[nodiscard]] bool run_can_continue() const noexcept {
-    return (*run_state_ & unhealthy_bits) == 0 && !ending_ && corked_ == 0;
+    // (One test: the run break bit is set while corked or ended.)
+    return (*run_state_ & run_stop_bits) == 0;
   }
 
   /// Runs after end(), once every write has completed; 'finish' waits for `cb`.
@@ -264,7 +276,7 @@ class writable : public virtual stream {
   // Whether write_run would take anything: the stream is idle (nothing in flight or buffered,
   // not corked, constructed, healthy, not ending).
   [[nodiscard]] bool can_take_run() const noexcept {
-    return !writing_ && corked_ == 0 && !ending_ && healthy() && buffered_.empty();
+    return !writing_ && (lifecycle_word() & run_stop_bits) == 0 && buffered_.empty();
   }
 
   // What write_run did: items taken from the front (the rest are untouched, for the caller to
@@ -564,6 +576,7 @@ class writable : public virtual stream {
       // reported through the write
     } else if (!ending_ && !errored()) {
       ending_ = true;
+      this->set_run_break(true);
       finish_maybe(true);
     } else if (finished_) {
       err = make_error_code(errc::already_finished);

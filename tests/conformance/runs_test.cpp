@@ -156,32 +156,63 @@ TEST(Runs, SynchronousStagesDeliverEveryItemInOrderWithTheSameCounters) {
   EXPECT_TRUE(o.finished);
 }
 
+// source (0 .. 3) -> a -> b -> sink, hwm 4, each stage logging what it handles ("a0", "s2").
+// `prepare` runs once the pipes are made, before anything flows.
+using prepare_fn = std::function<void(sluice::transform<item>& a, sluice::transform<item>& b,
+                                      sluice::writable<item>& sink)>;
+std::vector<std::string> interleaving(bool runs, const prepare_fn& prepare = {}) {
+  manual_loop loop;
+  std::vector<std::string> log;
+  auto src = count_to(loop, 4, 4);
+  auto stage = [&log](const char* name) {
+    return [&log, name](sluice::transform<item>&, item&& x, auto cb) {
+      log.push_back(name + std::to_string(x));
+      cb(x);
+    };
+  };
+  auto a = sluice::make_transform<item>(
+      loop, {.readable_high_water_mark = 4, .writable_high_water_mark = 4}, stage("a"));
+  auto b = sluice::make_transform<item>(
+      loop, {.readable_high_water_mark = 4, .writable_high_water_mark = 4}, stage("b"));
+  auto sink = sluice::make_writable<item>(loop, {.high_water_mark = 4},
+                                          [&log](sluice::writable<item>&, item&& x, auto cb) {
+                                            log.push_back("s" + std::to_string(x));
+                                            cb();
+                                          });
+  src->pipe(a, {.runs = runs})->pipe(b, {.runs = runs})->pipe(sink, {.runs = runs});
+  if (prepare) prepare(*a, *b, *sink);
+  loop.run();
+  return log;
+}
+
+const std::vector<std::string> by_run{"a0", "a1", "a2", "a3", "b0", "b1",
+                                      "b2", "b3", "s0", "s1", "s2", "s3"};
+
 // The one thing runs change: stage code interleaves by run. This is also what shows that runs
 // happen at all (the comparisons above would pass just as well if they never did).
 TEST(Runs, EachStageHandlesTheWholeRunBeforeTheNextSeesIt) {
-  for (const bool runs : {true, false}) {
-    SCOPED_TRACE(runs ? "runs" : "item by item");
-    manual_loop loop;
-    std::vector<std::string> log;
-    auto src = count_to(loop, 4, 4);
-    auto stage = [&log](const char* name) {
-      return [&log, name](sluice::transform<item>&, item&& x, auto cb) {
-        log.push_back(name + std::to_string(x));
-        cb(x);
-      };
-    };
-    auto a = sluice::make_transform<item>(
-        loop, {.readable_high_water_mark = 4, .writable_high_water_mark = 4}, stage("a"));
-    auto b = sluice::make_transform<item>(
-        loop, {.readable_high_water_mark = 4, .writable_high_water_mark = 4}, stage("b"));
-    auto sink = sluice::make_writable<item>(loop, {.high_water_mark = 4},
-                                            [](sluice::writable<item>&, item&&, auto cb) { cb(); });
-    src->pipe(a, {.runs = runs})->pipe(b, {.runs = runs})->pipe(sink, {.runs = runs});
-    loop.run();
-    const std::vector<std::string> by_run{"a0", "a1", "a2", "a3", "b0", "b1", "b2", "b3"};
-    const std::vector<std::string> by_item{"a0", "b0", "a1", "b1", "a2", "b2", "a3", "b3"};
-    EXPECT_EQ(log, runs ? by_run : by_item);
-  }
+  EXPECT_EQ(interleaving(true), by_run);
+  const std::vector<std::string> by_item{"a0", "b0", "s0", "a1", "b1", "s1",
+                                         "a2", "b2", "s2", "a3", "b3", "s3"};
+  EXPECT_EQ(interleaving(false), by_item);
+}
+
+// A stream remembers whether it may take runs (corked or ended) and whether its output may go
+// as runs (one pipe, no other 'data' listener). Undoing what stopped them brings runs back.
+TEST(Runs, RunsComeBackAfterUncorkAndAfterAnExtraListenerLeaves) {
+  EXPECT_EQ(interleaving(true,
+                         [](auto&, sluice::transform<item>& b, sluice::writable<item>& sink) {
+                           b.cork();
+                           b.cork();
+                           b.uncork();
+                           b.uncork();
+                           sink.cork();
+                           sink.uncork();
+                         }),
+            by_run);
+  EXPECT_EQ(interleaving(true, [](sluice::transform<item>& a, auto&,
+                                  auto&) { a.off(a.on_data([](item&&) {})); }),
+            by_run);
 }
 
 TEST(Runs, AStageThatCompletesLaterInTheMiddleOfARun) {
@@ -299,6 +330,46 @@ TEST(Runs, ADataListenerAddedInTheMiddleOfARunSeesWhatFollows) {
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.front(), 5);
   EXPECT_EQ(seen.back(), 39);
+}
+
+TEST(Runs, ASinkThatCorksItselfInTheMiddleOfARunBuffersWhatFollows) {
+  // The sink corks itself at item 10 and uncorks on a later tick: items after 10 wait in its
+  // buffer, as item by item, and come out in order.
+  const outcome o = expect_same_with_and_without_runs(
+      {.items = 64,
+       .hwm = 16,
+       .stages = {add_one, add_one},
+       .sink =
+           [](sluice::writable<item>& self, item&& x, auto cb) {
+             if (x == 12) {
+               self.cork();
+               self.get_loop().defer([keep = self.shared_from_this(), &self] { self.uncork(); });
+             }
+             cb();
+           }},
+      "sink corked at 12");
+  ASSERT_EQ(o.received.size(), 64u);
+  for (int i = 0; i < 64; ++i) ASSERT_EQ(o.received[static_cast<std::size_t>(i)], i + 2);
+  EXPECT_GT(o.counters.back().peak_w, 1u);  // the cork did buffer
+}
+
+TEST(Runs, ASinkThatEndsItselfInTheMiddleOfARun) {
+  // The sink calls end() on itself at item 20: the pipe's next write is a write after end, as
+  // item by item, and nothing after item 20 is written.
+  const outcome o =
+      expect_same_with_and_without_runs({.items = 64,
+                                         .hwm = 16,
+                                         .stages = {add_one},
+                                         .sink =
+                                             [](sluice::writable<item>& self, item&& x, auto cb) {
+                                               cb();
+                                               if (x == 21) self.end();
+                                             }},
+                                        "sink ended at 21");
+  ASSERT_FALSE(o.received.empty());
+  EXPECT_EQ(o.received.back(), 21);
+  ASSERT_FALSE(o.errors.empty());
+  EXPECT_EQ(o.errors.front(), "sink: write after end");
 }
 
 // A run goes through write_run only when the destination is idle: a corked destination
