@@ -333,13 +333,11 @@ class writable : public virtual stream {
   }
 
   // `k` plain writes completed synchronously: they share the queued completion tick.
-  void add_plain_completions(std::size_t k) {
-    if (after_write_batch* b = current_batch_.get(); b && b->nop) {
+  [[gnu::always_inline]] void add_plain_completions(std::size_t k) {
+    if (after_write_batch* b = current_batch_.get(); b && b->nop)
       b->count += k;
-    } else {
-      schedule_after_write({}, {});
-      current_batch_->count = k;
-    }
+    else
+      schedule_plain_after_write(k);
   }
 
   // write() after end() or destroy(): the callback (on a later tick) and the error.
@@ -396,7 +394,10 @@ class writable : public virtual stream {
       schedule_plain_after_write();
   }
 
-  [[gnu::noinline]] void schedule_plain_after_write() { schedule_after_write({}, {}); }
+  [[gnu::noinline]] void schedule_plain_after_write(std::size_t count = 1) {
+    schedule_after_write({}, {});
+    current_batch_->count = count;
+  }
 
   [[gnu::noinline]] void on_write_done(std::uint64_t gen, std::error_code ec) {
     if (in_run_ && expect_write_cb_ && gen == gen_) {
