@@ -300,7 +300,9 @@ class readable : public virtual stream {
   /// Transform, at the start of a write run: from here to end_collect(), pushes that would go
   /// straight to the single pipe destination are gathered and handed on as one run instead.
   void begin_collect() noexcept {
-    if constexpr (!is_byte_mode<T>) collecting_ = !ended_ && intact() && can_collect();
+    // (Inside refill_in_runs, gathering is already set up: what it gathered stays first.)
+    if constexpr (!is_byte_mode<T>)
+      if (!refill_in_runs_) collecting_ = !ended_ && intact() && can_collect();
   }
   /// Gathering (begin_collect); the readable side is then empty.
   [[nodiscard]] bool collecting() const noexcept { return collecting_; }
@@ -498,7 +500,16 @@ class readable : public virtual stream {
       end_readable();
       return run_result::nothing;
     }
-    if ((need_readable_ || length_ <= hwm_) && can_refill()) refill(false);
+    if ((need_readable_ || length_ <= hwm_) && can_refill()) {
+      if (length_ == 0) {
+        // Nothing buffered: what the refill pushes goes on as it comes, a run at a time.
+        const std::uint64_t before = counters_.chunks_out;
+        refill_in_runs();
+        if (length_ == 0 && counters_.chunks_out != before && !ended_) return run_result::all;
+      } else {
+        refill(false);
+      }
+    }
     if (length_ == 0) {
       need_readable_ = true;
       if (ended_) end_readable();
@@ -517,9 +528,36 @@ class readable : public virtual stream {
   // Hands on what a run gathered (at the latest when it holds a highWaterMark's worth, so a
   // run never gathers more than that) and stops gathering.
   [[gnu::noinline]] bool push_collected_full() {
-    hand_on_collected();
-    collecting_ = can_collect();
+    if (refill_in_runs_) {
+      note_collected_peak();
+      hand_on_collected();
+      collecting_ = flowing_ == flow_state::flowing && length_ == 0 && pipe_only();
+    } else {
+      hand_on_collected();
+      collecting_ = can_collect();
+    }
     return push_result();
+  }
+
+  // flow_run's refill with nothing buffered: inside do_read, pushes are gathered as a
+  // transform's are during a write run, and handed on a highWaterMark's worth at a time, so
+  // push() keeps returning true while the destination keeps up. What the destination does not
+  // take stays in the buffer, as the per-item path's pushes would.
+  void refill_in_runs() {
+    refill_in_runs_ = true;
+    collecting_ = !ended_ && intact() && flowing_ == flow_state::flowing && pipe_only();
+    refill(false, true);
+    refill_in_runs_ = false;
+  }
+
+  // The per-item path would have buffered what refill_in_runs gathered: that is its peak.
+  void note_collected_peak() noexcept {
+    std::size_t len;
+    if constexpr (is_unit_size<T>)
+      len = collected_.size();
+    else
+      len = collected_len_;
+    if (len > counters_.peak_readable_length) counters_.peak_readable_length = len;
   }
 
   [[gnu::noinline]] void flush_collected() { hand_on_collected(); }
@@ -675,9 +713,12 @@ class readable : public virtual stream {
   // read()'s refill (do_read) before taking an item, without the taking. `emptied`: the buffer
   // being empty means a consumer is waiting (Node's doRead sets needReadable then); flow_run
   // empties it itself, where the per-item path would not have.
-  void refill(bool emptied = true) {
-    stop_collecting();  // first: what a run gathered counts as pushed (reading_)
-    if (!can_refill()) return;
+  void refill(bool emptied = true, bool in_runs = false) {
+    if (!in_runs) stop_collecting();  // first: what a run gathered counts as pushed (reading_)
+    if (!can_refill()) {
+      collecting_ = false;
+      return;
+    }
     reading_ = true;
     sync_ = true;
     if (length_ == 0 && emptied) need_readable_ = true;
@@ -686,6 +727,10 @@ class readable : public virtual stream {
       counters_.push_backpressured_time += get_loop().event_time() - push_backpressure_since_;
     }
     do_read(hwm_);
+    if (in_runs) {
+      note_collected_peak();
+      stop_collecting();  // while sync_: what the destination does not take is buffered
+    }
     sync_ = false;
   }
 
@@ -878,6 +923,7 @@ class readable : public virtual stream {
   std::vector<std::unique_ptr<pipe_link>> released_;  // unpiped during a run (emit_run)
   unsigned emitting_ = 0;                             // emit_run calls in progress
   bool pipe_only_ = false;                            // pipe_only(), kept by update_pipe_only()
+  bool refill_in_runs_ = false;                       // inside refill_in_runs
   std::size_t awaiting_drain_ = 0;                    // destinations whose 'drain' we wait for
   loop::time_point push_backpressure_since_{};
   signal<T&&> data_;

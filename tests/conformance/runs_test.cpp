@@ -56,6 +56,8 @@ struct scenario {
   std::size_t hwm = 4;  // every side of every stream
   std::vector<stage_fn> stages{};
   sink_fn sink{};  // empty: completes every write at once
+  // When set, is given the source, for stage or sink code that acts on it.
+  std::shared_ptr<std::shared_ptr<sluice::readable<item>>> source{};
 };
 
 // A source of 0 .. n-1 that pushes until push() returns false, then ends.
@@ -74,6 +76,7 @@ outcome run(const scenario& sc, bool runs, manual_loop& loop) {
   outcome out;
   out.stage_input.resize(sc.stages.size());
   auto src = count_to(loop, sc.items, sc.hwm);
+  if (sc.source) *sc.source = src;
   std::vector<std::shared_ptr<sluice::transform<item>>> stages;
   for (std::size_t k = 0; k < sc.stages.size(); ++k) {
     stages.push_back(sluice::make_transform<item>(
@@ -370,6 +373,103 @@ TEST(Runs, ASinkThatEndsItselfInTheMiddleOfARun) {
   EXPECT_EQ(o.received.back(), 21);
   ASSERT_FALSE(o.errors.empty());
   EXPECT_EQ(o.errors.front(), "sink: write after end");
+}
+
+// The source's own pushes go on in runs too: while everything downstream keeps up, push()
+// does not say stop and the read hook is not called again (item by item: once per item, and
+// push() says stop at the highWaterMark each time).
+TEST(Runs, ASourceKeepsPushingWhileItsDestinationKeepsUp) {
+  for (const bool runs : {true, false}) {
+    SCOPED_TRACE(runs ? "runs" : "item by item");
+    manual_loop loop;
+    int reads = 0;
+    int refused = 0;
+    int next = 0;
+    auto src = sluice::make_readable<item>(loop, {.high_water_mark = 4},
+                                           [&](sluice::readable<item>& self, std::size_t) {
+                                             ++reads;
+                                             while (next < 100) {
+                                               if (!self.push(next++)) {
+                                                 ++refused;
+                                                 return;
+                                               }
+                                             }
+                                             self.push_eof();
+                                           });
+    std::vector<item> got;
+    auto sink = sluice::make_writable<item>(loop, {.high_water_mark = 4},
+                                            [&got](sluice::writable<item>&, item&& x, auto cb) {
+                                              got.push_back(x);
+                                              cb();
+                                            });
+    src->pipe(sink, {.runs = runs});
+    loop.run();
+    ASSERT_EQ(got.size(), 100u);
+    EXPECT_EQ(got.back(), 99);
+    if (runs) {
+      // The first read(0) fills the buffer and a refill tops it up, as item by item; once the
+      // buffer has gone as a run, one call pushes the rest.
+      EXPECT_EQ(reads, 3);
+      EXPECT_EQ(refused, 2);
+    } else {
+      EXPECT_GT(reads, 90);
+      EXPECT_GT(refused, 90);
+    }
+  }
+}
+
+// Code downstream runs inside the source's read hook then: what it does to the source takes
+// effect at once, as item by item.
+TEST(Runs, TheSinkPausingOrDestroyingTheSourceInTheMiddleOfARun) {
+  auto source = std::make_shared<std::shared_ptr<sluice::readable<item>>>();
+  const outcome paused = expect_same_with_and_without_runs(
+      {.items = 80,
+       .hwm = 8,
+       .stages = {add_one},
+       .sink =
+           [source](sluice::writable<item>& self, item&& x, auto cb) {
+             if (x == 13) {
+               (*source)->pause();
+               self.get_loop().defer([source] { (*source)->resume(); });
+             }
+             cb();
+           },
+       .source = source},
+      "sink pauses the source at 13");
+  ASSERT_EQ(paused.received.size(), 80u);
+  for (int i = 0; i < 80; ++i) ASSERT_EQ(paused.received[static_cast<std::size_t>(i)], i + 1);
+
+  // Destroyed, it stops at once. Item by item it had pushed up to a highWaterMark ahead, and
+  // those items still go out (as in Node, whose flow() drains the buffer of a destroyed
+  // stream); in runs it pushes just in time, so there is nothing ahead (docs/node-differences.md).
+  const scenario destroy_at_13{
+      .items = 80,
+      .hwm = 8,
+      .stages = {add_one},
+      .sink =
+          [source](sluice::writable<item>&, item&& x, auto cb) {
+            if (x == 13) (*source)->destroy(std::make_error_code(std::errc::interrupted));
+            cb();
+          },
+      .source = source};
+  manual_loop a;
+  manual_loop b;
+  const outcome with = run(destroy_at_13, true, a);
+  const outcome without = run(destroy_at_13, false, b);
+  EXPECT_EQ(with.errors, without.errors);
+  ASSERT_EQ(with.errors.size(), 1u);
+  EXPECT_EQ(with.errors.front(),
+            "source: " + std::make_error_code(std::errc::interrupted).message());
+  EXPECT_FALSE(with.finished);
+  EXPECT_FALSE(without.finished);
+  // With runs: the run in progress ends, and nothing after it was pushed. (Items 0 .. 8 went
+  // as the first run: the 8 the first read(0) buffered and 1 more from the refill before it;
+  // 9 .. 16 are the run the destroy came in.)
+  ASSERT_EQ(with.received.size(), 17u);
+  // Item by item: the 8 items read ahead of item 12 still come out.
+  ASSERT_EQ(without.received.size(), 21u);
+  for (std::size_t i = 0; i < with.received.size(); ++i)
+    EXPECT_EQ(with.received[i], without.received[i]);
 }
 
 // A run goes through write_run only when the destination is idle: a corked destination
