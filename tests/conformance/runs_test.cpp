@@ -111,6 +111,7 @@ outcome run(const scenario& sc, bool runs, manual_loop& loop) {
   tail->pipe(sink, {.runs = runs});
   loop.run();
   for (sluice::stream* s : all) out.counters.push_back(view(*s));
+  if (sc.source) sc.source->reset();  // (the sink's code holds it: that would be a cycle)
   return out;
 }
 
