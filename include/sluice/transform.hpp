@@ -220,7 +220,9 @@ class transform : public duplex<In, Out> {
     pend_run_done = 2,
     pend_run_expected = 3
   };
-  std::uint8_t pend_ = pend_none;
+  // (Not a char type, which any store may alias: a run loop keeps what it knows of pend_ across
+  // the store of an output item.)
+  std::uint32_t pend_ = pend_none;
   std::error_code run_error_;  // an item of a run failed with this, during its call
 };
 
