@@ -220,8 +220,8 @@ class transform : public duplex<In, Out> {
     pend_run_done = 2,
     pend_run_expected = 3
   };
-  // (Not a char type, which any store may alias: a run loop keeps what it knows of pend_ across
-  // the store of an output item.)
+  // (A word, not a byte: a run loop stores and re-reads it for every item, and as a byte the same
+  // instructions were 16 % slower in objmode; measured with scripts/bench-ab.sh, not explained.)
   std::uint32_t pend_ = pend_none;
   std::error_code run_error_;  // an item of a run failed with this, during its call
 };
