@@ -712,7 +712,8 @@ class readable : public virtual stream {
 
   // read()'s refill (do_read) before taking an item, without the taking. `emptied`: the buffer
   // being empty means a consumer is waiting (Node's doRead sets needReadable then); flow_run
-  // empties it itself, where the per-item path would not have.
+  // empties it itself, where the per-item path would not have. `in_runs`: refill_in_runs set up
+  // gathering; what was gathered is handed on before sync_ is cleared.
   void refill(bool emptied = true, bool in_runs = false) {
     if (!in_runs) stop_collecting();  // first: what a run gathered counts as pushed (reading_)
     if (!can_refill()) {

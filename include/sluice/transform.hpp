@@ -86,8 +86,8 @@ class transform : public duplex<In, Out> {
     std::size_t done = 0;
     std::size_t last_len = 0;
     std::error_code error;
-    // gen_ counts in a register too (only do_write and this loop change it), so that its
-    // increment per item does not wait for the previous item's store.
+    // gen_ is counted here and stored per item (only do_write and this loop change it, and no
+    // write starts while the run is in progress).
     std::uint64_t gen = gen_;
     this->begin_collect();
     length_before_ = this->readable_length();

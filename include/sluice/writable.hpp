@@ -178,8 +178,8 @@ class writable : public virtual stream {
     std::size_t done = 0;
     std::size_t last_len = 0;
     std::error_code error;
-    // gen_ counts in a register too (nothing else changes it while the run's items complete
-    // during their calls), so that its increment per item does not wait for the last store.
+    // gen_ is counted here and stored per item (no other write starts while the run is in
+    // progress: write() buffers).
     std::uint64_t gen = gen_;
     for (;;) {
       T& x = items[taken];
