@@ -65,15 +65,19 @@ class readable : public virtual stream {
       // push_eof, pause, a new or removed listener, unpipe, a refill, a buffered chunk.
       if (collecting_ && (*life_ & intact_bits) == 0) {
         // (reading_ is cleared when the gathered items are handed on: flush_collected.)
-        std::size_t len;
-        if constexpr (is_unit_size<T>)
-          len = collected_.size() + 1;
-        else
-          len = collected_len_ += chunk_traits<T>::size(chunk);
-        collected_.push_back(std::move(chunk));
-        if (len < hwm_) [[likely]]
-          return true;
-        return push_collected_full();
+        if constexpr (is_unit_size<T>) {
+          // One compare: collect_limit_ is the smaller of the highWaterMark and the room.
+          collected_.push_back_unchecked(std::move(chunk));
+          if (collected_.size() < collect_limit_) [[likely]]
+            return true;
+          return push_collected_at_limit();
+        } else {
+          const std::size_t len = collected_len_ += chunk_traits<T>::size(chunk);
+          collected_.push_back(std::move(chunk));
+          if (len < hwm_) [[likely]]
+            return true;
+          return push_collected_full();
+        }
       }
       if (sync_ && !ended_ && (*life_ & intact_bits) == 0) {
         // Inside do_read: into the buffer (add_chunk_checked's path for this case, inline).
@@ -273,11 +277,14 @@ class readable : public virtual stream {
       : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(), "high_water_mark")) {
     bind(l, stream_options{o.auto_destroy, o.emit_close, o.name});
     life_ = &this->lifecycle_word();
+    reserve_collected();
   }
   // For duplex, which binds the shared stream base itself (and sets life_: see duplex()).
   explicit readable(const readable_options& o)
       : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(),
-                                             "readable_high_water_mark")) {}
+                                             "readable_high_water_mark")) {
+    reserve_collected();
+  }
   void set_lifecycle_pointer() noexcept { life_ = &this->lifecycle_word(); }
 
   /// Produce data: push() up to `size` (a hint: the highWaterMark) now or later. Not called
@@ -525,6 +532,24 @@ class readable : public virtual stream {
     return emit_run(run_, true) ? run_result::all : run_result::partly;
   }
 
+  // Room for the first gathered item, so that push() may store before it compares
+  // (push_back_unchecked): from then on, an item that fills the room takes the slow path.
+  void reserve_collected() {
+    if constexpr (is_unit_size<T>) {
+      collected_.reserve(std::clamp<std::size_t>(hwm_, 1, 16));
+      update_collect_limit();
+    }
+  }
+  void update_collect_limit() noexcept { collect_limit_ = std::min(hwm_, collected_.capacity()); }
+
+  // A gathered push reached collect_limit_: the highWaterMark (hand on), or the room (grow).
+  [[gnu::noinline]] bool push_collected_at_limit() {
+    if (collected_.size() >= hwm_) return push_collected_full();
+    collected_.reserve(collected_.size() + 1);
+    update_collect_limit();
+    return true;
+  }
+
   // Hands on what a run gathered (at the latest when it holds a highWaterMark's worth, so a
   // run never gathers more than that) and stops gathering.
   [[gnu::noinline]] bool push_collected_full() {
@@ -650,6 +675,7 @@ class readable : public virtual stream {
         throw std::system_error(make_error_code(errc::out_of_range),
                                 "read size exceeds the 1 GiB maximum");
       hwm_ = std::bit_ceil(n);
+      update_collect_limit();
     }
     const std::size_t n_orig = n;
     if (n != 0) emitted_readable_ = false;
@@ -950,6 +976,7 @@ class readable : public virtual stream {
   detail::run_buffer<T> collected_;     // pushes gathered while collecting_
   const std::uint8_t* life_ = nullptr;  // lifecycle_word(), for a cheap intact() per push
   std::size_t collected_len_ = 0;
+  std::size_t collect_limit_ = 0;  // min(hwm_, collected_.capacity()), unit-size items
 };
 
 }  // namespace sluice

@@ -109,14 +109,19 @@ class transform : public duplex<In, Out> {
         }
         break;
       }
-      pend_ = pend_none;
+      // (pend_ stays pend_run_done until the loop ends: nothing reads it between items, and
+      // the next item sets it anyway.)
       if (!this->collecting() && must_hold()) [[unlikely]] {  // (gathering: nothing buffered)
+        pend_ = pend_none;
         held_ = this->run_item_callback();
         has_held_ = true;
         break;
       }
       ++done;
-      if (taken == n || !this->run_can_continue()) break;
+      if (taken == n || !this->run_can_continue()) {
+        pend_ = pend_none;
+        break;
+      }
     }
     this->end_collect();
     if (done == taken && must_hold()) {

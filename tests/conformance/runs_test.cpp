@@ -151,6 +151,10 @@ TEST(Runs, SynchronousStagesDeliverEveryItemInOrderWithTheSameCounters) {
   expect_same_with_and_without_runs(sc, "hwm 1");
   sc.hwm = 0;
   expect_same_with_and_without_runs(sc, "hwm 0");
+  // Above the room a readable sets aside for gathering at first (16 items): a run grows it.
+  sc.hwm = 100;
+  const outcome big = expect_same_with_and_without_runs(sc, "hwm 100");
+  for (const counters_view& c : big.counters) EXPECT_LE(c.peak_r, 100u + 1);  // hwm + one item
 
   manual_loop loop;
   const outcome o =
@@ -269,6 +273,39 @@ TEST(Runs, AStageThatFailsInTheMiddleOfARun) {
   // Everything before the failing item went through; nothing after it did.
   ASSERT_FALSE(o.received.empty());
   EXPECT_EQ(o.received.back(), 41 + 1);
+}
+
+TEST(Runs, ASinkThatFailsInTheMiddleOfARun) {
+  const sink_fn fail_at_45 = [](sluice::writable<item>&, item&& x, auto cb) {
+    if (x == 45)
+      cb(std::make_error_code(std::errc::io_error));
+    else
+      cb();
+  };
+  scenario sc{.items = 100, .hwm = 16, .stages = {add_one, add_one, add_one}, .sink = fail_at_45};
+  const outcome o = expect_same_with_and_without_runs(sc, "the sink fails at 45");
+  ASSERT_FALSE(o.errors.empty());
+  EXPECT_EQ(o.errors.front(), "sink: " + std::make_error_code(std::errc::io_error).message());
+  EXPECT_FALSE(o.finished);
+  ASSERT_FALSE(o.received.empty());
+  EXPECT_EQ(o.received.back(), 45);  // nothing after the failing item was written
+
+  // A second call of the failed item's callback is reported, not taken for a success: as in
+  // Node, multiple_callback comes first (the failure's own 'error' waits for a later tick).
+  const sink_fn fail_twice_at_45 = [](sluice::writable<item>&, item&& x, auto cb) {
+    if (x == 45) {
+      cb(std::make_error_code(std::errc::io_error));
+      cb();
+    } else {
+      cb();
+    }
+  };
+  sc.sink = fail_twice_at_45;
+  const outcome twice = expect_same_with_and_without_runs(sc, "the sink fails at 45, twice");
+  ASSERT_FALSE(twice.errors.empty());
+  EXPECT_EQ(twice.errors.front(),
+            "sink: " + make_error_code(sluice::errc::multiple_callback).message());
+  EXPECT_EQ(twice.received.back(), 45);
 }
 
 TEST(Runs, ASlowSinkSeesBackpressureAndDrainAsItemByItem) {

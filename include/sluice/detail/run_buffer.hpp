@@ -39,6 +39,12 @@ class run_buffer {
     std::construct_at(data_ + size_, std::move(x));
     ++size_;
   }
+  /// push_back when there is room (size() < capacity()).
+  void push_back_unchecked(T&& x) {
+    std::construct_at(data_ + size_, std::move(x));
+    ++size_;
+  }
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
   /// Moves [first, first + k) to the end (room for them must have been reserved).
   void append_moved(T* first, std::size_t k) {
