@@ -67,8 +67,7 @@ class readable : public virtual stream {
         // (reading_ is cleared when the gathered items are handed on: flush_collected.)
         if constexpr (is_unit_size<T>) {
           // One compare: collect_limit_ is the smaller of the highWaterMark and the room.
-          collected_.push_back_unchecked(std::move(chunk));
-          if (collected_.size() < collect_limit_) [[likely]]
+          if (collected_.push_back_unchecked(std::move(chunk)) < collect_limit_) [[likely]]
             return true;
           return push_collected_at_limit();
         } else {
@@ -356,7 +355,8 @@ class readable : public virtual stream {
     });
   }
 
-  [[gnu::noinline]] bool add_chunk_checked(T&& chunk, bool front) {
+  // (By value: a reference would make push() keep every chunk on the stack for this cold path.)
+  [[gnu::noinline]] bool add_chunk_checked(T chunk, bool front) {
     const bool empty_bytes = is_byte_mode<T> && chunk_traits<T>::size(chunk) == 0;
     if (empty_bytes) {
       if (!front) {

@@ -185,15 +185,17 @@ class writable : public virtual stream {
       T& x = items[taken];
       last_len = chunk_traits<T>::size(x);
       ++taken;
-      expect_write_cb_ = cb_expected;
+      expect_write_cb_ = cb_run_expected;
       gen_ = ++gen;
       write(std::move(x), write_callback(this, gen));
       if (expect_write_cb_ != cb_none) [[unlikely]] {
         if (expect_write_cb_ == cb_run_failed) {  // failed during its call (on_write_done)
           expect_write_cb_ = cb_none;
           error = std::exchange(run_error_, {});
+        } else {
+          expect_write_cb_ = cb_expected;  // completes later, as any write
         }
-        break;  // or completes later, with this callback
+        break;
       }
       ++done;
       if (taken == n || !run_can_continue()) break;
@@ -302,12 +304,10 @@ class writable : public virtual stream {
     if (peak > counters_.peak_writable_length) counters_.peak_writable_length = peak;
     writing_ = true;
     sync_ = true;
-    in_run_ = true;
     run_state_ = &lifecycle_word();
     plain_gen_ = 0;
     length_ = writelen_ = chunk_traits<T>::size(items[0]);
     const run_outcome r = do_write_run(items, n);
-    in_run_ = false;
     for (std::size_t i = r.taken; i < n; ++i) bytes -= chunk_traits<T>::bytes(items[i]);
     counters_.chunks_in += r.taken;
     counters_.bytes_in += bytes;
@@ -374,7 +374,7 @@ class writable : public virtual stream {
   // A successful completion. The common case (a synchronous write without callbacks) stays
   // short: no error_code, no callback moves.
   [[gnu::always_inline]] void on_write_ok(std::uint64_t gen) {
-    if (in_run_ && expect_write_cb_ == cb_expected && gen == gen_) {
+    if (expect_write_cb_ == cb_run_expected && gen == gen_) {
       expect_write_cb_ = cb_none;  // an item of a run, completed during its call (run_each)
       return;
     }
@@ -402,7 +402,7 @@ class writable : public virtual stream {
   }
 
   [[gnu::noinline]] void on_write_done(std::uint64_t gen, std::error_code ec) {
-    if (in_run_ && expect_write_cb_ == cb_expected && gen == gen_) {
+    if (expect_write_cb_ == cb_run_expected && gen == gen_) {
       // An item of a run, completed during its call: write_run takes it from here.
       expect_write_cb_ = ec ? cb_run_failed : cb_none;
       run_error_ = ec;
@@ -706,14 +706,14 @@ class writable : public virtual stream {
   bool finished_ = false;  // 'finish' emitted
   bool writing_ = false;   // a do_write/do_writev is in flight
   bool sync_ = false;      // inside a do_write/do_final call
-  // Whether the write in flight has called back: not yet (cb_expected), or, for an item of a run,
-  // with an error during its call (cb_run_failed, the error in run_error_; run_each).
-  enum : std::uint8_t { cb_none, cb_expected, cb_run_failed };
+  // Whether the write in flight has called back: not yet (cb_expected; cb_run_expected for an
+  // item of a run during its call in run_each), or, for such an item, with an error during its
+  // call (cb_run_failed, the error in run_error_).
+  enum : std::uint8_t { cb_none, cb_expected, cb_run_expected, cb_run_failed };
   std::uint8_t expect_write_cb_ = cb_none;
   bool need_drain_ = false;  // write() returned false; 'drain' owed
   bool buffer_processing_ = false;
   const std::uint8_t* run_state_ = nullptr;  // lifecycle_word(), for run_can_continue
-  bool in_run_ = false;                      // inside write_run
   std::error_code run_error_;  // the error the run's current item completed with (run_each)
   bool prefinished_ = false;
   bool final_called_ = false;

@@ -39,10 +39,13 @@ class run_buffer {
     std::construct_at(data_ + size_, std::move(x));
     ++size_;
   }
-  /// push_back when there is room (size() < capacity()).
-  void push_back_unchecked(T&& x) {
-    std::construct_at(data_ + size_, std::move(x));
-    ++size_;
+  /// push_back when there is room (size() < capacity()); returns the new size. (size_ is read
+  /// once: the item's store could alias it, for all the compiler knows.)
+  std::size_t push_back_unchecked(T&& x) {
+    const std::size_t n = size_;
+    std::construct_at(data_ + n, std::move(x));
+    size_ = n + 1;
+    return n + 1;
   }
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
 
