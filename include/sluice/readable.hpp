@@ -308,7 +308,7 @@ class readable : public virtual stream {
   void begin_collect() noexcept {
     // (Inside refill_in_runs, gathering is already set up: what it gathered stays first.)
     if constexpr (!is_byte_mode<T>)
-      if (!refill_in_runs_) collecting_ = !ended_ && intact() && can_collect();
+      if (!refill_in_runs_) start_collecting();
   }
   /// Gathering (begin_collect); the readable side is then empty.
   [[nodiscard]] bool collecting() const noexcept { return collecting_; }
@@ -489,10 +489,13 @@ class readable : public virtual stream {
     pipe_only_ = pipes_.size() == 1 && data_.size() == 1 && pipes_.front()->opts.runs;
   }
 
-  // A push now would go straight to the pipe (add_chunk's direct path).
+  // A push now would go straight to the pipe (add_chunk's direct path), or is one of the read
+  // hook's pushes in refill_in_runs.
   [[nodiscard]] bool can_collect() const noexcept {
-    return flowing_ == flow_state::flowing && length_ == 0 && !sync_ && pipe_only();
+    return flowing_ == flow_state::flowing && length_ == 0 && (!sync_ || refill_in_runs_) &&
+           pipe_only();
   }
+  void start_collecting() noexcept { collecting_ = !ended_ && intact() && can_collect(); }
 
   enum class run_result : std::uint8_t { nothing, all, partly };
 
@@ -516,6 +519,10 @@ class readable : public virtual stream {
       } else {
         refill(false);
       }
+      // The read hook paused the stream (or left it with another consumer): what it pushed
+      // stays in the buffer (flush_collected), for the per-item path or for resume().
+      if (flowing_ != flow_state::flowing || !pipe_only()) [[unlikely]]
+        return run_result::partly;
     }
     if (length_ == 0) {
       need_readable_ = true;
@@ -553,14 +560,8 @@ class readable : public virtual stream {
   // Hands on what a run gathered (at the latest when it holds a highWaterMark's worth, so a
   // run never gathers more than that) and stops gathering.
   [[gnu::noinline]] bool push_collected_full() {
-    if (refill_in_runs_) {
-      note_collected_peak();
-      hand_on_collected();
-      collecting_ = flowing_ == flow_state::flowing && length_ == 0 && pipe_only();
-    } else {
-      hand_on_collected();
-      collecting_ = can_collect();
-    }
+    hand_on_collected();
+    collecting_ = can_collect();
     return push_result();
   }
 
@@ -570,7 +571,6 @@ class readable : public virtual stream {
   // take stays in the buffer, as the per-item path's pushes would.
   void refill_in_runs() {
     refill_in_runs_ = true;
-    collecting_ = !ended_ && intact() && flowing_ == flow_state::flowing && pipe_only();
     refill(false, true);
     refill_in_runs_ = false;
   }
@@ -585,9 +585,28 @@ class readable : public virtual stream {
     if (len > counters_.peak_readable_length) counters_.peak_readable_length = len;
   }
 
-  [[gnu::noinline]] void flush_collected() { hand_on_collected(); }
+  // Stops gathering. Inside refill_in_runs (a pause, the end, a new listener... in the read
+  // hook), what was gathered goes to the buffer, where the per-item path's pushes would be;
+  // otherwise (a transform's pushes, which would have gone straight on) it is handed on.
+  [[gnu::noinline]] void flush_collected() {
+    if (refill_in_runs_)
+      buffer_collected();
+    else
+      hand_on_collected();
+  }
+  [[gnu::noinline]] void hand_on_gathered() { hand_on_collected(); }
+
+  void buffer_collected() {
+    collecting_ = false;
+    collected_len_ = 0;
+    if (collected_.empty()) return;
+    reading_ = false;  // as each of the pushes would have
+    for (T& x : collected_) buffer_chunk(std::move(x), false);
+    collected_.clear();
+  }
 
   [[gnu::always_inline]] void hand_on_collected() {
+    if (refill_in_runs_) note_collected_peak();
     collecting_ = false;
     collected_len_ = 0;
     if (collected_.empty()) return;
@@ -738,14 +757,11 @@ class readable : public virtual stream {
 
   // read()'s refill (do_read) before taking an item, without the taking. `emptied`: the buffer
   // being empty means a consumer is waiting (Node's doRead sets needReadable then); flow_run
-  // empties it itself, where the per-item path would not have. `in_runs`: refill_in_runs set up
-  // gathering; what was gathered is handed on before sync_ is cleared.
+  // empties it itself, where the per-item path would not have. `in_runs` (refill_in_runs): the
+  // read hook's pushes are gathered, and what is left is handed on before sync_ is cleared.
   void refill(bool emptied = true, bool in_runs = false) {
     if (!in_runs) stop_collecting();  // first: what a run gathered counts as pushed (reading_)
-    if (!can_refill()) {
-      collecting_ = false;
-      return;
-    }
+    if (!can_refill()) return;
     reading_ = true;
     sync_ = true;
     if (length_ == 0 && emptied) need_readable_ = true;
@@ -753,11 +769,10 @@ class readable : public virtual stream {
       push_backpressured_ = false;
       counters_.push_backpressured_time += get_loop().event_time() - push_backpressure_since_;
     }
+    if (in_runs) start_collecting();
     do_read(hwm_);
-    if (in_runs) {
-      note_collected_peak();
-      stop_collecting();  // while sync_: what the destination does not take is buffered
-    }
+    // (While sync_: what the destination does not take is buffered.)
+    if (in_runs && collecting_) hand_on_gathered();
     sync_ = false;
   }
 

@@ -225,9 +225,7 @@ class transform : public duplex<In, Out> {
     pend_run_done = 2,
     pend_run_expected = 3
   };
-  // (A word, not a byte: a run loop stores and re-reads it for every item, and as a byte the same
-  // instructions were 16 % slower in objmode; measured with scripts/bench-ab.sh, not explained.)
-  std::uint32_t pend_ = pend_none;
+  std::uint8_t pend_ = pend_none;
   std::error_code run_error_;  // an item of a run failed with this, during its call
 };
 

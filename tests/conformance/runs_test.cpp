@@ -510,6 +510,75 @@ TEST(Runs, TheSinkPausingOrDestroyingTheSourceInTheMiddleOfARun) {
     EXPECT_EQ(with.received[i], without.received[i]);
 }
 
+// A source's read hook whose pushes are gathered (the buffer was found empty) and that ends or
+// pauses before a highWaterMark's worth: what it gathered counts in its peak buffered length, as
+// the per-item path's buffered pushes do, and after a pause it waits in the buffer for resume().
+TEST(Runs, WhatASourceGatheredBeforeItEndsOrPausesCountsInItsPeak) {
+  struct result {
+    std::vector<item> got;
+    std::size_t peak = 0;
+    std::size_t got_when_resumed = 0;
+  };
+  // One item per call (so the buffer is found empty: with runs, the third call's pushes are
+  // gathered), but ten in the third, then the end or a pause.
+  auto run_it = [](bool runs, bool pause) {
+    manual_loop loop;
+    result r;
+    int next = 0;
+    int calls = 0;
+    auto src = sluice::make_readable<item>(
+        loop, {.high_water_mark = 16},
+        [&next, &calls, &loop, &r, pause](sluice::readable<item>& self, std::size_t) {
+          ++calls;
+          if (calls < 3) {
+            self.push(next++);
+          } else if (calls == 3) {
+            for (int i = 0; i < 10; ++i) self.push(next++);
+            if (!pause) {
+              self.push_eof();
+              return;
+            }
+            self.pause();
+            loop.defer([&self, &r] {
+              r.got_when_resumed = r.got.size();
+              self.resume();
+            });
+          } else if (next < 20) {
+            self.push(next++);
+          } else {
+            self.push_eof();
+          }
+        });
+    auto sink = sluice::make_writable<item>(loop, {.high_water_mark = 16},
+                                            [&r](sluice::writable<item>&, item&& x, auto cb) {
+                                              r.got.push_back(x);
+                                              cb();
+                                            });
+    src->pipe(sink, {.runs = runs});
+    loop.run();
+    r.peak = src->counters().peak_readable_length;
+    return r;
+  };
+  for (const bool pause : {false, true}) {
+    SCOPED_TRACE(pause ? "pause" : "end");
+    const result with = run_it(true, pause);
+    const result without = run_it(false, pause);
+    ASSERT_EQ(with.got.size(), pause ? 20u : 12u);
+    EXPECT_EQ(with.got, without.got);
+    EXPECT_GE(with.peak, 10u);
+    if (pause) {
+      EXPECT_EQ(with.peak, without.peak);
+      // Paused, nothing more went to the sink until resume(), as item by item.
+      EXPECT_EQ(with.got_when_resumed, 2u);
+      EXPECT_EQ(without.got_when_resumed, 2u);
+    } else {
+      // Item by item, the buffer still held the item being read while the hook pushed its ten
+      // (read() refills before it takes); with runs it had gone on with its run: one less.
+      EXPECT_EQ(with.peak + 1, without.peak);
+    }
+  }
+}
+
 // A run goes through write_run only when the destination is idle: a corked destination
 // buffers as item by item, and uncork hands the buffer to writev.
 TEST(Runs, ACorkedDestinationBuffersTheRun) {
