@@ -12,6 +12,10 @@
 #   git stash pop && cmake --build build/gcc --target sluice-bench
 #   scripts/bench-ab.sh /tmp/old build/gcc/sluice-bench
 #
+# One binary against another also compares their code layouts, which move objmode by up to
+# ±6 % on the benchmark machine: scripts/bench-layouts.sh averages over eight layouts per build
+# and is the one to judge a change by (docs/benchmarks.md, "Code layout").
+#
 # Environment: ITEMS (default 5000000), STAGES (default 3), API (typed or spec, default typed).
 set -euo pipefail
 
