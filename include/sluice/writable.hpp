@@ -185,15 +185,15 @@ class writable : public virtual stream {
       T& x = items[taken];
       last_len = chunk_traits<T>::size(x);
       ++taken;
-      expect_write_cb_ = cb_run_expected;
+      write_cb_state_ = cb_run_expected;
       gen_ = ++gen;
       write(std::move(x), write_callback(this, gen));
-      if (expect_write_cb_ != cb_none) [[unlikely]] {
-        if (expect_write_cb_ == cb_run_failed) {  // failed during its call (on_write_done)
-          expect_write_cb_ = cb_none;
+      if (write_cb_state_ != cb_none) [[unlikely]] {
+        if (write_cb_state_ == cb_run_failed) {  // failed during its call (on_write_done)
+          write_cb_state_ = cb_none;
           error = std::exchange(run_error_, {});
         } else {
-          expect_write_cb_ = cb_expected;  // completes later, as any write
+          write_cb_state_ = cb_expected;  // completes later, as any write
         }
         break;
       }
@@ -205,7 +205,7 @@ class writable : public virtual stream {
 
   /// In do_write_run: a completion for the item just taken, when it does not complete now.
   write_callback run_item_callback() noexcept {
-    expect_write_cb_ = cb_expected;
+    write_cb_state_ = cb_expected;
     return write_callback(this, ++gen_);
   }
   /// In do_write_run: whether to take another item (still healthy, not ended or corked by the
@@ -315,7 +315,7 @@ class writable : public virtual stream {
     if (r.done != 0) add_plain_completions(r.done);
     if (r.done == r.taken) {
       writing_ = false;
-      expect_write_cb_ = cb_none;
+      write_cb_state_ = cb_none;
       length_ = writelen_ = 0;
     } else {
       // The last item is the write in flight now; its callback completes it as any write's,
@@ -323,7 +323,7 @@ class writable : public virtual stream {
       ++pendingcb_;
       length_ = writelen_ = r.last_len;
       if (r.error) {
-        expect_write_cb_ = cb_expected;
+        write_cb_state_ = cb_expected;
         on_write_done(gen_, r.error);
       }
     }
@@ -366,7 +366,7 @@ class writable : public virtual stream {
   void start_write_call(bool plain) noexcept {
     writing_ = true;
     sync_ = true;
-    expect_write_cb_ = cb_expected;
+    write_cb_state_ = cb_expected;
     ++gen_;
     plain_gen_ = plain ? gen_ : 0;
   }
@@ -374,8 +374,8 @@ class writable : public virtual stream {
   // A successful completion. The common case (a synchronous write without callbacks) stays
   // short: no error_code, no callback moves.
   [[gnu::always_inline]] void on_write_ok(std::uint64_t gen) {
-    if (expect_write_cb_ == cb_run_expected && gen == gen_) {
-      expect_write_cb_ = cb_none;  // an item of a run, completed during its call (run_each)
+    if (write_cb_state_ == cb_run_expected && gen == gen_) {
+      write_cb_state_ = cb_none;  // an item of a run, completed during its call (run_each)
       return;
     }
     // plain_gen_ == gen: the write in flight is `gen`, has not called back, and is plain.
@@ -385,7 +385,7 @@ class writable : public virtual stream {
     }
     plain_gen_ = 0;
     writing_ = false;
-    expect_write_cb_ = cb_none;
+    write_cb_state_ = cb_none;
     length_ -= writelen_;
     writelen_ = 0;
     if (!buffered_.empty()) clear_buffer();
@@ -402,20 +402,20 @@ class writable : public virtual stream {
   }
 
   [[gnu::noinline]] void on_write_done(std::uint64_t gen, std::error_code ec) {
-    if (expect_write_cb_ == cb_run_expected && gen == gen_) {
+    if (write_cb_state_ == cb_run_expected && gen == gen_) {
       // An item of a run, completed during its call: write_run takes it from here.
-      expect_write_cb_ = ec ? cb_run_failed : cb_none;
+      write_cb_state_ = ec ? cb_run_failed : cb_none;
       run_error_ = ec;
       return;
     }
-    if (expect_write_cb_ != cb_expected || gen != gen_) [[unlikely]] {
+    if (write_cb_state_ != cb_expected || gen != gen_) [[unlikely]] {
       error_or_destroy(make_error_code(errc::multiple_callback));
       return;
     }
     const bool sync = sync_;
     plain_gen_ = 0;
     writing_ = false;
-    expect_write_cb_ = cb_none;
+    write_cb_state_ = cb_none;
     length_ -= writelen_;
     writelen_ = 0;
     // The completed write's callbacks are ours now, before clear_buffer starts the next write.
@@ -558,7 +558,7 @@ class writable : public virtual stream {
       inflight_batch_cbs_.clear();
       inflight_batch_ = false;
       writing_ = sync_ = false;
-      expect_write_cb_ = cb_none;
+      write_cb_state_ = cb_none;
       return false;
     }
     buffered_.clear();
@@ -710,7 +710,7 @@ class writable : public virtual stream {
   // item of a run during its call in run_each), or, for such an item, with an error during its
   // call (cb_run_failed, the error in run_error_).
   enum : std::uint8_t { cb_none, cb_expected, cb_run_expected, cb_run_failed };
-  std::uint8_t expect_write_cb_ = cb_none;
+  std::uint8_t write_cb_state_ = cb_none;
   bool need_drain_ = false;  // write() returned false; 'drain' owed
   bool buffer_processing_ = false;
   const std::uint8_t* run_state_ = nullptr;  // lifecycle_word(), for run_can_continue
