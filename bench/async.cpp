@@ -1,4 +1,4 @@
-// sluice-bench iterate: coroutine iteration over a readable of integers (sluice/async.hpp).
+// sluice-bench iterate: coroutine iteration over a readable of integers (sluice/compose/async.hpp).
 //
 //   from(loop, values) → reader → co_await async_next_batch(rd, B) / co_await async_next(rd)
 //
@@ -28,8 +28,8 @@
 #include <vector>
 
 #include "bench.hpp"
-#include "sluice/async.hpp"
-#include "sluice/from.hpp"
+#include "sluice/compose/async.hpp"
+#include "sluice/compose/from.hpp"
 
 namespace sluice_bench {
 

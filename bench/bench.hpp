@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "sluice/loop.hpp"
+#include "sluice/core/loop.hpp"
 
 namespace sluice_bench {
 

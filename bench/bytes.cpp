@@ -13,11 +13,11 @@
 #include <vector>
 
 #include "bench.hpp"
-#include "sluice/buffer.hpp"
-#include "sluice/make.hpp"
-#include "sluice/readable.hpp"
-#include "sluice/transform.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/core/transform.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice_bench {
 

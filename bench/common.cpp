@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "bench.hpp"
-#include "sluice/asio_loop.hpp"
+#include "sluice/core/asio_loop.hpp"
 
 namespace sluice_bench {
 

@@ -22,9 +22,9 @@
 #include <string>
 
 #include "bench.hpp"
-#include "sluice/buffer.hpp"
-#include "sluice/make.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice_bench {
 

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "bench.hpp"
-#include "sluice/asio_loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/operators.hpp"
+#include "sluice/compose/operators.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/core/make.hpp"
 
 namespace sluice_bench {
 

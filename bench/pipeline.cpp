@@ -18,8 +18,8 @@
 #include <vector>
 
 #include "bench.hpp"
-#include "sluice/make.hpp"
-#include "sluice/pipeline.hpp"
+#include "sluice/compose/pipeline.hpp"
+#include "sluice/core/make.hpp"
 
 namespace sluice_bench {
 

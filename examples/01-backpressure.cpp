@@ -15,9 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "sluice/asio_loop.hpp"
-#include "sluice/buffer.hpp"
-#include "sluice/make.hpp"
+#include <sluice/core.hpp>
 
 namespace {
 

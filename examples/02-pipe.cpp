@@ -2,8 +2,7 @@
 // an Asio loop. Prints the sum of the squares of 0..999.
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
-#include <sluice/asio_loop.hpp>
-#include <sluice/make.hpp>
+#include <sluice/core.hpp>
 int main() {
   boost::asio::io_context io;
   sluice::asio_loop loop(io);

@@ -9,8 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
-#include <sluice/asio_loop.hpp>
-#include <sluice/file.hpp>
+#include <sluice/io.hpp>
 #include <string>
 #include <string_view>
 

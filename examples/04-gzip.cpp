@@ -14,10 +14,7 @@
 #include <memory>
 #include <string>
 
-#include "sluice/asio_loop.hpp"
-#include "sluice/buffer.hpp"
-#include "sluice/compress.hpp"
-#include "sluice/make.hpp"
+#include <sluice/codec.hpp>
 
 namespace {
 

@@ -3,9 +3,7 @@
 // that rejects an item: every stage is torn down and the error names it.
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
-#include <sluice/asio_loop.hpp>
-#include <sluice/make.hpp>
-#include <sluice/pipeline.hpp>
+#include <sluice/compose.hpp>
 #include <system_error>
 
 namespace {

@@ -3,9 +3,7 @@
 // no longer wanted is cancelled; its callback never runs.
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
-#include <sluice/asio_loop.hpp>
-#include <sluice/finished.hpp>
-#include <sluice/make.hpp>
+#include <sluice/compose.hpp>
 
 int main() {
   boost::asio::io_context io;

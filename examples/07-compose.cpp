@@ -2,10 +2,7 @@
 // as a single stage: here "parse then format" as duplex<std::string, std::string>.
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
-#include <sluice/asio_loop.hpp>
 #include <sluice/compose.hpp>
-#include <sluice/make.hpp>
-#include <sluice/pipeline.hpp>
 #include <string>
 #include <vector>
 

@@ -1,4 +1,4 @@
-// 08-coroutines: streams in C++20 coroutines (sluice/async.hpp, sluice/from.hpp).
+// 08-coroutines: streams in C++20 coroutines (sluice/compose/async.hpp, sluice/compose/from.hpp).
 //
 // A generator feeds a readable that produces only on demand (from); one coroutine iterates a
 // transform of it with a reader and writes the results into a slow writable with async_write,
@@ -13,10 +13,7 @@
 #include <exception>
 #include <memory>
 
-#include "sluice/async.hpp"
-#include "sluice/from.hpp"
-#include "sluice/generator.hpp"
-#include "sluice/make.hpp"
+#include <sluice/compose.hpp>
 
 namespace asio = boost::asio;
 

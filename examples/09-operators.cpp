@@ -6,9 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <cstdio>
 #include <optional>
-#include <sluice/asio_loop.hpp>
-#include <sluice/make.hpp>
-#include <sluice/operators.hpp>
+#include <sluice/compose.hpp>
 #include <vector>
 
 namespace {

@@ -4,7 +4,8 @@
 
 #include <new>
 
-#include "sluice/compress.hpp"
+#include "sluice/codec/brotli.hpp"
+#include "sluice/codec/detail/codec_transform.hpp"
 
 namespace sluice {
 namespace {

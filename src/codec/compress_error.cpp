@@ -2,8 +2,9 @@
 #include <string>
 #include <system_error>
 
-#include "sluice/compress.hpp"
-#include "sluice/error.hpp"
+#include "sluice/codec/compression.hpp"
+#include "sluice/codec/detail/codec_transform.hpp"
+#include "sluice/core/error.hpp"
 
 namespace sluice {
 namespace {

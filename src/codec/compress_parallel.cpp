@@ -27,7 +27,8 @@
 #include <vector>
 
 #include "gzip_parallel.hpp"
-#include "sluice/detail/io_pool.hpp"
+#include "sluice/codec/detail/codec_transform.hpp"
+#include "sluice/core/detail/io_pool.hpp"
 
 namespace sluice::detail {
 

@@ -9,8 +9,10 @@
 
 #include <thread>
 
+#include "gzip_engines.hpp"
 #include "gzip_parallel.hpp"
-#include "sluice/compress.hpp"
+#include "sluice/codec/detail/codec_transform.hpp"
+#include "sluice/codec/gzip.hpp"
 
 namespace sluice {
 namespace {

@@ -4,7 +4,8 @@
 
 #include <new>
 
-#include "sluice/compress.hpp"
+#include "sluice/codec/detail/codec_transform.hpp"
+#include "sluice/codec/zstd.hpp"
 
 namespace sluice {
 namespace {

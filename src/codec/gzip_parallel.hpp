@@ -1,4 +1,4 @@
-// src/gzip_parallel.hpp (private): the seam between the parallel gzip driver
+// src/codec/gzip_parallel.hpp (private): the seam between the parallel gzip driver
 // (compress_parallel.cpp) and the engines that compress its blocks (compress_zlib.cpp,
 // compress_isal.cpp).
 //
@@ -14,7 +14,7 @@
 #include <memory>
 #include <span>
 
-#include "sluice/compress.hpp"
+#include "sluice/codec/gzip.hpp"
 
 namespace sluice::detail {
 

@@ -1,5 +1,5 @@
 // The text transforms: thin stream wrappers around the codecs of detail/text_codec.hpp.
-#include "sluice/text.hpp"
+#include "sluice/codec/text.hpp"
 
 #include <utility>
 

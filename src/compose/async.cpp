@@ -1,5 +1,5 @@
-// sluice/async.hpp: the non-template parts.
-#include "sluice/async.hpp"
+// sluice/compose/async.hpp: the non-template parts.
+#include "sluice/compose/async.hpp"
 
 #include <system_error>
 

@@ -1,5 +1,5 @@
 // pipeline(): the type-erased state behind it, its error message, default stage names.
-#include "sluice/pipeline.hpp"
+#include "sluice/compose/pipeline.hpp"
 
 #include <cxxabi.h>
 
@@ -26,6 +26,47 @@ std::string chunk_type_name(const std::type_info& t) {
   std::string name = status == 0 && raw ? raw : t.name();
   std::free(raw);  // NOLINT(cppcoreguidelines-no-malloc): __cxa_demangle allocates with malloc
   return name;
+}
+
+void pipeline_state::listen_for_errors(std::size_t i) {
+  std::weak_ptr<pipeline_state> w = weak_from_this();
+  stages_[i].error_id = stages_[i].s->on_error([w, i](std::error_code ec) {
+    if (auto st = w.lock()) st->on_stage_error(i, ec);
+  });
+}
+
+std::function<void(std::error_code)> pipeline_state::done_callback(std::size_t i) {
+  return [w = weak_from_this(), i](std::error_code ec) {
+    if (auto st = w.lock()) st->on_stage_done(i, ec);
+  };
+}
+
+void pipeline_state::stop_before(std::size_t stage) {
+  if (!running() || error_.code || destroying_) return;
+  if (stage < 2 || stage > stages_.size() || stage - 1 <= stopped_before_) return;
+  const std::size_t first = stopped_before_, at = stage - 1;
+  stopped_before_ = at;
+  // What is upstream of `at` stops quietly: no watch or error listener of ours is left on it
+  // when it is destroyed, and it counts as done (cleanly, so nothing destroys it again).
+  if (stages_[at - 1].unpipe) stages_[at - 1].unpipe();
+  for (std::size_t i = first; i < at; ++i) {
+    stage_entry& e = stages_[i];
+    e.watch.cancel();
+    if (e.error_id) e.s->off(e.error_id);
+    e.error_id = {};
+    if (!e.done) {
+      e.done = true;
+      e.clean = true;
+      ++done_count_;
+    }
+  }
+  // Keep the streams alive while they tear down: destroy() may run user hooks.
+  std::vector<std::shared_ptr<stream>> upstream;
+  for (std::size_t i = first; i < at; ++i) upstream.push_back(stages_[i].s);
+  for (auto& s : upstream)
+    if (!s->destroyed()) s->destroy();
+  if (stages_[at].end) stages_[at].end();
+  if (done_count_ == stages_.size() && running()) complete();
 }
 
 void pipeline_state::on_stage_error(std::size_t i, std::error_code ec) {

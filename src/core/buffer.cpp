@@ -1,4 +1,4 @@
-#include "sluice/buffer.hpp"
+#include "sluice/core/buffer.hpp"
 
 #include <algorithm>
 #include <cstring>

@@ -1,5 +1,5 @@
 // The blocking-call thread pool behind the file and stdio streams.
-#include "sluice/detail/io_pool.hpp"
+#include "sluice/core/detail/io_pool.hpp"
 
 #include <pthread.h>
 

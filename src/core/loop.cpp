@@ -1,5 +1,5 @@
 // Deferred-task queue, cross-thread posting and work counting, and the manual (test) loop.
-#include "sluice/loop.hpp"
+#include "sluice/core/loop.hpp"
 
 namespace sluice {
 

@@ -1,5 +1,5 @@
 // The lifecycle every stream shares: construct, destroy, 'error' and 'close' exactly once.
-#include "sluice/stream.hpp"
+#include "sluice/core/stream.hpp"
 
 #include <string>
 

@@ -1,5 +1,5 @@
 // copy_file: copy_file_range(2) in slices on the I/O pool, pread/pwrite where the kernel refuses.
-#include "sluice/copy_file.hpp"
+#include "sluice/io/copy_file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "file_util.hpp"
-#include "sluice/detail/io_pool.hpp"
-#include "sluice/error.hpp"
+#include "sluice/core/detail/io_pool.hpp"
+#include "sluice/core/error.hpp"
 
 namespace sluice {
 

@@ -1,5 +1,5 @@
 // file_reader and file_writer: every system call on the I/O pool, results back on the loop.
-#include "sluice/file.hpp"
+#include "sluice/io/file.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "file_util.hpp"
-#include "sluice/detail/io_pool.hpp"
+#include "sluice/core/detail/io_pool.hpp"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-// src/file_util.cpp: helpers shared by the file streams and copy_file.
+// src/io/file_util.cpp: helpers shared by the file streams and copy_file.
 #include "file_util.hpp"
 
 #include <fcntl.h>

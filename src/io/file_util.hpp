@@ -1,11 +1,11 @@
-// src/file_util.hpp (internal): what file.cpp and copy_file.cpp share.
+// src/io/file_util.hpp (internal): what file.cpp and copy_file.cpp share.
 #pragma once
 
 #include <filesystem>
 #include <string>
 #include <system_error>
 
-#include "sluice/file.hpp"
+#include "sluice/io/file.hpp"
 
 namespace sluice::detail {
 

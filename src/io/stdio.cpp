@@ -1,5 +1,5 @@
 // fd_reader / fd_writer: blocking read(2)/writev(2) on a thread of their own, results posted back.
-#include "sluice/stdio.hpp"
+#include "sluice/io/stdio.hpp"
 
 #include <poll.h>
 #include <sys/uio.h>
@@ -10,7 +10,7 @@
 #include <climits>
 #include <utility>
 
-#include "sluice/detail/io_pool.hpp"
+#include "sluice/core/detail/io_pool.hpp"
 
 namespace sluice {
 

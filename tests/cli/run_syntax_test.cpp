@@ -1,6 +1,7 @@
 // Tests of the `sluice run` expression parser (tools/sluice/run_syntax.hpp): what parses into
 // which stages, and that every error points at the token a user would have to fix.
 #include "run_syntax.hpp"
+#include "stage_kinds.hpp"
 
 #include <gtest/gtest.h>
 
@@ -36,12 +37,12 @@ std::string pointed(const std::string& expr, const syntax_error& e) {
 TEST(RunSyntax, ParsesTheIssueExample) {
   const auto s = parse_ok("read in.log | gunzip | lines | grep ERROR | gzip | write out.gz");
   ASSERT_EQ(s.size(), 6u);
-  EXPECT_EQ(std::get<read_stage>(s[0].what).paths, std::vector<std::string>{"in.log"});
-  EXPECT_EQ(std::get<codec_stage>(s[1].what).kind, codec_kind::gunzip);
-  EXPECT_TRUE(std::holds_alternative<lines_stage>(s[2].what));
-  EXPECT_EQ(std::get<grep_stage>(s[3].what).pattern, "ERROR");
-  EXPECT_EQ(std::get<codec_stage>(s[4].what).kind, codec_kind::gzip);
-  const auto& w = std::get<write_stage>(s[5].what);
+  EXPECT_EQ(s[0].as<read_stage>().paths, std::vector<std::string>{"in.log"});
+  EXPECT_EQ(s[1].as<codec_stage>().kind, codec_kind::gunzip);
+  EXPECT_TRUE(s[2].is<lines_stage>());
+  EXPECT_EQ(s[3].as<grep_stage>().pattern, "ERROR");
+  EXPECT_EQ(s[4].as<codec_stage>().kind, codec_kind::gzip);
+  const auto& w = s[5].as<write_stage>();
   EXPECT_EQ(w.path, "out.gz");
   EXPECT_TRUE(w.atomic);
   EXPECT_FALSE(w.append);
@@ -52,60 +53,60 @@ TEST(RunSyntax, ParsesTheIssueExample) {
 TEST(RunSyntax, AddsStdinAndStdoutWhenNoSourceOrSinkIsWritten) {
   const auto s = parse_ok("gunzip|grep -v DEBUG");
   ASSERT_EQ(s.size(), 4u);
-  EXPECT_TRUE(std::holds_alternative<stdin_stage>(s[0].what));
+  EXPECT_TRUE(s[0].is<stdin_stage>());
   EXPECT_TRUE(s[0].implicit);
-  EXPECT_TRUE(std::get<grep_stage>(s[2].what).invert);
-  EXPECT_TRUE(std::holds_alternative<stdout_stage>(s[3].what));
+  EXPECT_TRUE(s[2].as<grep_stage>().invert);
+  EXPECT_TRUE(s[3].is<stdout_stage>());
   EXPECT_TRUE(s[3].implicit);
 }
 
 TEST(RunSyntax, QuotesKeepBlanksAndPipesInOneArgument) {
   const auto s = parse_ok(R"(read 'my file.log' | grep "a | \"b\"" | write x)");
   ASSERT_EQ(s.size(), 3u);
-  EXPECT_EQ(std::get<read_stage>(s[0].what).paths.at(0), "my file.log");
-  const auto many = std::get<read_stage>(parse_ok("read a b 'c d'")[0].what).paths;
+  EXPECT_EQ(s[0].as<read_stage>().paths.at(0), "my file.log");
+  const auto many = parse_ok("read a b 'c d'")[0].as<read_stage>().paths;
   EXPECT_EQ(many, (std::vector<std::string>{"a", "b", "c d"}));
-  EXPECT_EQ(std::get<grep_stage>(s[1].what).pattern, R"(a | "b")");
+  EXPECT_EQ(s[1].as<grep_stage>().pattern, R"(a | "b")");
 }
 
 TEST(RunSyntax, QuotedDashWordIsAPatternNotAnOption) {
   const auto s = parse_ok("stdin | grep '-v' | stdout");
-  EXPECT_EQ(std::get<grep_stage>(s[1].what).pattern, "-v");
-  EXPECT_FALSE(std::get<grep_stage>(s[1].what).invert);
+  EXPECT_EQ(s[1].as<grep_stage>().pattern, "-v");
+  EXPECT_FALSE(s[1].as<grep_stage>().invert);
 }
 
 TEST(RunSyntax, CodecOptions) {
   const auto s = parse_ok(
       "stdin | gzip --level 9 --engine isal | zstd --level=19 | brotli --level 4 | stdout");
-  const auto& g = std::get<codec_stage>(s[1].what);
+  const auto& g = s[1].as<codec_stage>();
   EXPECT_EQ(g.level, 9);
   EXPECT_EQ(g.engine, gzip_engine_kind::isal);
   EXPECT_EQ(g.threads, 0u);  // one per core unless told
-  EXPECT_EQ(std::get<codec_stage>(parse_ok("gzip --threads 3")[1].what).threads, 3u);
-  EXPECT_EQ(std::get<codec_stage>(parse_ok("gzip --threads=1")[1].what).threads, 1u);
-  EXPECT_EQ(std::get<codec_stage>(s[2].what).level, 19);
-  EXPECT_EQ(std::get<codec_stage>(s[3].what).level, 4);
-  EXPECT_FALSE(std::get<codec_stage>(parse_ok("gunzip")[1].what).level.has_value());
+  EXPECT_EQ(parse_ok("gzip --threads 3")[1].as<codec_stage>().threads, 3u);
+  EXPECT_EQ(parse_ok("gzip --threads=1")[1].as<codec_stage>().threads, 1u);
+  EXPECT_EQ(s[2].as<codec_stage>().level, 19);
+  EXPECT_EQ(s[3].as<codec_stage>().level, 4);
+  EXPECT_FALSE(parse_ok("gunzip")[1].as<codec_stage>().level.has_value());
 }
 
 TEST(RunSyntax, HeadAndCountForms) {
-  EXPECT_EQ(std::get<head_stage>(parse_ok("head")[1].what).count, 10u);
-  EXPECT_EQ(std::get<head_stage>(parse_ok("head 3")[1].what).count, 3u);
-  const auto n = std::get<head_stage>(parse_ok("head -n 7")[1].what);
+  EXPECT_EQ(parse_ok("head")[1].as<head_stage>().count, 10u);
+  EXPECT_EQ(parse_ok("head 3")[1].as<head_stage>().count, 3u);
+  const auto n = parse_ok("head -n 7")[1].as<head_stage>();
   EXPECT_EQ(n.count, 7u);
   EXPECT_FALSE(n.bytes);
-  const auto c = std::get<head_stage>(parse_ok("head -c 1K")[1].what);
+  const auto c = parse_ok("head -c 1K")[1].as<head_stage>();
   EXPECT_EQ(c.count, 1024u);
   EXPECT_TRUE(c.bytes);
-  EXPECT_FALSE(std::get<count_stage>(parse_ok("count")[1].what).bytes);
-  EXPECT_TRUE(std::get<count_stage>(parse_ok("count -c")[1].what).bytes);
+  EXPECT_FALSE(parse_ok("count")[1].as<count_stage>().bytes);
+  EXPECT_TRUE(parse_ok("count -c")[1].as<count_stage>().bytes);
 }
 
 TEST(RunSyntax, WriteOptions) {
-  const auto w = std::get<write_stage>(parse_ok("stdin | write --append log.txt")[1].what);
+  const auto w = parse_ok("stdin | write --append log.txt")[1].as<write_stage>();
   EXPECT_TRUE(w.append);
   EXPECT_EQ(w.path, "log.txt");
-  EXPECT_FALSE(std::get<write_stage>(parse_ok("write --no-atomic o")[1].what).atomic);
+  EXPECT_FALSE(parse_ok("write --no-atomic o")[1].as<write_stage>().atomic);
 }
 
 TEST(RunSyntax, UnknownStagePointsAtItsName) {
@@ -175,17 +176,16 @@ TEST(RunSyntax, UnterminatedQuoteAndBadRegex) {
   EXPECT_EQ(pointed(expr2, e), "'a(b'");
   EXPECT_NE(e.message.find("invalid regular expression"), std::string::npos);
   // -F takes the same text literally.
-  EXPECT_EQ(std::get<grep_stage>(parse_ok("grep -F 'a(b'")[1].what).pattern, "a(b");
+  EXPECT_EQ(parse_ok("grep -F 'a(b'")[1].as<grep_stage>().pattern, "a(b");
 }
 
 TEST(RunSyntax, FormatPutsTheCaretUnderTheToken) {
   const std::string expr = "read in.log | gunzp | write out";
   const std::string text = format_syntax_error(expr, parse_err(expr));
-  const std::string expected =
-      "sluice: run: unknown stage 'gunzp' (stages: " + std::string(stage_names()) +
-      ")\n"
-      "  read in.log | gunzp | write out\n"
-      "                ^^^^^\n";
+  const std::string expected = "sluice: run: unknown stage 'gunzp' (stages: " + stage_names() +
+                               ")\n"
+                               "  read in.log | gunzp | write out\n"
+                               "                ^^^^^\n";
   EXPECT_EQ(text, expected);
 }
 

@@ -7,9 +7,9 @@
 #include <string>
 #include <system_error>
 
-#include "compress/compress_support.hpp"
-#include "sluice/compress.hpp"
-#include "sluice/error.hpp"
+#include "codec/compress_support.hpp"
+#include "sluice/codec.hpp"
+#include "sluice/core/error.hpp"
 
 namespace {
 

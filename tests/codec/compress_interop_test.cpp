@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "compress/compress_support.hpp"
-#include "sluice/compress.hpp"
+#include "codec/compress_support.hpp"
+#include "sluice/codec.hpp"
 
 namespace {
 

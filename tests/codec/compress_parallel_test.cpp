@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "compress/compress_support.hpp"
-#include "sluice/compress.hpp"
+#include "codec/compress_support.hpp"
+#include "sluice/codec.hpp"
 
 namespace {
 

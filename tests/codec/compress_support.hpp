@@ -22,10 +22,10 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/buffer.hpp"
-#include "sluice/compress.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
+#include "sluice/codec.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 
 namespace sluice::test {
 

@@ -21,8 +21,8 @@
 #include <functional>
 #include <string>
 
-#include "compress/compress_support.hpp"
-#include "sluice/compress.hpp"
+#include "codec/compress_support.hpp"
+#include "sluice/codec.hpp"
 
 namespace {
 

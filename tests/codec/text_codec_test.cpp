@@ -1,4 +1,4 @@
-#include "sluice/detail/text_codec.hpp"
+#include "sluice/codec/detail/text_codec.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
-// Conformance: the text transforms (sluice/text.hpp) against Node 20's readable.setEncoding().
-// One TEST per scenario of tests/conformance/node/text.js; the expected traces are copied from
-// tests/conformance/node/traces/text.txt.
+// Conformance: the text transforms (sluice/codec/text.hpp) against Node 20's
+// readable.setEncoding(). One TEST per scenario of tests/core/node/text.js; the expected traces are
+// copied from tests/core/node/traces/text.txt.
 //
 // Mapping: Node's `r.setEncoding(enc)` decodes inside the readable; sluice has no encodings on
 // streams, so the C++ scenario pipes a plain readable<buffer> `r` into the matching transform `d`
@@ -15,10 +15,10 @@
 #include <string>
 #include <string_view>
 
-#include "sluice/buffer.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/text.hpp"
+#include "sluice/codec/text.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 #include "support/trace.hpp"
 
 namespace {

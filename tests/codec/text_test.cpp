@@ -1,6 +1,6 @@
-// Unit tests of the text transforms (sluice/text.hpp): chunking, round trips and errors, on a
+// Unit tests of the text transforms (sluice/codec/text.hpp): chunking, round trips and errors, on a
 // manual loop. Expected encodings were computed with Node 20 (Buffer#toString).
-#include "sluice/text.hpp"
+#include "sluice/codec/text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 
 namespace {
 

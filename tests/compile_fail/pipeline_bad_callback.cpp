@@ -1,8 +1,8 @@
 // The last argument must be the completion callback.
 // EXPECT: sluice::pipeline: the last argument must be a callback
-#include <sluice/loop.hpp>
-#include <sluice/make.hpp>
-#include <sluice/pipeline.hpp>
+#include <sluice/compose/pipeline.hpp>
+#include <sluice/core/loop.hpp>
+#include <sluice/core/make.hpp>
 
 int main() {
   sluice::manual_loop loop;

@@ -1,8 +1,8 @@
 // A writable cannot be the source of a pipeline.
 // EXPECT: sluice::pipeline: the first stage must be readable
-#include <sluice/loop.hpp>
-#include <sluice/make.hpp>
-#include <sluice/pipeline.hpp>
+#include <sluice/compose/pipeline.hpp>
+#include <sluice/core/loop.hpp>
+#include <sluice/core/make.hpp>
 
 int main() {
   sluice::manual_loop loop;

@@ -1,8 +1,8 @@
 // The middle transform yields long but the sink takes int.
 // EXPECT: sluice::pipeline: stage types do not match
-#include <sluice/loop.hpp>
-#include <sluice/make.hpp>
-#include <sluice/pipeline.hpp>
+#include <sluice/compose/pipeline.hpp>
+#include <sluice/core/loop.hpp>
+#include <sluice/core/make.hpp>
 
 int main() {
   sluice::manual_loop loop;

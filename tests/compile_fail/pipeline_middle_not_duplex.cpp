@@ -1,8 +1,8 @@
 // A plain readable in the middle of a pipeline cannot be written to.
 // EXPECT: sluice::pipeline: a middle stage must be a duplex or transform
-#include <sluice/loop.hpp>
-#include <sluice/make.hpp>
-#include <sluice/pipeline.hpp>
+#include <sluice/compose/pipeline.hpp>
+#include <sluice/core/loop.hpp>
+#include <sluice/core/make.hpp>
 
 int main() {
   sluice::manual_loop loop;

@@ -1,4 +1,4 @@
-// sluice/async.hpp: async_write / async_end / reader + async_next as Asio operations, with
+// sluice/compose/async.hpp: async_write / async_end / reader + async_next as Asio operations, with
 // coroutines, callbacks, use_future and redirect_error; cancellation; early exit.
 
 #include <gtest/gtest.h>
@@ -25,10 +25,10 @@
 #include <thread>
 #include <vector>
 
-#include "sluice/async.hpp"
-#include "sluice/from.hpp"
-#include "sluice/generator.hpp"
-#include "sluice/make.hpp"
+#include "sluice/compose/async.hpp"
+#include "sluice/compose/from.hpp"
+#include "sluice/compose/generator.hpp"
+#include "sluice/core/make.hpp"
 
 namespace {
 

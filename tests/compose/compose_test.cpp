@@ -7,10 +7,10 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/compose.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/pipeline.hpp"
+#include "sluice/compose/compose.hpp"
+#include "sluice/compose/pipeline.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 
 namespace {
 

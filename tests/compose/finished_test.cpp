@@ -8,9 +8,9 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/finished.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
+#include "sluice/compose/finished.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 #include "support/trace.hpp"
 
 namespace {

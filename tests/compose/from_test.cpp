@@ -1,5 +1,5 @@
-// from(loop, range) and sluice::generator (sluice/from.hpp, sluice/generator.hpp): Node's
-// Readable.from, with the pull model: the producer runs only when the stream wants data.
+// from(loop, range) and sluice::generator (sluice/compose/from.hpp, sluice/compose/generator.hpp):
+// Node's Readable.from, with the pull model: the producer runs only when the stream wants data.
 
 #include <gtest/gtest.h>
 
@@ -18,9 +18,9 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/async.hpp"
-#include "sluice/from.hpp"
-#include "sluice/generator.hpp"
+#include "sluice/compose/async.hpp"
+#include "sluice/compose/from.hpp"
+#include "sluice/compose/generator.hpp"
 
 namespace {
 

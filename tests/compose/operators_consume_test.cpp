@@ -1,5 +1,5 @@
-// Consumers (sluice/operators.hpp): for_each, reduce, to_vector, some, every, find, with plain
-// callbacks and with Asio completion tokens.
+// Consumers (sluice/compose/operators.hpp): for_each, reduce, to_vector, some, every, find, with
+// plain callbacks and with Asio completion tokens.
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "operators_test_util.hpp"
-#include "sluice/asio_loop.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/operators.hpp"
+#include "sluice/compose/operators.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/core/loop.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// Operators (sluice/operators.hpp): map, filter, flat_map, take, drop, the pipe syntax and
+// Operators (sluice/compose/operators.hpp): map, filter, flat_map, take, drop, the pipe syntax and
 // operators as transforms. Ordering is checked on a manual_loop; asynchronous work completes on
 // its virtual-time timers or when the test completes it by hand.
 #include <gtest/gtest.h>
@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "operators_test_util.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/operators.hpp"
+#include "sluice/compose/operators.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
-// tee / broadcast (sluice/operators.hpp): every branch gets every item; the slowest branch sets
-// the pace, or, with max_lag, a branch too far behind is dropped with errc::aborted.
+// tee / broadcast (sluice/compose/operators.hpp): every branch gets every item; the slowest branch
+// sets the pace, or, with max_lag, a branch too far behind is dropped with errc::aborted.
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "operators_test_util.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/operators.hpp"
+#include "sluice/compose/operators.hpp"
+#include "sluice/core/loop.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-// tests/conformance/operators_test_util.hpp: sources and probes shared by the operators tests.
+// tests/compose/operators_test_util.hpp: sources and probes shared by the operators tests.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,9 +9,9 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/readable.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/core/readable.hpp"
 
 namespace sluice::test {
 

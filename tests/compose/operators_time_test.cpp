@@ -1,5 +1,5 @@
-// Operators on the loop's timers (sluice/operators.hpp): batch by size and by time, throttle's
-// pacing and burst. Virtual time on a manual_loop: every instant below is exact.
+// Operators on the loop's timers (sluice/compose/operators.hpp): batch by size and by time,
+// throttle's pacing and burst. Virtual time on a manual_loop: every instant below is exact.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "operators_test_util.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/operators.hpp"
+#include "sluice/compose/operators.hpp"
+#include "sluice/core/loop.hpp"
 
 namespace {
 

@@ -10,8 +10,8 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 
 namespace {
 

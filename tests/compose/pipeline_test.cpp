@@ -27,12 +27,12 @@
 #include <thread>
 #include <vector>
 
-#include "sluice/asio_loop.hpp"
-#include "sluice/compress.hpp"
-#include "sluice/file.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/pipeline.hpp"
+#include "sluice/codec/gzip.hpp"
+#include "sluice/compose/pipeline.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/io/file.hpp"
 #include "support/trace.hpp"
 
 namespace {

@@ -14,8 +14,8 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 #include "support/trace.hpp"
 #include "support/writable_harness.hpp"
 

@@ -1,4 +1,5 @@
-// stream_counters (sluice/stream.hpp): what a stream has seen, as the monitor and --stats read it.
+// stream_counters (sluice/core/stream.hpp): what a stream has seen, as the monitor and --stats read
+// it.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "sluice/buffer.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 
 namespace {
 

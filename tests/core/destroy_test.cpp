@@ -1,6 +1,6 @@
 // Conformance: destroy(), hook errors and callbacks called twice.
-// Scenarios: tests/conformance/node/destroy.js; reference:
-// tests/conformance/node/traces/destroy.txt.
+// Scenarios: tests/core/node/destroy.js; reference:
+// tests/core/node/traces/destroy.txt.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -14,7 +14,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "sluice/make.hpp"
+#include "sluice/core/make.hpp"
 #include "support/trace.hpp"
 
 namespace {

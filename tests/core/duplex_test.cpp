@@ -1,5 +1,5 @@
 // Conformance: duplex streams (allowHalfOpen, per-side highWaterMark and mode, shared lifecycle).
-// Scenarios: tests/conformance/node/duplex.js; reference: tests/conformance/node/traces/duplex.txt.
+// Scenarios: tests/core/node/duplex.js; reference: tests/core/node/traces/duplex.txt.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "sluice/make.hpp"
+#include "sluice/core/make.hpp"
 #include "support/trace.hpp"
 
 namespace {

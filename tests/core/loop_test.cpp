@@ -1,6 +1,6 @@
 // Unit tests of the loops: manual_loop (deferred tasks, virtual-time timers) and asio_loop (the
 // same contract on a real boost::asio::io_context).
-#include "sluice/loop.hpp"
+#include "sluice/core/loop.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "sluice/asio_loop.hpp"
+#include "sluice/core/asio_loop.hpp"
 
 namespace {
 

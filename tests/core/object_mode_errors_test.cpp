@@ -1,6 +1,6 @@
 // Conformance: argument errors, missing hooks and highWaterMark validation and defaults.
-// Scenarios: tests/conformance/node/object_mode_errors.js; reference:
-// tests/conformance/node/traces/object_mode_errors.txt.
+// Scenarios: tests/core/node/object_mode_errors.js; reference:
+// tests/core/node/traces/object_mode_errors.txt.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/make.hpp"
+#include "sluice/core/make.hpp"
 #include "support/trace.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
 // Conformance: readable.pipe() against Node 20
-// (tests/conformance/node/pipe.js, traces/pipe.txt).
+// (tests/core/node/pipe.js, traces/pipe.txt).
 //
 // Each expected trace below is Node's, verbatim, including the destinations' 'pipe' and
 // 'unpipe' events, checked line for line.
@@ -18,10 +18,10 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/readable.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/core/writable.hpp"
 #include "support/trace.hpp"
 
 namespace {

@@ -1,5 +1,5 @@
 // Conformance: readable flowing/paused modes against Node 20
-// (tests/conformance/node/readable_flow.js, traces/readable_flow.txt).
+// (tests/core/node/readable_flow.js, traces/readable_flow.txt).
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -14,10 +14,10 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/buffer.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/readable.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/core/readable.hpp"
 #include "support/trace.hpp"
 
 namespace {

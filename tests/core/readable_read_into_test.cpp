@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "sluice/buffer.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/readable.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/core/readable.hpp"
 
 namespace {
 

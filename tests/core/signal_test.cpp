@@ -1,6 +1,6 @@
 // Unit tests of signal<Args...>: order, once listeners, and re-entrancy (adding and removing
 // listeners while the signal is being emitted).
-#include "sluice/signal.hpp"
+#include "sluice/core/signal.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// stream::fail and error_message (sluice/stream.hpp): an error says what failed.
+// stream::fail and error_message (sluice/core/stream.hpp): an error says what failed.
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -6,8 +6,8 @@
 #include <string>
 #include <system_error>
 
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 
 namespace {
 

@@ -1,6 +1,6 @@
 // Conformance: transform<In, Out> and passthrough<T> against Node 20's stream.Transform and
-// stream.PassThrough. One TEST per scenario of tests/conformance/node/transform.js; the expected
-// traces are copied from tests/conformance/node/traces/transform.txt.
+// stream.PassThrough. One TEST per scenario of tests/core/node/transform.js; the expected
+// traces are copied from tests/core/node/traces/transform.txt.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,10 +11,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "sluice/buffer.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
-#include "sluice/transform.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/core/transform.hpp"
 #include "support/trace.hpp"
 
 namespace {

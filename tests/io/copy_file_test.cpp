@@ -1,7 +1,7 @@
-// copy_file (sluice/copy_file.hpp) on real files: byte-exact copies in one or many slices, the
+// copy_file (sluice/io/copy_file.hpp) on real files: byte-exact copies in one or many slices, the
 // kernel copy and its pread/pwrite fallback, atomic replacement, errors that name the file,
 // cancellation, and no descriptor or temporary file left behind.
-#include "sluice/copy_file.hpp"
+#include "sluice/io/copy_file.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -14,9 +14,9 @@
 #include <string>
 #include <system_error>
 
-#include "sluice/asio_loop.hpp"
-#include "sluice/error.hpp"
-#include "sluice/loop.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/core/error.hpp"
+#include "sluice/core/loop.hpp"
 #include "support/temp_files.hpp"
 
 namespace {

@@ -1,6 +1,6 @@
-// File streams (sluice/file.hpp) on real files in a temporary directory, and the cross-thread
+// File streams (sluice/io/file.hpp) on real files in a temporary directory, and the cross-thread
 // half of the loop they rely on (loop::post, loop::work_guard) on both loops.
-#include "sluice/file.hpp"
+#include "sluice/io/file.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
-#include "sluice/asio_loop.hpp"
-#include "sluice/loop.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/core/loop.hpp"
 #include "support/temp_files.hpp"
 
 namespace {

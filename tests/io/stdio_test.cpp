@@ -1,6 +1,6 @@
-// Descriptor streams (sluice/stdio.hpp) on real pipes and files: the program's own stdin and
+// Descriptor streams (sluice/io/stdio.hpp) on real pipes and files: the program's own stdin and
 // stdout are swapped for them (dup2) for the duration of a test.
-#include "sluice/stdio.hpp"
+#include "sluice/io/stdio.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -16,7 +16,7 @@
 #include <string>
 #include <thread>
 
-#include "sluice/loop.hpp"
+#include "sluice/core/loop.hpp"
 
 namespace {
 

@@ -1,7 +1,7 @@
 // tests/support/trace.hpp: helpers shared by the conformance tests.
 //
 // A `trace` records events as lines in the format of the Node reference traces
-// (tests/conformance/node/traces/*.txt), so a test can compare what sluice did with what Node
+// (tests/core/node/traces/*.txt), so a test can compare what sluice did with what Node
 // printed for the same scenario, line for line.
 #pragma once
 
@@ -12,7 +12,7 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/error.hpp"
+#include "sluice/core/error.hpp"
 
 namespace sluice::test {
 

@@ -1,4 +1,4 @@
-// The C++ side of tests/conformance/node/lib.js for the writable scenarios: a writable whose
+// The C++ side of tests/core/node/lib.js for the writable scenarios: a writable whose
 // hooks complete in a chosen way (sync, next tick, setImmediate, held), tracked into a trace the
 // way lib.js prints Node's events. Shared by the writable_backpressure, writable_lifecycle and
 // cork_writev conformance tests.
@@ -16,13 +16,13 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/loop.hpp"
-#include "sluice/make.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
 #include "support/trace.hpp"
 
 namespace sluice::test::writable_harness {
 
-// ---- Harness: the C++ side of tests/conformance/node/lib.js ------------------------------------
+// ---- Harness: the C++ side of tests/core/node/lib.js ------------------------------------
 using sluice::buffer;
 using sluice::callback;
 using sluice::manual_loop;

@@ -8,6 +8,7 @@
 #include <system_error>
 #include <variant>
 
+#include "stage_kinds.hpp"
 #include "stages.hpp"
 
 namespace sluice::cli {
@@ -17,9 +18,10 @@ bool is_compressor(codec_kind k) noexcept {
   return k == codec_kind::gzip || k == codec_kind::zstd || k == codec_kind::brotli;
 }
 
-stage_spec make_spec(stage_variant v, std::string name) {
+template <class C>
+stage_spec make_spec(C config, std::string name) {
   stage_spec s;
-  s.what = std::move(v);
+  s.config = std::make_shared<const C>(std::move(config));
   s.name = std::move(name);
   return s;
 }
@@ -35,9 +37,15 @@ bool exists(const std::string& path) {
   return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
 }
 
+read_stage read_with(std::vector<std::string> paths) {
+  read_stage r;
+  r.paths = std::move(paths);
+  return r;
+}
+
 stage_spec source_spec(const std::string& path) {
   if (path.empty() || path == "-") return make_spec(stdin_stage{}, "stdin");
-  return make_spec(read_stage{{path}}, "read");
+  return make_spec(read_with({path}), "read");
 }
 
 stage_spec sink_spec(const std::string& path, bool atomic = true) {
@@ -141,7 +149,7 @@ int run_cat_command(const cat_command& c) {
   } else {
     for (const auto& f : c.files)
       if (f == "-") return usage_error("cat", "'-' (stdin) can only be used alone");
-    stages.push_back(make_spec(read_stage{c.files}, "read"));
+    stages.push_back(make_spec(read_with(c.files), "read"));
   }
   stages.push_back(sink_spec(c.output));
   return run_stages(stages, options_for("cat", c.flags));

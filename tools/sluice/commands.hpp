@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "run_syntax.hpp"
+#include "stage_kinds.hpp"
 
 namespace sluice::cli {
 

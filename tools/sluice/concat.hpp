@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "sluice/buffer.hpp"
-#include "sluice/file.hpp"
-#include "sluice/readable.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/io/file.hpp"
 
 namespace sluice::cli {
 

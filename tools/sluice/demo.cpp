@@ -27,9 +27,9 @@
 
 #include "commands.hpp"
 #include "report.hpp"
-#include "sluice/asio_loop.hpp"
-#include "sluice/compress.hpp"
-#include "sluice/file.hpp"
+#include "sluice/codec/gzip.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/io/file.hpp"
 #include "text_gen.hpp"
 
 namespace sluice::cli {

@@ -17,8 +17,8 @@
 #include <regex>
 #include <string>
 
-#include "sluice/buffer.hpp"
-#include "sluice/transform.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/transform.hpp"
 
 namespace sluice::cli {
 

@@ -9,8 +9,7 @@
 #include <utility>
 
 #include "commands.hpp"
-#include "run_syntax.hpp"
-#include "sluice/compress.hpp"
+#include "sluice/codec/gzip.hpp"
 
 namespace {
 
@@ -143,22 +142,9 @@ int main(int argc, char** argv) {
                    "The stages, quoted as one argument, e.g. "
                    "'read in.log.gz | gunzip | grep ERROR | gzip | write errors.gz'")
       ->required();
-  run_cmd->footer(
-      "Stages (docs/cli.md has the details):\n"
-      "  read FILE...            read files, one after another (first stage only)\n"
-      "  stdin                   read stdin (the default first stage)\n"
-      "  write [--append] [--no-atomic] FILE\n"
-      "                          write FILE, atomically unless --append/--no-atomic (last only)\n"
-      "  stdout                  write stdout (the default last stage)\n"
-      "  gzip [--level N] [--engine zlib|isal] [--threads N]\n"
-      "  zstd [--level N]   brotli [--level N]\n"
-      "  gunzip   unzstd   unbrotli\n"
-      "  lines                   re-chunk so that every chunk holds whole lines\n"
-      "  grep [-v] [-F] [-i] PATTERN\n"
-      "                          keep matching lines (ECMAScript regex; -F substring)\n"
-      "  head [N] | -n N | -c N  the first N lines (default 10) or bytes, then stop reading\n"
-      "  count [-c]              one line: the number of lines (or bytes)\n"
-      "Words may be quoted with '...' or \"...\"; a quoted | is not a separator.");
+  // The stage list comes from the table (stage_kinds.cpp), so every stage is listed.
+  run_cmd->footer("Stages (docs/cli.md has the details):\n" + stage_help() +
+                  "Words may be quoted with '...' or \"...\"; a quoted | is not a separator.");
   add_common_flags(*run_cmd, run_flags);
   run_cmd->callback([&] { status = run_run_command(expression, run_flags); });
 

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "sluice/loop.hpp"
-#include "sluice/stream.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/stream.hpp"
 
 namespace sluice::cli {
 

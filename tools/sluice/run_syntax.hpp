@@ -6,7 +6,8 @@
 // arguments; arguments are words separated by blanks, or quoted with '...' (taken literally) or
 // "..." (where \" and \\ escape). A `|` inside quotes is part of the argument. The first stage
 // may be a source (`read FILE`, `stdin`), the last a sink (`write FILE`, `stdout`); when they
-// are left out, stdin and stdout are used. docs/cli.md lists every stage.
+// are left out, stdin and stdout are used. Each stage kind (its name, arguments, help line and
+// factory) is one entry of the table in stage_kinds.cpp; docs/cli.md lists every stage.
 //
 // parse_run_expression() checks everything that can be checked without touching a file (stage
 // names, arity, option values, where sources and sinks may stand) and reports the first problem
@@ -15,9 +16,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -39,57 +43,67 @@ struct syntax_error {
   std::size_t length = 1;
 };
 
-/// Which compressor or decompressor a codec stage runs.
-enum class codec_kind : std::uint8_t { gzip, gunzip, zstd, unzstd, brotli, unbrotli };
-/// Which gzip implementation compresses (zlib, or Intel ISA-L's igzip).
-enum class gzip_engine_kind : std::uint8_t { zlib, isal };
+/// The words of one stage as its kind's parser (stage_kinds.cpp) reads them: options with or
+/// without a value, and positional words, up to the next `|`.
+class stage_args {
+ public:
+  stage_args(const token& name, std::vector<const token*> args, std::size_t end_offset)
+      : name_(&name), args_(std::move(args)), end_offset_(end_offset) {}
 
-/// Reads one file, or several one after another.
-struct read_stage {
-  std::vector<std::string> paths;
-};
-struct write_stage {
-  std::string path;
-  bool append = false;  ///< --append: add to the file instead of replacing it
-  bool atomic = true;   ///< --no-atomic: write in place instead of via a temporary + rename
-};
-struct stdin_stage {};
-struct stdout_stage {};
-struct codec_stage {
-  codec_kind kind = codec_kind::gzip;
-  std::optional<int> level;                          ///< --level N (compressors only)
-  gzip_engine_kind engine = gzip_engine_kind::zlib;  ///< --engine (gzip only)
-  unsigned threads = 0;  ///< --threads N (gzip only): blocks compressed at once; 0: one per core
-};
-/// Re-chunks bytes so that every chunk holds whole lines.
-struct lines_stage {};
-/// Keeps the lines that match (or, with -v, do not match) a pattern.
-struct grep_stage {
-  std::string pattern;
-  bool invert = false;       ///< -v
-  bool fixed = false;        ///< -F: a plain substring, not a regular expression
-  bool ignore_case = false;  ///< -i
-};
-/// Passes the first `count` lines (or bytes, with -c), then stops reading its input.
-struct head_stage {
-  std::uint64_t count = 10;
-  bool bytes = false;
-};
-/// Replaces the data with one line: the number of lines (or of bytes, with -c).
-struct count_stage {
-  bool bytes = false;
+  /// The stage name as written ("gzip").
+  [[nodiscard]] const std::string& name() const noexcept { return name_->text; }
+  [[nodiscard]] bool empty() const noexcept { return args_.empty(); }
+  [[nodiscard]] bool done() const noexcept { return i_ >= args_.size(); }
+  const token& next() { return *args_[i_++]; }
+  /// The value of an option that takes one: "--level=9" or "--level 9"; an error pointing at
+  /// the option when there is none.
+  std::variant<const token*, syntax_error> value_of(const token& opt);
+  /// "<stage>: unknown option '--x'" or "<stage>: unexpected argument 'x'", at `t`.
+  [[nodiscard]] syntax_error unexpected(const token& t) const;
+  /// "<stage>: missing <what>", just past the stage, where the missing word would go.
+  [[nodiscard]] syntax_error missing(const std::string& what) const;
+
+ private:
+  const token* name_;
+  std::vector<const token*> args_;
+  std::size_t end_offset_;
+  std::size_t i_ = 0;
+  std::deque<token> inline_values_;  // the "9" of "--level=9" (a deque keeps their addresses)
 };
 
-using stage_variant = std::variant<read_stage, write_stage, stdin_stage, stdout_stage, codec_stage,
-                                   lines_stage, grep_stage, head_stage, count_stage>;
+/// An error about token `t` (its whole span, at least one byte).
+[[nodiscard]] syntax_error error_at(const token& t, std::string message);
+/// An unquoted word that starts with '-' and is not "-" alone.
+[[nodiscard]] bool is_option(const token& t) noexcept;
+/// "--level" of "--level=9".
+[[nodiscard]] std::string option_name(const token& t);
+/// A whole decimal integer, or nothing.
+[[nodiscard]] std::optional<long long> parse_int(std::string_view s);
+/// 'text', for messages.
+[[nodiscard]] std::string quote(std::string_view s);
 
-/// One parsed stage: what it does, its name as written, and where it stands in the input.
+struct stage_config;  // stage_kinds.hpp
+struct stage_kind;
+
+/// One parsed stage: its kind's parsed options (which build the stream), its name as written,
+/// and where it stands in the input.
 struct stage_spec {
-  stage_variant what;
+  std::shared_ptr<const stage_config> config;
   std::string name;        ///< the stage name as written ("gunzip")
   std::size_t offset = 0;  ///< the stage's first byte in the input
   std::size_t length = 0;  ///< bytes from the stage name to the end of its last argument
   bool implicit = false;   ///< added by the parser (stdin/stdout), not written
+
+  /// The options as the kind's own type (read_stage, grep_stage, ...); throws std::bad_cast
+  /// when the stage is of another kind.
+  template <class C>
+  [[nodiscard]] const C& as() const {
+    return dynamic_cast<const C&>(*config);
+  }
+  template <class C>
+  [[nodiscard]] bool is() const noexcept {
+    return dynamic_cast<const C*>(config.get()) != nullptr;
+  }
 };
 
 /// Splits `expr` into tokens. Fails on an unterminated quote.
@@ -107,8 +121,5 @@ struct stage_spec {
 /// Parses a byte count with an optional binary suffix: "512", "64K", "256M", "1G", "2T" (also
 /// "64KiB", "1GB"; case-insensitive). Returns nothing for anything else or on overflow.
 [[nodiscard]] std::optional<std::uint64_t> parse_size(std::string_view text);
-
-/// The names of every stage, for help texts.
-[[nodiscard]] std::string_view stage_names() noexcept;
 
 }  // namespace sluice::cli

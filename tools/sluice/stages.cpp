@@ -8,115 +8,27 @@
 #include <memory>
 #include <optional>
 
-#include "chain.hpp"
-#include "concat.hpp"
-#include "filters.hpp"
 #include "report.hpp"
-#include "sluice/asio_loop.hpp"
-#include "sluice/compress.hpp"
-#include "sluice/copy_file.hpp"
-#include "sluice/file.hpp"
-#include "sluice/stdio.hpp"
+#include "sluice/compose/runtime_pipeline.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/io/copy_file.hpp"
+#include "sluice/io/file.hpp"
+#include "sluice/io/stdio.hpp"
+#include "stage_kinds.hpp"
 
 namespace sluice::cli {
 namespace {
 
-// Output buffers of 64 KiB: larger than the library's 16 KiB default, fewer chunks per byte.
-constexpr std::size_t codec_chunk = 64 * 1024;
-
-// What build_stage needs besides the spec.
-struct build_context {
-  sluice::loop& loop;
-  // Set once the chain exists; head stages call it to stop what is upstream of them.
-  std::shared_ptr<std::function<void(std::size_t)>> stop_before;
-  std::shared_ptr<file_reader> source_file;  // for the progress bar's total
-};
-
-std::shared_ptr<transform<buffer, buffer>> make_codec(sluice::loop& l, const codec_stage& c) {
-  switch (c.kind) {
-    case codec_kind::gzip: {
-      gzip_options o;
-      o.level = c.level.value_or(-1);
-      o.chunk_size = codec_chunk;
-      o.engine = c.engine == gzip_engine_kind::isal ? gzip_engine::isal : gzip_engine::zlib;
-      o.threads = c.threads;
-      return make_gzip(l, o);
-    }
-    case codec_kind::gunzip: {
-      zlib_options o;
-      o.chunk_size = codec_chunk;
-      return make_gunzip(
-          l, o, c.engine == gzip_engine_kind::isal ? gzip_engine::isal : gzip_engine::zlib);
-    }
-    case codec_kind::zstd: {
-      zstd_options o;
-      o.level = c.level.value_or(3);
-      o.chunk_size = codec_chunk;
-      return make_zstd_compress(l, o);
-    }
-    case codec_kind::unzstd: {
-      zstd_options o;
-      o.chunk_size = codec_chunk;
-      return make_zstd_decompress(l, o);
-    }
-    case codec_kind::brotli: {
-      brotli_options o;
-      o.quality = c.level.value_or(11);
-      o.chunk_size = codec_chunk;
-      return make_brotli_compress(l, o);
-    }
-    case codec_kind::unbrotli: {
-      brotli_options o;
-      o.chunk_size = codec_chunk;
-      return make_brotli_decompress(l, o);
-    }
-  }
-  return nullptr;
-}
-
-chain_stage build_stage(build_context& ctx, const stage_spec& spec, std::size_t index) {
-  sluice::loop& l = ctx.loop;
-  return std::visit(
-      [&](const auto& s) -> chain_stage {
-        using S = std::decay_t<decltype(s)>;
-        if constexpr (std::is_same_v<S, read_stage>) {
-          if (s.paths.size() != 1)
-            return chain_stage::source(std::make_shared<concat_reader>(l, s.paths), spec.name);
-          auto r = make_file_reader(l, s.paths.front(), {.name = s.paths.front()});
-          ctx.source_file = r;
-          return chain_stage::source(r, spec.name);
-        } else if constexpr (std::is_same_v<S, stdin_stage>) {
-          return chain_stage::source(make_stdin(l), spec.name);
-        } else if constexpr (std::is_same_v<S, write_stage>) {
-          file_writer_options o;
-          o.flags = s.append ? open_mode::append : open_mode::truncate;
-          o.atomic = s.atomic && !s.append;
-          o.name = s.path;
-          return chain_stage::sink(make_file_writer(l, s.path, o), spec.name);
-        } else if constexpr (std::is_same_v<S, stdout_stage>) {
-          return chain_stage::sink(make_stdout(l), spec.name);
-        } else if constexpr (std::is_same_v<S, codec_stage>) {
-          return chain_stage::middle(make_codec(l, s), spec.name);
-        } else if constexpr (std::is_same_v<S, lines_stage>) {
-          return chain_stage::middle(std::make_shared<line_splitter>(l), spec.name);
-        } else if constexpr (std::is_same_v<S, grep_stage>) {
-          grep_options g{s.pattern, s.invert, s.fixed, s.ignore_case};
-          return chain_stage::middle(std::make_shared<grep_filter>(l, std::move(g)), spec.name);
-        } else if constexpr (std::is_same_v<S, head_stage>) {
-          head_filter::options h{s.count, s.bytes, [stop = ctx.stop_before, index] {
-                                   if (*stop) (*stop)(index);
-                                 }};
-          return chain_stage::middle(std::make_shared<head_filter>(l, std::move(h)), spec.name);
-        } else {
-          static_assert(std::is_same_v<S, count_stage>);
-          return chain_stage::middle(std::make_shared<line_counter>(l, s.bytes), spec.name);
-        }
-      },
-      spec.what);
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// "stage 1 (gunzip): gunzip at input byte 12: ...". The CLI counts stages from 0, the source
+// (pipeline_error counts from 1): "stage 1" is the first stage after the source.
+std::string failure_message(const pipeline_error& e) {
+  const std::string detail = e.detail.empty() ? e.code.message() : e.detail;
+  if (e.stage == 0) return detail;
+  return "stage " + std::to_string(e.stage - 1) + " (" + e.stage_name + "): " + detail;
 }
 
 }  // namespace
@@ -125,30 +37,28 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   const auto t0 = std::chrono::steady_clock::now();
   boost::asio::io_context io;
   asio_loop loop(io);  // destroyed last: it waits for work still on the I/O threads
-  std::optional<chain_result> result;
+  std::optional<pipeline_error> result;
   std::unique_ptr<progress_meter> progress;
-  build_context ctx{loop, std::make_shared<std::function<void(std::size_t)>>(), nullptr};
-  std::vector<chain_stage> stages;
+  auto handle = std::make_shared<pipeline_handle>();
+  std::shared_ptr<file_reader> source_file;
+  std::vector<byte_stage> stages;
   try {
-    for (std::size_t i = 0; i < specs.size(); ++i) stages.push_back(build_stage(ctx, specs[i], i));
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+      build_context ctx{loop, i, specs[i].name, handle, nullptr};
+      stages.push_back(specs[i].config->build(ctx));
+      if (ctx.source_file) source_file = ctx.source_file;
+    }
   } catch (const std::exception& e) {
     // Options the library rejects (the parser checks most of them first).
     std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), e.what());
     return 1;
   }
-  auto chain = std::make_shared<byte_chain>(std::move(stages), [&](const chain_result& r) {
-    result = r;
-    if (progress) progress->stop();
-  });
-  *ctx.stop_before = [weak = std::weak_ptr(chain)](std::size_t i) {
-    if (auto c = weak.lock()) c->stop_before(i);
-  };
   if (opts.progress && !opts.quiet && ::isatty(STDERR_FILENO) == 1) {
     progress = std::make_unique<progress_meter>(
         loop,
-        [&chain, src = ctx.source_file, t0] {
+        [source = stages.front().get(), src = source_file, t0] {
           progress_sample s;
-          s.bytes = chain->stages().front().owner->counters().bytes_out;
+          s.bytes = source->counters().bytes_out;
           if (src) s.total = src->expected_bytes();
           s.seconds = seconds_since(t0);
           return s;
@@ -156,15 +66,19 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
         opts.err);
     progress->start();
   }
-  chain->start();
+  *handle = pipeline(stages, [&](const pipeline_error& e) {
+    result = e;
+    if (progress) progress->stop();
+  });
   io.run();
   if (progress) progress->stop();
 
   const double seconds = seconds_since(t0);
   if (opts.stats) {
     std::vector<stage_stats> rows;
-    for (const auto& s : chain->stages())
-      rows.push_back({s.name, s.owner->counters(), s.in != nullptr, s.out != nullptr});
+    for (const auto& s : stages)
+      rows.push_back({s.name(), s.get()->counters(), s.writable_side() != nullptr,
+                      s.readable_side() != nullptr});
     std::fputs(format_stats(rows, seconds).c_str(), opts.err);
   }
   if (!result) {
@@ -174,8 +88,9 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   }
   if (!*result) return 0;
   // The reader of our output went away (`sluice cat big | head`): stop quietly, as cat does.
-  if (result->stage + 1 == specs.size() && is_broken_pipe(result->code)) return 0;
-  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), result->message().c_str());
+  if (result->stage == specs.size() && is_broken_pipe(result->code)) return 0;
+  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(),
+               failure_message(*result).c_str());
   return 1;
 }
 

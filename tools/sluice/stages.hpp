@@ -1,10 +1,10 @@
 // tools/sluice/stages.hpp: turns parsed stages into streams and runs them.
 //
 // Every subcommand that moves bytes (gzip, gunzip, ..., cat, copy, run) describes its work as a
-// list of stage_spec (run_syntax.hpp) and hands it to run_stages(), which creates the streams
-// (file.hpp, stdio.hpp, compress.hpp, filters.hpp) on an asio_loop, connects them with a
-// byte_chain (chain.hpp), shows progress and stats, and turns the outcome into an exit status
-// and at most one line on stderr.
+// list of stage_spec (run_syntax.hpp) and hands it to run_stages(), which has each stage's kind
+// (stage_kinds.hpp) make its stream on an asio_loop, runs them as one runtime pipeline
+// (sluice/compose/runtime_pipeline.hpp), shows progress and stats, and turns the outcome into
+// an exit status and at most one line on stderr.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// sluice/text.hpp: text encodings as transforms (what Node does with setEncoding()).
+// sluice/codec/text.hpp: text encodings as transforms (what Node does with setEncoding()).
 //
 // utf8_rechunker   buffer → buffer       cuts bytes only between UTF-8 characters
 // utf8_decoder     buffer → std::string  the same, as strings (object mode)
@@ -7,7 +7,7 @@
 // base64_encoder   buffer → buffer       bytes to padded base64 (standard alphabet)
 // base64_decoder   buffer → buffer       base64 (standard or URL-safe) to bytes
 //
-// Each wraps an incremental codec of sluice/detail/text_codec.hpp, so the output is the same
+// Each wraps an incremental codec of sluice/codec/detail/text_codec.hpp, so the output is the same
 // wherever the input chunks are cut. A transform emits at most one chunk per written chunk (none
 // while it only holds bytes back) and never an empty one; what is held back comes out at end().
 // Decoders fail the stream with errc::invalid_argument on bad input. docs/text.md has examples.
@@ -15,9 +15,9 @@
 
 #include <string>
 
-#include "sluice/buffer.hpp"
-#include "sluice/detail/text_codec.hpp"
-#include "sluice/transform.hpp"
+#include "sluice/codec/detail/text_codec.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/transform.hpp"
 
 namespace sluice {
 

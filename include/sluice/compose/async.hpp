@@ -1,4 +1,5 @@
-// sluice/async.hpp: streams as Asio asynchronous operations, for coroutines and completion tokens.
+// sluice/compose/async.hpp: streams as Asio asynchronous operations, for coroutines and completion
+// tokens.
 //
 //   co_await sluice::async_write(*w, x);               // waits for 'drain' if write() said so
 //   co_await sluice::async_end(*w);                    // completes at 'finish'
@@ -62,9 +63,9 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/asio_loop.hpp"
-#include "sluice/readable.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice {
 

@@ -1,5 +1,5 @@
-// sluice/compose.hpp: compose(s1, ..., sN), a chain of duplexes/transforms seen from outside as
-// one duplex<In, Out> (Node's stream.compose).
+// sluice/compose/compose.hpp: compose(s1, ..., sN), a chain of duplexes/transforms seen from
+// outside as one duplex<In, Out> (Node's stream.compose).
 //
 // Writes to the composite go into s1 (with s1's backpressure), reads come from sN, and s1..sN
 // run as a pipeline() inside (pipeline.hpp): the same compile-time type checks, the same error
@@ -17,7 +17,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "sluice/pipeline.hpp"
+#include "sluice/compose/pipeline.hpp"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-// sluice/finished.hpp: finished(stream, cb), told once when a stream is done (Node's
+// sluice/compose/finished.hpp: finished(stream, cb), told once when a stream is done (Node's
 // stream.finished / end-of-stream), and the stage traits pipeline.hpp and compose.hpp share.
 //
 // finished() watches a readable, writable or duplex and calls its callback exactly once: with an
@@ -21,11 +21,11 @@
 #include <typeinfo>
 #include <utility>
 
-#include "sluice/duplex.hpp"
-#include "sluice/readable.hpp"
-#include "sluice/stream.hpp"
-#include "sluice/transform.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/duplex.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/core/stream.hpp"
+#include "sluice/core/transform.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice {
 

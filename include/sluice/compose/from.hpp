@@ -1,4 +1,5 @@
-// sluice/from.hpp: from(loop, range), a readable<T> over any input range (Node's Readable.from).
+// sluice/compose/from.hpp: from(loop, range), a readable<T> over any input range (Node's
+// Readable.from).
 //
 //   auto r = sluice::from(loop, std::vector<int>{1, 2, 3});       // owns the vector
 //   auto g = sluice::from(loop, numbers(1'000'000));              // a sluice::generator<int>
@@ -13,7 +14,7 @@
 //
 // Ownership: an rvalue range is moved into the stream; an lvalue range is referred to and must
 // outlive the stream. The stream lives on `loop` (any sluice::loop; for coroutines, an asio_loop:
-// see sluice/async.hpp).
+// see sluice/compose/async.hpp).
 #pragma once
 
 #include <concepts>
@@ -28,7 +29,7 @@
 #include <type_traits>
 #include <utility>
 
-#include "sluice/readable.hpp"
+#include "sluice/core/readable.hpp"
 
 namespace sluice {
 

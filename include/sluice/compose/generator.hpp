@@ -1,14 +1,15 @@
-// sluice/generator.hpp: generator<T>, a minimal synchronous coroutine generator (C++20 has no
-// std::generator; C++23's is the model).
+// sluice/compose/generator.hpp: generator<T>, a minimal synchronous coroutine generator (C++20 has
+// no std::generator; C++23's is the model).
 //
 //   sluice::generator<int> count(int n) { for (int i = 0; i < n; ++i) co_yield i; }
 //
 // A generator is a move-only input range: begin() runs the body up to the first co_yield, each
 // ++it resumes it up to the next one, and it == end() once the body returned. The body runs only
 // when the iterator is advanced, so a consumer that stops asking stops the producer: that is what
-// sluice::from(loop, generator) (sluice/from.hpp) relies on for its pull model. An exception
-// thrown by the body propagates out of the begin() or ++it call that resumed it; the generator is
-// then done. Destroying the generator destroys the suspended body (its locals' destructors run).
+// sluice::from(loop, generator) (sluice/compose/from.hpp) relies on for its pull model. An
+// exception thrown by the body propagates out of the begin() or ++it call that resumed it; the
+// generator is then done. Destroying the generator destroys the suspended body (its locals'
+// destructors run).
 #pragma once
 
 #include <coroutine>

@@ -1,5 +1,5 @@
-// sluice/operators.hpp: Node's readable operators (map, filter, flatMap, take, drop, forEach,
-// reduce, toArray, some, every, find) plus batch, throttle and tee, for readable<T>.
+// sluice/compose/operators.hpp: Node's readable operators (map, filter, flatMap, take, drop,
+// forEach, reduce, toArray, some, every, find) plus batch, throttle and tee, for readable<T>.
 //
 // Stream operators take a source readable and return a new readable that pulls from it in paused
 // mode, only as fast as the result is consumed: backpressure flows through them as through pipe().
@@ -40,12 +40,12 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/detail/operators_async.hpp"
-#include "sluice/detail/operators_consume.hpp"
-#include "sluice/detail/operators_core.hpp"
-#include "sluice/detail/operators_tee.hpp"
-#include "sluice/duplex.hpp"
-#include "sluice/transform.hpp"
+#include "sluice/compose/detail/operators_async.hpp"
+#include "sluice/compose/detail/operators_consume.hpp"
+#include "sluice/compose/detail/operators_core.hpp"
+#include "sluice/compose/detail/operators_tee.hpp"
+#include "sluice/core/duplex.hpp"
+#include "sluice/core/transform.hpp"
 
 namespace sluice {
 
@@ -470,4 +470,4 @@ auto find(std::shared_ptr<S> src, F pred, Token&& token) {
 
 }  // namespace sluice
 
-#include "sluice/detail/operators_pipe.hpp"
+#include "sluice/compose/detail/operators_pipe.hpp"

@@ -1,5 +1,6 @@
-// sluice/pipeline.hpp: pipeline(s1, ..., sN, cb), streams piped in a chain with one completion
-// (Node's stream.pipeline), and async_pipeline(), the same as an Asio asynchronous operation.
+// sluice/compose/pipeline.hpp: pipeline(s1, ..., sN, cb), streams piped in a chain with one
+// completion (Node's stream.pipeline), and async_pipeline(), the same as an Asio asynchronous
+// operation.
 //
 // pipeline() pipes each stage into the next and watches every stage with finished()
 // (finished.hpp). The chain's types are checked at compile time: readable<A> → transform<A, B>
@@ -31,7 +32,7 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/finished.hpp"
+#include "sluice/compose/finished.hpp"
 
 namespace sluice {
 
@@ -69,13 +70,31 @@ class pipeline_state : public std::enable_shared_from_this<pipeline_state> {
   /// Watches stage `i` and listens for its late errors. Called once per stage.
   template <class S>
   void watch(std::size_t i, const std::shared_ptr<S>& s, finished_options opts) {
-    std::weak_ptr<pipeline_state> w = weak_from_this();
-    stages_[i].error_id = s->on_error([w, i](std::error_code ec) {
-      if (auto st = w.lock()) st->on_stage_error(i, ec);
-    });
-    stages_[i].watch = finished(s, opts, [w, i](std::error_code ec) {
-      if (auto st = w.lock()) st->on_stage_done(i, ec);
-    });
+    listen_for_errors(i);
+    stages_[i].watch = finished(s, opts, done_callback(i));
+    if constexpr (has_readable_side<S>)
+      stages_[i].unpipe = [p = s.get()] { static_cast<readable<output_of<S>>*>(p)->unpipe(); };
+    if constexpr (has_writable_side<S>) stages_[i].end = end_hook<input_of<S>>(s.get());
+  }
+  /// As watch(), for a stage whose type is known only at run time (runtime_pipeline.hpp):
+  /// `watch_fn` starts finished() on the stage, `unpipe` and `end` act on its sides.
+  void watch(std::size_t i,
+             const std::function<finished_handle(std::function<void(std::error_code)>)>& watch_fn,
+             std::function<void()> unpipe, std::function<void()> end) {
+    listen_for_errors(i);
+    stages_[i].watch = watch_fn(done_callback(i));
+    stages_[i].unpipe = std::move(unpipe);
+    stages_[i].end = std::move(end);
+  }
+  /// Ends the pipeline early at stage `stage` (1-based), without an error: see
+  /// pipeline_handle::stop_before().
+  void stop_before(std::size_t stage);
+  /// Ends `w`'s writable side unless it is already ending (stop_before()'s hook).
+  template <class T, class W>
+  static std::function<void()> end_hook(W* w) {
+    return [p = static_cast<writable<T>*>(w)] {
+      if (!p->ended() && !p->destroyed()) p->end();
+    };
   }
   /// Keeps the pipeline alive until it completes.
   void start() { self_ = shared_from_this(); }
@@ -97,9 +116,14 @@ class pipeline_state : public std::enable_shared_from_this<pipeline_state> {
     std::string name;
     finished_handle watch{};
     listener_id error_id{};
-    bool done = false;   // its finished() reported
-    bool clean = false;  // ... without an error: never destroyed by the pipeline
+    std::function<void()> unpipe{};  // unpipes its readable side (stop_before)
+    std::function<void()> end{};     // ends its writable side (stop_before)
+    bool done = false;               // its finished() reported, or stop_before() stopped it
+    bool clean = false;              // ... without an error: never destroyed by the pipeline
   };
+
+  void listen_for_errors(std::size_t i);
+  std::function<void(std::error_code)> done_callback(std::size_t i);
 
   void on_stage_error(std::size_t i, std::error_code ec);
   void on_stage_done(std::size_t i, std::error_code ec);
@@ -113,6 +137,7 @@ class pipeline_state : public std::enable_shared_from_this<pipeline_state> {
   std::vector<stage_entry> stages_;
   pipeline_error error_;
   std::size_t done_count_ = 0;
+  std::size_t stopped_before_ = 0;  // stages [0, stopped_before_) were stopped by stop_before()
   std::optional<std::stop_callback<std::function<void()>>> stop_;
   std::shared_ptr<pipeline_state> self_;  // set while running
   bool destroying_ = false;               // destroy_all() is running
@@ -267,6 +292,38 @@ auto stages_tuple(std::tuple<Args...>& args, std::index_sequence<I...>) {
 
 }  // namespace detail
 
+template <class T>
+class pipeline_stage;  // runtime_pipeline.hpp
+
+namespace detail {
+
+template <class A>
+struct is_stage_vector : std::false_type {};
+template <class T>
+struct is_stage_vector<std::vector<pipeline_stage<T>>> : std::true_type {};
+
+/// True when pipeline()'s arguments are a runtime pipeline's (an optional stop_token, then a
+/// vector of pipeline_stage): runtime_pipeline.hpp's overloads take those.
+template <class... Args>
+constexpr bool starts_with_stage_vector = [] {
+  using tuple = std::tuple<std::remove_cvref_t<Args>...>;
+  if constexpr (sizeof...(Args) == 0) {
+    return false;
+  } else if constexpr (std::is_same_v<std::tuple_element_t<0, tuple>, std::stop_token>) {
+    if constexpr (sizeof...(Args) < 2) {
+      return false;
+    } else {
+      return is_stage_vector<std::tuple_element_t<1, tuple>>::value;
+    }
+  } else {
+    return is_stage_vector<std::tuple_element_t<0, tuple>>::value;
+  }
+}();
+
+struct pipeline_access;
+
+}  // namespace detail
+
 /// Returned by pipeline(): lets the caller abort it. Copyable, does not own the pipeline (a
 /// running pipeline keeps itself alive); dropping it does not abort anything.
 class pipeline_handle {
@@ -278,6 +335,16 @@ class pipeline_handle {
   /// As abort(), destroying the stages with `ec` instead (compose() passes its own error on).
   void abort(std::error_code ec) noexcept {
     if (auto s = state_.lock()) s->abort(ec);
+  }
+  /// Ends the pipeline early, without an error, at `stage` (1-based, as pipeline_error::stage):
+  /// stage - 1 is unpiped, the stages before `stage` are destroyed without an error (their
+  /// teardown runs, nothing is reported), and `stage`'s writable side is ended, so that it and
+  /// the stages after it flush what they hold and finish normally; the callback then reports
+  /// success. This is what a `head` stage asks for once it has enough. No-op for stage 1, past
+  /// the last stage, for a stage at or before an earlier stop_before(), once the pipeline
+  /// failed or completed. Call it on the loop's thread.
+  void stop_before(std::size_t stage) noexcept {
+    if (auto s = state_.lock()) s->stop_before(stage);
   }
   /// True until the pipeline completed (its callback is queued or ran).
   [[nodiscard]] bool running() const noexcept {
@@ -293,7 +360,9 @@ class pipeline_handle {
 
  private:
   template <class... Args>
-  friend pipeline_handle pipeline(Args&&... args);
+  requires(!detail::starts_with_stage_vector<Args...>) friend pipeline_handle
+      pipeline(Args&&... args);
+  friend struct detail::pipeline_access;
   explicit pipeline_handle(std::weak_ptr<detail::pipeline_state> s) : state_(std::move(s)) {}
   std::weak_ptr<detail::pipeline_state> state_;
 };
@@ -310,7 +379,7 @@ class pipeline_handle {
 /// the others and reports errc::invalid_argument; if setting up throws, every stage is
 /// destroyed before the exception propagates and `cb` is never called.
 template <class... Args>
-pipeline_handle pipeline(Args&&... args) {
+requires(!detail::starts_with_stage_vector<Args...>) pipeline_handle pipeline(Args&&... args) {
   static_assert(sizeof...(Args) >= 3, "sluice::pipeline needs at least two stages and a callback");
   auto all = std::forward_as_tuple(std::forward<Args>(args)...);
   using first = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;

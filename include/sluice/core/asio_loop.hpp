@@ -1,4 +1,4 @@
-// sluice/asio_loop.hpp: the production loop, on a Boost.Asio io_context.
+// sluice/core/asio_loop.hpp: the production loop, on a Boost.Asio io_context.
 //
 // Deferred tasks are kept in sluice's own FIFO (see loop.hpp) and drained by one handler posted
 // to the io_context whenever the queue becomes non-empty, so a burst of ticks costs one post.
@@ -13,7 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <optional>
 
-#include "sluice/loop.hpp"
+#include "sluice/core/loop.hpp"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-// sluice/buffer.hpp: bytes as streams carry them.
+// sluice/core/buffer.hpp: bytes as streams carry them.
 //
 // `buffer` is the chunk of a byte stream (chunk.hpp makes byte streams count its size): an
 // immutable, reference-counted view into shared storage, so copies and slices never copy bytes and

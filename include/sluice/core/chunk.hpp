@@ -1,4 +1,4 @@
-// sluice/chunk.hpp: what a chunk is and how big it is.
+// sluice/core/chunk.hpp: what a chunk is and how big it is.
 //
 // A stream of `buffer` is a byte stream: its highWaterMark counts bytes. A stream of any other
 // movable type is an object stream: its highWaterMark counts items. `chunk_traits<T>` is the one
@@ -11,7 +11,7 @@
 #include <cstddef>
 #include <optional>
 
-#include "sluice/buffer.hpp"
+#include "sluice/core/buffer.hpp"
 
 namespace sluice {
 

@@ -1,10 +1,10 @@
-// sluice/duplex.hpp: duplex<In, Out>, a stream that is both writable<In> and readable<Out>
+// sluice/core/duplex.hpp: duplex<In, Out>, a stream that is both writable<In> and readable<Out>
 // (Node's stream.Duplex), e.g. a socket. The two sides share one lifecycle (one destroy, one
 // 'error', one 'close'); each has its own highWaterMark. transform.hpp builds on it.
 #pragma once
 
-#include "sluice/readable.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-// sluice/error.hpp: the errors streams report.
+// sluice/core/error.hpp: the errors streams report.
 //
 // Stream-level failures (write after end, premature close, ...) are `sluice::errc` values in the
 // "sluice.stream" category, with messages worded like Node's ERR_STREAM_* errors so that ported

@@ -1,8 +1,8 @@
-// sluice/loop.hpp: the event loop a stream lives on.
+// sluice/core/loop.hpp: the event loop a stream lives on.
 //
 // The stream core needs two things from a loop: "run this later, on this loop" (Node's
 // process.nextTick) and timers. `loop` provides both on top of a small virtual seam:
-//   - `asio_loop` (sluice/asio_loop.hpp) runs them on a Boost.Asio io_context in production;
+//   - `asio_loop` (sluice/core/asio_loop.hpp) runs them on a Boost.Asio io_context in production;
 //   - `manual_loop` (below) runs them only when told to, step by step, on a virtual clock, so
 //     tests can assert the exact order of events.
 // Every stream is bound to one loop and is used from that loop's thread only. The one exception

@@ -1,4 +1,4 @@
-// sluice/make.hpp: streams built from lambdas (Node's simplified construction,
+// sluice/core/make.hpp: streams built from lambdas (Node's simplified construction,
 // `new Writable({ write(chunk, enc, cb) { ... } })`).
 //
 //   auto w = sluice::make_writable<int>(loop, {
@@ -15,10 +15,10 @@
 #include <memory>
 #include <vector>
 
-#include "sluice/duplex.hpp"
-#include "sluice/readable.hpp"
-#include "sluice/transform.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/duplex.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/core/transform.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-// sluice/readable.hpp: readable<T>, the source end of a stream (Node's stream.Readable).
+// sluice/core/readable.hpp: readable<T>, the source end of a stream (Node's stream.Readable).
 //
 // An implementation produces chunks with push() when do_read asks for them; push() returns false
 // once the buffer holds highWaterMark or more, and do_read is not called again until a consumer
@@ -18,9 +18,9 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/detail/run_buffer.hpp"
-#include "sluice/stream.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/detail/run_buffer.hpp"
+#include "sluice/core/stream.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice {
 
@@ -480,7 +480,7 @@ class readable : public virtual stream {
   // passes every step in order, and events, errors, backpressure and the counters come out as
   // the per-item path's, but for the count of push backpressure episodes (one per run). What
   // differs is the interleaving of the stages' code: stage 2 sees item 1 after stage 1 has
-  // handled the whole run. tests/conformance/runs_test.cpp compares the two paths.
+  // handled the whole run. tests/core/runs_test.cpp compares the two paths.
 
   // The only 'data' listener is a single pipe's, and it takes runs.
   [[nodiscard]] bool pipe_only() const noexcept { return pipe_only_; }

@@ -1,4 +1,4 @@
-// sluice/signal.hpp: typed event listeners (the C++ side of Node's EventEmitter).
+// sluice/core/signal.hpp: typed event listeners (the C++ side of Node's EventEmitter).
 //
 // Each stream event is a `signal<Args...>` member: listeners are added with connect() (optionally
 // once) and removed by the `listener_id` connect() returned. Emitting is re-entrancy safe: a

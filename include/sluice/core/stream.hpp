@@ -1,4 +1,4 @@
-// sluice/stream.hpp: what every stream shares.
+// sluice/core/stream.hpp: what every stream shares.
 //
 // `stream` is the virtual base of readable<T> and writable<T> (and so, once, of duplex<In, Out>):
 // the loop it lives on, its name, the shared lifecycle (construct, destroy, the 'error' and
@@ -20,10 +20,10 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/chunk.hpp"
-#include "sluice/error.hpp"
-#include "sluice/loop.hpp"
-#include "sluice/signal.hpp"
+#include "sluice/core/chunk.hpp"
+#include "sluice/core/error.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/signal.hpp"
 
 namespace sluice {
 

@@ -1,4 +1,4 @@
-// sluice/transform.hpp: transform<In, Out>, a duplex whose output is computed from its input
+// sluice/core/transform.hpp: transform<In, Out>, a duplex whose output is computed from its input
 // (Node's stream.Transform), and passthrough<T>.
 //
 // do_transform gets each written chunk and calls its callback once: with nothing, with an
@@ -11,7 +11,7 @@
 #include <optional>
 #include <utility>
 
-#include "sluice/duplex.hpp"
+#include "sluice/core/duplex.hpp"
 
 namespace sluice {
 

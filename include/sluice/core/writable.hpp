@@ -1,4 +1,4 @@
-// sluice/writable.hpp: writable<T>, the destination end of a stream (Node's stream.Writable).
+// sluice/core/writable.hpp: writable<T>, the destination end of a stream (Node's stream.Writable).
 //
 // write() hands a chunk to do_write (or buffers it while a write is in flight, while corked, or
 // before construction ends) and returns false once the buffered size reaches the highWaterMark:
@@ -7,7 +7,7 @@
 // tick follow Node's writable.js; docs/concepts.md draws them.
 //
 // Implement a writable by overriding do_write (and optionally do_writev, do_final, do_destroy,
-// do_construct), or build one from lambdas with make_writable() (sluice/make.hpp).
+// do_construct), or build one from lambdas with make_writable() (sluice/core/make.hpp).
 #pragma once
 
 #include <algorithm>
@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/stream.hpp"
+#include "sluice/core/stream.hpp"
 
 namespace sluice {
 

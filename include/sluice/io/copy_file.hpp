@@ -1,4 +1,4 @@
-// sluice/copy_file.hpp: copy one file to another in the kernel (Node's fs.copyFile).
+// sluice/io/copy_file.hpp: copy one file to another in the kernel (Node's fs.copyFile).
 //
 // A byte stream copies a file by moving every chunk through user space: pread(2) into a buffer,
 // pwritev(2) out of it. When both ends are files, the kernel can do it without the trip:
@@ -28,8 +28,8 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/file.hpp"
-#include "sluice/loop.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/io/file.hpp"
 
 namespace sluice {
 

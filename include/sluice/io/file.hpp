@@ -1,4 +1,4 @@
-// sluice/file.hpp: byte streams over files (Node's fs.createReadStream / fs.createWriteStream).
+// sluice/io/file.hpp: byte streams over files (Node's fs.createReadStream / fs.createWriteStream).
 //
 //   - `file_reader` is a readable<buffer>: it opens the file, reads it in chunks of its
 //     highWaterMark (optionally only the byte range [start, end]) and ends at end of file.
@@ -7,7 +7,7 @@
 //     go to a temporary file that replaces the target only once everything was written, so a
 //     failed or abandoned copy never leaves a partial file under the final name.
 //
-// Every system call runs on the shared I/O thread pool (sluice/detail/io_pool.hpp) and reports
+// Every system call runs on the shared I/O thread pool (sluice/core/detail/io_pool.hpp) and reports
 // back through loop::post(), so the loop never blocks on the disk; run the loop until it has no
 // outstanding work (asio: io_context::run(); manual_loop: run_until_quiet()). A failing call
 // destroys the stream with the system's error code and names what failed, e.g.
@@ -22,8 +22,8 @@
 #include <optional>
 #include <string>
 
-#include "sluice/readable.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice {
 

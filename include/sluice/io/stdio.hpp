@@ -1,4 +1,4 @@
-// sluice/stdio.hpp: byte streams over file descriptors the program did not open: stdin, stdout,
+// sluice/io/stdio.hpp: byte streams over file descriptors the program did not open: stdin, stdout,
 // stderr, and any pipe, terminal or socket descriptor.
 //
 //   - `fd_reader` is a readable<buffer> that read(2)s a descriptor until end of file;
@@ -7,9 +7,9 @@
 //
 // They work on regular files, pipes and terminals alike. Reads and writes on these descriptors
 // may block for ever (a terminal nobody types into), so each stream has its own background thread
-// instead of borrowing the shared file pool (sluice/detail/io_pool.hpp); destroying a stream stops
-// waiting for a call still blocked there at once (its result is dropped). The streams never close
-// their descriptor and never change its flags (a descriptor someone else made non-blocking is
+// instead of borrowing the shared file pool (sluice/core/detail/io_pool.hpp); destroying a stream
+// stops waiting for a call still blocked there at once (its result is dropped). The streams never
+// close their descriptor and never change its flags (a descriptor someone else made non-blocking is
 // waited on with poll(2)).
 //
 // Broken pipes: a write to a pipe whose reader has gone fails with std::errc::broken_pipe
@@ -25,8 +25,8 @@
 #include <system_error>
 #include <vector>
 
-#include "sluice/readable.hpp"
-#include "sluice/writable.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/core/writable.hpp"
 
 namespace sluice {
 

@@ -1,5 +1,5 @@
 // Package smoke test: a consumer project can include and link sluice.
-#include <sluice/loop.hpp>
+#include <sluice/sluice.hpp>
 
 int main() {
   sluice::manual_loop loop;

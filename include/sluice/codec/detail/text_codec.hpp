@@ -1,4 +1,4 @@
-// sluice/detail/text_codec.hpp: incremental text encodings, with no stream attached.
+// sluice/codec/detail/text_codec.hpp: incremental text encodings, with no stream attached.
 //
 // These are the cores of the encoding transforms (setEncoding('utf8'), 'hex', 'base64' in Node
 // terms). Each keeps just enough state between calls that feeding input chunk by chunk gives the
@@ -12,8 +12,8 @@
 #include <cstdint>
 #include <system_error>
 
-#include "sluice/buffer.hpp"
-#include "sluice/error.hpp"
+#include "sluice/core/buffer.hpp"
+#include "sluice/core/error.hpp"
 
 namespace sluice::detail {
 

@@ -1,5 +1,5 @@
-// sluice/detail/operators_async.hpp: map and filter with asynchronous functions and bounded
-// concurrency (sluice/operators.hpp documents them).
+// sluice/compose/detail/operators_async.hpp: map and filter with asynchronous functions and bounded
+// concurrency (sluice/compose/operators.hpp documents them).
 //
 // `async_op<In, Out>` starts the function on up to `concurrency` items at once. Each call gets a
 // `done<R>` completion that owns the operator; its result lands in a slot keyed by the item's
@@ -18,7 +18,7 @@
 #include <system_error>
 #include <utility>
 
-#include "sluice/detail/operators_core.hpp"
+#include "sluice/compose/detail/operators_core.hpp"
 
 namespace sluice {
 

@@ -1,5 +1,5 @@
-// sluice/detail/operators_consume.hpp: the consumers of sluice/operators.hpp (for_each, reduce,
-// to_vector, some, every, find).
+// sluice/compose/detail/operators_consume.hpp: the consumers of sluice/compose/operators.hpp
+// (for_each, reduce, to_vector, some, every, find).
 //
 // A `consumer<T>` reads its source in paused mode (a 'readable' listener plus read()) and hands
 // each item to a step function that says whether to go on. It completes exactly once: at 'end',
@@ -15,7 +15,7 @@
 #include <system_error>
 #include <utility>
 
-#include "sluice/detail/operators_core.hpp"
+#include "sluice/compose/detail/operators_core.hpp"
 
 namespace sluice::detail {
 

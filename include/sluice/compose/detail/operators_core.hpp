@@ -1,4 +1,4 @@
-// sluice/detail/operators_core.hpp: the machinery under sluice/operators.hpp.
+// sluice/compose/detail/operators_core.hpp: the machinery under sluice/compose/operators.hpp.
 //
 // `op_stream<In, Out>` is a readable<Out> that pulls from a source readable<In>. It reads the
 // source in paused mode (a 'readable' listener plus read()), only while its own consumer wants
@@ -23,7 +23,7 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/readable.hpp"
+#include "sluice/core/readable.hpp"
 
 namespace sluice::detail {
 

@@ -1,4 +1,4 @@
-// sluice/detail/operators_pipe.hpp: the pipe syntax of sluice/operators.hpp
+// sluice/compose/detail/operators_pipe.hpp: the pipe syntax of sluice/compose/operators.hpp
 // (`src | sluice::ops::map(f)`) and operators as transforms (`ops::map(f).as_transform<In>(l)`).
 //
 // `ops::X(args...)` returns an `op_adaptor` holding the arguments; applying it to a readable
@@ -13,9 +13,9 @@
 #include <system_error>
 #include <utility>
 
-#include "sluice/detail/operators_core.hpp"
-#include "sluice/duplex.hpp"
-#include "sluice/transform.hpp"
+#include "sluice/compose/detail/operators_core.hpp"
+#include "sluice/core/duplex.hpp"
+#include "sluice/core/transform.hpp"
 
 namespace sluice {
 namespace detail {

@@ -1,4 +1,4 @@
-// sluice/detail/operators_tee.hpp: tee (broadcast) for sluice/operators.hpp.
+// sluice/compose/detail/operators_tee.hpp: tee (broadcast) for sluice/compose/operators.hpp.
 //
 // A `tee_hub<T>` reads one source in paused mode and pushes a copy of every item into each of its
 // `tee_branch<T>` readables. Without max_lag it reads only while every live branch wants data
@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/detail/operators_core.hpp"
+#include "sluice/compose/detail/operators_core.hpp"
 
 namespace sluice::detail {
 

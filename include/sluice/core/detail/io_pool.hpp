@@ -1,4 +1,4 @@
-// sluice/detail/io_pool.hpp: threads that run blocking system calls for the I/O streams.
+// sluice/core/detail/io_pool.hpp: threads that run blocking system calls for the I/O streams.
 //
 // File streams must never block their loop, and Linux offers no portable asynchronous file I/O
 // short of io_uring (not among our dependencies; docs/files.md has the reasoning). So open(2),
@@ -8,7 +8,7 @@
 //
 //   - `io_pool`: a fixed set of threads taking jobs from one FIFO. `io_pool::shared()` is the
 //     process-wide pool the file streams use (2 threads, created on first use, joined at exit).
-//     Streams over pipes and terminals (sluice/stdio.hpp) own a one-thread pool instead, because
+//     Streams over pipes and terminals (sluice/io/stdio.hpp) own a one-thread pool instead, because
 //     their reads and writes may block for ever; such a pool is detached, not joined, when it goes.
 //   - `run_blocking()`: runs a function on a pool and hands its result to a callback on the loop.
 #pragma once
@@ -21,7 +21,7 @@
 #include <utility>
 #include <vector>
 
-#include "sluice/loop.hpp"
+#include "sluice/core/loop.hpp"
 
 namespace sluice::detail {
 

@@ -1,4 +1,4 @@
-// sluice/detail/run_buffer.hpp: the containers of the object-mode data path.
+// sluice/core/detail/run_buffer.hpp: the containers of the object-mode data path.
 //
 // run_buffer: the items of a run (readable.hpp, "runs"): a growable array whose append is a
 // compare, a move and an increment, inline, so gathering an item costs no more than handing it

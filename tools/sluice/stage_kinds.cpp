@@ -1,0 +1,369 @@
+// tools/sluice/stage_kinds.cpp: every stage kind of `sluice run`, one table entry each, with its
+// parser and the build() of its options next to it.
+#include "stage_kinds.hpp"
+
+#include <algorithm>
+#include <array>
+#include <regex>
+#include <utility>
+
+#include "concat.hpp"
+#include "filters.hpp"
+#include "sluice/codec/brotli.hpp"
+#include "sluice/codec/gzip.hpp"
+#include "sluice/codec/zstd.hpp"
+#include "sluice/io/stdio.hpp"
+
+namespace sluice::cli {
+namespace {
+
+using parse_result = std::variant<std::shared_ptr<const stage_config>, syntax_error>;
+
+// Output buffers of 64 KiB: larger than the library's 16 KiB default, fewer chunks per byte.
+constexpr std::size_t codec_chunk = 64 * 1024;
+
+template <class C>
+parse_result no_args(stage_args& args) {
+  if (!args.done()) return args.unexpected(args.next());
+  return std::make_shared<const C>();
+}
+
+// ---- read FILE... / write FILE [--append] [--no-atomic] -------------------------------------
+
+parse_result parse_read(stage_args& args) {
+  auto r = std::make_shared<read_stage>();
+  while (!args.done()) {
+    const token& t = args.next();
+    if (is_option(t)) return args.unexpected(t);
+    r->paths.push_back(t.text);
+  }
+  if (r->paths.empty()) return args.missing("FILE");
+  return r;
+}
+
+parse_result parse_write(stage_args& args) {
+  auto w = std::make_shared<write_stage>();
+  bool have_path = false;
+  while (!args.done()) {
+    const token& t = args.next();
+    if (is_option(t) && t.text == "--append") {
+      w->append = true;
+    } else if (is_option(t) && t.text == "--no-atomic") {
+      w->atomic = false;
+    } else if (!is_option(t) && !have_path) {
+      w->path = t.text;
+      have_path = true;
+    } else {
+      return args.unexpected(t);
+    }
+  }
+  if (!have_path) return args.missing("FILE");
+  return w;
+}
+
+// ---- gzip, gunzip, zstd, unzstd, brotli, unbrotli --------------------------------------------
+
+struct level_range {
+  int min;
+  int max;
+};
+
+template <codec_kind Kind>
+parse_result parse_codec(stage_args& args) {
+  auto c = std::make_shared<codec_stage>();
+  c->kind = Kind;
+  constexpr bool compressor =
+      Kind == codec_kind::gzip || Kind == codec_kind::zstd || Kind == codec_kind::brotli;
+  constexpr level_range range = Kind == codec_kind::gzip   ? level_range{0, 9}
+                                : Kind == codec_kind::zstd ? level_range{1, 19}
+                                                           : level_range{0, 11};
+  while (!args.done()) {
+    const token& t = args.next();
+    const std::string opt = option_name(t);
+    if (compressor && is_option(t) && opt == "--level") {
+      auto v = args.value_of(t);
+      if (auto* e = std::get_if<syntax_error>(&v)) return *e;
+      const token& val = *std::get<const token*>(v);
+      auto n = parse_int(val.text);
+      if (!n || *n < range.min || *n > range.max)
+        return error_at(val, args.name() + ": --level must be " + std::to_string(range.min) + ".." +
+                                 std::to_string(range.max) + ", not " + quote(val.text));
+      c->level = static_cast<int>(*n);
+    } else if ((Kind == codec_kind::gzip || Kind == codec_kind::gunzip) && is_option(t) &&
+               opt == "--engine") {
+      auto v = args.value_of(t);
+      if (auto* e = std::get_if<syntax_error>(&v)) return *e;
+      const token& val = *std::get<const token*>(v);
+      if (val.text == "zlib")
+        c->engine = gzip_engine_kind::zlib;
+      else if (val.text == "isal")
+        c->engine = gzip_engine_kind::isal;
+      else
+        return error_at(val,
+                        args.name() + ": --engine must be zlib or isal, not " + quote(val.text));
+    } else if (Kind == codec_kind::gzip && is_option(t) && opt == "--threads") {
+      auto v = args.value_of(t);
+      if (auto* e = std::get_if<syntax_error>(&v)) return *e;
+      const token& val = *std::get<const token*>(v);
+      auto n = parse_int(val.text);
+      if (!n || *n < 0 || *n > static_cast<long long>(max_gzip_threads))
+        return error_at(val, "gzip: --threads must be 0.." + std::to_string(max_gzip_threads) +
+                                 ", not " + quote(val.text));
+      c->threads = static_cast<unsigned>(*n);
+    } else {
+      return args.unexpected(t);
+    }
+  }
+  return c;
+}
+
+// ---- grep [-v] [-F] [-i] PATTERN --------------------------------------------------------------
+
+parse_result parse_grep(stage_args& args) {
+  auto g = std::make_shared<grep_stage>();
+  const token* pattern = nullptr;
+  bool options_done = false;
+  while (!args.done()) {
+    const token& t = args.next();
+    if (!options_done && is_option(t) && t.text == "--") {
+      options_done = true;
+    } else if (!options_done && is_option(t) && t.text[1] != '-') {
+      for (std::size_t i = 1; i < t.text.size(); ++i) {
+        switch (t.text[i]) {
+          case 'v':
+            g->invert = true;
+            break;
+          case 'F':
+            g->fixed = true;
+            break;
+          case 'i':
+            g->ignore_case = true;
+            break;
+          default:
+            return syntax_error{"grep: unknown option '-" + std::string(1, t.text[i]) + "'",
+                                t.offset + i, 1};
+        }
+      }
+    } else if ((options_done || !is_option(t)) && !pattern) {
+      pattern = &t;
+    } else {
+      return args.unexpected(t);
+    }
+  }
+  if (!pattern) return args.missing("PATTERN");
+  if (!g->fixed) {
+    try {
+      (void)std::regex(pattern->text, g->ignore_case ? std::regex::ECMAScript | std::regex::icase
+                                                     : std::regex::ECMAScript);
+    } catch (const std::regex_error& e) {
+      return error_at(*pattern, std::string("grep: invalid regular expression: ") + e.what());
+    }
+  }
+  g->pattern = pattern->text;
+  return g;
+}
+
+// ---- head [N] | head -n N | head -c N   (N may carry a K/M/G suffix) -------------------------
+
+parse_result parse_head(stage_args& args) {
+  auto h = std::make_shared<head_stage>();
+  bool have_count = false;
+  while (!args.done()) {
+    const token& t = args.next();
+    const token* val = &t;
+    if (is_option(t) && (t.text == "-c" || t.text == "-n")) {
+      if (args.done()) return error_at(t, "head: " + t.text + " needs a count");
+      h->bytes = t.text == "-c";
+      val = &args.next();
+    } else if (is_option(t) || have_count) {
+      return args.unexpected(t);
+    }
+    auto n = parse_size(val->text);
+    if (!n) return error_at(*val, "head: not a count: " + quote(val->text));
+    h->count = *n;
+    have_count = true;
+  }
+  return h;
+}
+
+// ---- count [-l] [-c] ----------------------------------------------------------------------
+
+parse_result parse_count(stage_args& args) {
+  auto c = std::make_shared<count_stage>();
+  while (!args.done()) {
+    const token& t = args.next();
+    if (is_option(t) && t.text == "-c")
+      c->bytes = true;
+    else if (is_option(t) && t.text == "-l")
+      c->bytes = false;
+    else
+      return args.unexpected(t);
+  }
+  return c;
+}
+
+// ---- The table --------------------------------------------------------------------------------
+
+constexpr std::array kinds{
+    stage_kind{"read", "FILE...", "read the files, one after another (first stage only)",
+               stage_role::source, parse_read},
+    stage_kind{"stdin", "", "read stdin (the default first stage)", stage_role::source,
+               no_args<stdin_stage>},
+    stage_kind{"write", "[--append] [--no-atomic] FILE",
+               "write FILE, atomically unless --append/--no-atomic (last stage only)",
+               stage_role::sink, parse_write},
+    stage_kind{"stdout", "", "write stdout (the default last stage)", stage_role::sink,
+               no_args<stdout_stage>},
+    stage_kind{"gzip", "[--level N] [--engine zlib|isal] [--threads N]",
+               "compress with gzip (level 0..9; threads 0: one per core)", stage_role::filter,
+               parse_codec<codec_kind::gzip>},
+    stage_kind{"gunzip", "[--engine zlib|isal]", "decompress gzip (any number of members)",
+               stage_role::filter, parse_codec<codec_kind::gunzip>},
+    stage_kind{"zstd", "[--level N]", "compress with Zstandard (level 1..19)", stage_role::filter,
+               parse_codec<codec_kind::zstd>},
+    stage_kind{"unzstd", "", "decompress Zstandard", stage_role::filter,
+               parse_codec<codec_kind::unzstd>},
+    stage_kind{"brotli", "[--level N]", "compress with Brotli (quality 0..11)", stage_role::filter,
+               parse_codec<codec_kind::brotli>},
+    stage_kind{"unbrotli", "", "decompress Brotli", stage_role::filter,
+               parse_codec<codec_kind::unbrotli>},
+    stage_kind{"lines", "", "re-chunk so that every chunk holds whole lines", stage_role::filter,
+               no_args<lines_stage>},
+    stage_kind{"grep", "[-v] [-F] [-i] PATTERN",
+               "keep matching lines (ECMAScript regex; -F substring, -v the others, -i any case)",
+               stage_role::filter, parse_grep},
+    stage_kind{"head", "[N] | -n N | -c N",
+               "the first N lines (default 10) or bytes, then stop reading", stage_role::filter,
+               parse_head},
+    stage_kind{"count", "[-l] [-c]", "one line: the number of lines (or of bytes, -c)",
+               stage_role::filter, parse_count},
+};
+
+}  // namespace
+
+// ---- build(): each kind's stream ------------------------------------------------------------
+
+byte_stage read_stage::build(build_context& ctx) const {
+  if (paths.size() != 1) return {std::make_shared<concat_reader>(ctx.loop, paths), ctx.name};
+  auto r = make_file_reader(ctx.loop, paths.front(), {.name = paths.front()});
+  ctx.source_file = r;
+  return {r, ctx.name};
+}
+
+byte_stage write_stage::build(build_context& ctx) const {
+  file_writer_options o;
+  o.flags = append ? open_mode::append : open_mode::truncate;
+  o.atomic = atomic && !append;
+  o.name = path;
+  return {make_file_writer(ctx.loop, path, o), ctx.name};
+}
+
+byte_stage stdin_stage::build(build_context& ctx) const { return {make_stdin(ctx.loop), ctx.name}; }
+
+byte_stage stdout_stage::build(build_context& ctx) const {
+  return {make_stdout(ctx.loop), ctx.name};
+}
+
+byte_stage codec_stage::build(build_context& ctx) const {
+  sluice::loop& l = ctx.loop;
+  const gzip_engine e = engine == gzip_engine_kind::isal ? gzip_engine::isal : gzip_engine::zlib;
+  switch (kind) {
+    case codec_kind::gzip: {
+      gzip_options o;
+      o.level = level.value_or(-1);
+      o.chunk_size = codec_chunk;
+      o.engine = e;
+      o.threads = threads;
+      return {make_gzip(l, o), ctx.name};
+    }
+    case codec_kind::gunzip: {
+      zlib_options o;
+      o.chunk_size = codec_chunk;
+      return {make_gunzip(l, o, e), ctx.name};
+    }
+    case codec_kind::zstd: {
+      zstd_options o;
+      o.level = level.value_or(3);
+      o.chunk_size = codec_chunk;
+      return {make_zstd_compress(l, o), ctx.name};
+    }
+    case codec_kind::unzstd: {
+      zstd_options o;
+      o.chunk_size = codec_chunk;
+      return {make_zstd_decompress(l, o), ctx.name};
+    }
+    case codec_kind::brotli: {
+      brotli_options o;
+      o.quality = level.value_or(11);
+      o.chunk_size = codec_chunk;
+      return {make_brotli_compress(l, o), ctx.name};
+    }
+    case codec_kind::unbrotli: {
+      brotli_options o;
+      o.chunk_size = codec_chunk;
+      return {make_brotli_decompress(l, o), ctx.name};
+    }
+  }
+  throw std::invalid_argument("unknown codec");
+}
+
+byte_stage lines_stage::build(build_context& ctx) const {
+  return {std::make_shared<line_splitter>(ctx.loop), ctx.name};
+}
+
+byte_stage grep_stage::build(build_context& ctx) const {
+  grep_options g{pattern, invert, fixed, ignore_case};
+  return {std::make_shared<grep_filter>(ctx.loop, std::move(g)), ctx.name};
+}
+
+byte_stage head_stage::build(build_context& ctx) const {
+  // Once it has enough, head ends the pipeline before itself: what is upstream stops reading.
+  head_filter::options h{count, bytes, [p = ctx.pipeline, stage = ctx.index + 1] {
+                           if (p) p->stop_before(stage);
+                         }};
+  return {std::make_shared<head_filter>(ctx.loop, std::move(h)), ctx.name};
+}
+
+byte_stage count_stage::build(build_context& ctx) const {
+  return {std::make_shared<line_counter>(ctx.loop, bytes), ctx.name};
+}
+
+// ---- The table's readers ----------------------------------------------------------------------
+
+std::span<const stage_kind> stage_kinds() noexcept { return kinds; }
+
+const stage_kind* find_stage_kind(std::string_view name) noexcept {
+  auto it =
+      std::find_if(kinds.begin(), kinds.end(), [&](const stage_kind& k) { return k.name == name; });
+  return it == kinds.end() ? nullptr : &*it;
+}
+
+std::string stage_names() {
+  std::string out;
+  for (const auto& k : kinds) {
+    if (!out.empty()) out += ", ";
+    out += k.name;
+  }
+  return out;
+}
+
+std::string stage_help() {
+  constexpr std::size_t help_column = 26;
+  std::string out;
+  for (const auto& k : kinds) {
+    std::string left = "  " + std::string(k.name);
+    if (!k.synopsis.empty()) left += " " + std::string(k.synopsis);
+    out += left;
+    if (left.size() + 1 > help_column) {
+      out += "\n";
+      out.append(help_column, ' ');
+    } else {
+      out.append(help_column - left.size(), ' ');
+    }
+    out += k.help;
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace sluice::cli
