@@ -8,10 +8,12 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
 #include <csignal>
 #include <cstddef>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -345,6 +347,28 @@ TEST(RuntimePipeline, StopBeforeIsIgnoredOnceThePipelineFailed) {
   ASSERT_TRUE(result);
   EXPECT_EQ(result->code, std::errc::invalid_argument);
   EXPECT_EQ(result->stage, 2u);
+}
+
+TEST(RuntimePipeline, AsAnAsioOperationWithTheFailingStage) {
+  boost::asio::io_context io;
+  sluice::asio_loop loop(io);
+  destroys d;
+  std::vector<int> out;
+  std::future<std::error_code> ok = sluice::async_pipeline(
+      std::vector<pipeline_stage<int>>{numbers(loop, 10, d), plus_one(loop, d),
+                                       collect(loop, out, d)},
+      boost::asio::use_future);
+  pipeline_error details;
+  std::future<std::error_code> failed = sluice::async_pipeline(
+      details,
+      std::vector<pipeline_stage<int>>{
+          numbers(loop, 10, d), {plus_one(loop, d, 4), "four"}, collect(loop, out, d)},
+      boost::asio::use_future);
+  io.run();
+  EXPECT_EQ(ok.get(), std::error_code{});
+  EXPECT_EQ(failed.get(), std::errc::invalid_argument);
+  EXPECT_EQ(details.stage, 2u);
+  EXPECT_EQ(details.stage_name, "four");
 }
 
 // ---- Byte mode, on real files --------------------------------------------------------------

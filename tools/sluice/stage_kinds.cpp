@@ -207,11 +207,11 @@ parse_result parse_count(stage_args& args) {
 constexpr std::array kinds{
     stage_kind{"read", "FILE...", "read the files, one after another (first stage only)",
                stage_role::source, parse_read},
-    stage_kind{"stdin", "", "read stdin (the default first stage)", stage_role::source,
-               no_args<stdin_stage>},
     stage_kind{"write", "[--append] [--no-atomic] FILE",
                "write FILE, atomically unless --append/--no-atomic (last stage only)",
                stage_role::sink, parse_write},
+    stage_kind{"stdin", "", "read stdin (the default first stage)", stage_role::source,
+               no_args<stdin_stage>},
     stage_kind{"stdout", "", "write stdout (the default last stage)", stage_role::sink,
                no_args<stdout_stage>},
     stage_kind{"gzip", "[--level N] [--engine zlib|isal] [--threads N]",

@@ -11,7 +11,8 @@
 // error with the stage that failed: premature_close never masks a real error
 // (nodejs/node#36760). The callback runs after every stage has reported (destroyed stages have
 // released their resources), and no listener the pipeline added is left on any stage.
-// docs/pipelines.md explains the choices.
+// runtime_pipeline.hpp runs the same pipeline over a std::vector of stages known only at run
+// time. docs/pipelines.md explains the choices.
 #pragma once
 
 #include <boost/asio/associated_cancellation_slot.hpp>
@@ -343,7 +344,7 @@ class pipeline_handle {
   /// success. This is what a `head` stage asks for once it has enough. No-op for stage 1, past
   /// the last stage, for a stage at or before an earlier stop_before(), once the pipeline
   /// failed or completed. Call it on the loop's thread.
-  void stop_before(std::size_t stage) noexcept {
+  void stop_before(std::size_t stage) {
     if (auto s = state_.lock()) s->stop_before(stage);
   }
   /// True until the pipeline completed (its callback is queued or ran).
@@ -408,7 +409,8 @@ requires(!detail::starts_with_stage_vector<Args...>) pipeline_handle pipeline(Ar
   }
 }
 
-/// async_pipeline(s1, ..., sN, token) and async_pipeline(details, s1, ..., sN, token).
+/// async_pipeline(s1, ..., sN, token) and async_pipeline(details, s1, ..., sN, token); also
+/// with a std::vector of pipeline_stage (runtime_pipeline.hpp) in place of s1, ..., sN.
 ///
 /// The pipeline as an Asio asynchronous operation: completes with `void(std::error_code)`
 /// (use_awaitable, use_future, a callback, ...). Pass a `pipeline_error&` first to get the
@@ -418,13 +420,25 @@ requires(!detail::starts_with_stage_vector<Args...>) pipeline_handle pipeline(Ar
 /// after every stage has reported.
 template <class... Args>
 auto async_pipeline(Args&&... args) {
-  static_assert(sizeof...(Args) >= 3,
+  static_assert(sizeof...(Args) >= 2,
                 "sluice::async_pipeline needs at least two stages and a completion token");
   auto all = std::forward_as_tuple(std::forward<Args>(args)...);
   using first = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;
   constexpr bool has_details = std::is_same_v<first, pipeline_error>;
   constexpr std::size_t skip = has_details ? 1 : 0;
   constexpr std::size_t n = sizeof...(Args) - 1 - skip;
+  // A std::vector of pipeline_stage (runtime_pipeline.hpp) stands for all the stages.
+  constexpr bool runtime = [] {
+    if constexpr (sizeof...(Args) < skip + 2) {
+      return false;
+    } else {
+      return detail::is_stage_vector<
+          std::remove_cvref_t<std::tuple_element_t<skip, std::tuple<Args...>>>>::value;
+    }
+  }();
+  static_assert(runtime ? n == 1 : n >= 2,
+                "sluice::async_pipeline needs at least two stages (or one vector of stages) and a "
+                "completion token");
   pipeline_error* details = nullptr;
   if constexpr (has_details) details = &std::get<0>(all);
   auto stages = [&]<std::size_t... I>(std::index_sequence<I...>) {
