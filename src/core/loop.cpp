@@ -13,7 +13,32 @@ bool timer::cancel() noexcept {
 
 bool timer::pending() const noexcept { return state_ && state_->pending; }
 
-loop::~loop() = default;
+loop::~loop() {
+  draining_ = true;  // a stream freed here may defer: queue it, do not wake a loop half gone
+  release_held();
+}
+
+void loop::hold(const void* key, std::shared_ptr<void> owner) {
+  held_.try_emplace(key, std::move(owner));
+}
+
+void loop::release(const void* key) {
+  auto it = held_.find(key);
+  if (it == held_.end()) return;
+  std::shared_ptr<void> owner = std::move(it->second);
+  held_.erase(it);
+  defer([owner = std::move(owner)] {});
+}
+
+void loop::release_held() noexcept {
+  // Freeing one stream may release others (their holds are dropped with them): take the map
+  // first, then let it go.
+  while (!held_.empty()) {
+    auto held = std::move(held_);
+    held_.clear();
+    held.clear();
+  }
+}
 
 void loop::defer(task fn) {
   const bool was_empty = ticks_.empty();
@@ -80,6 +105,7 @@ void loop::fire(const std::shared_ptr<timer::state>& s) {
 
 manual_loop::~manual_loop() {
   wait_for_no_work();
+  release_held();
   // Tasks still in the inbox die here, on the thread that owns the loop.
   std::deque<task> left;
   {

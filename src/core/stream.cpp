@@ -153,6 +153,21 @@ void stream::on_destroyed(std::error_code ec, const callback& cb) {
     if (ec) emit_error_now(ec);
     emit_close_now();
   });
+  release_if_done();
+}
+
+void stream::hold_while_piped() {
+  if (held_ || destroyed() || (readable_side_done() && writable_side_done())) return;
+  std::shared_ptr<stream> self = weak_from_this().lock();
+  if (!self) return;
+  held_ = true;
+  loop_->hold(this, std::move(self));
+}
+
+void stream::release_if_done() {
+  if (!held_ || !(closed_ || (readable_side_done() && writable_side_done()))) return;
+  held_ = false;
+  loop_->release(this);
 }
 
 void stream::emit_error_now(std::error_code ec) {

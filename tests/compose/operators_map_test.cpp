@@ -15,6 +15,7 @@
 #include "sluice/compose/operators.hpp"
 #include "sluice/core/loop.hpp"
 #include "sluice/core/make.hpp"
+#include "support/trace.hpp"
 
 namespace {
 
@@ -482,6 +483,68 @@ TEST(OperatorsMap, AsTransformStageFailsWithItsOperator) {
   EXPECT_EQ(stage_closes, 1);
   EXPECT_EQ(stage->errored(), io_error());
   EXPECT_EQ(stage->error_message(), "map: item 3: " + io_error().message());
+}
+
+}  // namespace
+
+// ---- Invalid arguments (Node: tests/core/node/traces/operator_args.txt) ----------------------
+
+namespace {
+
+// The error an operator call threw, or an empty code if it did not throw.
+template <class F>
+std::error_code thrown_by(F&& f) {
+  try {
+    f();
+  } catch (const std::system_error& e) {
+    return e.code();
+  }
+  return {};
+}
+
+TEST(OperatorsArgs, ConcurrencyZeroIsOutOfRangeAsInNode) {
+  manual_loop loop;
+  auto p = std::make_shared<source_probe>();
+  // Node: "map concurrency 0 threw ERR_OUT_OF_RANGE", "filter concurrency 0 threw
+  // ERR_OUT_OF_RANGE"; sluice used to take 0 as 1 without a word.
+  const auto map0 = thrown_by([&] {
+    (void)sluice::map(counting_source(loop, 3, p), [](int x) { return x; }, {.concurrency = 0});
+  });
+  EXPECT_EQ(sluice::test::node_code(map0), "ERR_OUT_OF_RANGE");
+  const auto async0 = thrown_by([&] {
+    (void)sluice::map(counting_source(loop, 3, p), [](int x, done<int> d) { d(x); },
+                      {.concurrency = 0});
+  });
+  EXPECT_EQ(async0, sluice::errc::out_of_range);
+  const auto filter0 = thrown_by([&] {
+    (void)sluice::filter(counting_source(loop, 3, p), [](const int&) { return true; },
+                         {.concurrency = 0});
+  });
+  EXPECT_EQ(sluice::test::node_code(filter0), "ERR_OUT_OF_RANGE");
+  // Node: "map concurrency 1 -> object": 1 is fine.
+  EXPECT_FALSE(thrown_by([&] {
+    (void)sluice::map(counting_source(loop, 3, p), [](int x) { return x; }, {.concurrency = 1});
+  }));
+  loop.run();
+}
+
+TEST(OperatorsArgs, OtherOperatorArgumentsOutOfRangeAreRejectedLikewise) {
+  manual_loop loop;
+  auto p = std::make_shared<source_probe>();
+  EXPECT_EQ(thrown_by([&] { (void)sluice::batch(counting_source(loop, 3, p), 0); }),
+            sluice::errc::out_of_range);
+  EXPECT_EQ(thrown_by([&] {
+              (void)sluice::batch(counting_source(loop, 3, p), 2, sluice::loop::duration::zero());
+            }),
+            sluice::errc::out_of_range);
+  EXPECT_EQ(thrown_by([&] { (void)sluice::throttle(counting_source(loop, 3, p), {.rate = -1}); }),
+            sluice::errc::out_of_range);
+  EXPECT_EQ(thrown_by([&] {
+              (void)sluice::throttle(counting_source(loop, 3, p), {.rate = 1, .burst = 0.5});
+            }),
+            sluice::errc::out_of_range);
+  EXPECT_FALSE(thrown_by([&] { (void)sluice::batch(counting_source(loop, 3, p), 1); }));
+  loop.run();
 }
 
 }  // namespace

@@ -60,9 +60,10 @@ struct operator_options {
 
 /// Options of map / filter.
 struct map_options {
-  /// Asynchronous functions: how many items may be in flight at once (0 counts as 1). Ordered,
-  /// this also bounds the reorder buffer: at most `concurrency` items are started and not yet
-  /// delivered. Synchronous functions ignore it.
+  /// Asynchronous functions: how many items may be in flight at once, at least 1 (0 throws
+  /// errc::out_of_range, as Node rejects it). Ordered, this also bounds the reorder buffer: at
+  /// most `concurrency` items are started and not yet delivered. Synchronous functions ignore
+  /// it (but 0 is still rejected).
   std::size_t concurrency = 1;
   /// Asynchronous functions: deliver results in input order (true, Node's behaviour) or in
   /// completion order (false).
@@ -76,7 +77,7 @@ using filter_options = map_options;
 struct throttle_options {
   /// Items per second, > 0.
   double rate = 1;
-  /// The bucket's size: how many items may pass back to back after a pause (at least 1).
+  /// The bucket's size: how many items may pass back to back after a pause, at least 1.
   double burst = 1;
   std::optional<std::size_t> high_water_mark{};
   std::string name{};
@@ -96,6 +97,12 @@ struct tee_options {
 };
 
 namespace detail {
+
+/// Rejects an operator argument outside its range, as Node does (ERR_OUT_OF_RANGE): throws
+/// std::system_error(errc::out_of_range) with "<op>: <what>".
+inline void check_argument(bool ok, const char* what) {
+  if (!ok) throw std::system_error(make_error_code(errc::out_of_range), what);
+}
 
 inline readable_options result_options(std::optional<std::size_t> hwm, std::string name) {
   return readable_options{.high_water_mark = hwm, .name = std::move(name)};
@@ -173,6 +180,7 @@ template <class Out = void, class S, class F>
 requires detail::readable_stream<S>
 [[nodiscard]] auto map(std::shared_ptr<S> src, F f, map_options opts = {}) {
   using In = detail::readable_value_t<S>;
+  detail::check_argument(opts.concurrency >= 1, "map: concurrency must be at least 1");
   auto ro = detail::result_options(opts.high_water_mark, std::move(opts.name));
   if constexpr (std::invocable<F&, In&&>) {
     using R = std::conditional_t<std::is_void_v<Out>, std::invoke_result_t<F&, In&&>, Out>;
@@ -193,6 +201,7 @@ template <class S, class F>
 requires detail::readable_stream<S>
 [[nodiscard]] auto filter(std::shared_ptr<S> src, F pred, filter_options opts = {}) {
   using T = detail::readable_value_t<S>;
+  detail::check_argument(opts.concurrency >= 1, "filter: concurrency must be at least 1");
   auto ro = detail::result_options(opts.high_water_mark, std::move(opts.name));
   if constexpr (std::predicate<F&, const T&>) {
     return std::shared_ptr<readable<T>>(
@@ -249,7 +258,8 @@ requires detail::readable_stream<S>
       detail::result_options(opts.high_water_mark, std::move(opts.name))));
 }
 
-/// Items grouped into vectors: a batch is pushed when it holds `max_items` (0 counts as 1), or
+/// Items grouped into vectors: a batch is pushed when it holds `max_items` (at least 1; 0 throws
+/// std::system_error(errc::out_of_range), as does a max_wait that is not positive), or
 /// when `max_wait` has passed since its first item (a timer on the loop), whichever comes first;
 /// what is left at the end comes as a last, shorter batch. `loop::duration::max()` (the default)
 /// means no time limit. A batch due by time is pushed even while the consumer is full (one batch
@@ -260,6 +270,8 @@ requires detail::readable_stream<S>
                          loop::duration max_wait = loop::duration::max(),
                          operator_options opts = {}) {
   using T = detail::readable_value_t<S>;
+  detail::check_argument(max_items >= 1, "batch: max_items must be at least 1");
+  detail::check_argument(max_wait > loop::duration::zero(), "batch: max_wait must be positive");
   return std::shared_ptr<readable<std::vector<T>>>(detail::make_op<detail::batch_op<T>>(
       detail::as_readable(src), max_items, max_wait,
       detail::result_options(opts.high_water_mark, std::move(opts.name))));
@@ -270,13 +282,13 @@ requires detail::readable_stream<S>
 /// tokens come back at `rate` per second up to `burst`. So after a quiet period up to `burst`
 /// items pass at once, and over any window of t seconds at most burst + rate·t items pass. One
 /// item waits inside for its token; the source is not read meanwhile. Throws std::system_error
-/// (errc::invalid_argument) if rate is not > 0.
+/// (errc::out_of_range) if rate is not > 0 or burst is below 1 (or either is not a number).
 template <class S>
 requires detail::readable_stream<S>
 [[nodiscard]] auto throttle(std::shared_ptr<S> src, throttle_options opts) {
   using T = detail::readable_value_t<S>;
-  if (!(opts.rate > 0))
-    throw std::system_error(make_error_code(errc::invalid_argument), "throttle: rate must be > 0");
+  detail::check_argument(opts.rate > 0, "throttle: rate must be > 0");
+  detail::check_argument(opts.burst >= 1, "throttle: burst must be at least 1");
   return std::shared_ptr<readable<T>>(detail::make_op<detail::throttle_op<T>>(
       detail::as_readable(src), opts.rate, opts.burst,
       detail::result_options(opts.high_water_mark, std::move(opts.name))));

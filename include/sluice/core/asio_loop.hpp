@@ -21,7 +21,10 @@ class asio_loop final : public loop {
  public:
   explicit asio_loop(boost::asio::io_context& ctx) : ctx_(ctx) {}
   /// Waits until no work is outstanding (a pool thread may still be about to post to us).
-  ~asio_loop() override { wait_for_no_work(); }
+  ~asio_loop() override {
+    wait_for_no_work();
+    release_held();
+  }
 
   [[nodiscard]] boost::asio::io_context& context() noexcept { return ctx_; }
 

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <unordered_map>
 #include <utility>
 
 namespace sluice {
@@ -141,7 +142,26 @@ class loop {
   /// Same as work_guard(*this).
   [[nodiscard]] work_guard make_work_guard() { return work_guard(*this); }
 
+  // ---- Streams in flight ---------------------------------------------------------------------
+
+  /// Keeps `owner` alive until release(key), or until the loop is destroyed. pipe() holds both
+  /// of its ends this way until each is done (finished, ended or destroyed), as a pending
+  /// callback keeps a Node stream reachable: a chain written `src->pipe(a)->pipe(b)` lives
+  /// until its data is through, whoever keeps a reference to its streams. A second hold() of
+  /// the same key keeps the first. Loop thread only.
+  void hold(const void* key, std::shared_ptr<void> owner);
+  /// Drops the reference hold(key) took, on a later tick (so whoever called this is not freed
+  /// under its own feet). No-op for a key not held. Loop thread only.
+  void release(const void* key);
+  /// How many owners are held (for tests and diagnostics).
+  [[nodiscard]] std::size_t held_count() const noexcept { return held_.size(); }
+
  protected:
+  /// Drops every held owner now. Final loops call it in their destructors once no work is
+  /// outstanding (streams still piped when their loop goes are freed with it); the base
+  /// destructor calls it again for loops that do not.
+  void release_held() noexcept;
+
   /// Thread-safe: queue `fn` to run on the loop thread (see post()).
   virtual void post_task(task fn) = 0;
   /// Called with the work lock held when outstanding work goes from 0 to 1 / from 1 to 0, from
@@ -173,6 +193,7 @@ class loop {
   time_point event_time_ = clock::now();
   std::uint64_t defer_seq_ = 0;
   bool draining_ = false;
+  std::unordered_map<const void*, std::shared_ptr<void>> held_;  // hold()
   std::mutex work_mu_;
   std::condition_variable work_cv_;  // signalled when work_ drops to 0
   std::atomic<std::size_t> work_{0};

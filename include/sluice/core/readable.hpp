@@ -835,6 +835,7 @@ class readable : public virtual stream {
     if (errored() || close_emitted() || end_emitted_ || length_ != 0) return;
     end_emitted_ = true;
     end_.emit();
+    this->release_if_done();
     if (writable_side_open() && !allow_half_open_) {
       defer([this] {
         if (!destroyed()) writable_side_end();
@@ -847,6 +848,9 @@ class readable : public virtual stream {
   // --- pipe --------------------------------------------------------------------------------
 
   void pipe_to(std::shared_ptr<writable<T>> dest, pipe_options opts) {
+    // Both ends live until they are done, whoever holds them (loop::hold).
+    this->hold_while_piped();
+    dest->hold_while_piped();
     auto owned = std::make_unique<pipe_link>();
     pipe_link* link = owned.get();
     link->dest = std::move(dest);

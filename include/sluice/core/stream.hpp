@@ -9,6 +9,8 @@
 // Ownership: streams are always owned by std::shared_ptr (create them with std::make_shared).
 // A pending deferred task keeps its stream alive, the way a pending callback keeps a Node stream
 // reachable, so 'close' is delivered even if the user drops every reference after destroy().
+// For the same reason a piped stream (source or destination) is held by its loop until it is
+// done, finished, ended or destroyed (loop::hold): a chain lives until its data is through.
 #pragma once
 
 #include <cassert>
@@ -58,6 +60,9 @@ struct stream_counters {
   /// Total time from push()==false to the next read, in loop::event_time() steps.
   loop::duration push_backpressured_time{};
 };
+
+template <chunk T>
+class readable;
 
 class stream : public std::enable_shared_from_this<stream> {
  public:
@@ -191,9 +196,20 @@ class stream : public std::enable_shared_from_this<stream> {
   /// Ends the writable side, if any (allowHalfOpen: false).
   virtual void writable_side_end() {}
 
+  /// Releases the loop's hold on this stream (hold_while_piped) once it is done: destroyed, or
+  /// both of its sides complete. The sides call it after 'end' and 'finish'.
+  void release_if_done();
+
   stream_counters counters_;
 
  private:
+  template <chunk T>
+  friend class readable;  // pipe() holds both of its ends
+  /// Has the loop keep this stream alive until release_if_done() finds it done (pipe() calls it
+  /// for its source and its destination). No-op for a stream already done or not owned by a
+  /// shared_ptr.
+  void hold_while_piped();
+
   void start_destroy(std::error_code ec, callback cb);
   void on_destroyed(std::error_code ec, const callback& cb);
   void emit_error_now(std::error_code ec);
@@ -225,6 +241,7 @@ class stream : public std::enable_shared_from_this<stream> {
   bool closed_ = false;            // do_destroy completed
   bool auto_destroy_ = true;
   bool emit_close_ = true;
+  bool held_ = false;  // the loop holds this stream (hold_while_piped)
   // destroy() called before construction finished: completes once construction does.
   std::error_code destroy_after_construct_ec_;
   std::vector<callback> destroy_after_construct_cbs_;

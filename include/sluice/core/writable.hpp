@@ -664,6 +664,7 @@ class writable : public virtual stream {
     finished_ = true;
     call_finished_callbacks({});
     finish_.emit();
+    this->release_if_done();
     if (auto_destroy() && readable_side_done()) destroy();
   }
 
