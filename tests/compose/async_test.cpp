@@ -233,9 +233,104 @@ TEST(AsyncNext, LeavingEarlyDestroysTheStreamAndTheGenerator) {
   EXPECT_EQ(got, (std::vector<int>{0, 1, 2}));
   EXPECT_TRUE(r->destroyed());
   EXPECT_TRUE(closed);
-  EXPECT_FALSE(error);  // leaving early is not an error
-  r.reset();            // the last owner: the generator frame goes with the stream
+  // Node 20 (tests/core/node/traces/async_iter.txt, break_early): "loop left destroyed=true
+  // errored=ABORT_ERR", then "[src] event error ABORT_ERR", "[src] event close".
+  EXPECT_EQ(error, errc::aborted);
+  r.reset();  // the last owner: the generator frame goes with the stream
   EXPECT_TRUE(generator_cleaned);
+}
+
+// Node 20 (traces/async_iter.txt, iterate_to_end): "item 1..3", "[src] event end", "[src] event
+// close", "loop done destroyed=true": the end is reported after 'end' and 'close'.
+TEST(AsyncNext, TheEndComesAfterEndAndCloseAsInNode) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  int next = 0;
+  auto r = sluice::make_readable<int>(loop, {.read = [&next](auto& self, std::size_t) {
+                                        if (++next <= 3)
+                                          self.push(next);
+                                        else
+                                          self.push_eof();
+                                      }});
+  std::vector<std::string> log;
+  r->on_end([&] { log.push_back("event end"); });
+  r->on_close([&] { log.push_back("event close"); });
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        sluice::reader<int> rd(r);
+        while (auto x = co_await sluice::async_next(rd))
+          log.push_back("item " + std::to_string(*x));
+        log.push_back(std::string("loop done destroyed=") + (r->destroyed() ? "true" : "false"));
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(log, (std::vector<std::string>{"item 1", "item 2", "item 3", "event end", "event close",
+                                           "loop done destroyed=true"}));
+}
+
+// Node 20 (iterate_to_end_no_autodestroy): "item 1", "item 2", "[src] event end", "loop done
+// destroyed=false": a stream that will not close ends the iteration at 'end'.
+TEST(AsyncNext, WithoutAutoDestroyTheEndComesAtEnd) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  int next = 0;
+  auto r = sluice::make_readable<int>(
+      loop, {.auto_destroy = false, .read = [&next](auto& self, std::size_t) {
+               if (++next <= 2)
+                 self.push(next);
+               else
+                 self.push_eof();
+             }});
+  std::vector<std::string> log;
+  r->on_end([&] { log.push_back("event end"); });
+  r->on_close([&] { log.push_back("event close"); });
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        sluice::reader<int> rd(r);
+        while (auto x = co_await sluice::async_next(rd))
+          log.push_back("item " + std::to_string(*x));
+        log.push_back(std::string("loop done destroyed=") + (r->destroyed() ? "true" : "false"));
+      },
+      asio::detached);
+  io.run();
+  EXPECT_EQ(log, (std::vector<std::string>{"item 1", "item 2", "event end",
+                                           "loop done destroyed=false"}));
+}
+
+// Node 20 (pending_next_then_destroy): three next() pending, destroy(err): "next 1 rejected
+// EBOOM", "next 2 resolved done=true", "next 3 resolved done=true".
+TEST(AsyncNext, PendingOperationsWhenTheStreamFailsOneGetsTheErrorTheRestTheEnd) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  auto r = manual_source(loop);
+  sluice::reader<int> rd(r);
+  std::vector<std::string> log;
+  for (int k = 1; k <= 3; ++k) {
+    sluice::async_next(rd, [&log, k](async_error ec, std::optional<int> x) {
+      if (ec)
+        log.push_back("next " + std::to_string(k) + " rejected " + ec.message());
+      else
+        log.push_back("next " + std::to_string(k) + " resolved done=" + (x ? "false" : "true"));
+    });
+  }
+  r->destroy(make_error_code(std::errc::io_error));
+  io.run();
+  ASSERT_EQ(log.size(), 3u);
+  EXPECT_EQ(log[0], "next 1 rejected " + make_error_code(std::errc::io_error).message());
+  EXPECT_EQ(log[1], "next 2 resolved done=true");
+  EXPECT_EQ(log[2], "next 3 resolved done=true");
+  // And one started later sees the end too.
+  std::optional<async_error> later;
+  sluice::async_next(rd, [&](async_error ec, std::optional<int> x) {
+    later = ec;
+    EXPECT_FALSE(x);
+  });
+  io.restart();
+  io.run();
+  ASSERT_TRUE(later);
+  EXPECT_FALSE(*later);
 }
 
 TEST(AsyncNext, StreamErrorsArriveAsErrorCodesOrExceptions) {

@@ -302,11 +302,23 @@ class reader_state : public std::enable_shared_from_this<reader_state<T>> {
   /// When nothing more will come: the error, or an empty code at the end. nullopt otherwise.
   [[nodiscard]] std::optional<async_error> outcome() const {
     if (closed_) return aborted();
+    // After its error, an iteration is over: later operations see the end (Node's iterator
+    // rejects one next() and resolves the rest as done).
+    if (error_reported_) return async_error();
     if (r_->errored()) return async_error(r_->errored());
-    if (r_->readable_ended() || (r_->eof_pushed() && r_->readable_length() == 0))
-      return async_error();
+    if (r_->readable_ended()) {
+      // As Node's for-await: the end comes after 'end' and, when the stream is going to emit
+      // it, after 'close' (so the stream is destroyed by then, with auto_destroy).
+      if (r_->close_emitted() || !(r_->auto_destroy() && r_->emits_close())) return async_error();
+      return std::nullopt;
+    }
     if (r_->destroyed()) return async_error(make_error_code(errc::premature_close));
     return std::nullopt;
+  }
+
+  /// Notes that `ec` (a real error, not an abort) went to an operation: see outcome().
+  void reported(const async_error& ec) noexcept {
+    if (ec && ec != boost::asio::error::operation_aborted) error_reported_ = true;
   }
 
   /// Whether an operation started now completes at once: true with its code in `ec` (and what
@@ -324,6 +336,7 @@ class reader_state : public std::enable_shared_from_this<reader_state<T>> {
     }
     if (auto out = outcome()) {
       ec = *out;
+      reported(ec);
       return true;
     }
     return false;
@@ -352,7 +365,9 @@ class reader_state : public std::enable_shared_from_this<reader_state<T>> {
       }
       auto op = std::move(waiters_.front());
       waiters_.pop_front();
-      op->complete(out.value_or(async_error()));
+      const async_error ec = out.value_or(async_error());
+      reported(ec);
+      op->complete(ec);
     }
   }
 
@@ -377,7 +392,9 @@ class reader_state : public std::enable_shared_from_this<reader_state<T>> {
     auto ws = std::move(waiters_);
     waiters_.clear();
     for (auto& w : ws) w->complete(aborted());
-    if (destroy_on_exit_ && !finished && !r_->destroyed()) r_->destroy();
+    // Left before the end: as Node 20's for-await, the stream is destroyed with an AbortError.
+    if (destroy_on_exit_ && !finished && !r_->destroyed())
+      r_->destroy(make_error_code(errc::aborted));
   }
 
   [[nodiscard]] readable<T>& stream() const noexcept { return *r_; }
@@ -392,6 +409,7 @@ class reader_state : public std::enable_shared_from_this<reader_state<T>> {
   listener_id ids_[4]{};
   bool destroy_on_exit_;
   bool closed_ = false;
+  bool error_reported_ = false;  // an operation completed with the stream's error
 };
 
 // What an operation takes from the stream and delivers: one item (async_next), a new vector
@@ -529,17 +547,20 @@ auto initiate_next(const std::shared_ptr<reader_state<T>>& s, Token&& token, A..
 
 /// Options of a reader.
 struct reader_options {
-  /// Destroy the stream when the reader goes away before the stream ended (Node's
-  /// destroyOnReturn: leaving a `for await` loop early destroys the stream).
+  /// Destroy the stream, with errc::aborted, when the reader goes away before the stream ended
+  /// (Node's destroyOnReturn: leaving a `for await` loop early destroys the stream with an
+  /// AbortError).
   bool destroy_on_exit = true;
 };
 
 /// Iterates a readable<T> with async_next / async_next_batch. It puts the stream in paused mode
 /// (a 'readable' listener) and starts reading at once, like Node's async iterator. It holds the
-/// queue of pending operations, so they complete in the order they were started. Destroying the
-/// reader completes pending operations with operation_aborted and, unless the stream has ended,
-/// destroys it. Create, use and destroy it on the loop's thread (the operations may be started
-/// from anywhere). Movable, not copyable.
+/// queue of pending operations, so they complete in the order they were started. The end is
+/// reported after the stream's 'end' and, if it is going to emit one, its 'close' (as Node's
+/// for-await); the stream's error goes to one operation, and the ones after it see the end.
+/// Destroying the reader completes pending operations with operation_aborted and, unless the
+/// stream has ended, destroys it with errc::aborted. Create, use and destroy it on the loop's
+/// thread (the operations may be started from anywhere). Movable, not copyable.
 template <chunk T>
 class reader {
  public:
