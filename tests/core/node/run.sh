@@ -4,7 +4,7 @@
 #   traces/ticks/<topic>.txt  same runs with TICKS=1 (nextTick generation markers)
 set -eu
 cd "$(dirname "$0")"
-TOPICS="writable_backpressure writable_lifecycle cork_writev destroy readable_push_read readable_flow transform duplex pipe object_mode_errors text lifetime operator_args async_iter"
+TOPICS="writable_backpressure writable_lifecycle cork_writev destroy readable_push_read readable_flow transform duplex pipe object_mode_errors text lifetime operator_args async_iter ordering"
 mkdir -p traces/ticks
 echo "# node $(node --version)" >&2
 for t in $TOPICS; do
