@@ -240,44 +240,15 @@ TEST(AsyncNext, LeavingEarlyDestroysTheStreamAndTheGenerator) {
   EXPECT_TRUE(generator_cleaned);
 }
 
-// Node 20 (traces/async_iter.txt, iterate_to_end): "item 1..3", "[src] event end", "[src] event
-// close", "loop done destroyed=true": the end is reported after 'end' and 'close'.
-TEST(AsyncNext, TheEndComesAfterEndAndCloseAsInNode) {
-  asio::io_context io;
-  sluice::asio_loop loop(io);
-  int next = 0;
-  auto r = sluice::make_readable<int>(loop, {.read = [&next](auto& self, std::size_t) {
-                                        if (++next <= 3)
-                                          self.push(next);
-                                        else
-                                          self.push_eof();
-                                      }});
-  std::vector<std::string> log;
-  r->on_end([&] { log.push_back("event end"); });
-  r->on_close([&] { log.push_back("event close"); });
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        sluice::reader<int> rd(r);
-        while (auto x = co_await sluice::async_next(rd))
-          log.push_back("item " + std::to_string(*x));
-        log.push_back(std::string("loop done destroyed=") + (r->destroyed() ? "true" : "false"));
-      },
-      asio::detached);
-  io.run();
-  EXPECT_EQ(log, (std::vector<std::string>{"item 1", "item 2", "item 3", "event end", "event close",
-                                           "loop done destroyed=true"}));
-}
-
-// Node 20 (iterate_to_end_no_autodestroy): "item 1", "item 2", "[src] event end", "loop done
-// destroyed=false": a stream that will not close ends the iteration at 'end'.
-TEST(AsyncNext, WithoutAutoDestroyTheEndComesAtEnd) {
+// Iterates a source of 1..n (auto_destroy as given) to its end with a reader and logs what Node's
+// async_iter.js scenarios log: the items, 'end', 'close' and "loop done destroyed=...".
+std::vector<std::string> iterate_and_log(int n, bool auto_destroy) {
   asio::io_context io;
   sluice::asio_loop loop(io);
   int next = 0;
   auto r = sluice::make_readable<int>(
-      loop, {.auto_destroy = false, .read = [&next](auto& self, std::size_t) {
-               if (++next <= 2)
+      loop, {.auto_destroy = auto_destroy, .read = [&next, n](auto& self, std::size_t) {
+               if (++next <= n)
                  self.push(next);
                else
                  self.push_eof();
@@ -295,8 +266,22 @@ TEST(AsyncNext, WithoutAutoDestroyTheEndComesAtEnd) {
       },
       asio::detached);
   io.run();
-  EXPECT_EQ(log, (std::vector<std::string>{"item 1", "item 2", "event end",
-                                           "loop done destroyed=false"}));
+  return log;
+}
+
+// Node 20 (traces/async_iter.txt, iterate_to_end): "item 1..3", "[src] event end", "[src] event
+// close", "loop done destroyed=true": the end is reported after 'end' and 'close'.
+TEST(AsyncNext, TheEndComesAfterEndAndCloseAsInNode) {
+  EXPECT_EQ(iterate_and_log(3, true),
+            (std::vector<std::string>{"item 1", "item 2", "item 3", "event end", "event close",
+                                      "loop done destroyed=true"}));
+}
+
+// Node 20 (iterate_to_end_no_autodestroy): "item 1", "item 2", "[src] event end", "loop done
+// destroyed=false": a stream that will not close ends the iteration at 'end'.
+TEST(AsyncNext, WithoutAutoDestroyTheEndComesAtEnd) {
+  EXPECT_EQ(iterate_and_log(2, false), (std::vector<std::string>{"item 1", "item 2", "event end",
+                                                                 "loop done destroyed=false"}));
 }
 
 // Node 20 (pending_next_then_destroy): three next() pending, destroy(err): "next 1 rejected
