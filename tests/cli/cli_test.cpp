@@ -151,7 +151,7 @@ TEST_F(Cli, IsalEngineGunzipsGzipCliOutputAndNamesCorruption) {
   spit(path("bad.gz"), gz);
   const auto before = files();
   const result bad = sh("\"$SLUICE\" gunzip --engine isal bad.gz");
-  expect_one_line_error(bad, "sluice: gunzip: stage 1 (gunzip): gunzip at input byte ");
+  expect_one_line_error(bad, "sluice: gunzip: stage 2 (gunzip): gunzip at input byte ");
   EXPECT_EQ(files(), before);
   EXPECT_EQ(sh("\"$SLUICE\" run 'read g.gz | gunzip --engine isal | count -c'").out,
             std::to_string(2 * text.size()) + "\n");
@@ -227,7 +227,7 @@ TEST_F(Cli, CorruptInputFailsWithOneLineAndLeavesNoOutput) {
   spit(path("bad.gz"), gz);
   const auto before = files();
   const result r = sh("\"$SLUICE\" gunzip bad.gz");
-  expect_one_line_error(r, "sluice: gunzip: stage 1 (gunzip): ");
+  expect_one_line_error(r, "sluice: gunzip: stage 2 (gunzip): ");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(files(), before);  // neither "bad" nor a temporary file
 }
@@ -237,7 +237,7 @@ TEST_F(Cli, TruncatedInputFailsAndLeavesNoOutput) {
   ASSERT_EQ(sh("gzip -c in.txt | head -c 20000 > cut.gz").status, 0);
   const auto before = files();
   const result r = sh("\"$SLUICE\" gunzip cut.gz -o out.txt");
-  expect_one_line_error(r, "sluice: gunzip: stage 1 (gunzip): ");
+  expect_one_line_error(r, "sluice: gunzip: stage 2 (gunzip): ");
   EXPECT_EQ(files(), before);
 }
 
@@ -253,7 +253,7 @@ TEST_F(Cli, FailedRunKeepsTheOldOutputIntact) {
 
 TEST_F(Cli, MissingInputNamesTheFile) {
   const result r = sh("\"$SLUICE\" gzip nope.txt");
-  expect_one_line_error(r, "sluice: gzip: stage 0 (read): ");
+  expect_one_line_error(r, "sluice: gzip: stage 1 (read): ");
   EXPECT_NE(r.err.find("open 'nope.txt': No such file or directory"), std::string::npos) << r.err;
   EXPECT_TRUE(files().empty());
 }
@@ -288,7 +288,7 @@ TEST_F(Cli, CatConcatenatesFilesAndNamesAMissingOne) {
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(same_bytes(r.out, a + b + a));
   const result missing = sh("\"$SLUICE\" cat a.txt gone.txt -o all.txt");
-  expect_one_line_error(missing, "sluice: cat: stage 0 (read): ");
+  expect_one_line_error(missing, "sluice: cat: stage 1 (read): ");
   EXPECT_NE(missing.err.find("open 'gone.txt'"), std::string::npos) << missing.err;
   EXPECT_FALSE(fs::exists(path("all.txt")));
 }
@@ -397,6 +397,41 @@ TEST_F(Cli, HelpForEverySubcommand) {
   EXPECT_NE(sh("\"$SLUICE\" run --help").out.find("grep [-v]"), std::string::npos);
   EXPECT_NE(sh("\"$SLUICE\" gzip --level 12 x").status, 0);
   EXPECT_NE(sh("\"$SLUICE\" frobnicate").status, 0);
+}
+
+TEST_F(Cli, UsageErrorsExitTwoWithOneLineNamingTheProblem) {
+  make_text("in.txt", 1000);
+  struct usage_case {
+    const char* args;
+    const char* message;  // the whole line, without the newline
+  };
+  const usage_case cases[] = {
+      {"gzip --bogus in.txt", "sluice: gzip: The following argument was not expected: --bogus"},
+      {"gzip --level 12 in.txt", "sluice: gzip: --level: must be 0..9, not 12"},
+      {"gzip --level abc in.txt", "sluice: gzip: --level: not a number: 'abc'"},
+      {"zstd --level 0 in.txt", "sluice: zstd: --level: must be 1..19, not 0"},
+      {"gzip -o", "sluice: gzip: --output: 1 required TEXT missing"},
+      {"", "sluice: a command is needed (sluice --help lists them)"},
+      {"frobnicate", "sluice: unknown command 'frobnicate' (sluice --help lists them)"},
+      {"cat", "sluice: cat: FILE is required"},
+  };
+  for (const auto& c : cases) {
+    const result r = sh(std::string("\"$SLUICE\" ") + c.args);
+    EXPECT_EQ(r.status, 2) << c.args;
+    EXPECT_EQ(r.err, std::string(c.message) + "\n") << c.args;
+    EXPECT_TRUE(r.out.empty()) << c.args;
+  }
+  // Help and version are not errors.
+  EXPECT_EQ(sh("\"$SLUICE\" --version").status, 0);
+  EXPECT_EQ(sh("\"$SLUICE\" gzip --help").status, 0);
+  EXPECT_EQ(files(), (std::set<std::string>{"in.txt"}));  // nothing was written
+}
+
+TEST_F(Cli, RunHeadTakesADashCountAsHeadDoes) {
+  make_text("in.txt", 100000);
+  const result r = sh("\"$SLUICE\" run 'read in.txt | head -3 | count'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "3\n");
 }
 
 TEST_F(Cli, DemoWithATinySizePrintsBothSides) {

@@ -92,6 +92,12 @@ TEST(RunSyntax, CodecOptions) {
 TEST(RunSyntax, HeadAndCountForms) {
   EXPECT_EQ(parse_ok("head")[1].as<head_stage>().count, 10u);
   EXPECT_EQ(parse_ok("head 3")[1].as<head_stage>().count, 3u);
+  // head -5, as head(1) takes it.
+  const auto dash = parse_ok("head -5")[1].as<head_stage>();
+  EXPECT_EQ(dash.count, 5u);
+  EXPECT_FALSE(dash.bytes);
+  const std::string bad = "head -5x";
+  EXPECT_EQ(pointed(bad, parse_err(bad)), "-5x");
   const auto n = parse_ok("head -n 7")[1].as<head_stage>();
   EXPECT_EQ(n.count, 7u);
   EXPECT_FALSE(n.bytes);

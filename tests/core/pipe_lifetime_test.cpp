@@ -60,9 +60,9 @@ outcome run_chain(int items, int middle, sink_pace pace, std::optional<int> fail
   {
     manual_loop loop;
     {
-      int next = 0;
+      // The streams outlive this scope, so what their hooks use is theirs (captured by value).
       auto src = sluice::make_readable<T>(
-          loop, {.high_water_mark = 2, .read = [&next, items](auto& self, std::size_t) {
+          loop, {.high_water_mark = 2, .read = [next = 0, items](auto& self, std::size_t) mutable {
                    if (next < items)
                      self.push(item<T>(next++));
                    else
@@ -84,16 +84,15 @@ outcome run_chain(int items, int middle, sink_pace pace, std::optional<int> fail
       for (int i = 0; i < middle; ++i) {
         std::shared_ptr<sluice::transform<T, T>> m;
         if (fail_at && i == middle / 2) {
-          int seen = 0;
-          m = sluice::make_transform<T>(loop,
-                                        {.readable_high_water_mark = 1,
-                                         .writable_high_water_mark = 1,
-                                         .transform = [&seen, fail_at](auto&, T&& x, auto cb) {
-                                           if (seen++ == *fail_at)
-                                             cb(std::make_error_code(std::errc::io_error));
-                                           else
-                                             cb(std::move(x));
-                                         }});
+          m = sluice::make_transform<T>(
+              loop, {.readable_high_water_mark = 1,
+                     .writable_high_water_mark = 1,
+                     .transform = [seen = 0, fail_at](auto&, T&& x, auto cb) mutable {
+                       if (seen++ == *fail_at)
+                         cb(std::make_error_code(std::errc::io_error));
+                       else
+                         cb(std::move(x));
+                     }});
           m->on_error([&](std::error_code ec) { out.middle_error = ec; });
         } else {
           m = std::make_shared<sluice::passthrough<T>>(
@@ -210,9 +209,8 @@ TEST(PipeLifetime, ACompletedChainIsFreedWithoutWaitingForTheLoop) {
   manual_loop loop;
   std::weak_ptr<sluice::stream> src_w, mid_w, dst_w;
   {
-    int next = 0;
     auto src = sluice::make_readable<int>(
-        loop, {.auto_destroy = false, .read = [&next](auto& self, std::size_t) {
+        loop, {.auto_destroy = false, .read = [next = 0](auto& self, std::size_t) mutable {
                  if (next < 5)
                    self.push(next++);
                  else

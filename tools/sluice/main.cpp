@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "commands.hpp"
+#include "run_syntax.hpp"
 #include "sluice/codec/gzip.hpp"
 
 namespace {
@@ -28,6 +29,46 @@ const CLI::Validator size_validator(
       return parse_size(s) ? std::string() : "not a size (examples: 1048576, 64K, 256M, 1G)";
     },
     "SIZE");
+
+// CLI11 validator for a whole number in [lo, hi]: "not a number: 'abc'" or "must be 0..9, not 12"
+// (CLI::Range says "not in range" for both).
+CLI::Validator int_in(long long lo, long long hi) {
+  const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
+  return {[lo, hi, range](std::string& s) -> std::string {
+            const auto v = parse_int(s);
+            if (!v) return "not a number: '" + s + "'";
+            if (*v < lo || *v > hi) return "must be " + range + ", not " + s;
+            return {};
+          },
+          range};
+}
+
+// The deepest subcommand CLI11 had reached ("gzip"), or "" before any.
+std::string command_of(const CLI::App& app) {
+  std::string name;
+  const CLI::App* cur = &app;
+  while (true) {
+    const auto subs = cur->get_subcommands();
+    if (subs.empty()) break;
+    cur = subs.front();
+    name = cur->get_name();
+  }
+  return name;
+}
+
+// A usage error: one line, "sluice: <command>: <what is wrong>", and status 2 (docs/cli.md).
+int usage_error(const CLI::App& app, const CLI::ParseError& e, int argc, char** argv) {
+  std::string command = command_of(app);
+  std::string what = e.what();
+  if (command.empty() && argc > 1 && argv[1][0] != '-') {
+    what = "unknown command '" + std::string(argv[1]) + "' (sluice --help lists them)";
+  } else if (command.empty() && argc == 1) {
+    what = "a command is needed (sluice --help lists them)";
+  }
+  std::fprintf(stderr, "sluice: %s%s%s\n", command.c_str(), command.empty() ? "" : ": ",
+               what.c_str());
+  return 2;
+}
 
 // The executable itself, so the demo can re-run it for its measured children.
 std::string self_path(const char* argv0) {
@@ -95,18 +136,18 @@ int main(int argc, char** argv) {
     }
     if (kind == codec_kind::gzip) {
       cmd->add_option("-l,--level", c.level, "Compression level, 0 (store) .. 9 (best); default 6")
-          ->check(CLI::Range(0, 9));
+          ->check(int_in(0, 9));
       cmd->add_option("-p,--threads", c.threads,
                       "Blocks compressed at once, on that many threads (as pigz): 0, the default, "
                       "is one per core; 1 compresses in one piece on the main thread. The output "
                       "is one standard gzip member either way")
-          ->check(CLI::Range(0U, sluice::max_gzip_threads));
+          ->check(int_in(0, sluice::max_gzip_threads));
     } else if (kind == codec_kind::zstd) {
       cmd->add_option("-l,--level", c.level, "Compression level, 1 .. 19; default 3")
-          ->check(CLI::Range(1, 19));
+          ->check(int_in(1, 19));
     } else if (kind == codec_kind::brotli) {
       cmd->add_option("-l,--level", c.level, "Quality, 0 (fastest) .. 11 (best); default 11")
-          ->check(CLI::Range(0, 11));
+          ->check(int_in(0, 11));
     }
     add_common_flags(*cmd, c.flags);
     cmd->callback([&c, &status] { status = run_codec_command(c); });
@@ -160,7 +201,7 @@ int main(int argc, char** argv) {
   bp_cmd->add_option("FILE", demo.file, "Text file to compress (default: generate one)");
   bp_cmd->add_option("--size", demo_size, "Size of the generated text (default 256M)")
       ->check(size_validator);
-  bp_cmd->add_option("--level", demo.level, "gzip level (default 6)")->check(CLI::Range(0, 9));
+  bp_cmd->add_option("--level", demo.level, "gzip level (default 6)")->check(int_in(0, 9));
   bp_cmd->callback([&] {
     demo.size = *parse_size(demo_size);
     status = run_demo_command(demo);
@@ -173,7 +214,7 @@ int main(int argc, char** argv) {
   child_cmd->add_option("--mode", child_mode)->check(CLI::IsMember({"respect", "ignore"}));
   child_cmd->add_option("--in", child.input)->required();
   child_cmd->add_option("--out", child.output)->required();
-  child_cmd->add_option("--level", child.level)->check(CLI::Range(0, 9));
+  child_cmd->add_option("--level", child.level)->check(int_in(0, 9));
   child_cmd->callback([&] {
     child.respect = child_mode == "respect";
     status = run_demo_child(child);
@@ -182,7 +223,9 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version are "errors" with a success status: CLI11 prints them.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    return usage_error(app, e, argc, argv);
   }
   return status;
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <regex>
 #include <utility>
 
@@ -171,6 +172,16 @@ parse_result parse_head(stage_args& args) {
   while (!args.done()) {
     const token& t = args.next();
     const token* val = &t;
+    if (is_option(t) && !have_count && t.text.size() > 1 &&
+        std::isdigit(static_cast<unsigned char>(t.text[1])) != 0) {
+      // head -5, as head(1) takes it: the first 5 lines.
+      auto n = parse_size(std::string_view(t.text).substr(1));
+      if (!n) return error_at(t, "head: not a count: " + quote(t.text));
+      h->count = *n;
+      h->bytes = false;
+      have_count = true;
+      continue;
+    }
     if (is_option(t) && (t.text == "-c" || t.text == "-n")) {
       if (args.done()) return error_at(t, "head: " + t.text + " needs a count");
       h->bytes = t.text == "-c";
@@ -232,7 +243,7 @@ constexpr std::array kinds{
     stage_kind{"grep", "[-v] [-F] [-i] PATTERN",
                "keep matching lines (ECMAScript regex; -F substring, -v the others, -i any case)",
                stage_role::filter, parse_grep},
-    stage_kind{"head", "[N] | -n N | -c N",
+    stage_kind{"head", "[N] | -N | -n N | -c N",
                "the first N lines (default 10) or bytes, then stop reading", stage_role::filter,
                parse_head},
     stage_kind{"count", "[-l] [-c]", "one line: the number of lines (or of bytes, -c)",

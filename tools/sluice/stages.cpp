@@ -23,14 +23,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// "stage 1 (gunzip): gunzip at input byte 12: ...". The CLI counts stages from 0, the source
-// (pipeline_error counts from 1): "stage 1" is the first stage after the source.
-std::string failure_message(const pipeline_error& e) {
-  const std::string detail = e.detail.empty() ? e.code.message() : e.detail;
-  if (e.stage == 0) return detail;
-  return "stage " + std::to_string(e.stage - 1) + " (" + e.stage_name + "): " + detail;
-}
-
 }  // namespace
 
 int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
@@ -89,8 +81,7 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   if (!*result) return 0;
   // The reader of our output went away (`sluice cat big | head`): stop quietly, as cat does.
   if (result->stage == specs.size() && is_broken_pipe(result->code)) return 0;
-  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(),
-               failure_message(*result).c_str());
+  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), result->message().c_str());
   return 1;
 }
 

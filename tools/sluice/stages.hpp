@@ -18,7 +18,7 @@ namespace sluice::cli {
 
 /// How run_stages() reports.
 struct run_options {
-  /// The subcommand, for messages: "sluice: <command>: stage 1 (gunzip): ...".
+  /// The subcommand, for messages: "sluice: <command>: stage 2 (gunzip): ...".
   std::string command;
   /// No progress bar (errors are still printed).
   bool quiet = false;
@@ -33,7 +33,8 @@ struct run_options {
 /// Runs `stages` (a source first, a sink last) to completion. Returns the process exit status:
 /// 0 on success, and also when the output is a pipe whose reader went away (EPIPE on stdout:
 /// like `yes | head`, the command just stops); 1 after printing one line
-/// "sluice: <command>: stage N (<name>): <what failed>" on failure.
+/// "sluice: <command>: stage N (<name>): <what failed>" on failure, N counted from 1 (the
+/// source), as sluice::pipeline_error counts.
 [[nodiscard]] int run_stages(const std::vector<stage_spec>& stages, const run_options& opts);
 
 /// Copies the file `from` to `to` in the kernel (sluice::copy_file: copy_file_range(2), or

@@ -100,12 +100,11 @@ struct pipeline_access {
   static std::string misplaced(const pipeline_stage<T>& stage, std::size_t i, std::size_t n) {
     if (!stage.stream_) return "stage " + std::to_string(i + 1) + " is null";
     const bool first = i == 0, last = i + 1 == n;
+    // pipeline_error::message() puts "stage N (name): " in front: the detail does not repeat it.
     if (!first && !stage.in_)
-      return "stage " + std::to_string(i + 1) + " (" + stage.name() + ") has no writable side " +
-             "of the pipeline's type: it can only be the first stage";
+      return "no writable side of the pipeline's type: it can only be the first stage";
     if (!last && !stage.out_)
-      return "stage " + std::to_string(i + 1) + " (" + stage.name() + ") has no readable side " +
-             "of the pipeline's type: it can only be the last stage";
+      return "no readable side of the pipeline's type: it can only be the last stage";
     return {};
   }
 
