@@ -38,26 +38,30 @@ def layer_of_include(path):
     return None if name == "sluice" else name
 
 
+def files_under(root, folder, exts):
+    """Every file under `folder` ending in one of `exts`, relative to root, in a stable order."""
+    for dirpath, _, names in sorted(os.walk(folder)):
+        for n in sorted(names):
+            if n.endswith(exts):
+                yield os.path.relpath(os.path.join(dirpath, n), root)
+
+
 def files_by_layer(root):
     """Yields (layer, path relative to root) for every checked file; unknown folders as layer '?'."""
     inc = os.path.join(root, "include", "sluice")
     for entry in sorted(os.listdir(inc)):
         full = os.path.join(inc, entry)
         if os.path.isdir(full):
-            for dirpath, _, names in os.walk(full):
-                for n in sorted(names):
-                    if n.endswith((".hpp", ".h")):
-                        yield entry, os.path.relpath(os.path.join(dirpath, n), root)
+            for rel in files_under(root, full, (".hpp", ".h")):
+                yield entry, rel
         elif entry.endswith(".hpp") and entry != "sluice.hpp":
             yield entry[:-4], os.path.relpath(full, root)
     src = os.path.join(root, "src")
     for entry in sorted(os.listdir(src)):
         full = os.path.join(src, entry)
         if os.path.isdir(full):
-            for dirpath, _, names in os.walk(full):
-                for n in sorted(names):
-                    if n.endswith((".cpp", ".hpp", ".h")):
-                        yield entry, os.path.relpath(os.path.join(dirpath, n), root)
+            for rel in files_under(root, full, (".cpp", ".hpp", ".h")):
+                yield entry, rel
         else:
             yield "?", os.path.relpath(full, root)
 

@@ -51,20 +51,16 @@ void pipeline_state::stop_before(std::size_t stage) {
   if (stages_[at - 1].unpipe) stages_[at - 1].unpipe();
   for (std::size_t i = first; i < at; ++i) {
     stage_entry& e = stages_[i];
-    e.watch.cancel();
-    if (e.error_id) e.s->off(e.error_id);
-    e.error_id = {};
+    detach(e);
     if (!e.done) {
       e.done = true;
       e.clean = true;
       ++done_count_;
     }
   }
-  // Keep the streams alive while they tear down: destroy() may run user hooks.
-  std::vector<std::shared_ptr<stream>> upstream;
-  for (std::size_t i = first; i < at; ++i) upstream.push_back(stages_[i].s);
-  for (auto& s : upstream)
-    if (!s->destroyed()) s->destroy();
+  // stages_ keeps them alive while they tear down (nothing clears it before `at` completes).
+  for (std::size_t i = first; i < at; ++i)
+    if (!stages_[i].s->destroyed()) stages_[i].s->destroy();
   if (stages_[at].end) stages_[at].end();
   if (done_count_ == stages_.size() && running()) complete();
 }
@@ -132,12 +128,14 @@ void pipeline_state::set_stop(std::stop_token token) {
                 }));
 }
 
+void pipeline_state::detach(stage_entry& e) noexcept {
+  e.watch.cancel();
+  if (e.error_id && e.s) e.s->off(e.error_id);
+  e.error_id = {};
+}
+
 void pipeline_state::remove_listeners() noexcept {
-  for (auto& e : stages_) {
-    e.watch.cancel();
-    if (e.error_id && e.s) e.s->off(e.error_id);
-    e.error_id = {};
-  }
+  for (auto& e : stages_) detach(e);
 }
 
 std::size_t pipeline_state::listener_count() const noexcept {

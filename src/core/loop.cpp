@@ -31,13 +31,10 @@ void loop::release(const void* key) {
 }
 
 void loop::release_held() noexcept {
-  // Freeing one stream may release others (their holds are dropped with them): take the map
-  // first, then let it go.
-  while (!held_.empty()) {
-    auto held = std::move(held_);
-    held_.clear();
-    held.clear();
-  }
+  // Move the map out first: the streams are freed (at the end of this scope) from a map that
+  // is no longer being cleared.
+  auto held = std::move(held_);
+  held_.clear();
 }
 
 void loop::defer(task fn) {

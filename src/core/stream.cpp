@@ -157,7 +157,7 @@ void stream::on_destroyed(std::error_code ec, const callback& cb) {
 }
 
 void stream::hold_while_piped() {
-  if (held_ || destroyed() || (readable_side_done() && writable_side_done())) return;
+  if (held_ || destroyed() || sides_done()) return;
   std::shared_ptr<stream> self = weak_from_this().lock();
   if (!self) return;
   held_ = true;
@@ -165,7 +165,7 @@ void stream::hold_while_piped() {
 }
 
 void stream::release_if_done() {
-  if (!held_ || !(closed_ || (readable_side_done() && writable_side_done()))) return;
+  if (!held_ || !(closed_ || sides_done())) return;
   held_ = false;
   loop_->release(this);
 }

@@ -171,25 +171,20 @@ parse_result parse_head(stage_args& args) {
   bool have_count = false;
   while (!args.done()) {
     const token& t = args.next();
-    const token* val = &t;
-    if (is_option(t) && !have_count && t.text.size() > 1 &&
-        std::isdigit(static_cast<unsigned char>(t.text[1])) != 0) {
-      // head -5, as head(1) takes it: the first 5 lines.
-      auto n = parse_size(std::string_view(t.text).substr(1));
-      if (!n) return error_at(t, "head: not a count: " + quote(t.text));
-      h->count = *n;
+    const token* val = &t;            // the token holding the count (errors point at it)
+    std::string_view count = t.text;  // the count's text in it
+    if (is_option(t) && !have_count && std::isdigit(static_cast<unsigned char>(t.text[1])) != 0) {
+      count.remove_prefix(1);  // head -5, as head(1) takes it: the first 5 lines
       h->bytes = false;
-      have_count = true;
-      continue;
-    }
-    if (is_option(t) && (t.text == "-c" || t.text == "-n")) {
+    } else if (is_option(t) && (t.text == "-c" || t.text == "-n")) {
       if (args.done()) return error_at(t, "head: " + t.text + " needs a count");
       h->bytes = t.text == "-c";
       val = &args.next();
+      count = val->text;
     } else if (is_option(t) || have_count) {
       return args.unexpected(t);
     }
-    auto n = parse_size(val->text);
+    auto n = parse_size(count);
     if (!n) return error_at(*val, "head: not a count: " + quote(val->text));
     h->count = *n;
     have_count = true;

@@ -77,13 +77,15 @@ class pipeline_state : public std::enable_shared_from_this<pipeline_state> {
       stages_[i].unpipe = [p = s.get()] { static_cast<readable<output_of<S>>*>(p)->unpipe(); };
     if constexpr (has_writable_side<S>) stages_[i].end = end_hook<input_of<S>>(s.get());
   }
-  /// As watch(), for a stage whose type is known only at run time (runtime_pipeline.hpp):
-  /// `watch_fn` starts finished() on the stage, `unpipe` and `end` act on its sides.
-  void watch(std::size_t i,
-             const std::function<finished_handle(std::function<void(std::error_code)>)>& watch_fn,
+  /// Starts finished() on a stream whose type it knows (runtime_pipeline.hpp keeps one per stage).
+  using watch_fn =
+      std::function<finished_handle(finished_options, std::function<void(std::error_code)>)>;
+  /// As watch(), for a stage whose type is known only at run time: `watch` starts finished()
+  /// on it with `opts`, `unpipe` and `end` act on its sides.
+  void watch(std::size_t i, const watch_fn& watch, finished_options opts,
              std::function<void()> unpipe, std::function<void()> end) {
     listen_for_errors(i);
-    stages_[i].watch = watch_fn(done_callback(i));
+    stages_[i].watch = watch(opts, done_callback(i));
     stages_[i].unpipe = std::move(unpipe);
     stages_[i].end = std::move(end);
   }
@@ -131,6 +133,8 @@ class pipeline_state : public std::enable_shared_from_this<pipeline_state> {
   void record(std::size_t i, std::error_code ec);
   void destroy_all();
   void complete();
+  /// Takes the pipeline's watch and error listener off one stage.
+  static void detach(stage_entry& e) noexcept;
   void remove_listeners() noexcept;
 
   loop* loop_;
@@ -303,23 +307,25 @@ struct is_stage_vector : std::false_type {};
 template <class T>
 struct is_stage_vector<std::vector<pipeline_stage<T>>> : std::true_type {};
 
+/// True when argument I of Args is a vector of pipeline_stage (the stages of a runtime pipeline).
+template <std::size_t I, class... Args>
+constexpr bool arg_is_stage_vector = [] {
+  if constexpr (I >= sizeof...(Args)) {
+    return false;
+  } else {
+    return is_stage_vector<
+        std::remove_cvref_t<std::tuple_element_t<I, std::tuple<Args...>>>>::value;
+  }
+}();
+
 /// True when pipeline()'s arguments are a runtime pipeline's (an optional stop_token, then a
 /// vector of pipeline_stage): runtime_pipeline.hpp's overloads take those.
 template <class... Args>
-constexpr bool starts_with_stage_vector = [] {
-  using tuple = std::tuple<std::remove_cvref_t<Args>...>;
-  if constexpr (sizeof...(Args) == 0) {
-    return false;
-  } else if constexpr (std::is_same_v<std::tuple_element_t<0, tuple>, std::stop_token>) {
-    if constexpr (sizeof...(Args) < 2) {
-      return false;
-    } else {
-      return is_stage_vector<std::tuple_element_t<1, tuple>>::value;
-    }
-  } else {
-    return is_stage_vector<std::tuple_element_t<0, tuple>>::value;
-  }
-}();
+constexpr bool starts_with_stage_vector =
+    arg_is_stage_vector<0, Args...> ||
+    (arg_is_stage_vector<1, Args...> &&
+     std::is_same_v<std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>,
+                    std::stop_token>);
 
 struct pipeline_access;
 
@@ -428,14 +434,7 @@ auto async_pipeline(Args&&... args) {
   constexpr std::size_t skip = has_details ? 1 : 0;
   constexpr std::size_t n = sizeof...(Args) - 1 - skip;
   // A std::vector of pipeline_stage (runtime_pipeline.hpp) stands for all the stages.
-  constexpr bool runtime = [] {
-    if constexpr (sizeof...(Args) < skip + 2) {
-      return false;
-    } else {
-      return detail::is_stage_vector<
-          std::remove_cvref_t<std::tuple_element_t<skip, std::tuple<Args...>>>>::value;
-    }
-  }();
+  constexpr bool runtime = detail::arg_is_stage_vector<skip, Args...>;
   static_assert(runtime ? n == 1 : n >= 2,
                 "sluice::async_pipeline needs at least two stages (or one vector of stages) and a "
                 "completion token");

@@ -51,7 +51,7 @@ class pipeline_stage {
   requires std::derived_from<S, stream> &&
       (std::is_same_v<detail::output_of<S>, T> || std::is_same_v<detail::input_of<S>, T>)
           pipeline_stage(std::shared_ptr<S> s, std::string name = {})  // NOLINT: implicit
-      : stream_(s), name_(std::move(name)), type_name_(detail::default_stage_name<S>()) {
+      : stream_(s), name_(std::move(name)), type_name_(&detail::default_stage_name<S>) {
     if (!s) return;
     if constexpr (std::is_same_v<detail::output_of<S>, T>) out_ = s.get();
     if constexpr (std::is_same_v<detail::input_of<S>, T>) in_ = s.get();
@@ -70,7 +70,7 @@ class pipeline_stage {
   [[nodiscard]] std::string name() const {
     if (!name_.empty()) return name_;
     if (stream_ && !stream_->name().empty()) return stream_->name();
-    return type_name_;
+    return type_name_();
   }
 
  private:
@@ -79,10 +79,10 @@ class pipeline_stage {
   readable<T>* out_ = nullptr;
   writable<T>* in_ = nullptr;
   std::string name_;
-  std::string type_name_;
+  std::string (*type_name_)();  // "transform<buffer, buffer>", made only when a name is needed
   // Starts finished() on the stream with its real type (the sides of a duplex, a transform's
   // flush): the only part of a stage that needs the type it was made from.
-  std::function<finished_handle(finished_options, std::function<void(std::error_code)>)> watch_;
+  detail::pipeline_state::watch_fn watch_;
 };
 
 /// A stage of a byte pipeline (file readers and writers, codecs, stdio).
@@ -138,9 +138,7 @@ struct pipeline_access {
         std::function<void()> unpipe, end;
         if (s.out_) unpipe = [p = s.out_] { p->unpipe(); };
         if (s.in_) end = pipeline_state::end_hook<T>(s.in_);
-        state->watch(
-            i, [&](std::function<void(std::error_code)> done) { return s.watch_(opts, done); },
-            std::move(unpipe), std::move(end));
+        state->watch(i, s.watch_, opts, std::move(unpipe), std::move(end));
       }
       // Pipe each stage into the next; each destination is held through its own stream.
       for (std::size_t i = 0; i + 1 < n; ++i)

@@ -209,6 +209,10 @@ class stream : public std::enable_shared_from_this<stream> {
   /// for its source and its destination). No-op for a stream already done or not owned by a
   /// shared_ptr.
   void hold_while_piped();
+  /// Every side the stream has completed ('end' emitted, 'finish' emitted).
+  [[nodiscard]] bool sides_done() const noexcept {
+    return readable_side_done() && writable_side_done();
+  }
 
   void start_destroy(std::error_code ec, callback cb);
   void on_destroyed(std::error_code ec, const callback& cb);
