@@ -8,3 +8,4 @@
 #include "sluice/io/copy_file.hpp"
 #include "sluice/io/file.hpp"
 #include "sluice/io/stdio.hpp"
+#include "sluice/io/temporary_files.hpp"

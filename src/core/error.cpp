@@ -35,6 +35,8 @@ class stream_category_impl final : public std::error_category {
         return "Value out of range";
       case errc::aborted:
         return "The operation was aborted";
+      case errc::source_changed:
+        return "The file changed while it was read";
     }
     // Codes built by hand from an int may hold anything; message() must still answer.
     return "Unknown stream error " + std::to_string(value);

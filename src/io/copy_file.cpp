@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <string>
 #include <string_view>
 #include <utility>
 
@@ -35,10 +36,9 @@ bool kernel_copy_refused(int err) {
 
 struct file_copy::opened {
   int in = -1;
-  int out = -1;
+  std::shared_ptr<detail::destination> dest = std::make_shared<detail::destination>();
   int err = 0;
   std::string context;
-  std::filesystem::path temp;
   std::optional<std::uint64_t> size;
   bool regular = false;
 };
@@ -46,6 +46,7 @@ struct file_copy::opened {
 struct file_copy::slice_result {
   std::uint64_t bytes = 0;
   bool eof = false;
+  std::optional<std::uint64_t> size_at_end;  // with fail_if_changed, at the end of a regular file
   bool fallback = false;
   int err = 0;
   const char* op = "";  // "read", "write" or "copy"
@@ -65,8 +66,7 @@ file_copy::file_copy(sluice::loop& l, std::filesystem::path from, std::filesyste
 file_copy::~file_copy() {
   // Only reached with descriptors open if the loop went away mid-copy: last resort.
   if (in_ >= 0) ::close(in_);
-  if (out_ >= 0) ::close(out_);
-  if (!temp_.empty()) ::unlink(temp_.c_str());
+  if (dest_) detail::discard_destination(*dest_);
 }
 
 std::string file_copy::error_message() const {
@@ -99,11 +99,9 @@ void file_copy::start() {
           return r;
         }
         const unsigned mode = o.mode.value_or(r.regular ? (src.st_mode & 07777) : 0666);
-        r.out = detail::open_destination(to, o.flags, mode, o.atomic, r.temp);
-        if (r.out < 0) {
-          r.err = errno;
-          r.context = quoted("open", to);
-        }
+        r.err = detail::open_destination(to, {.flags = o.flags, .mode = mode, .atomic = o.atomic},
+                                         *r.dest);
+        if (r.err != 0) r.context = quoted("open", to);
         return r;
       },
       [self = shared_from_this()](opened r) { self->on_opened(std::move(r)); });
@@ -111,13 +109,18 @@ void file_copy::start() {
 
 void file_copy::on_opened(opened r) {
   in_ = r.in;
-  out_ = r.out;
-  temp_ = std::move(r.temp);
+  if (r.err == 0) {
+    out_ = r.dest->fd;
+    out_seekable_ = r.dest->seekable;
+    dest_ = std::move(r.dest);
+  }
   size_ = r.size;
-  // The kernel copy needs explicit offsets in both files: not for sources without a position,
-  // nor for a destination opened to append. A regular file of size 0 is either empty (nothing to
-  // gain) or a pseudo-file (/proc, /sys) whose content the kernel copy would not see.
-  fallback_ = !r.regular || r.size.value_or(0) == 0 || opts_.flags == open_mode::append;
+  // The kernel copy needs explicit offsets in both files: not for sources or destinations
+  // without a position (pipes, devices), nor for a destination opened to append. A regular file
+  // of size 0 is either empty (nothing to gain) or a pseudo-file (/proc, /sys) whose content the
+  // kernel copy would not see.
+  fallback_ =
+      !r.regular || r.size.value_or(0) == 0 || opts_.flags == open_mode::append || !out_seekable_;
   if (r.err != 0) {
     fail(sys_error(r.err), std::move(r.context));
   } else if (cancelled_) {
@@ -132,9 +135,18 @@ void file_copy::next_slice() {
   detail::run_blocking(
       detail::io_pool::shared(), loop_,
       [in = in_, out = out_, pos = copied_, slice = opts_.slice, fallback = fallback_,
-       append = opts_.flags == open_mode::append, regular = size_.has_value(), buf = bounce_.data(),
+       append = opts_.flags == open_mode::append || !out_seekable_, regular = size_.has_value(),
+       check = opts_.fail_if_changed && size_.has_value(), buf = bounce_.data(),
        cap = bounce_.size()]() mutable {
         slice_result r;
+        // At the end of a regular source, its size then, to compare with its size at the start.
+        const auto at_end = [&] {
+          struct stat st {};
+          if (check && ::fstat(in, &st) == 0)
+            r.size_at_end = static_cast<std::uint64_t>(st.st_size);
+          r.eof = true;
+          return r;
+        };
         auto in_off = static_cast<off_t>(pos);
         auto out_off = static_cast<off_t>(pos);
         while (!fallback && r.bytes < slice) {
@@ -149,10 +161,7 @@ void file_copy::next_slice() {
             r.op = "copy";
             return r;
           }
-          if (n == 0) {
-            r.eof = true;
-            return r;
-          }
+          if (n == 0) return at_end();
           r.bytes += static_cast<std::uint64_t>(n);
         }
         if (fallback && cap == 0) return r;  // the buffer is allocated for the next slice
@@ -168,10 +177,7 @@ void file_copy::next_slice() {
             r.op = "read";
             return r;
           }
-          if (got == 0) {
-            r.eof = true;
-            return r;
-          }
+          if (got == 0) return at_end();
           std::size_t done = 0;
           while (done < static_cast<std::size_t>(got)) {
             const std::size_t left = static_cast<std::size_t>(got) - done;
@@ -206,6 +212,11 @@ void file_copy::on_slice(const slice_result& r) {
     fail(sys_error(r.err), std::move(context));
   } else if (cancelled_) {
     fail(make_error_code(errc::aborted), {});
+  } else if (r.size_at_end && (*r.size_at_end != *size_ || copied_ < *size_)) {
+    fail(make_error_code(errc::source_changed),
+         quoted("read", from_) + " (" + std::to_string(*size_) + " bytes when opened, " +
+             std::to_string(*r.size_at_end) + " at the end, " + std::to_string(copied_) +
+             " copied)");
   } else if (r.eof) {
     finish();
   } else {
@@ -216,13 +227,13 @@ void file_copy::on_slice(const slice_result& r) {
 void file_copy::finish() {
   detail::run_blocking(
       detail::io_pool::shared(), loop_,
-      [in = std::exchange(in_, -1), out = std::exchange(out_, -1), temp = temp_, to = to_,
-       sync = opts_.sync_on_finish, exclusive = opts_.flags == open_mode::exclusive] {
+      [in = std::exchange(in_, -1), dest = std::move(dest_), sync = opts_.sync_on_finish,
+       exclusive = opts_.flags == open_mode::exclusive] {
         ::close(in);  // read only: nothing to lose
-        return detail::finish_destination(out, sync, temp, to, exclusive);
+        return detail::finish_destination(*dest, sync, exclusive);
       },
       [self = shared_from_this()](detail::finish_result r) {
-        self->temp_.clear();  // renamed or removed
+        self->out_ = -1;
         if (r.err != 0) {
           self->error_context_ = quoted(r.op, self->to_);
           self->complete(sys_error(r.err));
@@ -241,14 +252,13 @@ void file_copy::fail(std::error_code ec, std::string context) {
   // Close both files and remove the temporary: an atomic copy leaves nothing behind.
   detail::run_blocking(
       detail::io_pool::shared(), loop_,
-      [in = std::exchange(in_, -1), out = std::exchange(out_, -1), temp = temp_] {
+      [in = std::exchange(in_, -1), dest = std::move(dest_)] {
         if (in >= 0) ::close(in);
-        if (out >= 0) ::close(out);
-        if (!temp.empty()) ::unlink(temp.c_str());
+        if (dest) detail::discard_destination(*dest);
         return 0;
       },
       [self = shared_from_this(), ec](int) {
-        self->temp_.clear();
+        self->out_ = -1;
         self->complete(ec);
       });
 }

@@ -9,12 +9,15 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
 
 #include "file_util.hpp"
 #include "sluice/core/detail/io_pool.hpp"
+#include "sluice/core/error.hpp"
 
 namespace sluice {
 
@@ -33,6 +36,7 @@ constexpr std::size_t default_read_size = 64 * 1024;
 struct file_reader::read_result {
   buffer data;
   int err = 0;
+  std::optional<std::uint64_t> size_at_end;  // at the end of a regular file, with fail_if_changed
 };
 
 file_reader::file_reader(sluice::loop& l, std::filesystem::path path, file_reader_options opts)
@@ -43,6 +47,7 @@ file_reader::file_reader(sluice::loop& l, std::filesystem::path path, file_reade
       start_(opts.start),
       end_(opts.end),
       read_size_(readable_high_water_mark() != 0 ? readable_high_water_mark() : default_read_size),
+      fail_if_changed_(opts.fail_if_changed),
       pos_(opts.start) {
   if (end_ && *end_ < start_)
     throw std::system_error(make_error_code(errc::invalid_argument),
@@ -116,13 +121,17 @@ void file_reader::do_read(std::size_t) {
   busy_ = true;
   detail::run_blocking(
       detail::io_pool::shared(), get_loop(),
-      [fd = fd_, pos = pos_, seekable = seekable_, n, b = buffer_builder(n)]() mutable {
+      [fd = fd_, pos = pos_, seekable = seekable_, check = fail_if_changed_ && size_.has_value(), n,
+       b = buffer_builder(n)]() mutable {
         read_result r;
         ssize_t got = 0;
         do {
           got = seekable ? ::pread(fd, b.free_space().data(), n, static_cast<off_t>(pos))
                          : ::read(fd, b.free_space().data(), n);
         } while (got < 0 && errno == EINTR);
+        struct stat st {};
+        if (got == 0 && check && ::fstat(fd, &st) == 0)
+          r.size_at_end = static_cast<std::uint64_t>(st.st_size);
         if (got < 0) {
           r.err = errno;
         } else {
@@ -148,6 +157,12 @@ void file_reader::on_read(read_result r) {
     return;
   }
   if (r.data.empty()) {
+    if (r.size_at_end && (*r.size_at_end != *size_ || pos_ < *size_)) {
+      fail(make_error_code(errc::source_changed),
+           quoted("read", path_) + " (" + std::to_string(*size_) + " bytes when opened, " +
+               std::to_string(*r.size_at_end) + " at the end, " + std::to_string(pos_) + " read)");
+      return;
+    }
     push_eof();
     return;
   }
@@ -205,8 +220,7 @@ file_writer::file_writer(sluice::loop& l, std::filesystem::path path, file_write
 
 file_writer::~file_writer() {
   // Only reached without destroy() (which the pool jobs would have kept us alive for): last resort.
-  if (fd_ >= 0) ::close(fd_);
-  if (!temp_path_.empty()) ::unlink(temp_path_.c_str());
+  if (dest_) detail::discard_destination(*dest_);
 }
 
 std::shared_ptr<file_writer> file_writer::self() {
@@ -217,26 +231,40 @@ std::string file_writer::describe(const char* op) const { return quoted(op, path
 
 void file_writer::do_construct(callback cb) {
   struct opened {
-    int fd = -1;
+    std::shared_ptr<detail::destination> dest = std::make_shared<detail::destination>();
     int err = 0;
-    std::filesystem::path temp;
+    const char* op = "open";
   };
   detail::run_blocking(
       detail::io_pool::shared(), get_loop(),
-      [path = path_, flags = opts_.flags, mode = opts_.mode, atomic = opts_.atomic] {
+      [path = path_, o = opts_] {
         opened r;
-        r.fd = detail::open_destination(path, flags, mode, atomic, r.temp);
-        if (r.fd < 0) r.err = errno;
+        struct stat source {};
+        if (o.metadata_from && ::stat(o.metadata_from->c_str(), &source) != 0) {
+          r.err = errno;
+          r.op = "stat";
+          return r;
+        }
+        r.err = detail::open_destination(path,
+                                         {.flags = o.flags,
+                                          .mode = o.mode,
+                                          .atomic = o.atomic,
+                                          .source = o.metadata_from ? &source : nullptr},
+                                         *r.dest);
         return r;
       },
       [self = self(), cb = std::move(cb)](opened r) {
         if (r.err != 0) {
-          self->fail(sys_error(r.err), self->describe("open"));
+          const bool stat_failed = std::string_view(r.op) == "stat";
+          self->fail(sys_error(r.err), stat_failed ? quoted("stat", *self->opts_.metadata_from)
+                                                   : self->describe("open"));
           cb(sys_error(r.err));
           return;
         }
-        self->fd_ = r.fd;
-        self->temp_path_ = std::move(r.temp);
+        self->fd_ = r.dest->fd;
+        self->seekable_ = r.dest->seekable;
+        self->temp_path_ = r.dest->temp;
+        self->dest_ = std::move(r.dest);
         cb({});
       });
 }
@@ -255,7 +283,7 @@ bool file_writer::do_writev(std::vector<buffer>& chunks, write_callback cb) {
 void file_writer::write_chunks(std::vector<buffer> chunks, write_callback cb) {
   busy_ = true;
   ++write_batches_;
-  const bool append = opts_.flags == open_mode::append;
+  const bool append = opts_.flags == open_mode::append || !seekable_;
   detail::run_blocking(
       detail::io_pool::shared(), get_loop(),
       [fd = fd_, pos = pos_, append, chunks = std::move(chunks)]() mutable {
@@ -315,9 +343,9 @@ void file_writer::do_final(callback cb) {
   busy_ = true;
   detail::run_blocking(
       detail::io_pool::shared(), get_loop(),
-      [fd = fd_, sync = opts_.sync_on_finish, temp = temp_path_, path = path_,
+      [dest = std::move(dest_), sync = opts_.sync_on_finish,
        exclusive = opts_.flags == open_mode::exclusive] {
-        return detail::finish_destination(fd, sync, temp, path, exclusive);
+        return detail::finish_destination(*dest, sync, exclusive);
       },
       [self = self(), cb = std::move(cb)](detail::finish_result r) {
         self->busy_ = false;
@@ -347,16 +375,16 @@ void file_writer::do_destroy(std::error_code ec, callback cb) {
 }
 
 void file_writer::release_file(std::error_code ec, callback cb) {
-  if (fd_ < 0 && temp_path_.empty()) {
+  if (!dest_) {
     cb(ec);
     return;
   }
+  fd_ = -1;
   detail::run_blocking(
       detail::io_pool::shared(), get_loop(),
-      [fd = std::exchange(fd_, -1), temp = temp_path_] {
-        if (fd >= 0) ::close(fd);
+      [dest = std::move(dest_)] {
         // Finished or not, an abandoned atomic write leaves nothing under any name.
-        if (!temp.empty()) ::unlink(temp.c_str());
+        detail::discard_destination(*dest);
         return 0;
       },
       [self = self(), ec, cb = std::move(cb)](int) {

@@ -48,11 +48,13 @@ stage_spec source_spec(const std::string& path) {
   return make_spec(read_with({path}), "read");
 }
 
-stage_spec sink_spec(const std::string& path, bool atomic = true) {
+stage_spec sink_spec(const std::string& path, bool atomic = true,
+                     const std::string& metadata_from = {}) {
   if (path.empty() || path == "-") return make_spec(stdout_stage{}, "stdout");
   write_stage w;
   w.path = path;
   w.atomic = atomic;
+  if (metadata_from != "-") w.metadata_from = metadata_from;
   return make_spec(std::move(w), "write");
 }
 
@@ -138,7 +140,8 @@ int run_codec_command(const codec_command& c) {
   std::vector<stage_spec> stages;
   stages.push_back(source_spec(c.input));
   stages.push_back(make_spec(codec, std::string(name)));
-  stages.push_back(sink_spec(output));
+  // The output takes the input file's mode, owner and times, as gzip's does.
+  stages.push_back(sink_spec(output, true, c.input));
   return run_stages(stages, options_for(name, c.flags));
 }
 

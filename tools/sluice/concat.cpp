@@ -20,7 +20,7 @@ void concat_reader::open_next() {
     return;
   }
   const std::string& path = paths_[next_++];
-  cur_ = make_file_reader(get_loop(), path, {.name = path});
+  cur_ = make_file_reader(get_loop(), path, {.name = path, .fail_if_changed = true});
   // The inner reader may outlive us by a tick (its own deferred events): hold us weakly.
   std::weak_ptr<stream> weak = weak_from_this();
   auto me = [this, weak]() -> concat_reader* { return weak.expired() ? nullptr : this; };

@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "run_syntax.hpp"
 #include "sluice/codec/gzip.hpp"
+#include "sluice/io/temporary_files.hpp"
 
 namespace {
 
@@ -84,6 +85,10 @@ int main(int argc, char** argv) {
   // A closed pipe must surface as EPIPE on write (so `sluice cat f | head` ends quietly with
   // status 0) rather than kill the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // Ended by a signal (Ctrl-C, kill, a closed terminal), leave no temporary file behind; the
+  // signal then ends the process as usual, so the shell sees 130, 143 or 129.
+  if (const std::error_code ec = sluice::remove_temporary_files_on({SIGINT, SIGTERM, SIGHUP}))
+    std::fprintf(stderr, "sluice: cannot install signal handlers: %s\n", ec.message().c_str());
 
   CLI::App app{
       "sluice: streams with backpressure, from the command line.\n"

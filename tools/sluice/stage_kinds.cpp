@@ -251,7 +251,9 @@ constexpr std::array kinds{
 
 byte_stage read_stage::build(build_context& ctx) const {
   if (paths.size() != 1) return {std::make_shared<concat_reader>(ctx.loop, paths), ctx.name};
-  auto r = make_file_reader(ctx.loop, paths.front(), {.name = paths.front()});
+  // A file that changes size while it is read fails the command, as with gzip.
+  auto r =
+      make_file_reader(ctx.loop, paths.front(), {.name = paths.front(), .fail_if_changed = true});
   ctx.source_file = r;
   return {r, ctx.name};
 }
@@ -261,6 +263,7 @@ byte_stage write_stage::build(build_context& ctx) const {
   o.flags = append ? open_mode::append : open_mode::truncate;
   o.atomic = atomic && !append;
   o.name = path;
+  if (!metadata_from.empty()) o.metadata_from = metadata_from;
   return {make_file_writer(ctx.loop, path, o), ctx.name};
 }
 

@@ -89,6 +89,8 @@ struct write_stage final : stage_config {
   std::string path;
   bool append = false;  ///< --append: add to the file instead of replacing it
   bool atomic = true;   ///< --no-atomic: write in place instead of via a temporary + rename
+  /// The input file whose mode, owner and times the output takes (gzip and co. from a file).
+  std::string metadata_from;
   [[nodiscard]] byte_stage build(build_context& ctx) const override;
 };
 struct stdin_stage final : stage_config {

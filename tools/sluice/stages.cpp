@@ -94,10 +94,11 @@ int run_file_copy(const std::string& from, const std::string& to, bool atomic,
   std::unique_ptr<progress_meter> progress;
   std::shared_ptr<file_copy> copy;
   try {
-    copy = copy_file(loop, from, to, {.atomic = atomic}, [&](std::error_code ec) {
-      result = ec;
-      if (progress) progress->stop();
-    });
+    copy = copy_file(loop, from, to, {.atomic = atomic, .fail_if_changed = true},
+                     [&](std::error_code ec) {
+                       result = ec;
+                       if (progress) progress->stop();
+                     });
   } catch (const std::exception& e) {
     std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), e.what());
     return 1;

@@ -28,6 +28,7 @@ enum class errc {
   invalid_argument,         // ERR_INVALID_ARG_VALUE; equivalent to std::errc::invalid_argument
   out_of_range,             // ERR_OUT_OF_RANGE; equivalent to std::errc::result_out_of_range
   aborted,                  // AbortError; equivalent to std::errc::operation_canceled
+  source_changed,           // a file changed size while it was read (gzip: "file size changed")
 };
 
 /// The category of sluice::errc codes; its name() is "sluice.stream".

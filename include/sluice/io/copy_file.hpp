@@ -8,7 +8,9 @@
 // can be cancelled. Where the kernel cannot copy between the two files (another file system on
 // an old kernel, a source that is not a regular file), it falls back to pread/pwrite through one
 // reused buffer. The destination options are file_writer's: open mode, permissions, atomic
-// replacement through a temporary file, fsync before the end.
+// replacement through a temporary file, fsync before the end; and so are its rules (links
+// followed; a device, FIFO or socket written in place, with write(2); an existing file's mode
+// and owner kept; see docs/files.md).
 //
 //   auto c = sluice::copy_file(loop, "big.img", "backup.img", {.atomic = true},
 //                              [](std::error_code ec) { ... });
@@ -46,6 +48,9 @@ struct copy_file_options {
   bool sync_on_finish = false;
   /// Bytes per pool job: progress is updated, and cancel() is noticed, between slices.
   std::size_t slice = 32u << 20;
+  /// Fail with errc::source_changed if the source, a regular file, was truncated or grew while
+  /// it was copied (see file_reader_options::fail_if_changed).
+  bool fail_if_changed = false;
 };
 
 /// A copy in progress. Create it with copy_file(); keep the shared_ptr to observe or cancel it
@@ -100,9 +105,10 @@ class file_copy : public std::enable_shared_from_this<file_copy> {
   std::filesystem::path to_;
   copy_file_options opts_;
   done_fn done_;
-  std::filesystem::path temp_;
+  std::shared_ptr<detail::destination> dest_;  // open: the destination, and how to finish it
   int in_ = -1;
   int out_ = -1;
+  bool out_seekable_ = true;
   std::uint64_t copied_ = 0;
   std::uint64_t slices_ = 0;
   std::optional<std::uint64_t> size_;

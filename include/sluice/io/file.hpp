@@ -27,6 +27,10 @@
 
 namespace sluice {
 
+namespace detail {
+struct destination;
+}  // namespace detail
+
 /// Options of a file_reader.
 struct file_reader_options {
   /// First byte to read.
@@ -37,6 +41,10 @@ struct file_reader_options {
   std::optional<std::size_t> high_water_mark{};
   /// Name for diagnostics; default: the path.
   std::string name{};
+  /// Fail with errc::source_changed when a regular file's size at the end differs from its size
+  /// when it was opened, or fewer bytes were read than it had (it was truncated, or written to,
+  /// while being read), as gzip does. Checked when the reader reaches the end of the file.
+  bool fail_if_changed = false;
 };
 
 /// A readable<buffer> over a file. Create it with make_file_reader().
@@ -72,6 +80,7 @@ class file_reader final : public readable<buffer> {
   std::optional<std::uint64_t> end_;
   std::size_t read_size_;
   int fd_ = -1;
+  bool fail_if_changed_ = false;
   bool seekable_ = true;                       // regular file: pread at pos_; otherwise read()
   std::uint64_t pos_ = 0;                      // offset of the next read
   std::uint64_t bytes_read_ = 0;               // delivered so far
@@ -94,14 +103,27 @@ enum class open_mode {
 };
 
 /// Options of a file_writer.
+///
+/// Where the bytes go (docs/files.md): a symbolic link is followed to the file it names; a
+/// character or block device, a FIFO or a socket is opened and written in place (never created,
+/// truncated or replaced, whatever `flags` and `atomic` say, and written with writev(2) when it
+/// has no offsets); a directory is an error (EISDIR). An existing regular file keeps its mode and
+/// owner, also when an atomic write replaces it.
 struct file_writer_options {
   open_mode flags = open_mode::truncate;
-  /// Permissions of a created file, before the umask.
+  /// Permissions of a created file, before the umask (unused with `metadata_from`).
   unsigned mode = 0666;
   /// Write to a temporary file in the same directory (".<name>.sluice-XXXXXX") and rename it over
   /// the target when the stream finishes; if it is destroyed before (or fails), the temporary is
-  /// removed and the target is untouched. Not combinable with open_mode::append.
+  /// removed and the target is untouched (sluice/io/temporary_files.hpp covers signals). Only for
+  /// regular files and new paths; special files are written in place. Not combinable with
+  /// open_mode::append.
   bool atomic = false;
+  /// A file whose mode, owner (where permitted) and access and modification times the output
+  /// takes when it is finished, as gzip gives its output the input's; an existing output keeps
+  /// its own mode narrowed to the source's. Never more permissive than the source, not even
+  /// while it is written (0600 until then). Ignored for special files.
+  std::optional<std::filesystem::path> metadata_from{};
   /// fsync(2) the file before 'finish' (and before the rename, with `atomic`).
   bool sync_on_finish = false;
   /// Buffered bytes at which write() returns false. Default: 64 KiB.
@@ -125,9 +147,12 @@ class file_writer final : public writable<buffer> {
   [[nodiscard]] std::uint64_t write_syscalls() const noexcept { return write_syscalls_; }
   /// do_write/do_writev batches handed to the pool so far.
   [[nodiscard]] std::uint64_t write_batches() const noexcept { return write_batches_; }
-  /// With `atomic`, the temporary file being written (empty before it is created, after the
-  /// rename, and without `atomic`).
+  /// With `atomic`, the absolute path of the temporary file being written (empty before it is
+  /// created, after the rename, without `atomic` and for special files).
   [[nodiscard]] const std::filesystem::path& temp_path() const noexcept { return temp_path_; }
+  /// False once opened if the destination has no offsets (a FIFO, a socket, a terminal,
+  /// /dev/null): it is then written with writev(2) rather than pwritev(2).
+  [[nodiscard]] bool seekable() const noexcept { return seekable_; }
 
  protected:
   void do_construct(callback cb) override;
@@ -147,7 +172,9 @@ class file_writer final : public writable<buffer> {
   std::filesystem::path path_;
   file_writer_options opts_;
   std::filesystem::path temp_path_;
+  std::shared_ptr<detail::destination> dest_;  // open: where the bytes go, and how to finish
   int fd_ = -1;
+  bool seekable_ = true;
   std::uint64_t pos_ = 0;  // offset of the next pwritev (not used in append mode)
   std::uint64_t bytes_written_ = 0;
   std::uint64_t write_syscalls_ = 0;
