@@ -157,10 +157,24 @@ line_reader::line_reader(std::shared_ptr<readable<buffer>> source, line_options 
       splitter_(splitter_for(source_, lo, o)),
       reader_(std::static_pointer_cast<readable<std::string>>(splitter_)) {}
 
+line_reader& line_reader::operator=(line_reader&& o) noexcept {
+  if (this != &o) {
+    reader_ = std::move(o.reader_);  // closes the current reader (destroying its splitter)
+    leave();
+    source_ = std::move(o.source_);
+    splitter_ = std::move(o.splitter_);
+  }
+  return *this;
+}
+
 line_reader::~line_reader() {
+  // The reader (destroyed after this body) destroys the splitter if it has not ended.
+  leave();
+}
+
+void line_reader::leave() noexcept {
   if (!source_) return;  // moved from
-  // Leaving early: the reader (destroyed after this body) destroys the splitter; the source,
-  // which nothing reads any more, goes too.
+  // Leaving early: nothing reads the source any more, so it goes too.
   if (!source_->readable_ended() && !source_->destroyed())
     source_->destroy(make_error_code(errc::aborted));
 }

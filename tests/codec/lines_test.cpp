@@ -254,4 +254,24 @@ TEST(Lines, TooLongLineThrowsWithItsMessage) {
   EXPECT_EQ(what, "line 2 is longer than the limit of 8 bytes: line too long");
 }
 
+TEST(Lines, LeavingEarlyDestroysTheSource) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  // 1 MB: far more than the source, the splitter and the reader buffer together.
+  std::vector<buffer> chunks(1000, buffer::copy_of(std::string(999, 'x') + "\n"));
+  std::shared_ptr<sluice::readable<buffer>> source = sluice::from(loop, std::move(chunks));
+  std::string first;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        auto in = sluice::lines(source);
+        first = *co_await sluice::async_next(in);
+      },  // `in` goes: the splitter and the source are destroyed
+      asio::detached);
+  io.run();
+  EXPECT_EQ(first, std::string(999, 'x'));
+  EXPECT_TRUE(source->destroyed());
+  EXPECT_EQ(source->errored(), sluice::errc::aborted);
+}
+
 }  // namespace

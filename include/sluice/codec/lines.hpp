@@ -103,7 +103,8 @@ class line_reader {
   explicit line_reader(std::shared_ptr<readable<buffer>> source, line_options lo = {},
                        transform_options o = {});
   line_reader(line_reader&&) noexcept = default;
-  line_reader& operator=(line_reader&&) noexcept = default;
+  /// Leaves the current iteration (as the destructor does), then takes `o`'s.
+  line_reader& operator=(line_reader&& o) noexcept;
   line_reader(const line_reader&) = delete;
   line_reader& operator=(const line_reader&) = delete;
   ~line_reader();
@@ -120,6 +121,9 @@ class line_reader {
   [[nodiscard]] line_splitter& splitter() const noexcept { return *splitter_; }
 
  private:
+  // Destroys the source with errc::aborted unless it has ended.
+  void leave() noexcept;
+
   std::shared_ptr<readable<buffer>> source_;
   std::shared_ptr<line_splitter> splitter_;
   reader<std::string> reader_;

@@ -4,7 +4,8 @@
 //
 // pipeline() pipes each stage into the next and watches every stage with finished()
 // (finished.hpp). The chain's types are checked at compile time: readable<A> → transform<A, B>
-// (or duplex<A, B>) → ... → writable<Z>; a mismatch is one static_assert naming the stage.
+// (or duplex<A, B>) → ... → writable<Z>; a mismatch fails with a first error line that names the
+// stage index and the types (pipeline_stage_types_do_not_match<...>), then a static_assert.
 // On success the callback runs once, on a later tick, after every stage completed; streams that
 // completed cleanly are not destroyed (as in Node). On failure every stage that has not
 // completed is destroyed exactly once with the first real error, and the callback gets that
