@@ -1,8 +1,8 @@
 // sluice/compose.hpp: the composition layer in one include (and the core it builds on).
 //
-// pipeline() and async_pipeline() (stages known at compile time, or a vector of them known at
-// run time), finished(), compose(), the coroutine adapters (async_write, reader, async_next),
-// from() and generator<T>, and the operators (map, filter, batch, tee, reduce, ...).
+// pipeline(), async_pipeline() and run_pipeline() (stages known at compile time, or a vector of
+// them known at run time), finished(), compose(), the coroutine adapters (async_write, reader,
+// async_next), from() and generator<T>, and the operators (map, filter, batch, tee, reduce, ...).
 #pragma once
 
 #include "sluice/compose/async.hpp"
@@ -12,5 +12,6 @@
 #include "sluice/compose/generator.hpp"
 #include "sluice/compose/operators.hpp"
 #include "sluice/compose/pipeline.hpp"
+#include "sluice/compose/run_pipeline.hpp"
 #include "sluice/compose/runtime_pipeline.hpp"
 #include "sluice/core.hpp"

@@ -2,8 +2,21 @@
 #include "sluice/compose/async.hpp"
 
 #include <system_error>
+#include <utility>
 
-namespace sluice::detail {
+namespace sluice {
+
+stream_failure::stream_failure(async_error ec, std::string message)
+    : boost::system::system_error(ec), message_(std::move(message)) {}
+
+namespace detail {
+
+void throw_failure(const async_error& ec, const stream& s) {
+  // The stream's message only for its own error: an abort or a refused write is not about it.
+  const std::error_code code(ec);
+  if (s.errored() && code == s.errored()) throw stream_failure(ec, s.error_message());
+  throw stream_failure(ec, ec.message());
+}
 
 boost::asio::io_context& context_of(const stream& s) {
   auto* l = dynamic_cast<asio_loop*>(&s.get_loop());
@@ -13,4 +26,5 @@ boost::asio::io_context& context_of(const stream& s) {
   return l->context();
 }
 
-}  // namespace sluice::detail
+}  // namespace detail
+}  // namespace sluice

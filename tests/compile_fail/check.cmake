@@ -1,6 +1,7 @@
 # cmake -DCXX=<compiler> -DSOURCE=<file.cpp> -DINCLUDES=<dir|dir...> -P check.cmake
 # Fails unless SOURCE does not compile with the message on its "// EXPECT: <text>" line, and
-# compiles with -DSLUICE_COMPILE_FAIL_CONTROL.
+# compiles with -DSLUICE_COMPILE_FAIL_CONTROL. An optional "// EXPECT-FIRST-ERROR: <text>" line
+# requires <text> in the first line of the output that says "error:" (what a user reads first).
 file(STRINGS "${SOURCE}" expect_line REGEX "^// EXPECT: ")
 if(NOT expect_line)
   message(FATAL_ERROR "${SOURCE}: no '// EXPECT: <message>' line")
@@ -20,6 +21,16 @@ endif()
 string(FIND "${out}" "${expected}" at)
 if(at EQUAL -1)
   message(FATAL_ERROR "${SOURCE} failed to compile, but without '${expected}':\n${out}")
+endif()
+file(STRINGS "${SOURCE}" first_line REGEX "^// EXPECT-FIRST-ERROR: ")
+if(first_line)
+  string(REGEX REPLACE "^// EXPECT-FIRST-ERROR: " "" expected_first "${first_line}")
+  string(REGEX MATCH "[^\n]*error:[^\n]*" first_error "${out}")
+  string(FIND "${first_error}" "${expected_first}" at)
+  if(at EQUAL -1)
+    message(FATAL_ERROR "${SOURCE}: the first error line does not contain '${expected_first}':\n"
+                        "${first_error}")
+  endif()
 endif()
 
 execute_process(COMMAND "${CXX}" ${flags} -DSLUICE_COMPILE_FAIL_CONTROL "${SOURCE}"

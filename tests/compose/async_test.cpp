@@ -770,3 +770,60 @@ TEST(AsyncNextBatch, LeavingEarlyDestroysTheStream) {
   r.reset();
   EXPECT_TRUE(generator_cleaned);
 }
+
+namespace {
+
+// An exception's what(), or "no exception".
+template <class F>
+asio::awaitable<std::string> what_of(F f) {
+  try {
+    co_await f();
+  } catch (const sluice::stream_failure& e) {
+    co_return e.what();
+  }
+  co_return "no exception";
+}
+
+}  // namespace
+
+TEST(AsyncErrors, ThrownFailuresCarryTheStreamsMessage) {
+  asio::io_context io;
+  sluice::asio_loop loop(io);
+  const auto enoent = std::make_error_code(std::errc::no_such_file_or_directory);
+  const std::string expected = "open 'x.log': " + enoent.message();
+  // Fails at its first read, synchronously: async_next answers without waiting.
+  auto at_once = sluice::make_readable<int>(
+      loop, {.read = [&](auto& self, std::size_t) { self.fail(enoent, "open 'x.log'"); }});
+  // Fails later, while async_next waits.
+  auto later = manual_source(loop);
+  auto sink = sluice::make_writable<int>(loop, {.write = [&](auto& self, int&&, iwcb cb) {
+                                           self.fail(enoent, "open 'x.log'");
+                                           cb(enoent);
+                                         }});
+  auto ending = sluice::make_writable<int>(
+      loop, {.write = [](auto&, int&&, iwcb cb) { cb(); },
+             .final =
+                 [](auto& self, sluice::callback cb) {
+                   self.fail(std::make_error_code(std::errc::io_error), "close 'y.log'");
+                   cb(std::make_error_code(std::errc::io_error));
+                 }});
+  std::vector<std::string> got;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        sluice::reader<int> a(at_once), b(later);
+        got.push_back(co_await what_of([&] { return sluice::async_next(a); }));
+        got.push_back(co_await what_of([&] { return sluice::async_next(b); }));
+        got.push_back(co_await what_of([&] { return sluice::async_write(*sink, 1); }));
+        got.push_back(co_await what_of([&] { return sluice::async_end(*ending); }));
+        // Not the stream's error: the code's own message.
+        got.push_back(co_await what_of([&] { return sluice::async_write(*ending, 2); }));
+      },
+      asio::detached);
+  asio::post(io, [&] { later->fail(enoent, "open 'x.log'"); });
+  io.run();
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     expected, expected, expected,
+                     "close 'y.log': " + std::make_error_code(std::errc::io_error).message(),
+                     make_error_code(errc::write_after_end).message()}));
+}

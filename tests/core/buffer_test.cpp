@@ -522,4 +522,42 @@ TEST(Concat, OneNonEmptyPartIsShared) {
   EXPECT_TRUE(sluice::concat({}).empty());
 }
 
+// The snippets of docs/concepts.md ("Bytes: buffer"), as written there.
+TEST(BufferDocs, SnippetsBehaveAsDocumented) {
+  auto a = sluice::buffer::copy_of("hello, world");
+  std::string big(64 * 1024, 'x');
+  const char* big_bytes = big.data();
+  auto b = sluice::buffer(std::move(big));
+  EXPECT_EQ(reinterpret_cast<const char*>(b.data()), big_bytes);  // adopted, not copied
+  sluice::buffer empty;
+  EXPECT_EQ(empty.use_count(), 0U);
+
+  sluice::buffer_builder out(4096);
+  const std::string_view src = "read into place";
+  std::memcpy(out.free_space().data(), src.data(), src.size());
+  out.commit(src.size());
+  const std::byte* where = out.bytes().data();
+  sluice::buffer chunk = std::move(out).freeze();
+  EXPECT_EQ(chunk.view(), src);
+  EXPECT_EQ(chunk.data(), where);
+
+  EXPECT_TRUE(a.view().starts_with("hello"));
+  sluice::buffer world = a.slice(7);
+  sluice::buffer hell = a.slice(0, 4);
+  EXPECT_EQ(world.view(), "world");
+  EXPECT_EQ(hell.view(), "hell");
+  EXPECT_TRUE(world.shares_storage_with(a));
+  EXPECT_THROW((void)a.slice(13), std::out_of_range);
+  EXPECT_EQ(a.slice(12).use_count(), 0U);  // an empty slice holds no storage
+
+  sluice::buffer copy = a;
+  EXPECT_EQ(a.use_count(), 4U);
+  EXPECT_EQ(copy.to_string(), "hello, world");
+  const std::array parts{hell, sluice::buffer::copy_of("o")};
+  const sluice::buffer joined = sluice::concat(parts);
+  EXPECT_EQ(joined.view(), "hello");
+  EXPECT_FALSE(joined.shares_storage_with(a));
+  EXPECT_EQ(joined, sluice::buffer::copy_of("hello"));
+}
+
 }  // namespace

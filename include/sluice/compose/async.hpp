@@ -18,8 +18,11 @@
 //   async_next_batch         void(boost::system::error_code, std::vector<T>)
 //                            void(boost::system::error_code, std::size_t)  (into a vector)
 // The error_code wraps the stream's std::error_code losslessly: std::error_code(ec) gives it
-// back (compare it with sluice::errc values that way). With use_awaitable and use_future a
-// failed operation throws boost::system::system_error.
+// back (compare it with sluice::errc values that way). With the default token (use_awaitable) a
+// failed operation throws stream_failure, a boost::system::system_error whose what() is the
+// stream's error_message() ("open 'x.log': No such file or directory"), not only the code's
+// message; with use_future it throws boost::system::system_error. With any other token the
+// message is the stream's error_message(), there to read (reader::stream(), or the writable).
 //
 // Threads and loops: the stream must live on a sluice::asio_loop, and the io_context it wraps is
 // where everything happens. An operation may be started from any thread (use_future from
@@ -41,6 +44,7 @@
 #pragma once
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
@@ -57,6 +61,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <string>
 #include <system_error>
 #include <tuple>
 #include <type_traits>
@@ -75,7 +80,29 @@ using async_error = boost::system::error_code;
 /// The default completion token: `co_await` in an asio::awaitable coroutine.
 using default_token = boost::asio::use_awaitable_t<>;
 
+/// What an operation awaited with the default token throws when it fails. code() is the error;
+/// what() is the stream's error_message() when the error is the stream's own ("open 'x.log': No
+/// such file or directory", "gunzip at input byte 1234: invalid compressed data"), else the
+/// code's message (write_after_end, operation_aborted, premature_close). Catching
+/// boost::system::system_error catches it too.
+class stream_failure : public boost::system::system_error {
+ public:
+  stream_failure(async_error ec, std::string message);
+  [[nodiscard]] const char* what() const noexcept override { return message_.c_str(); }
+
+ private:
+  std::string message_;
+};
+
 namespace detail {
+
+/// Throws stream_failure for `ec`, with `s`'s error_message() when `ec` is its error.
+[[noreturn]] void throw_failure(const async_error& ec, const stream& s);
+
+/// The default token, with the error handed over instead of thrown (so that it can be thrown
+/// as a stream_failure).
+inline constexpr auto default_as_tuple = boost::asio::as_tuple(boost::asio::use_awaitable);
+using default_as_tuple_t = std::remove_const_t<decltype(default_as_tuple)>;
 
 /// The io_context of the asio_loop `s` lives on. Throws std::system_error(invalid_argument) when
 /// the stream is on another kind of loop (a programming error).
@@ -524,12 +551,25 @@ auto next_now_or_later(std::shared_ptr<reader_state<T>> s, A... args)
     Sink sink(args...);
     async_error ec;
     if (s->try_complete(sink, ec)) {
-      if (ec) throw boost::system::system_error(ec);
+      if (ec) throw_failure(ec, s->stream());
       co_return sink.result();
     }
   }
-  co_return co_await boost::asio::async_initiate<const default_token&, typename Sink::signature>(
-      next_initiation<T, Sink>{}, boost::asio::use_awaitable, std::move(s), std::move(args)...);
+  auto keep = s;
+  auto [ec, result] =
+      co_await boost::asio::async_initiate<const default_as_tuple_t&, typename Sink::signature>(
+          next_initiation<T, Sink>{}, default_as_tuple, std::move(s), std::move(args)...);
+  if (ec) throw_failure(ec, keep->stream());
+  co_return std::move(result);
+}
+
+// async_write / async_end with the default token: the operation, awaited, its error thrown as a
+// stream_failure that carries the stream's message.
+template <class Initiation, class... A>
+boost::asio::awaitable<void> await_or_throw(std::shared_ptr<stream> keep, A... args) {
+  auto [ec] = co_await boost::asio::async_initiate<const default_as_tuple_t&, void(async_error)>(
+      Initiation{}, default_as_tuple, std::move(args)...);
+  if (ec) throw_failure(ec, *keep);
 }
 
 // async_next / async_next_batch with any token.
@@ -660,8 +700,13 @@ auto async_next_batch(reader<T>& rd, std::vector<T>& out, std::size_t max, Token
 /// waiting. The stream is kept alive until completion. Signature: void(async_error).
 template <chunk T, boost::asio::completion_token_for<void(async_error)> Token = default_token>
 auto async_write(writable<T>& w, std::type_identity_t<T> chunk, Token&& token = {}) {
-  return boost::asio::async_initiate<Token, void(async_error)>(detail::write_initiation<T>{}, token,
-                                                               &w, std::move(chunk));
+  if constexpr (std::is_same_v<std::decay_t<Token>, default_token>) {
+    return detail::await_or_throw<detail::write_initiation<T>>(w.shared_from_this(), &w,
+                                                               std::move(chunk));
+  } else {
+    return boost::asio::async_initiate<Token, void(async_error)>(detail::write_initiation<T>{},
+                                                                 token, &w, std::move(chunk));
+  }
 }
 
 /// Ends `w` (end()) and completes at 'finish', or with the error that prevents it (a stream
@@ -669,15 +714,25 @@ auto async_write(writable<T>& w, std::type_identity_t<T> chunk, Token&& token = 
 /// Signature: void(async_error).
 template <chunk T, boost::asio::completion_token_for<void(async_error)> Token = default_token>
 auto async_end(writable<T>& w, Token&& token = {}) {
-  return boost::asio::async_initiate<Token, void(async_error)>(detail::end_initiation<T>{}, token,
-                                                               &w, std::optional<T>{});
+  if constexpr (std::is_same_v<std::decay_t<Token>, default_token>) {
+    return detail::await_or_throw<detail::end_initiation<T>>(w.shared_from_this(), &w,
+                                                             std::optional<T>{});
+  } else {
+    return boost::asio::async_initiate<Token, void(async_error)>(detail::end_initiation<T>{}, token,
+                                                                 &w, std::optional<T>{});
+  }
 }
 
 /// Writes a last chunk, then ends: as async_end.
 template <chunk T, boost::asio::completion_token_for<void(async_error)> Token = default_token>
 auto async_end(writable<T>& w, std::type_identity_t<T> last, Token&& token = {}) {
-  return boost::asio::async_initiate<Token, void(async_error)>(
-      detail::end_initiation<T>{}, token, &w, std::optional<T>(std::move(last)));
+  if constexpr (std::is_same_v<std::decay_t<Token>, default_token>) {
+    return detail::await_or_throw<detail::end_initiation<T>>(w.shared_from_this(), &w,
+                                                             std::optional<T>(std::move(last)));
+  } else {
+    return boost::asio::async_initiate<Token, void(async_error)>(
+        detail::end_initiation<T>{}, token, &w, std::optional<T>(std::move(last)));
+  }
 }
 
 }  // namespace sluice

@@ -4,7 +4,8 @@
 //
 // pipeline() pipes each stage into the next and watches every stage with finished()
 // (finished.hpp). The chain's types are checked at compile time: readable<A> → transform<A, B>
-// (or duplex<A, B>) → ... → writable<Z>; a mismatch is one static_assert naming the stage.
+// (or duplex<A, B>) → ... → writable<Z>; a mismatch fails with a first error line that names the
+// stage index and the types (pipeline_stage_types_do_not_match<...>), then a static_assert.
 // On success the callback runs once, on a later tick, after every stage completed; streams that
 // completed cleanly are not destroyed (as in Node). On failure every stage that has not
 // completed is destroyed exactly once with the first real error, and the callback gets that
@@ -186,12 +187,30 @@ struct check_role {
   static constexpr bool value = (!first || r) && (!last || w) && (first || last || (r && w));
 };
 
-template <std::size_t Stage, class Out, class NextIn>
+/// Never defined: a chain whose stage `Stage` yields `Yields` while stage `Stage`+1 accepts
+/// `Accepts` derives from it, so the compiler's first error line reads "invalid use of
+/// incomplete type 'struct pipeline_stage_types_do_not_match<2, transform<int, long>,
+/// writable<int>, long, int>'": the index and the real types, which a static_assert message (a
+/// fixed string in C++20) cannot show.
+template <std::size_t Stage, class StageType, class NextStageType, class Yields, class Accepts>
+struct pipeline_stage_types_do_not_match;
+
+// A link whose types match.
+template <std::size_t Stage, class S, class Next,
+          bool = std::is_same_v<output_of<S>, input_of<Next>>>
 struct check_link {
-  static constexpr bool value = std::is_same_v<Out, NextIn>;
-  static_assert(value,
-                "sluice::pipeline: stage types do not match: stage number Stage yields Out but "
-                "stage Stage+1 accepts NextIn");
+  static constexpr bool value = true;
+};
+
+// A link whose types do not: deriving from the incomplete type makes that the first error (a
+// base is instantiated before the members), and it names the index and the types.
+template <std::size_t Stage, class S, class Next>
+struct check_link<Stage, S, Next, false>
+    : pipeline_stage_types_do_not_match<Stage, S, Next, output_of<S>, input_of<Next>> {
+  static constexpr bool value = false;
+  static_assert(std::is_same_v<output_of<S>, input_of<Next>>,  // (false, and dependent)
+                "sluice::pipeline: stage types do not match: the error above names the stage "
+                "index, the two stages' types, what the first yields and what the next accepts");
 };
 
 template <class... Ps>
@@ -219,8 +238,8 @@ struct chain_check {
     } else {
       using tuple = std::tuple<stage_of<Ps>...>;
       return []<std::size_t... I>(std::index_sequence<I...>) {
-        return (check_link<I + 1, output_of<std::tuple_element_t<I, tuple>>,
-                           input_of<std::tuple_element_t<I + 1, tuple>>>::value &&
+        return (check_link<I + 1, std::tuple_element_t<I, tuple>,
+                           std::tuple_element_t<I + 1, tuple>>::value &&
                 ...);
       }
       (std::make_index_sequence<count - 1>{});
