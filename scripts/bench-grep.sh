@@ -53,7 +53,7 @@ bench_case() {
     t0="$(now)"
     grep_matches="$(LC_ALL=C grep -E -c $icase -- "$pattern" "$file" || true)"
     t1="$(now)"
-    echo "$r grep_E $(echo "$t1 - $t0" | bc -l) $grep_matches 0" >>"$raw"
+    echo "$r grep_E $(awk "BEGIN { print $t1 - $t0 }") $grep_matches 0" >>"$raw"
     "$bench" match "$file" "$pattern" $icase | sed "s/^/$r /" >>"$raw"
   done
   python3 - "$label" "$raw" <<'PY'
