@@ -20,6 +20,7 @@
 #include <regex>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "grep_pattern.hpp"
 #include "text_gen.hpp"
