@@ -8,6 +8,7 @@ packages=(
   clang clang-format libclang-rt-14-dev
   libboost1.81-dev libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libisal-dev libzstd-dev libbrotli-dev libcli11-dev
+  libre2-dev libpcre2-dev
   zstd brotli gzip isal hyperfine time python3 gnuplot-nox
 )
 

@@ -6,7 +6,9 @@
 
 #include <array>
 #include <memory>
+#include <stdexcept>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "sluice/core/loop.hpp"
@@ -119,6 +121,50 @@ TEST(GrepFilter, BadPatternIsReported) {
   EXPECT_NE(check_grep_pattern({.pattern = "a("}), "");
   EXPECT_EQ(check_grep_pattern({.pattern = "a(", .fixed = true}), "");
   EXPECT_EQ(check_grep_pattern({.pattern = "a(b)"}), "");
+}
+
+TEST(GrepPattern, LimitsAndRefusalsAreOneLineNamingThePattern) {
+  auto why = [](std::string_view p) {
+    auto c = compile_grep_pattern(p);
+    return std::holds_alternative<std::string>(c) ? std::get<std::string>(c) : "";
+  };
+  EXPECT_EQ(why("a.*c|(x|y)+"), "");
+  EXPECT_EQ(why(std::string(1000, '(') + std::string(1000, ')')), "");
+  EXPECT_EQ(why(std::string(1001, '(') + std::string(1001, ')')),
+            "nested too deeply (more than 1000 levels of parentheses) in "
+            "'((((((((((((((((((((((((((((((((((((((((...' (2002 bytes)");
+  // Parentheses that are escaped, in a class or in \Q...\E do not nest.
+  std::string escaped;
+  for (int k = 0; k < 1500; ++k) escaped += "\\(";
+  EXPECT_EQ(why(escaped + "[" + std::string(1500, '(') + "]"), "");
+  EXPECT_EQ(why("\\Q" + std::string(1500, '(') + "\\E"), "");
+  EXPECT_EQ(why("a{1000}"), "");
+  const std::string huge = why("a{99999999999999999999999}");
+  EXPECT_EQ(huge.rfind("repeat count '{9999", 0), 0u) << huge;
+  EXPECT_NE(huge.find("' (25 bytes) is more than 1000 in 'a{9"), std::string::npos) << huge;
+  EXPECT_EQ(why("a{1,}b{,5000}"), "");  // {,n} is literal text in RE2
+  EXPECT_EQ(why("[a{5000}]"), "");      // so are braces in a class
+  EXPECT_EQ(why("a\\2"), "backreferences (\\2) are not supported in 'a\\2'");
+  EXPECT_EQ(why("(?<n>a)\\k<n>"),
+            "named backreferences (\\k<name>) are not supported in "
+            "'(?<n>a)\\k<n>'");
+  EXPECT_EQ(why("[(?=]"), "");
+  EXPECT_EQ(why("a("), "invalid regular expression: missing ) 'a(' in 'a('");
+}
+
+TEST(GrepPattern, SearchesBytesInLinearTime) {
+  auto p = std::get<grep_pattern>(compile_grep_pattern("(a|aa)*b"));
+  EXPECT_FALSE(p.search(std::string(1 << 20, 'a')));  // exponential for a backtracker
+  EXPECT_TRUE(p.search(std::string(1 << 20, 'a') + "b"));
+  auto i = std::get<grep_pattern>(compile_grep_pattern("^err.r$", {.ignore_case = true}));
+  EXPECT_TRUE(i.search("ERR\xffR"));
+  EXPECT_FALSE(i.search("ERR\xffR\r"));
+}
+
+TEST(GrepFilter, ThrowsOnAPatternTheParserWouldRefuse) {
+  manual_loop loop;
+  EXPECT_THROW((void)std::make_shared<grep_filter>(loop, grep_options{.pattern = "(a)\\1"}),
+               std::invalid_argument);
 }
 
 TEST(HeadFilter, FirstLinesOrBytesWhereverTheInputIsCut) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -183,6 +184,24 @@ TEST(RunSyntax, UnterminatedQuoteAndBadRegex) {
   EXPECT_NE(e.message.find("invalid regular expression"), std::string::npos);
   // -F takes the same text literally.
   EXPECT_EQ(parse_ok("grep -F 'a(b'")[1].as<grep_stage>().pattern, "a(b");
+}
+
+TEST(RunSyntax, FormatShowsALongExpressionCutAroundTheError) {
+  const std::string deep = std::string(3000, '(') + "a";
+  const std::string expr = "read " + std::string(200, 'x') + " | grep '" + deep + "' | count";
+  const std::string text = format_syntax_error(expr, parse_err(expr));
+  std::istringstream lines(text);
+  std::string msg, shown, caret;
+  std::getline(lines, msg);
+  std::getline(lines, shown);
+  std::getline(lines, caret);
+  EXPECT_EQ(msg,
+            "sluice: run: grep: nested too deeply (more than 1000 levels of parentheses) in "
+            "'((((((((((((((((((((((((((((((((((((((((...' (3001 bytes)");
+  // 40 bytes before the pattern, 100 in all, "..." at both cuts; the caret under the pattern.
+  EXPECT_EQ(shown, "  ..." + std::string(32, 'x') + " | grep '" + std::string(59, '(') + "...");
+  EXPECT_EQ(caret, std::string(2 + 3 + 40, ' ') + std::string(60, '^'));
+  EXPECT_LT(text.size(), 400u);
 }
 
 TEST(RunSyntax, FormatPutsTheCaretUnderTheToken) {

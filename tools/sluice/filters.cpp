@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <stdexcept>
+#include <variant>
 
 namespace sluice::cli {
 namespace {
@@ -14,10 +16,14 @@ std::string ascii_lower(std::string_view s) {
   return out;
 }
 
-std::regex make_regex(const grep_options& g) {
-  auto flags = std::regex::ECMAScript;
-  if (g.ignore_case) flags |= std::regex::icase;
-  return std::regex(g.pattern, flags);
+std::variant<grep_pattern, std::string> compile(const grep_options& g) {
+  return compile_grep_pattern(g.pattern, {.ignore_case = g.ignore_case});
+}
+
+grep_pattern compile_or_throw(const grep_options& g) {
+  auto compiled = compile(g);
+  if (auto* why = std::get_if<std::string>(&compiled)) throw std::invalid_argument(*why);
+  return std::get<grep_pattern>(std::move(compiled));
 }
 
 }  // namespace
@@ -58,11 +64,8 @@ void line_splitter::do_flush(callback cb) {
 
 std::string check_grep_pattern(const grep_options& g) {
   if (g.fixed) return {};
-  try {
-    (void)make_regex(g);
-  } catch (const std::regex_error& e) {
-    return std::string("invalid regular expression: ") + e.what();
-  }
+  auto compiled = compile(g);
+  if (auto* why = std::get_if<std::string>(&compiled)) return *why;
   return {};
 }
 
@@ -71,11 +74,11 @@ grep_filter::grep_filter(sluice::loop& l, grep_options g, const transform_option
   if (opts_.fixed)
     lowered_pattern_ = opts_.ignore_case ? ascii_lower(opts_.pattern) : opts_.pattern;
   else
-    re_.emplace(make_regex(opts_));
+    re_.emplace(compile_or_throw(opts_));
 }
 
 bool grep_filter::matches(std::string_view line) const {
-  if (!opts_.fixed) return std::regex_search(line.begin(), line.end(), *re_) != opts_.invert;
+  if (!opts_.fixed) return re_->search(line) != opts_.invert;
   if (opts_.ignore_case) {
     auto it = std::search(
         line.begin(), line.end(), lowered_pattern_.begin(), lowered_pattern_.end(),

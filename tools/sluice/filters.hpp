@@ -1,7 +1,8 @@
 // tools/sluice/filters.hpp: the line-oriented stages of `sluice run`.
 //
 // line_splitter  re-chunks bytes so that every chunk ends at a newline ("lines")
-// grep_filter    keeps the lines that match a regex or substring ("grep [-v] [-F] [-i] P")
+// grep_filter    keeps the lines that match a regex (grep_pattern.hpp) or substring
+//                ("grep [-v] [-F] [-i] P")
 // head_filter    passes the first N lines or bytes, then asks for its input to stop ("head")
 // line_counter   replaces its input with one line: the number of lines or bytes ("count")
 //
@@ -14,9 +15,9 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <regex>
 #include <string>
 
+#include "grep_pattern.hpp"
 #include "sluice/core/buffer.hpp"
 #include "sluice/core/transform.hpp"
 
@@ -40,7 +41,7 @@ class line_splitter final : public transform<buffer, buffer> {
 struct grep_options {
   std::string pattern;
   bool invert = false;       ///< keep the lines that do NOT match
-  bool fixed = false;        ///< pattern is a plain substring, not an ECMAScript regex
+  bool fixed = false;        ///< pattern is a plain substring, not a regex
   bool ignore_case = false;  ///< compare case-insensitively (ASCII for -F)
 };
 
@@ -48,8 +49,8 @@ struct grep_options {
 /// joined), none when nothing matched. The newline is not part of what the pattern sees.
 class grep_filter final : public transform<buffer, buffer> {
  public:
-  /// Throws std::regex_error if the pattern is not a valid ECMAScript regex (the `run` parser
-  /// checks patterns first, with check_grep_pattern()).
+  /// Throws std::invalid_argument if compile_grep_pattern() refuses the pattern (the `run`
+  /// parser checks patterns first, with check_grep_pattern()).
   grep_filter(sluice::loop& l, grep_options g, const transform_options& o = {});
 
   [[nodiscard]] std::uint64_t lines_seen() const noexcept { return lines_seen_; }
@@ -64,14 +65,14 @@ class grep_filter final : public transform<buffer, buffer> {
   void filter(std::string_view text, std::string& out);
 
   grep_options opts_;
-  std::optional<std::regex> re_;
+  std::optional<grep_pattern> re_;
   std::string lowered_pattern_;
   std::string carry_;
   std::uint64_t lines_seen_ = 0;
   std::uint64_t lines_kept_ = 0;
 };
 
-/// Empty if `g` is usable; else why not ("invalid regular expression: ...").
+/// Empty if `g` is usable; else why not, one line ("invalid regular expression: ...").
 [[nodiscard]] std::string check_grep_pattern(const grep_options& g);
 
 /// Passes the first `count` lines (or bytes), then drops the rest. When the limit is reached it

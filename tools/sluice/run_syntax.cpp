@@ -183,9 +183,22 @@ std::string format_syntax_error(std::string_view expr, const syntax_error& err) 
   std::string shown(expr);
   std::replace_if(
       shown.begin(), shown.end(), [](char c) { return is_blank(c); }, ' ');
-  const std::size_t offset = std::min(err.offset, shown.size());
-  const std::size_t length =
+  std::size_t offset = std::min(err.offset, shown.size());
+  std::size_t length =
       std::max<std::size_t>(1, std::min(err.length, shown.size() - std::min(offset, shown.size())));
+  // A long expression (a pattern of 20,000 parentheses) is shown as a window around the
+  // error, "..." marking what is cut, so that the report stays a few short lines.
+  constexpr std::size_t window = 100;
+  constexpr std::size_t before = 40;
+  if (shown.size() > window) {
+    const std::size_t from = offset > before ? offset - before : 0;
+    const std::size_t to = std::min(shown.size(), from + window);
+    std::string cut = (from > 0 ? "..." : "") + shown.substr(from, to - from);
+    if (to < shown.size()) cut += "...";
+    offset = offset - from + (from > 0 ? 3 : 0);
+    length = std::max<std::size_t>(1, std::min(length, to - std::min(to, err.offset)));
+    shown = std::move(cut);
+  }
   std::string out = "sluice: run: " + err.message + "\n  " + shown + "\n  ";
   out.append(offset, ' ');
   out.append(length, '^');

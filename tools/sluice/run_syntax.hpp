@@ -115,7 +115,8 @@ struct stage_spec {
     std::string_view expr);
 
 /// The three-line report of a syntax error: "sluice: run: <message>", the expression, and a
-/// caret line marking the bad bytes (indented to line up under the expression).
+/// caret line marking the bad bytes (indented to line up under the expression). An expression
+/// longer than 100 bytes is shown as 100 bytes around the error, "..." marking the cuts.
 [[nodiscard]] std::string format_syntax_error(std::string_view expr, const syntax_error& err);
 
 /// Parses a byte count with an optional binary suffix: "512", "64K", "256M", "1G", "2T" (also

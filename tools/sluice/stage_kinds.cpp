@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <regex>
 #include <utility>
 
 #include "concat.hpp"
@@ -152,15 +151,9 @@ parse_result parse_grep(stage_args& args) {
     }
   }
   if (!pattern) return args.missing("PATTERN");
-  if (!g->fixed) {
-    try {
-      (void)std::regex(pattern->text, g->ignore_case ? std::regex::ECMAScript | std::regex::icase
-                                                     : std::regex::ECMAScript);
-    } catch (const std::regex_error& e) {
-      return error_at(*pattern, std::string("grep: invalid regular expression: ") + e.what());
-    }
-  }
   g->pattern = pattern->text;
+  const std::string why = check_grep_pattern({g->pattern, g->invert, g->fixed, g->ignore_case});
+  if (!why.empty()) return error_at(*pattern, "grep: " + why);
   return g;
 }
 
@@ -236,7 +229,7 @@ constexpr std::array kinds{
     stage_kind{"lines", "", "re-chunk so that every chunk holds whole lines", stage_role::filter,
                no_args<lines_stage>},
     stage_kind{"grep", "[-v] [-F] [-i] PATTERN",
-               "keep matching lines (ECMAScript regex; -F substring, -v the others, -i any case)",
+               "keep matching lines (RE2 regex; -F substring, -v the others, -i any case)",
                stage_role::filter, parse_grep},
     stage_kind{"head", "[N] | -N | -n N | -c N",
                "the first N lines (default 10) or bytes, then stop reading", stage_role::filter,
