@@ -200,8 +200,9 @@ class zlib_decompressor final : public detail::codec_transform {
   }
 
   [[nodiscard]] std::error_code data_error() const {
-    if (format_ == zlib_format::gzip && members_ > 0 && !looks_like_member())
-      return make_error_code(compress_errc::trailing_garbage);
+    if (format_ == zlib_format::gzip && !looks_like_member())
+      return make_error_code(members_ > 0 ? compress_errc::trailing_garbage
+                                          : compress_errc::wrong_format);
     const char* msg = zs_.msg != nullptr ? zs_.msg : "";
     if (std::strcmp(msg, "incorrect data check") == 0 ||
         std::strcmp(msg, "incorrect length check") == 0)
@@ -215,8 +216,9 @@ class zlib_decompressor final : public detail::codec_transform {
       return ended_ ? std::error_code{} : make_error_code(compress_errc::truncated);
     if (member_bytes_ == 0)  // between members
       return members_ > 0 ? std::error_code{} : make_error_code(compress_errc::truncated);
-    if (members_ > 0 && !looks_like_member())
-      return make_error_code(compress_errc::trailing_garbage);
+    if (!looks_like_member())
+      return make_error_code(members_ > 0 ? compress_errc::trailing_garbage
+                                          : compress_errc::wrong_format);
     return make_error_code(compress_errc::truncated);
   }
 
