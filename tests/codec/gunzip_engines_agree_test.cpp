@@ -72,11 +72,19 @@ TEST(GunzipEngines, SameErrorKindForEveryDamagedInput) {
   const auto copies = damaged_copies(good);
   ASSERT_GT(copies.size(), 1000u);
   std::size_t differ = 0;
+  std::size_t stricter_zlib = 0;
   for (const auto& d : copies) {
     // Whole, and in small pieces (an error found at a chunk edge must not change its kind).
     for (const std::size_t in_chunk : {std::size_t{64 * 1024}, std::size_t{7}}) {
       const std::error_code z = decode(gzip_engine::zlib, d.bytes, in_chunk);
       const std::error_code i = decode(gzip_engine::isal, d.bytes, in_chunk);
+      // The one stated exception (docs/compression.md, "Errors"): zlib refuses a damaged
+      // Huffman table that ISA-L decodes on with, and the CRC-32 then catches the damage.
+      if (z == sluice::compress_errc::corrupt_data &&
+          i == sluice::compress_errc::checksum_mismatch) {
+        ++stricter_zlib;
+        continue;
+      }
       if (z != i) {
         ++differ;
         ADD_FAILURE() << d.what << " (chunks of " << in_chunk << "): zlib says '" << z.message()
@@ -85,6 +93,8 @@ TEST(GunzipEngines, SameErrorKindForEveryDamagedInput) {
     }
   }
   EXPECT_EQ(differ, 0u) << "of " << 2 * copies.size() << " decodes";
+  // The exception stays rare: it is a property of few table encodings, not of most damage.
+  EXPECT_LE(stricter_zlib, copies.size() / 100) << "of " << 2 * copies.size() << " decodes";
 }
 
 // Every damaged copy fails (the CRC-32 and the size catch what the format does not) on either
@@ -95,7 +105,9 @@ TEST(GunzipEngines, EveryDamagedCopyFails) {
     // Nothing checks FTEXT (bit 0 of FLG), MTIME, XFL, OS or the name's characters (10..19).
     const bool unchecked = d.what.starts_with("byte ") && [&] {
       const std::size_t at = std::stoul(d.what.substr(5));
-      return d.what == "byte 3 ^ 1" || (at >= 4 && at < 20);
+      // The last byte of the deflate data may end in padding bits after the final block.
+      return d.what == "byte 3 ^ 1" || (at >= 4 && at < 20) ||
+             (at == good.size() - 9 && d.what.ends_with("^ 128"));
     }();
     if (unchecked) continue;
     EXPECT_TRUE(decode(gzip_engine::zlib, d.bytes, 4096)) << d.what;
