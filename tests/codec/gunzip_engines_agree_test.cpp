@@ -114,4 +114,32 @@ TEST(GunzipEngines, EveryDamagedCopyFails) {
   }
 }
 
+// Other shapes of input: stored blocks (level 0), fixed-Huffman blocks (level 1 on a little
+// text), and two members, the damage landing in the second. Every kind must match here, with no
+// exception at all.
+TEST(GunzipEngines, SameErrorKindForOtherShapes) {
+  auto pack = [](int level, std::size_t n, std::uint32_t seed) {
+    manual_loop loop;
+    sluice::gzip_options o;
+    o.threads = 1;
+    o.level = level;
+    return run_codec(sluice::make_gzip(loop, o), mixed_data(n, seed), loop).out;
+  };
+  const std::vector<std::pair<std::string, std::string>> shapes{
+      {"stored", pack(0, 20000, 3)},
+      {"small", pack(1, 300, 4)},
+      {"two members", pack(6, 9000, 5) + pack(1, 7000, 6)},
+  };
+  for (const auto& [shape, good] : shapes) {
+    for (const auto& d : damaged_copies(good)) {
+      for (const std::size_t in_chunk : {std::size_t{64 * 1024}, std::size_t{5}}) {
+        const std::error_code z = decode(gzip_engine::zlib, d.bytes, in_chunk);
+        const std::error_code i = decode(gzip_engine::isal, d.bytes, in_chunk);
+        EXPECT_EQ(z, i) << shape << ", " << d.what << " (chunks of " << in_chunk << "): zlib says '"
+                        << z.message() << "', isal says '" << i.message() << "'";
+      }
+    }
+  }
+}
+
 }  // namespace
