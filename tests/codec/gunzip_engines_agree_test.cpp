@@ -142,4 +142,22 @@ TEST(GunzipEngines, SameErrorKindForOtherShapes) {
   }
 }
 
+// Short inputs that are not gzip at all, or stop inside the fixed header: each engine used to
+// name a lone non-gzip byte differently (zlib "truncated", ISA-L "invalid"); both now say
+// wrong_format, and a bare magic number or header is truncated.
+TEST(GunzipEngines, SameErrorKindForShortAndForeignInput) {
+  const std::vector<std::string> inputs{
+      "h",        "\x8b",         "\x1f\x8c",     "plain text\n",       "\x1f",
+      "\x1f\x8b", "\x1f\x8b\x08", "\x1f\x8b\x09", std::string(3, '\0'),
+  };
+  for (const auto& in : inputs) {
+    for (const std::size_t in_chunk : {std::size_t{1}, std::size_t{4096}}) {
+      const std::error_code z = decode(gzip_engine::zlib, in, in_chunk);
+      const std::error_code i = decode(gzip_engine::isal, in, in_chunk);
+      EXPECT_EQ(z, i) << in.size() << " bytes starting " << static_cast<int>(in[0])
+                      << ": zlib says '" << z.message() << "', isal says '" << i.message() << "'";
+    }
+  }
+}
+
 }  // namespace
