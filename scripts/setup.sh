@@ -9,6 +9,7 @@ packages=(
   libboost1.81-dev libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libisal-dev libzstd-dev libbrotli-dev libcli11-dev
   zstd brotli gzip isal hyperfine time python3 gnuplot-nox
+  bsdutils  # script(1): the CLI tests give a command a terminal
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
