@@ -10,6 +10,7 @@ packages=(
   zlib1g-dev libisal-dev libzstd-dev libbrotli-dev libcli11-dev
   libre2-dev libpcre2-dev
   zstd brotli gzip isal hyperfine time python3 gnuplot-nox
+  bsdutils  # script(1): the CLI tests give a command a terminal
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

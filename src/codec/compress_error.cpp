@@ -27,6 +27,10 @@ class compress_category_impl final : public std::error_category {
         return "compressed data needs a dictionary";
       case compress_errc::library_error:
         return "compression library error";
+      case compress_errc::wrong_format:
+        return "not in the codec's format";
+      case compress_errc::window_too_large:
+        return "compressed data needs a larger window than allowed";
     }
     return "Unknown compression error " + std::to_string(value);
   }

@@ -176,9 +176,11 @@ class isal_gunzip final : public detail::codec_transform {
 
   void do_flush(callback cb) override {
     std::error_code ec;
-    if (member_bytes_ != 0)
-      ec = make_error_code(members_ > 0 && !looks_like_member() ? compress_errc::trailing_garbage
-                                                                : compress_errc::truncated);
+    if (member_bytes_ != 0 && !looks_like_member())
+      ec = make_error_code(members_ > 0 ? compress_errc::trailing_garbage
+                                        : compress_errc::wrong_format);
+    else if (member_bytes_ != 0)
+      ec = make_error_code(compress_errc::truncated);
     else if (members_ == 0)
       ec = make_error_code(compress_errc::truncated);
     if (ec) {
@@ -229,7 +231,7 @@ class isal_gunzip final : public detail::codec_transform {
         case header_stage::fixed:
           if ((header_pos_ == 0 && b != 0x1f) || (header_pos_ == 1 && b != 0x8b)) {
             decode_error_ = make_error_code(members_ > 0 ? compress_errc::trailing_garbage
-                                                         : compress_errc::corrupt_data);
+                                                         : compress_errc::wrong_format);
             return i;
           }
           if ((header_pos_ == 2 && b != 8) || (header_pos_ == 3 && (b & 0xe0) != 0)) {

@@ -189,9 +189,10 @@ class zlib_decompressor final : public detail::codec_transform {
     }
   }
 
-  // Keeps the first two bytes of the current gzip member, to tell a new member from garbage.
+  // Keeps the first three bytes of the current gzip member, to tell a new member from garbage
+  // and a bad method byte from a short header.
   void note_member_bytes(const Bytef* from, std::size_t n) {
-    for (std::size_t i = 0; i < n && member_bytes_ + i < 2; ++i)
+    for (std::size_t i = 0; i < n && member_bytes_ + i < sizeof magic_; ++i)
       magic_[member_bytes_ + i] = from[i];
     member_bytes_ += n;
   }
@@ -200,8 +201,9 @@ class zlib_decompressor final : public detail::codec_transform {
   }
 
   [[nodiscard]] std::error_code data_error() const {
-    if (format_ == zlib_format::gzip && members_ > 0 && !looks_like_member())
-      return make_error_code(compress_errc::trailing_garbage);
+    if (format_ == zlib_format::gzip && !looks_like_member())
+      return make_error_code(members_ > 0 ? compress_errc::trailing_garbage
+                                          : compress_errc::wrong_format);
     const char* msg = zs_.msg != nullptr ? zs_.msg : "";
     if (std::strcmp(msg, "incorrect data check") == 0 ||
         std::strcmp(msg, "incorrect length check") == 0)
@@ -215,8 +217,12 @@ class zlib_decompressor final : public detail::codec_transform {
       return ended_ ? std::error_code{} : make_error_code(compress_errc::truncated);
     if (member_bytes_ == 0)  // between members
       return members_ > 0 ? std::error_code{} : make_error_code(compress_errc::truncated);
-    if (members_ > 0 && !looks_like_member())
-      return make_error_code(compress_errc::trailing_garbage);
+    if (!looks_like_member())
+      return make_error_code(members_ > 0 ? compress_errc::trailing_garbage
+                                          : compress_errc::wrong_format);
+    // zlib checks the method byte together with the flags byte after it; input that ends
+    // between them still has a method other than deflate, as ISA-L's engine reports.
+    if (member_bytes_ == 3 && magic_[2] != 8) return make_error_code(compress_errc::corrupt_data);
     return make_error_code(compress_errc::truncated);
   }
 
@@ -224,7 +230,7 @@ class zlib_decompressor final : public detail::codec_transform {
   zlib_format format_;
   std::uint64_t members_ = 0;     // complete gzip members (or 1 once a zlib/raw stream ended)
   std::size_t member_bytes_ = 0;  // input bytes of the gzip member in progress
-  Bytef magic_[2] = {0, 0};       // its first two bytes
+  Bytef magic_[3] = {0, 0, 0};    // its first three bytes
   bool ended_ = false;            // zlib/raw: the stream is complete
   bool padding_ = false;          // gzip: only zero bytes may follow
 };

@@ -37,6 +37,9 @@ class zstd_compressor final : public detail::compressor_transform {
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, o.level);
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_windowLog, o.window_log);
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, o.checksum ? 1 : 0);
+    // Long-distance matching finds repeats across the whole (large) window; zstd raises the
+    // window to 2^27 with it unless window_log says otherwise, as zstd --long does.
+    if (o.long_distance) ZSTD_CCtx_setParameter(cctx_, ZSTD_c_enableLongDistanceMatching, 1);
   }
   ~zstd_compressor() override { ZSTD_freeCCtx(cctx_); }
   zstd_compressor(const zstd_compressor&) = delete;
@@ -113,9 +116,10 @@ class zstd_decompressor final : public detail::codec_transform {
 
   void do_flush(callback cb) override {
     if (frame_bytes_ != 0 || frames_ == 0) {
-      const bool garbage = frames_ > 0 && !looks_like_frame();
-      fail_at(make_error_code(garbage ? compress_errc::trailing_garbage : compress_errc::truncated),
-              consumed_, cb);
+      compress_errc e = compress_errc::truncated;
+      if (frame_bytes_ != 0 && !looks_like_frame())
+        e = frames_ > 0 ? compress_errc::trailing_garbage : compress_errc::wrong_format;
+      fail_at(make_error_code(e), consumed_, cb);
       return;
     }
     push_partial();
@@ -147,13 +151,13 @@ class zstd_decompressor final : public detail::codec_transform {
     switch (ZSTD_getErrorCode(hint)) {
       case ZSTD_error_prefix_unknown:
         return make_error_code(frames_ > 0 ? compress_errc::trailing_garbage
-                                           : compress_errc::corrupt_data);
+                                           : compress_errc::wrong_format);
       case ZSTD_error_checksum_wrong:
         return make_error_code(compress_errc::checksum_mismatch);
       case ZSTD_error_dictionary_wrong:
         return make_error_code(compress_errc::need_dictionary);
       case ZSTD_error_frameParameter_windowTooLarge:  // larger than window_log allows
-        return make_error_code(errc::out_of_range);
+        return make_error_code(compress_errc::window_too_large);
       case ZSTD_error_memory_allocation:
         return std::make_error_code(std::errc::not_enough_memory);
       default:

@@ -49,7 +49,7 @@ TEST_F(Cli, IsalEngineGunzipsGzipCliOutputAndNamesCorruption) {
   spit(path("bad.gz"), gz);
   const auto before = files();
   const result bad = sh("\"$SLUICE\" gunzip --engine isal bad.gz");
-  expect_one_line_error(bad, "sluice: gunzip: stage 2 (gunzip): gunzip at input byte ");
+  expect_one_line_error(bad, "sluice: gunzip: bad.gz: ");
   EXPECT_EQ(files(), before);
   EXPECT_EQ(sh("\"$SLUICE\" run 'read g.gz | gunzip --engine isal | count -c'").out,
             std::to_string(2 * text.size()) + "\n");
@@ -125,7 +125,7 @@ TEST_F(Cli, CorruptInputFailsWithOneLineAndLeavesNoOutput) {
   spit(path("bad.gz"), gz);
   const auto before = files();
   const result r = sh("\"$SLUICE\" gunzip bad.gz");
-  expect_one_line_error(r, "sluice: gunzip: stage 2 (gunzip): ");
+  expect_one_line_error(r, "sluice: gunzip: bad.gz: ");
   EXPECT_EQ(r.status, 1);
   EXPECT_EQ(files(), before);  // neither "bad" nor a temporary file
 }
@@ -135,7 +135,7 @@ TEST_F(Cli, TruncatedInputFailsAndLeavesNoOutput) {
   ASSERT_EQ(sh("gzip -c in.txt | head -c 20000 > cut.gz").status, 0);
   const auto before = files();
   const result r = sh("\"$SLUICE\" gunzip cut.gz -o out.txt");
-  expect_one_line_error(r, "sluice: gunzip: stage 2 (gunzip): ");
+  expect_one_line_error(r, "sluice: gunzip: cut.gz: unexpected end of compressed data");
   EXPECT_EQ(files(), before);
 }
 

@@ -5,7 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include "text_gen.hpp"
 
@@ -56,6 +59,73 @@ TEST(Report, ProgressOnANarrowTerminalDropsTheBar) {
   const std::string line = format_progress({.bytes = 1, .total = 2, .seconds = 1}, 30);
   EXPECT_EQ(line.find('['), std::string::npos) << line;
   EXPECT_NE(line.find("50%"), std::string::npos) << line;
+}
+
+// Whatever the width, the line never needs more columns than it is given: a longer one wraps,
+// and the next "\r" redraw then leaves the wrapped part behind on the screen.
+TEST(Report, ProgressNeverExceedsTheWidth) {
+  const std::vector<progress_sample> samples{
+      {.bytes = 100ull << 20, .total = 400ull << 20, .seconds = 2.0},
+      {.bytes = 123456789012ull, .total = 987654321098ull, .seconds = 3.5},
+      {.bytes = 3ull << 20, .total = {}, .seconds = 1.5},
+      {.bytes = 0, .total = 0, .seconds = 0},
+      {.bytes = 5, .total = 5, .seconds = 100000},
+  };
+  for (const auto& s : samples) {
+    for (std::size_t width = 1; width <= 120; ++width) {
+      const std::string line = format_progress(s, width);
+      EXPECT_LE(line.size(), width) << "'" << line << "'";
+      EXPECT_FALSE(line.empty()) << width;
+    }
+  }
+}
+
+// On 40 columns the numbers come first; the bar returns once there is room for it and them.
+TEST(Report, ProgressKeepsTheNumbersOnANarrowTerminal) {
+  const progress_sample s{.bytes = 100ull << 20, .total = 400ull << 20, .seconds = 2.0};
+  const std::string narrow = format_progress(s, 39);
+  EXPECT_EQ(narrow, " 25%  100 MiB / 400 MiB  50.0 MiB/s") << narrow;
+  EXPECT_EQ(format_progress(s, 10), " 25%");
+  EXPECT_EQ(format_progress(s, 2), " 2");
+  const std::string wide = format_progress(s, 60);
+  EXPECT_EQ(wide.front(), '[') << wide;
+  EXPECT_NE(wide.find("ETA 0:06"), std::string::npos) << wide;
+}
+
+// The meter asks for the width at every redraw: a window made narrower gets narrower lines.
+TEST(Report, MeterFollowsTheWidthAtEachRedraw) {
+  sluice::manual_loop loop;
+  std::FILE* out = std::tmpfile();
+  ASSERT_NE(out, nullptr);
+  std::size_t width = 80;
+  std::vector<std::size_t> asked;
+  progress_meter meter(
+      loop,
+      [] { return progress_sample{.bytes = 100ull << 20, .total = 400ull << 20, .seconds = 2}; },
+      out, std::chrono::milliseconds(200),
+      [&] {
+        asked.push_back(width);
+        return width;
+      });
+  meter.start();
+  loop.start_timer(std::chrono::milliseconds(500), [&] { width = 30; });
+  loop.start_timer(std::chrono::milliseconds(900), [&] { meter.stop(); });
+  loop.run();
+  ASSERT_GE(asked.size(), 4u);
+  std::rewind(out);
+  std::string text;
+  for (int c; (c = std::fgetc(out)) != EOF;) text.push_back(static_cast<char>(c));
+  std::fclose(out);
+  std::vector<std::string> lines;
+  for (std::size_t pos = 0; (pos = text.find('\r', pos)) != std::string::npos; ++pos) {
+    const std::size_t end = text.find("\033[K", pos);
+    lines.push_back(text.substr(pos + 1, end - pos - 1));
+  }
+  lines.pop_back();  // the erase at stop()
+  ASSERT_GE(lines.size(), 4u);
+  EXPECT_EQ(lines.front().front(), '[');
+  EXPECT_LE(lines.front().size(), 79u);
+  EXPECT_LE(lines.back().size(), 29u) << lines.back();
 }
 
 TEST(Report, StatsTableHasOneRowPerStage) {

@@ -244,8 +244,45 @@ TEST(CompressErrors, TheFailingWriteGetsTheError) {
   gunzip->write(sluice::buffer::copy_of("definitely not gzip"),
                 [&seen](std::error_code ec) { seen = ec; });
   loop.run();
-  EXPECT_EQ(seen, compress_errc::corrupt_data);
-  EXPECT_EQ(gunzip->error_message(), "gunzip at input byte 2: invalid compressed data");
+  EXPECT_EQ(seen, compress_errc::wrong_format);
+  EXPECT_EQ(gunzip->error_message(), "gunzip at input byte 2: not in the codec's format");
+}
+
+// Input that does not start with the format's magic number is wrong_format, not corrupt data,
+// on every engine and however it is chunked; a damaged member after a good one is still
+// trailing garbage.
+TEST(CompressErrors, InputInAnotherFormatIsWrongFormat) {
+  using namespace sluice;
+  const std::vector<std::pair<std::string, std::function<codec_ptr(loop&)>>> decoders{
+      {"gunzip zlib", [](loop& l) { return make_gunzip(l); }},
+      {"gunzip isal", [](loop& l) { return make_gunzip(l, {}, gzip_engine::isal); }},
+      {"zstd", [](loop& l) { return make_zstd_decompress(l); }},
+  };
+  for (const auto& [name, make] : decoders) {
+    for (const std::string& input :
+         {std::string("hello, plain text\n"), std::string("h"), std::string("\x1f\x8c...")}) {
+      for (const std::size_t in_chunk : {std::size_t{1}, std::size_t{4096}}) {
+        SCOPED_TRACE(name + " on " + std::to_string(input.size()) + " bytes, chunks of " +
+                     std::to_string(in_chunk));
+        manual_loop l;
+        const auto f = fail_with(make(l), l, input, in_chunk);
+        EXPECT_EQ(f.ec, compress_errc::wrong_format) << f.ec.message();
+        EXPECT_LE(f.offset, input.size());
+      }
+    }
+  }
+  // A prefix of the magic number is a truncated member, not another format.
+  manual_loop l;
+  EXPECT_EQ(fail_with(make_gunzip(l), l, "\x1f").ec, compress_errc::truncated);
+  EXPECT_EQ(fail_with(make_gunzip(l, {}, gzip_engine::isal), l, "\x1f").ec,
+            compress_errc::truncated);
+  EXPECT_EQ(fail_with(make_zstd_decompress(l), l, "\x28\xb5").ec, compress_errc::truncated);
+}
+
+TEST(CompressErrors, NewKindsHaveMessages) {
+  EXPECT_EQ(std::error_code(compress_errc::wrong_format).message(), "not in the codec's format");
+  EXPECT_EQ(std::error_code(compress_errc::window_too_large).message(),
+            "compressed data needs a larger window than allowed");
 }
 
 // ---- Options
@@ -330,15 +367,33 @@ TEST(CompressOptions, EdgesOfTheRangesAreAccepted) {
 }
 
 // A decompressor limited to a small window refuses a frame that needs a larger one, with
-// errc::out_of_range.
+// compress_errc::window_too_large.
 TEST(CompressOptions, ZstdWindowLimitRefusesLargerWindows) {
   using namespace sluice;
   manual_loop l;
   const std::string big =
       packed(make_zstd_compress(l, {.window_log = 22}), l, mixed_data(1 << 20, 12));
   const auto f = fail_with(make_zstd_decompress(l, {.window_log = 10}), l, big);
-  EXPECT_EQ(f.ec, sluice::errc::out_of_range);
+  EXPECT_EQ(f.ec, compress_errc::window_too_large);
   EXPECT_EQ(f.offset, 4096u);  // zstd names the end of the chunk it was decoding
+}
+
+// Long-distance matching (zstd --long) finds a repeat further back than the level's window:
+// two copies of 9 MiB of random bytes shrink to about one, and need a window of 2^27 to decode.
+TEST(CompressOptions, ZstdLongDistanceMatchingNeedsItsWindowToDecode) {
+  using namespace sluice;
+  manual_loop l;
+  const std::string half = mixed_data(9 << 20, 77);
+  const std::string input = half + half;
+  const std::string plain = packed(make_zstd_compress(l, {.level = 1}), l, input);
+  const std::string ldm =
+      packed(make_zstd_compress(l, {.level = 1, .long_distance = true}), l, input);
+  EXPECT_LT(ldm.size(), plain.size() * 2 / 3) << plain.size() << " vs " << ldm.size();
+  auto back = run_codec(make_zstd_decompress(l), ldm, l);
+  ASSERT_TRUE(back.finished) << back.message;
+  EXPECT_TRUE(back.out == input);
+  const auto f = fail_with(make_zstd_decompress(l, {.window_log = 20}), l, ldm);
+  EXPECT_EQ(f.ec, compress_errc::window_too_large);
 }
 
 }  // namespace

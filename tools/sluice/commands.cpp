@@ -137,6 +137,8 @@ int run_codec_command(const codec_command& c) {
   codec.level = c.level;
   codec.engine = c.engine;
   codec.threads = c.threads;
+  codec.window_log = c.window_log;
+  codec.long_distance = c.kind == codec_kind::zstd && c.window_log != 0;
   std::vector<stage_spec> stages;
   stages.push_back(source_spec(c.input));
   stages.push_back(make_spec(codec, std::string(name)));

@@ -20,7 +20,7 @@ struct common_flags {
 };
 
 /// sluice gzip|gunzip|zstd|unzstd|brotli|unbrotli [FILE] [-o OUT] [-c] [-f] [--level N]
-/// [--engine zlib|isal] [--threads N]
+/// [--engine zlib|isal] [--threads N] [--long[=N]] [--memory=SIZE]
 struct codec_command {
   codec_kind kind = codec_kind::gzip;
   std::string input;       ///< empty or "-": stdin
@@ -30,6 +30,7 @@ struct codec_command {
   std::optional<int> level;
   gzip_engine_kind engine = gzip_engine_kind::zlib;
   unsigned threads = 0;  ///< --threads (gzip): 0, the default, is one per core
+  int window_log = 0;    ///< --long[=N] (zstd, unzstd) or --memory (unzstd), as log2; 0: default
   common_flags flags;
 };
 [[nodiscard]] int run_codec_command(const codec_command& c);

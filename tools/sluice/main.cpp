@@ -31,6 +31,14 @@ const CLI::Validator size_validator(
     },
     "SIZE");
 
+// CLI11 validator for --memory: a size of at least 1K.
+const CLI::Validator memory_validator(
+    [](std::string& s) -> std::string {
+      return window_log_for_memory(s) ? std::string()
+                                      : "not a size of at least 1K (examples: 512M, 2G)";
+    },
+    "SIZE");
+
 // CLI11 validator for a whole number in [lo, hi]: "not a number: 'abc'" or "must be 0..9, not 12"
 // (CLI::Range says "not in range" for both).
 CLI::Validator int_in(long long lo, long long hi) {
@@ -150,6 +158,21 @@ int main(int argc, char** argv) {
     } else if (kind == codec_kind::zstd) {
       cmd->add_option("-l,--level", c.level, "Compression level, 1 .. 19; default 3")
           ->check(int_in(1, 19));
+      // A flag with an optional value: --long is --long=27 (as zstd's).
+      cmd->add_flag("--long{27}", c.window_log,
+                    "Long-distance matching with a window of 2^N bytes (N 10..31, default 27); "
+                    "decompressing a window above 2^27 then needs unzstd --long=N or --memory")
+          ->check(int_in(10, 31));
+    }
+    if (kind == codec_kind::unzstd) {
+      cmd->add_flag("--long{27}", c.window_log,
+                    "Accept windows up to 2^N bytes (N 10..31, default 27: 128 MiB), as "
+                    "zstd --long=N -d")
+          ->check(int_in(10, 31));
+      cmd->add_option_function<std::string>(
+             "--memory", [&c](const std::string& s) { c.window_log = *window_log_for_memory(s); },
+             "Accept windows up to SIZE (e.g. 2G; rounded down to a power of two); default 128M")
+          ->check(memory_validator);
     } else if (kind == codec_kind::brotli) {
       cmd->add_option("-l,--level", c.level, "Quality, 0 (fastest) .. 11 (best); default 11")
           ->check(int_in(0, 11));

@@ -1,10 +1,14 @@
 // tools/sluice/report.cpp: progress bar and --stats table.
 #include "report.hpp"
 
+#include <sys/ioctl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 
 namespace sluice::cli {
 namespace {
@@ -64,27 +68,50 @@ std::string format_rate(std::uint64_t bytes, double seconds) {
 
 std::string format_progress(const progress_sample& s, std::size_t width) {
   const std::string rate = format_rate(s.bytes, s.seconds);
-  if (!s.total) return format_bytes(s.bytes) + "  " + rate;
-  const std::uint64_t total = *s.total;
-  const double fraction =
-      total == 0 ? 1.0 : std::min(1.0, static_cast<double>(s.bytes) / static_cast<double>(total));
-  std::string tail = "  " + pad_left(std::to_string(static_cast<int>(fraction * 100)), 3) + "%  " +
-                     format_bytes(s.bytes) + " / " + format_bytes(total) + "  " + rate;
-  if (s.seconds > 0 && s.bytes > 0 && s.bytes < total) {
-    const double rate_bps = static_cast<double>(s.bytes) / s.seconds;
-    tail += "  ETA " + format_duration(static_cast<double>(total - s.bytes) / rate_bps);
+  // The parts, most important first; whatever does not fit in `width` is left out, from the
+  // end, so that the line never wraps (a wrapped line is not erased by the next "\r").
+  std::vector<std::string> parts;
+  double fraction = 0;
+  if (s.total) {
+    const std::uint64_t total = *s.total;
+    fraction =
+        total == 0 ? 1.0 : std::min(1.0, static_cast<double>(s.bytes) / static_cast<double>(total));
+    parts.push_back(pad_left(std::to_string(static_cast<int>(fraction * 100)), 3) + "%");
+    parts.push_back(format_bytes(s.bytes) + " / " + format_bytes(total));
+    parts.push_back(rate);
+    if (s.seconds > 0 && s.bytes > 0 && s.bytes < total) {
+      const double rate_bps = static_cast<double>(s.bytes) / s.seconds;
+      parts.push_back("ETA " + format_duration(static_cast<double>(total - s.bytes) / rate_bps));
+    }
+  } else {
+    parts.push_back(format_bytes(s.bytes));
+    parts.push_back(rate);
   }
-  // The bar takes what is left of the width, between 10 and 30 cells.
-  const std::size_t room = width > tail.size() + 2 ? width - tail.size() - 2 : 0;
+  std::string tail;
+  std::size_t fitted = 0;
+  for (const auto& p : parts) {
+    const std::size_t need = tail.size() + (tail.empty() ? 0 : 2) + p.size();
+    if (need > width) break;
+    tail += (tail.empty() ? "" : "  ") + p;
+    ++fitted;
+  }
+  if (fitted == 0) return parts.front().substr(0, width);
+  // The bar takes what is left of the width, between 10 and 30 cells, once all the numbers fit.
+  if (!s.total || fitted < parts.size()) return tail;
+  const std::size_t room = width > tail.size() + 4 ? width - tail.size() - 4 : 0;
   const std::size_t cells = std::min<std::size_t>(30, room);
-  if (cells < 10) return tail.substr(2);
+  if (cells < 10) return tail;
   const auto filled = static_cast<std::size_t>(fraction * static_cast<double>(cells));
-  return "[" + std::string(filled, '#') + std::string(cells - filled, '.') + "]" + tail;
+  return "[" + std::string(filled, '#') + std::string(cells - filled, '.') + "]  " + tail;
 }
 
 progress_meter::progress_meter(sluice::loop& l, sampler sample, std::FILE* out,
-                               loop::duration interval)
-    : loop_(l), sample_(std::move(sample)), out_(out), interval_(interval) {}
+                               loop::duration interval, width_fn width)
+    : loop_(l),
+      sample_(std::move(sample)),
+      out_(out),
+      interval_(interval),
+      width_(std::move(width)) {}
 
 progress_meter::~progress_meter() { stop(); }
 
@@ -94,9 +121,22 @@ void progress_meter::start() {
   timer_ = loop_.start_timer(interval_, [this] { tick(); });
 }
 
+std::size_t terminal_width(std::FILE* f) {
+  winsize ws{};
+  if (::ioctl(::fileno(f), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (const char* cols = std::getenv("COLUMNS")) {
+    const long n = std::strtol(cols, nullptr, 10);
+    if (n > 0) return static_cast<std::size_t>(n);
+  }
+  return 80;
+}
+
 void progress_meter::tick() {
   if (!running_) return;
-  const std::string line = format_progress(sample_());
+  // The width is asked for at every redraw, so the line follows a resized window. One column
+  // is left free: a line that fills the last column makes some terminals wrap at once.
+  const std::size_t width = width_ ? width_() : terminal_width(out_);
+  const std::string line = format_progress(sample_(), width > 1 ? width - 1 : 1);
   // "\r" + erase-to-end-of-line: a shorter line leaves no debris behind.
   std::fprintf(out_, "\r%s\033[K", line.c_str());
   std::fflush(out_);

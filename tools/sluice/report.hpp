@@ -32,19 +32,27 @@ struct progress_sample {
   double seconds = 0;                  ///< since the run started
 };
 
-/// The progress line for `s`, at most `width` columns (no trailing newline):
+/// The progress line for `s`, never more than `width` columns (no trailing newline):
 ///   "[########............]  41%  112 MiB / 274 MiB  56.7 MiB/s  ETA 0:03"
 ///   "112 MiB  56.7 MiB/s" (size unknown)
+/// On a narrower line the bar goes first, then the ETA, the rate and the byte counts, from the
+/// end; the percentage (or the byte count) is cut to `width` as a last resort.
 [[nodiscard]] std::string format_progress(const progress_sample& s, std::size_t width = 80);
 
+/// The width of the terminal `f` is on (TIOCGWINSZ), else $COLUMNS, else 80.
+[[nodiscard]] std::size_t terminal_width(std::FILE* f);
+
 /// Redraws a progress line on a terminal every `interval` until stop(). The line is drawn with
-/// "\r" and erased by stop(), so the terminal is left as it was. Holds a timer on the loop while
-/// running, so stop() must be called for the loop to run out of work.
+/// "\r" and erased by stop(), so the terminal is left as it was. Each redraw fits the terminal's
+/// width at that moment (less one column), so a resized window gets a line that fits it. Holds a
+/// timer on the loop while running, so stop() must be called for the loop to run out of work.
 class progress_meter {
  public:
   using sampler = std::function<progress_sample()>;
+  /// The terminal's width in columns, asked at every redraw; empty: terminal_width(out).
+  using width_fn = std::function<std::size_t()>;
   progress_meter(sluice::loop& l, sampler sample, std::FILE* out,
-                 loop::duration interval = std::chrono::milliseconds(200));
+                 loop::duration interval = std::chrono::milliseconds(200), width_fn width = {});
   ~progress_meter();
   progress_meter(const progress_meter&) = delete;
   progress_meter& operator=(const progress_meter&) = delete;
@@ -60,6 +68,7 @@ class progress_meter {
   sampler sample_;
   std::FILE* out_;
   loop::duration interval_;
+  width_fn width_;
   timer timer_;
   bool running_ = false;
   bool drawn_ = false;

@@ -101,6 +101,31 @@ parse_result parse_codec(stage_args& args) {
       else
         return error_at(val,
                         args.name() + ": --engine must be zlib or isal, not " + quote(val.text));
+    } else if ((Kind == codec_kind::zstd || Kind == codec_kind::unzstd) && is_option(t) &&
+               opt == "--long") {
+      // --long alone is --long=27, as for zstd; the value is only ever attached with '='.
+      c->window_log = default_long_window_log;
+      c->long_distance = Kind == codec_kind::zstd;
+      if (t.text.find('=') != std::string::npos) {
+        auto v = args.value_of(t);
+        if (auto* e = std::get_if<syntax_error>(&v)) return *e;
+        const token& val = *std::get<const token*>(v);
+        auto n = parse_int(val.text);
+        if (!n || *n < min_window_log || *n > max_window_log)
+          return error_at(val, args.name() + ": --long must be " + std::to_string(min_window_log) +
+                                   ".." + std::to_string(max_window_log) + ", not " +
+                                   quote(val.text));
+        c->window_log = static_cast<int>(*n);
+      }
+    } else if (Kind == codec_kind::unzstd && is_option(t) && opt == "--memory") {
+      auto v = args.value_of(t);
+      if (auto* e = std::get_if<syntax_error>(&v)) return *e;
+      const token& val = *std::get<const token*>(v);
+      const auto log = window_log_for_memory(val.text);
+      if (!log)
+        return error_at(
+            val, args.name() + ": --memory must be a size of at least 1K, not " + quote(val.text));
+      c->window_log = *log;
     } else if (Kind == codec_kind::gzip && is_option(t) && opt == "--threads") {
       auto v = args.value_of(t);
       if (auto* e = std::get_if<syntax_error>(&v)) return *e;
@@ -218,9 +243,11 @@ constexpr std::array kinds{
                parse_codec<codec_kind::gzip>},
     stage_kind{"gunzip", "[--engine zlib|isal]", "decompress gzip (any number of members)",
                stage_role::filter, parse_codec<codec_kind::gunzip>},
-    stage_kind{"zstd", "[--level N]", "compress with Zstandard (level 1..19)", stage_role::filter,
-               parse_codec<codec_kind::zstd>},
-    stage_kind{"unzstd", "", "decompress Zstandard", stage_role::filter,
+    stage_kind{"zstd", "[--level N] [--long[=N]]",
+               "compress with Zstandard (level 1..19; --long: 2^N window, default 27)",
+               stage_role::filter, parse_codec<codec_kind::zstd>},
+    stage_kind{"unzstd", "[--long[=N]] [--memory=SIZE]",
+               "decompress Zstandard (windows up to 2^N or SIZE; default 128M)", stage_role::filter,
                parse_codec<codec_kind::unzstd>},
     stage_kind{"brotli", "[--level N]", "compress with Brotli (quality 0..11)", stage_role::filter,
                parse_codec<codec_kind::brotli>},
@@ -286,11 +313,14 @@ byte_stage codec_stage::build(build_context& ctx) const {
     case codec_kind::zstd: {
       zstd_options o;
       o.level = level.value_or(3);
+      o.window_log = window_log;
+      o.long_distance = long_distance;
       o.chunk_size = codec_chunk;
       return {make_zstd_compress(l, o), ctx.name};
     }
     case codec_kind::unzstd: {
       zstd_options o;
+      o.window_log = window_log;
       o.chunk_size = codec_chunk;
       return {make_zstd_decompress(l, o), ctx.name};
     }
@@ -328,6 +358,16 @@ byte_stage head_stage::build(build_context& ctx) const {
 
 byte_stage count_stage::build(build_context& ctx) const {
   return {std::make_shared<line_counter>(ctx.loop, bytes), ctx.name};
+}
+
+// ---- zstd windows ---------------------------------------------------------------------------
+
+std::optional<int> window_log_for_memory(std::string_view size) {
+  const auto n = parse_size(size);
+  if (!n || *n < (std::uint64_t{1} << min_window_log)) return std::nullopt;
+  int log = min_window_log;
+  while (log < max_window_log && (std::uint64_t{1} << (log + 1)) <= *n) ++log;
+  return log;
 }
 
 // ---- The table's readers ----------------------------------------------------------------------

@@ -104,6 +104,10 @@ struct codec_stage final : stage_config {
   std::optional<int> level;                          ///< --level N (compressors only)
   gzip_engine_kind engine = gzip_engine_kind::zlib;  ///< --engine (gzip only)
   unsigned threads = 0;  ///< --threads N (gzip only): blocks compressed at once; 0: one per core
+  /// --long[=N] (zstd: window of 2^N with long-distance matching; unzstd: accept windows up to
+  /// 2^N) or --memory=SIZE (unzstd: the largest power of two within SIZE); 0: zstd's default.
+  int window_log = 0;
+  bool long_distance = false;  ///< --long (zstd only)
   [[nodiscard]] byte_stage build(build_context& ctx) const override;
 };
 /// Re-chunks bytes so that every chunk holds whole lines.
@@ -129,5 +133,16 @@ struct count_stage final : stage_config {
   bool bytes = false;
   [[nodiscard]] byte_stage build(build_context& ctx) const override;
 };
+
+// ---- zstd windows (--long, --memory) ----------------------------------------------------------
+
+/// zstd's window sizes, as log2: what --long and --memory may ask for (64-bit builds).
+inline constexpr int min_window_log = 10;
+inline constexpr int max_window_log = 31;
+/// --long without a value: 2^27 (128 MiB), as for zstd --long; also the decoder's default limit.
+inline constexpr int default_long_window_log = 27;
+/// --memory=SIZE for unzstd: the largest window (as log2, 10..31) that fits in SIZE ("512M",
+/// "2G", a byte count), or nothing when SIZE is not a size or is below 1 KiB.
+[[nodiscard]] std::optional<int> window_log_for_memory(std::string_view size);
 
 }  // namespace sluice::cli

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "codec_messages.hpp"
 #include "report.hpp"
 #include "sluice/compose/runtime_pipeline.hpp"
 #include "sluice/core/asio_loop.hpp"
@@ -81,7 +82,8 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   if (!*result) return 0;
   // The reader of our output went away (`sluice cat big | head`): stop quietly, as cat does.
   if (result->stage == specs.size() && is_broken_pipe(result->code)) return 0;
-  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), result->message().c_str());
+  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(),
+               failure_message(specs, *result, opts.command).c_str());
   return 1;
 }
 

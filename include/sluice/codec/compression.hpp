@@ -19,7 +19,8 @@
 //
 // Bad compressed input fails the stream (stream::fail) with a compress_errc code and a context
 // naming the stage and the input offset, so error_message() reads e.g.
-// "gunzip at input byte 1234: invalid compressed data". docs/compression.md has the details.
+// "gunzip at input byte 1234: invalid compressed data". The gunzip engines (zlib, ISA-L) report
+// the same kind for the same damage. docs/compression.md has the details.
 #pragma once
 
 #include <system_error>
@@ -40,6 +41,11 @@ enum class compress_errc {
   checksum_mismatch,  ///< "compressed data checksum mismatch": CRC-32, Adler-32, xxhash or size
   need_dictionary,    ///< "compressed data needs a dictionary": a preset dictionary is required
   library_error,      ///< "compression library error": an unexpected result from the library
+  wrong_format,       ///< "not in the codec's format": the first member/frame does not start
+                      ///<   with its magic number (gzip 1f 8b, zstd 28 b5 2f fd); brotli has
+                      ///<   none, so its decoder reports corrupt_data instead
+  window_too_large,   ///< "compressed data needs a larger window than allowed": a zstd frame
+                      ///<   whose window exceeds zstd_options::window_log (default 2^27)
 };
 
 /// The category of compress_errc codes; its name() is "sluice.compress".

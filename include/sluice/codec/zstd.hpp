@@ -22,8 +22,13 @@ struct zstd_options {
   /// (3). Ignored when decompressing.
   int level = 3;
   /// log2 of the compressor's window (10..31), or 0 for what the level picks. When
-  /// decompressing: the largest window accepted (10..31), 0 for zstd's default limit (27).
+  /// decompressing: the largest window accepted (10..31), 0 for zstd's default limit (27, 128
+  /// MiB); a frame with a larger window fails with compress_errc::window_too_large. A frame
+  /// written with window_log above 27 (zstd --long=28 and up) needs at least that here.
   int window_log = 0;
+  /// Compression: long-distance matching (zstd --long), which finds repeats far back in a large
+  /// window. With window_log 0 it uses a window of 2^27. Ignored when decompressing.
+  bool long_distance = false;
   /// Append a checksum of the content to each frame (the zstd CLI does by default).
   bool checksum = true;
   std::size_t chunk_size = 16 * 1024;
