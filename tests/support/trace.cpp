@@ -31,6 +31,8 @@ std::string node_code(std::error_code ec) {
       return "ERR_OUT_OF_RANGE";
     case errc::aborted:
       return "ABORT_ERR";
+    case errc::source_changed:  // no Node counterpart
+      return ec.message();
   }
   return ec.message();
 }
