@@ -212,11 +212,10 @@ void file_copy::on_slice(const slice_result& r) {
     fail(sys_error(r.err), std::move(context));
   } else if (cancelled_) {
     fail(make_error_code(errc::aborted), {});
-  } else if (r.size_at_end && (*r.size_at_end != *size_ || copied_ < *size_)) {
-    fail(make_error_code(errc::source_changed),
-         quoted("read", from_) + " (" + std::to_string(*size_) + " bytes when opened, " +
-             std::to_string(*r.size_at_end) + " at the end, " + std::to_string(copied_) +
-             " copied)");
+  } else if (auto changed = r.size_at_end ? detail::source_change(from_, *size_, *r.size_at_end,
+                                                                  copied_, "copied")
+                                          : std::nullopt) {
+    fail(make_error_code(errc::source_changed), std::move(*changed));
   } else if (r.eof) {
     finish();
   } else {

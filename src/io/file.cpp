@@ -157,11 +157,11 @@ void file_reader::on_read(read_result r) {
     return;
   }
   if (r.data.empty()) {
-    if (r.size_at_end && (*r.size_at_end != *size_ || pos_ < *size_)) {
-      fail(make_error_code(errc::source_changed),
-           quoted("read", path_) + " (" + std::to_string(*size_) + " bytes when opened, " +
-               std::to_string(*r.size_at_end) + " at the end, " + std::to_string(pos_) + " read)");
-      return;
+    if (r.size_at_end) {
+      if (auto changed = detail::source_change(path_, *size_, *r.size_at_end, pos_, "read")) {
+        fail(make_error_code(errc::source_changed), std::move(*changed));
+        return;
+      }
     }
     push_eof();
     return;

@@ -90,6 +90,11 @@ int open_destination(const std::filesystem::path& target, const destination_requ
                      destination& out) {
   out = destination{};
   if (const int err = resolve_links(target, out.target); err != 0) return err;
+  // Absolute, so that the temporary's path is too: temp_path() and the signal-time cleanup must
+  // not depend on the working directory.
+  std::error_code ec;
+  out.target = std::filesystem::absolute(out.target, ec);
+  if (ec) return ec.value();
   struct stat st {};
   const bool exists = ::stat(out.target.c_str(), &st) == 0;
   if (!exists && errno != ENOENT) return errno;
@@ -163,6 +168,14 @@ int apply_attributes(int fd, const final_attributes& a) {
 
 }  // namespace
 
+std::optional<std::string> source_change(const std::filesystem::path& p, std::uint64_t opened,
+                                         std::uint64_t at_end, std::uint64_t done,
+                                         const char* done_what) {
+  if (at_end == opened && done >= opened) return std::nullopt;
+  return quoted("read", p) + " (" + std::to_string(opened) + " bytes when opened, " +
+         std::to_string(at_end) + " at the end, " + std::to_string(done) + " " + done_what + ")";
+}
+
 finish_result finish_destination(destination& d, bool sync, bool exclusive) {
   finish_result r;
   if (const int err = apply_attributes(d.fd, d.attributes); err != 0) r = {err, "chmod"};
@@ -224,9 +237,7 @@ std::array<temp_slot, temp_slots>& slots() {
 }  // namespace
 
 bool register_temp(const std::filesystem::path& temp) noexcept {
-  std::error_code ec;
-  const std::filesystem::path full = std::filesystem::absolute(temp, ec);
-  const std::string& p = ec ? temp.native() : full.native();
+  const std::string& p = temp.native();
   if (p.size() >= PATH_MAX) return false;
   for (temp_slot& s : slots()) {
     int expected = 0;
@@ -239,9 +250,7 @@ bool register_temp(const std::filesystem::path& temp) noexcept {
 }
 
 void unregister_temp(const std::filesystem::path& temp) noexcept {
-  std::error_code ec;
-  const std::filesystem::path full = std::filesystem::absolute(temp, ec);
-  const std::string& p = ec ? temp.native() : full.native();
+  const std::string& p = temp.native();
   for (temp_slot& s : slots()) {
     int expected = 2;
     if (s.state.load() != 2 || std::strcmp(s.path.data(), p.c_str()) != 0) continue;

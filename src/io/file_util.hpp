@@ -65,6 +65,13 @@ struct destination {
 [[nodiscard]] int open_destination(const std::filesystem::path& target,
                                    const destination_request& req, destination& out);
 
+/// The context of errc::source_changed if a file of `opened` bytes had `at_end` bytes at the end
+/// and `done` were read from it: "read 'x' (N bytes when opened, M at the end, K read)"; nothing
+/// if it did not change.
+[[nodiscard]] std::optional<std::string> source_change(const std::filesystem::path& p,
+                                                       std::uint64_t opened, std::uint64_t at_end,
+                                                       std::uint64_t done, const char* done_what);
+
 /// What finish_destination() found: 0, or an errno value and the operation that failed.
 struct finish_result {
   int err = 0;
