@@ -18,12 +18,15 @@ import sys
 import tempfile
 
 # layer -> the layers it may include besides itself. A new layer (sinks, db, monitor, offload,
-# net, dist) gets its line here in the issue that creates its folder.
+# dist) gets its line here in the issue that creates its folder.
 ALLOWED = {
     "core": [],
     "compose": ["core"],
     "io": ["core", "compose"],
     "codec": ["core", "compose"],
+    # Sockets (TCP, Unix, TLS) and servers; HTTP on top of them (gzip bodies from codec).
+    "net": ["core", "compose", "io"],
+    "http": ["core", "compose", "io", "codec", "net"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](sluice/[^>"]+)[>"]')

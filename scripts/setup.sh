@@ -11,6 +11,9 @@ packages=(
   libre2-dev libpcre2-dev
   zstd brotli gzip isal hyperfine time python3 gnuplot-nox
   bsdutils  # script(1): the CLI tests give a command a terminal
+  libssl-dev openssl  # TLS sockets and HTTPS; the tests make their own certificates
+  # Real peers and baselines for sockets and HTTP: clients, servers, attack tools.
+  curl wrk netcat-openbsd slowhttptest nginx-light iproute2
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
