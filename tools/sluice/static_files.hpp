@@ -1,0 +1,79 @@
+// tools/sluice/static_files.hpp: the decisions of `sluice serve` (docs/cli.md, "serve"), apart
+// from the HTTP server that carries them out, so they can be tested one by one:
+//
+//   - which file a request target names, and whether it may be served (404, 403, 400);
+//   - its content type, by extension;
+//   - a one-range `Range` header against the file's size (206, 416, or the whole file);
+//   - HTTP dates for Last-Modified / If-Modified-Since;
+//   - the log line written for each request.
+#pragma once
+
+#include <cstdint>
+#include <ctime>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace sluice::cli {
+
+/// Where a request target leads under a served directory.
+struct served_path {
+  int status = 200;              ///< 200: serve `file`; otherwise the error status to answer
+  std::filesystem::path file{};  ///< the regular file to serve (when status is 200)
+  std::string reason{};          ///< why not, for the log (when status is not 200)
+};
+
+/// Resolves `target` (an origin-form request target such as "/docs/a%20b.txt?x=1") under `root`
+/// (a canonical directory). Percent-escapes are decoded per segment; a segment that decodes to
+/// "..", contains a '/' or a NUL, or a target that is not origin-form is refused (400). Symbolic
+/// links are followed, but the file they lead to must lie inside `root` (403 otherwise). A
+/// directory is served through its index.html (403 when it has none); what does not exist is
+/// 404; anything that is not a regular file (a FIFO, a device) is 403; a file the server may not
+/// read is 403.
+[[nodiscard]] served_path resolve_served_path(const std::filesystem::path& root,
+                                              std::string_view target);
+
+/// The Content-Type of a file by its extension ("text/html; charset=utf-8" for .html,
+/// "application/octet-stream" for anything unknown). Case-insensitive.
+[[nodiscard]] std::string_view content_type_for(const std::filesystem::path& file);
+
+/// A byte range of a file, inclusive, as in `Content-Range: bytes first-last/size`.
+struct byte_range {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+  [[nodiscard]] std::uint64_t length() const noexcept { return last - first + 1; }
+};
+
+/// What a Range header asks of a file of `size` bytes.
+struct range_answer {
+  enum class kind {
+    whole,          ///< no usable Range: 200 with the whole file
+    partial,        ///< 206 with `range`
+    unsatisfiable,  ///< 416 with `Content-Range: bytes */size`
+  };
+  kind what = kind::whole;
+  byte_range range{};
+};
+
+/// Interprets one `Range` header value (RFC 9110 §14): "bytes=a-b", "bytes=a-", "bytes=-n".
+/// Ranges beyond the end are clipped; a first byte at or past the end is unsatisfiable. A header
+/// that is malformed, in another unit, or asks for several ranges is ignored (the whole file),
+/// as the RFC allows.
+[[nodiscard]] range_answer parse_range(std::string_view header, std::uint64_t size);
+
+/// `t` as an IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+[[nodiscard]] std::string http_date(std::time_t t);
+/// Parses an IMF-fixdate (the only form a server must accept from current clients); nullopt if
+/// it is not one.
+[[nodiscard]] std::optional<std::time_t> parse_http_date(std::string_view s);
+
+/// One line of the request log, in the Common Log Format:
+/// `127.0.0.1 - - [05/Dec/2026:09:30:00 +0000] "GET /a.txt HTTP/1.1" 200 1234`. The request line
+/// is written as received, with control characters, '"' and '\' escaped (\xNN), so a client
+/// cannot forge log lines. `bytes` is the body length sent ("-" when none).
+[[nodiscard]] std::string log_line(std::string_view client, std::time_t when,
+                                   std::string_view method, std::string_view target,
+                                   unsigned http_version, int status, std::uint64_t bytes);
+
+}  // namespace sluice::cli
