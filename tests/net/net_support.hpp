@@ -1,0 +1,63 @@
+// Helpers for the net tests: a real io_context with an asio_loop over it, run until a condition
+// holds (or a deadline passes), and process-wide counts (/proc/self/fd, VmRSS).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "sluice/core/asio_loop.hpp"
+
+namespace net_test {
+
+struct loop_fixture {
+  boost::asio::io_context io;
+  sluice::asio_loop loop{io};
+
+  /// Runs the io_context until `done()` holds; false if `limit` passed first.
+  bool run_until(const std::function<bool()>& done,
+                 std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      if (io.stopped()) io.restart();
+      io.run_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+  /// Runs the io_context for `d` (to show that something does NOT happen).
+  void run_for(std::chrono::milliseconds d) {
+    const auto deadline = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (io.stopped()) io.restart();
+      io.run_for(std::chrono::milliseconds(5));
+    }
+  }
+};
+
+inline std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+/// Resident set size in KiB.
+inline std::uint64_t rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string key;
+  while (f >> key) {
+    if (key == "VmRSS:") {
+      std::uint64_t kib = 0;
+      f >> kib;
+      return kib;
+    }
+    std::getline(f, key);
+  }
+  return 0;
+}
+
+}  // namespace net_test
