@@ -126,3 +126,155 @@ TEST(TcpSocket, ConnectRefusedNamesThePeer) {
 }
 
 }  // namespace
+
+namespace {
+
+// Waits until `s` is connected (or fails the test).
+void wait_connected(loop_fixture& f, sluice::socket& s) {
+  bool up = !s.connecting();
+  s.on_connect([&] { up = true; });
+  ASSERT_TRUE(f.run_until([&] { return up || s.destroyed(); }));
+  ASSERT_FALSE(s.destroyed()) << s.error_message();
+}
+
+// The server's side of the next connection.
+struct accepting_server {
+  std::shared_ptr<sluice::server> srv;
+  std::vector<std::shared_ptr<sluice::socket>> accepted;
+  accepting_server(sluice::asio_loop& l, sluice::server_options o = {}) {
+    srv = sluice::make_tcp_server(l, std::move(o));
+    srv->on_connection([this](std::shared_ptr<sluice::socket> s) { accepted.push_back(s); });
+    EXPECT_FALSE(srv->listen()) << srv->error_message();
+  }
+};
+
+TEST(TcpSocket, HalfOpenWeEndFirstAndStillRead) {
+  loop_fixture f;
+  accepting_server a(f.loop, {.connection = {.allow_half_open = true}});
+  auto c = sluice::make_tcp_connection(f.loop, "127.0.0.1", a.srv->port());
+  collector got;
+  got.attach(*c);
+  c->end(buffer::copy_of("request"));
+  ASSERT_TRUE(f.run_until([&] { return a.accepted.size() == 1; }));
+  auto s = a.accepted[0];
+  collector at_server;
+  at_server.attach(*s);
+  ASSERT_TRUE(f.run_until([&] { return at_server.ended; }));
+  EXPECT_EQ(at_server.data, "request");
+  // The server's side is still open (allow_half_open): it answers after the client's FIN.
+  EXPECT_TRUE(s->is_writable());
+  s->end(buffer::copy_of("response after your FIN"));
+  ASSERT_TRUE(f.run_until([&] { return c->closed() && s->closed(); }));
+  EXPECT_EQ(got.data, "response after your FIN");
+  EXPECT_FALSE(c->errored());
+  EXPECT_FALSE(s->errored());
+}
+
+TEST(TcpSocket, HalfOpenPeerEndsFirst) {
+  loop_fixture f;
+  accepting_server a(f.loop);
+  // This client keeps writing after the server's FIN.
+  auto c =
+      sluice::make_tcp_connection(f.loop, "127.0.0.1", a.srv->port(), {.allow_half_open = true});
+  collector got;
+  got.attach(*c);
+  ASSERT_TRUE(f.run_until([&] { return a.accepted.size() == 1; }));
+  auto s = a.accepted[0];
+  collector at_server;
+  at_server.attach(*s);
+  s->end(buffer::copy_of("bye"));
+  ASSERT_TRUE(f.run_until([&] { return got.ended; }));
+  EXPECT_TRUE(c->is_writable());
+  c->write(buffer::copy_of("still "));
+  c->end(buffer::copy_of("here"));
+  ASSERT_TRUE(f.run_until([&] { return c->closed() && s->closed(); }));
+  EXPECT_EQ(got.data, "bye");
+  EXPECT_EQ(at_server.data, "still here");
+}
+
+TEST(TcpSocket, WithoutHalfOpenThePeersEndEndsUsToo) {
+  loop_fixture f;
+  accepting_server a(f.loop, {.connection = {.allow_half_open = true}});
+  auto c = sluice::make_tcp_connection(f.loop, "127.0.0.1", a.srv->port());  // default: false
+  collector got;
+  got.attach(*c);
+  ASSERT_TRUE(f.run_until([&] { return a.accepted.size() == 1; }));
+  auto s = a.accepted[0];
+  collector at_server;
+  at_server.attach(*s);
+  s->end();
+  // The client never calls end(): its FIN follows the server's by itself.
+  ASSERT_TRUE(f.run_until([&] { return at_server.ended; }));
+  EXPECT_TRUE(c->ended());
+  ASSERT_TRUE(f.run_until([&] { return c->closed() && s->closed(); }));
+}
+
+TEST(TcpSocket, IdleTimeoutEmitsOncePerIdlePeriod) {
+  loop_fixture f;
+  auto srv = echo_server(f.loop);
+  auto c = sluice::make_tcp_connection(f.loop, "127.0.0.1", srv->port());
+  collector got;
+  got.attach(*c);
+  wait_connected(f, *c);
+  int timeouts = 0;
+  c->on_timeout([&] { ++timeouts; });
+  c->set_timeout(40ms);
+  ASSERT_TRUE(f.run_until([&] { return timeouts == 1; }));
+  f.run_for(100ms);  // still idle: no second event for the same idle period
+  EXPECT_EQ(timeouts, 1);
+  EXPECT_FALSE(c->destroyed());  // nothing is closed: the user decides
+  c->write(buffer::copy_of("activity"));
+  ASSERT_TRUE(f.run_until([&] { return timeouts == 2; }));
+  EXPECT_EQ(got.data, "activity");
+  c->set_timeout(0ms);
+  f.run_for(100ms);
+  EXPECT_EQ(timeouts, 2);
+  c->destroy();
+  ASSERT_TRUE(f.run_until([&] { return c->closed(); }));
+}
+
+TEST(TcpSocket, ConnectTimeoutToAFullBacklog) {
+  loop_fixture f;
+  // A listener that never accepts, with backlog 0: once one connection waits in its queue, the
+  // kernel drops further SYNs, so the next connect hangs until our timeout.
+  const int lfd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ::sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<::sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 0), 0);
+  ::socklen_t len = sizeof addr;
+  ::getsockname(lfd, reinterpret_cast<::sockaddr*>(&addr), &len);
+  const std::uint16_t port = ntohs(addr.sin_port);
+  std::vector<int> fillers;
+  for (int i = 0; i < 2; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    (void)::connect(fd, reinterpret_cast<::sockaddr*>(&addr), sizeof addr);
+    fillers.push_back(fd);
+  }
+  f.run_for(20ms);  // (lets the fillers' handshakes finish)
+  const auto start = std::chrono::steady_clock::now();
+  auto c = sluice::make_tcp_connection(f.loop, "127.0.0.1", port, {.connect_timeout = 200ms});
+  ASSERT_TRUE(f.run_until([&] { return c->closed(); }));
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(c->errored(), std::errc::timed_out);
+  EXPECT_EQ(c->error_message(),
+            "connect 127.0.0.1:" + std::to_string(port) + ": Connection timed out");
+  EXPECT_GE(took, 190ms);
+  EXPECT_LT(took, 900ms);
+  for (int fd : fillers) ::close(fd);
+  ::close(lfd);
+}
+
+TEST(TcpSocket, HostNotFound) {
+  loop_fixture f;
+  // ".invalid" never resolves (RFC 6761); a resolver without a network says so at once.
+  auto c =
+      sluice::make_tcp_connection(f.loop, "no-such-host.invalid", 80, {.connect_timeout = 3000ms});
+  ASSERT_TRUE(f.run_until([&] { return c->closed(); }, 4000ms));
+  EXPECT_TRUE(c->errored());
+  EXPECT_EQ(c->error_message().rfind("connect no-such-host.invalid:80: ", 0), 0u)
+      << c->error_message();
+}
+
+}  // namespace
