@@ -19,7 +19,8 @@ namespace {
 constexpr std::size_t default_read_size = 64 * 1024;
 
 // async_write's completion condition, counting its calls: asio asks it once before the first
-// send and once after each, so calls - 1 sends were made. Each send may take up to 1 GiB
+// send and once after each send that leaves bytes to go (or failed), so a write that succeeds
+// made `calls` sends and one that fails `calls - 1`. Each send may take up to 1 GiB
 // (transfer_all would cut it at 64 KiB).
 struct counting_transfer_all {
   std::uint64_t* calls;
@@ -330,7 +331,7 @@ void socket::start_write(std::vector<buffer> chunks, write_callback cb) {
           socket& me = *self;
           me.writing_ = false;
           me.bytes_written_ += n;
-          me.write_syscalls_ += st->calls > 0 ? st->calls - 1 : 0;
+          me.write_syscalls_ += ec && st->calls > 0 ? st->calls - 1 : st->calls;
           if (me.destroy_cb_) {
             // destroy() came while the write was in flight (and aborted it): the write fails
             // with the stream's error, then the destruction completes.
