@@ -358,14 +358,11 @@ void socket::do_final(callback cb) {
   boost::system::error_code ec;
   if (kind() == socket_kind::tls && read_eof_) {
     // The peer has ended: our close_notify loses nothing (OpenSSL discards whatever arrives
-    // after it has sent one, so it is not sent while the peer may still be sending).
+    // after it has sent one, so it is not sent while the peer may still be sending). The
+    // shutdown writes close_notify as it starts; we do not wait for the rest of it (the peer's
+    // close_notify, which may never come) before the FIN below.
     auto& s = *std::get<std::unique_ptr<detail::tls_stream>>(impl_->stream);
-    s.async_shutdown([self = self(), cb = std::move(cb)](const boost::system::error_code&) {
-      boost::system::error_code ignored;
-      self->impl_->visit_lowest([&](auto& l) { l.shutdown(l.shutdown_send, ignored); });
-      cb({});
-    });
-    return;
+    s.async_shutdown([self = self()](const boost::system::error_code&) {});
   }
   impl_->visit_lowest([&](auto& s) { s.shutdown(s.shutdown_send, ec); });
   // A peer that is already gone (reset) makes shutdown fail with ENOTCONN; the read side
