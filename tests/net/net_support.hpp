@@ -8,15 +8,36 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "sluice/core/asio_loop.hpp"
+#include "sluice/net/server.hpp"
 
 namespace net_test {
 
 struct loop_fixture {
   boost::asio::io_context io;
   sluice::asio_loop loop{io};
+  std::vector<std::shared_ptr<sluice::server>> servers;
+
+  loop_fixture() = default;
+  loop_fixture(const loop_fixture&) = delete;
+  loop_fixture& operator=(const loop_fixture&) = delete;
+  /// Shuts the tracked servers down and runs until their connections have closed: a socket
+  /// piped into itself (an echo) references itself until it closes, so one still open when the
+  /// loop goes would leak.
+  ~loop_fixture() {
+    for (auto& s : servers) s->shutdown(std::chrono::milliseconds(0));
+    run_until([&] {
+      for (auto& s : servers)
+        if (s->connections() != 0) return false;
+      return true;
+    });
+  }
+  /// Has the fixture shut `s` down at the end of the test.
+  void track(const std::shared_ptr<sluice::server>& s) { servers.push_back(s); }
 
   /// Runs the io_context until `done()` holds; false if `limit` passed first.
   bool run_until(const std::function<bool()>& done,
@@ -38,6 +59,20 @@ struct loop_fixture {
     }
   }
 };
+
+/// Whether RSS says anything about our allocations: AddressSanitizer keeps freed memory in
+/// quarantine (hundreds of MiB), so under it RSS grows with every allocation, freed or not.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool rss_is_meaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool rss_is_meaningful = false;
+#else
+inline constexpr bool rss_is_meaningful = true;
+#endif
+#else
+inline constexpr bool rss_is_meaningful = true;
+#endif
 
 inline std::size_t open_fds() {
   std::size_t n = 0;

@@ -49,15 +49,17 @@ TEST(NetNodePeer, NodeClientToSluiceServer) {
   if (!have_node()) GTEST_SKIP() << "node is not installed";
   loop_fixture f;
   auto srv = sluice::make_tcp_server(f.loop);
+  f.track(srv);
   std::string received;
   srv->on_connection([&](std::shared_ptr<sluice::socket> s) {
     // Answers with what it received, upper-cased, once the client has ended.
     s->on_data([&](buffer&& b) { received += b.view(); });
-    s->on_end([&received, s] {
-      std::string up = received;
-      for (char& ch : up) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-      s->end(buffer(std::move(up)));
-    });
+    s->on_end(
+        [&received, s = s.get()] {  // (not the shared_ptr: a listener owning its stream is a cycle)
+          std::string up = received;
+          for (char& ch : up) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+          s->end(buffer(std::move(up)));
+        });
   });
   ASSERT_FALSE(srv->listen());
   // allowHalfOpen: the Node client ends its side and still reads the reply.

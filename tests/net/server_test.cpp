@@ -31,6 +31,7 @@ std::string temp_socket_path(const char* tag) {
 TEST(Server, MaxConnectionsRejectsTheRestAtOnce) {
   loop_fixture f;
   auto srv = sluice::make_tcp_server(f.loop, {.max_connections = 2});
+  f.track(srv);
   std::vector<std::shared_ptr<sluice::socket>> accepted;
   srv->on_connection([&](std::shared_ptr<sluice::socket> s) {
     s->resume();  // (as in Node, a socket nobody reads never sees the peer's end)
@@ -63,6 +64,7 @@ TEST(Server, MaxConnectionsRejectsTheRestAtOnce) {
 TEST(Server, CloseCompletesWhenTheConnectionsHaveClosed) {
   loop_fixture f;
   auto srv = sluice::make_tcp_server(f.loop);
+  f.track(srv);
   srv->on_connection([](std::shared_ptr<sluice::socket> s) { s->pipe(s); });
   ASSERT_FALSE(srv->listen());
   const std::uint16_t port = srv->port();
@@ -93,6 +95,7 @@ TEST(Server, CloseCompletesWhenTheConnectionsHaveClosed) {
 TEST(Server, GracefulShutdownEndsThenDestroys) {
   loop_fixture f;
   auto srv = sluice::make_tcp_server(f.loop);
+  f.track(srv);
   srv->on_connection([](std::shared_ptr<sluice::socket> s) { s->resume(); });
   ASSERT_FALSE(srv->listen());
   // One client follows the server's FIN with its own; the other (half-open) never ends.
@@ -120,17 +123,21 @@ TEST(Server, GracefulShutdownEndsThenDestroys) {
 TEST(Server, ListenErrorsSayWhatFailed) {
   loop_fixture f;
   auto first = sluice::make_tcp_server(f.loop);
+  f.track(first);
   ASSERT_FALSE(first->listen());
   auto second = sluice::make_tcp_server(f.loop, {.port = first->port()});
+  f.track(second);
   EXPECT_EQ(second->listen(), std::errc::address_in_use);
   EXPECT_EQ(second->error_message(),
             "listen 127.0.0.1:" + std::to_string(first->port()) + ": Address already in use");
   // An address this host does not have (TEST-NET-1).
   auto foreign = sluice::make_tcp_server(f.loop, {.host = "192.0.2.1"});
+  f.track(foreign);
   EXPECT_EQ(foreign->listen(), std::errc::address_not_available);
   EXPECT_EQ(foreign->error_message(), "listen 192.0.2.1:0: Cannot assign requested address");
   if (::geteuid() != 0) {  // (root may bind low ports)
     auto low = sluice::make_tcp_server(f.loop, {.port = 80});
+    f.track(low);
     EXPECT_EQ(low->listen(), std::errc::permission_denied);
     EXPECT_EQ(low->error_message(), "listen 127.0.0.1:80: Permission denied");
   }
@@ -138,6 +145,7 @@ TEST(Server, ListenErrorsSayWhatFailed) {
   o.tls = sluice::tls_server_options{.cert_file = "/nonexistent/c.pem",
                                      .key_file = "/nonexistent/k.pem"};
   auto tls = sluice::make_tcp_server(f.loop, o);
+  f.track(tls);
   EXPECT_TRUE(tls->listen());
   EXPECT_EQ(tls->error_message().rfind("load certificate '/nonexistent/c.pem': ", 0), 0u)
       << tls->error_message();
@@ -157,9 +165,11 @@ TEST(UnixServer, StaleSocketFileIsReplacedOtherFilesAreNot) {
   }
   ASSERT_TRUE(std::filesystem::is_socket(path));
   auto srv = sluice::make_unix_server(f.loop, path);
+  f.track(srv);
   ASSERT_FALSE(srv->listen()) << srv->error_message();
   // A live one is not taken over.
   auto rival = sluice::make_unix_server(f.loop, path);
+  f.track(rival);
   EXPECT_EQ(rival->listen(), std::errc::address_in_use);
   EXPECT_EQ(rival->error_message(), "listen " + path + ": Address already in use");
   srv->close();
@@ -168,6 +178,7 @@ TEST(UnixServer, StaleSocketFileIsReplacedOtherFilesAreNot) {
   // A regular file is never removed.
   std::ofstream(path) << "not a socket";
   auto blocked = sluice::make_unix_server(f.loop, path);
+  f.track(blocked);
   EXPECT_EQ(blocked->listen(), std::errc::address_in_use);
   EXPECT_TRUE(std::filesystem::is_regular_file(path));
   std::filesystem::remove(path);
@@ -176,6 +187,7 @@ TEST(UnixServer, StaleSocketFileIsReplacedOtherFilesAreNot) {
 TEST(Server, NoDescriptorOrMemoryGrowthAfterAThousandConnections) {
   loop_fixture f;
   auto srv = sluice::make_tcp_server(f.loop);
+  f.track(srv);
   srv->on_connection([](std::shared_ptr<sluice::socket> s) { s->pipe(s); });
   ASSERT_FALSE(srv->listen());
   int completed = 0;
@@ -205,7 +217,9 @@ TEST(Server, NoDescriptorOrMemoryGrowthAfterAThousandConnections) {
   EXPECT_EQ(failed, 0);
   EXPECT_EQ(completed, 1050);
   EXPECT_EQ(net_test::open_fds(), fds_before);
-  EXPECT_LT(net_test::rss_kib() - rss_before, 2048u);
+  if (net_test::rss_is_meaningful) {
+    EXPECT_LT(net_test::rss_kib() - rss_before, 2048u);
+  }
   EXPECT_EQ(srv->accepted_connections(), 1050u);
   EXPECT_EQ(f.loop.held_count(), 0u);  // every piped server socket was released
 }

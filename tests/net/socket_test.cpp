@@ -22,8 +22,9 @@ using net_test::loop_fixture;
 using sluice::buffer;
 
 // An echo server: every accepted socket is piped into itself.
-std::shared_ptr<sluice::server> echo_server(sluice::asio_loop& l, sluice::server_options o = {}) {
-  auto srv = sluice::make_tcp_server(l, std::move(o));
+std::shared_ptr<sluice::server> echo_server(loop_fixture& f, sluice::server_options o = {}) {
+  auto srv = sluice::make_tcp_server(f.loop, std::move(o));
+  f.track(srv);
   srv->on_connection([](std::shared_ptr<sluice::socket> s) { s->pipe(s); });
   EXPECT_FALSE(srv->listen()) << srv->error_message();
   return srv;
@@ -41,7 +42,7 @@ struct collector {
 
 TEST(TcpSocket, EchoRoundTrip) {
   loop_fixture f;
-  auto srv = echo_server(f.loop);
+  auto srv = echo_server(f);
   ASSERT_NE(srv->port(), 0);
   auto c = sluice::make_tcp_connection(f.loop, "127.0.0.1", srv->port());
   collector got;
@@ -67,7 +68,7 @@ TEST(TcpSocket, EchoRoundTrip) {
 
 TEST(TcpSocket, AddressesAndIpv6) {
   loop_fixture f;
-  auto srv = echo_server(f.loop, {.host = "::1"});
+  auto srv = echo_server(f, {.host = "::1"});
   auto c = sluice::make_tcp_connection(f.loop, "::1", srv->port());
   bool connected = false;
   c->on_connect([&] { connected = true; });
@@ -90,6 +91,7 @@ TEST(UnixSocket, EchoRoundTrip) {
       (std::filesystem::temp_directory_path() / ("sluice-net-" + std::to_string(::getpid())))
           .string();
   auto srv = sluice::make_unix_server(f.loop, path);
+  f.track(srv);
   srv->on_connection([](std::shared_ptr<sluice::socket> s) { s->pipe(s); });
   ASSERT_FALSE(srv->listen()) << srv->error_message();
   auto c = sluice::make_unix_connection(f.loop, path);
@@ -111,6 +113,7 @@ TEST(TcpSocket, ConnectRefusedNamesThePeer) {
   std::uint16_t port = 0;
   {
     auto probe = sluice::make_tcp_server(f.loop);
+    f.track(probe);
     ASSERT_FALSE(probe->listen());
     port = probe->port();
     probe->close();
@@ -141,8 +144,9 @@ void wait_connected(loop_fixture& f, sluice::socket& s) {
 struct accepting_server {
   std::shared_ptr<sluice::server> srv;
   std::vector<std::shared_ptr<sluice::socket>> accepted;
-  accepting_server(sluice::asio_loop& l, sluice::server_options o = {}) {
-    srv = sluice::make_tcp_server(l, std::move(o));
+  accepting_server(loop_fixture& f, sluice::server_options o = {}) {
+    srv = sluice::make_tcp_server(f.loop, std::move(o));
+    f.track(srv);
     srv->on_connection([this](std::shared_ptr<sluice::socket> s) { accepted.push_back(s); });
     EXPECT_FALSE(srv->listen()) << srv->error_message();
   }
@@ -150,7 +154,7 @@ struct accepting_server {
 
 TEST(TcpSocket, HalfOpenWeEndFirstAndStillRead) {
   loop_fixture f;
-  accepting_server a(f.loop, {.connection = {.allow_half_open = true}});
+  accepting_server a(f, {.connection = {.allow_half_open = true}});
   auto c = sluice::make_tcp_connection(f.loop, "127.0.0.1", a.srv->port());
   collector got;
   got.attach(*c);
@@ -172,7 +176,7 @@ TEST(TcpSocket, HalfOpenWeEndFirstAndStillRead) {
 
 TEST(TcpSocket, HalfOpenPeerEndsFirst) {
   loop_fixture f;
-  accepting_server a(f.loop);
+  accepting_server a(f);
   // This client keeps writing after the server's FIN.
   auto c =
       sluice::make_tcp_connection(f.loop, "127.0.0.1", a.srv->port(), {.allow_half_open = true});
@@ -194,7 +198,7 @@ TEST(TcpSocket, HalfOpenPeerEndsFirst) {
 
 TEST(TcpSocket, WithoutHalfOpenThePeersEndEndsUsToo) {
   loop_fixture f;
-  accepting_server a(f.loop, {.connection = {.allow_half_open = true}});
+  accepting_server a(f, {.connection = {.allow_half_open = true}});
   auto c = sluice::make_tcp_connection(f.loop, "127.0.0.1", a.srv->port());  // default: false
   collector got;
   got.attach(*c);
@@ -211,7 +215,7 @@ TEST(TcpSocket, WithoutHalfOpenThePeersEndEndsUsToo) {
 
 TEST(TcpSocket, IdleTimeoutEmitsOncePerIdlePeriod) {
   loop_fixture f;
-  auto srv = echo_server(f.loop);
+  auto srv = echo_server(f);
   auto c = sluice::make_tcp_connection(f.loop, "127.0.0.1", srv->port());
   collector got;
   got.attach(*c);

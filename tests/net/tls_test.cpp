@@ -40,6 +40,7 @@ class Tls : public ::testing::Test {
     sluice::server_options o;
     o.tls = sluice::tls_server_options{.cert_file = cert(), .key_file = key()};
     auto srv = sluice::make_tcp_server(f_.loop, o);
+    f_.track(srv);
     srv->on_connection([](std::shared_ptr<sluice::socket> s) { s->pipe(s); });
     EXPECT_FALSE(srv->listen()) << srv->error_message();
     return srv;
