@@ -85,7 +85,8 @@ class socket final : public duplex<buffer, buffer> {
 
   /// TCP_NODELAY (no-op for Unix-domain sockets). Applied once connected if called before.
   std::error_code set_no_delay(bool on);
-  /// SO_KEEPALIVE, and TCP_KEEPIDLE when `idle` is positive (no-op for Unix-domain sockets).
+  /// SO_KEEPALIVE, and TCP_KEEPIDLE when `idle` is positive (no-op for Unix-domain sockets and
+  /// before the connection is up: call it from on_connect).
   std::error_code set_keep_alive(bool on, std::chrono::seconds idle = std::chrono::seconds{0});
   /// Emits 'timeout' after `idle` without reads or writes, once per idle period (Node's
   /// setTimeout). Nothing is closed: the listener decides. Zero disables it.
@@ -105,7 +106,8 @@ class socket final : public duplex<buffer, buffer> {
   [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
   /// Gathered writes started: each takes every chunk buffered at that point (do_writev).
   [[nodiscard]] std::uint64_t write_batches() const noexcept { return write_batches_; }
-  /// Send calls those writes took (each gathers up to 64 chunks; partial sends add more).
+  /// Send calls those writes took (each gathers up to 64 chunks; partial sends add more). For
+  /// TLS: the TLS stream's write_some calls (one chunk each, encrypted into one record or more).
   [[nodiscard]] std::uint64_t write_syscalls() const noexcept { return write_syscalls_; }
   /// A read is outstanding (false while the readable side is full: backpressure).
   [[nodiscard]] bool reading() const noexcept { return reading_; }
