@@ -1,7 +1,7 @@
 // sluice/io.hpp: the I/O layer in one include: streams over real resources.
 //
 // file_reader and file_writer (file.hpp), copy_file (copy_file.hpp), and stdin, stdout and
-// stderr (stdio.hpp). Sockets and HTTP will join them here.
+// stderr (stdio.hpp). Sockets and servers are the net layer (<sluice/net.hpp>).
 #pragma once
 
 #include "sluice/core.hpp"

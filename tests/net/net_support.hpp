@@ -1,0 +1,98 @@
+// Helpers for the net tests: a real io_context with an asio_loop over it, run until a condition
+// holds (or a deadline passes), and process-wide counts (/proc/self/fd, VmRSS).
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/net/server.hpp"
+
+namespace net_test {
+
+struct loop_fixture {
+  boost::asio::io_context io;
+  sluice::asio_loop loop{io};
+  std::vector<std::shared_ptr<sluice::server>> servers;
+
+  loop_fixture() = default;
+  loop_fixture(const loop_fixture&) = delete;
+  loop_fixture& operator=(const loop_fixture&) = delete;
+  /// Shuts the tracked servers down and runs until their connections have closed: a socket
+  /// piped into itself (an echo) references itself until it closes, so one still open when the
+  /// loop goes would leak.
+  ~loop_fixture() {
+    for (auto& s : servers) s->shutdown(std::chrono::milliseconds(0));
+    run_until([&] {
+      for (auto& s : servers)
+        if (s->connections() != 0) return false;
+      return true;
+    });
+  }
+  /// Has the fixture shut `s` down at the end of the test.
+  void track(const std::shared_ptr<sluice::server>& s) { servers.push_back(s); }
+
+  /// Runs the io_context until `done()` holds; false if `limit` passed first.
+  bool run_until(const std::function<bool()>& done,
+                 std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      if (io.stopped()) io.restart();
+      io.run_for(std::chrono::milliseconds(5));
+    }
+    return true;
+  }
+  /// Runs the io_context for `d` (to show that something does NOT happen).
+  void run_for(std::chrono::milliseconds d) {
+    const auto deadline = std::chrono::steady_clock::now() + d;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (io.stopped()) io.restart();
+      io.run_for(std::chrono::milliseconds(5));
+    }
+  }
+};
+
+/// Whether RSS says anything about our allocations: AddressSanitizer keeps freed memory in
+/// quarantine (hundreds of MiB), so under it RSS grows with every allocation, freed or not.
+#if defined(__SANITIZE_ADDRESS__)
+inline constexpr bool rss_is_meaningful = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+inline constexpr bool rss_is_meaningful = false;
+#else
+inline constexpr bool rss_is_meaningful = true;
+#endif
+#else
+inline constexpr bool rss_is_meaningful = true;
+#endif
+
+inline std::size_t open_fds() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+/// Resident set size in KiB.
+inline std::uint64_t rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string key;
+  while (f >> key) {
+    if (key == "VmRSS:") {
+      std::uint64_t kib = 0;
+      f >> kib;
+      return kib;
+    }
+    std::getline(f, key);
+  }
+  return 0;
+}
+
+}  // namespace net_test
