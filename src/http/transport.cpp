@@ -28,6 +28,10 @@ class tcp_transport final : public http_transport {
     boost::system::error_code ec;
     if (sock_.is_open()) sock_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
   }
+  void cancel() override {
+    boost::system::error_code ec;
+    if (sock_.is_open()) sock_.cancel(ec);
+  }
   void close() override {
     boost::system::error_code ec;
     if (sock_.is_open()) sock_.close(ec);

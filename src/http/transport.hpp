@@ -24,6 +24,8 @@ class http_transport {
   virtual void async_write(std::vector<boost::asio::const_buffer> bufs, io_handler h) = 0;
   /// Half-closes the sending side (TLS: close_notify); reads still work.
   virtual void shutdown_send() = 0;
+  /// Cancels the pending operations (they complete with operation_aborted).
+  virtual void cancel() = 0;
   /// Closes; pending operations complete with operation_aborted.
   virtual void close() = 0;
   /// Aborts: the peer sees a reset (SO_LINGER 0), never a clean end.
