@@ -270,6 +270,7 @@ class client_exchange final : public std::enable_shared_from_this<client_exchang
   };
   std::deque<pending_write> wq_;
   std::uint64_t body_read_ = 0;
+  std::error_code write_error_;  // the upload failed: later writes fail at once
   bool writing_ = false;
   bool reading_ = false;
   bool upload_done_ = true;  // the request (head and body) is all written
@@ -582,8 +583,8 @@ void client_exchange::upload_end(std::function<void(std::error_code)> cb) {
 }
 
 void client_exchange::send(std::vector<buffer> data, std::function<void(std::error_code)> done) {
-  if (done_) {
-    if (done) done(make_error_code(errc::premature_close));
+  if (done_ || write_error_) {
+    if (done) done(write_error_ ? write_error_ : make_error_code(errc::premature_close));
     return;
   }
   wq_.push_back({std::move(data), std::move(done)});
@@ -603,7 +604,7 @@ void client_exchange::write_next() {
                                                                    std::size_t) {
     auto w = std::move(self->wq_.front());
     self->wq_.pop_front();
-    self->writing_ = false;
+    // writing_ stays set while the callbacks run: a send() they make only queues.
     self->touch();
     if (ec) {
       // The server may have answered and closed before taking the whole upload: that answer
@@ -611,12 +612,15 @@ void client_exchange::write_next() {
       auto rest = std::move(self->wq_);
       self->wq_.clear();
       const auto sec = to_std_error(ec);
+      self->write_error_ = sec;
+      self->writing_ = false;
       if (w.done) w.done(sec);
       for (auto& r : rest)
         if (r.done) r.done(sec);
       return;
     }
     if (w.done) w.done({});
+    self->writing_ = false;
     self->write_next();
   });
 }

@@ -353,7 +353,7 @@ void server_connection::write_next() {
                                                              std::size_t) {
     auto w = std::move(self->wq_.front());
     self->wq_.pop_front();
-    self->writing_ = false;
+    // writing_ stays set while the callbacks run: a send() they make only queues.
     if (ec) {
       auto rest = std::move(self->wq_);
       self->wq_.clear();
@@ -363,10 +363,12 @@ void server_connection::write_next() {
       if (w.done) w.done(sec);
       for (auto& r : rest)
         if (r.done) r.done(sec);
+      self->writing_ = false;
       self->finish_close(true);
       return;
     }
     if (w.done) w.done({});
+    self->writing_ = false;
     self->write_next();
   });
 }
