@@ -43,7 +43,8 @@ struct client_conn {
 class http_agent_impl : public std::enable_shared_from_this<http_agent_impl> {
  public:
   using acquired = std::function<void(boost::system::error_code, std::shared_ptr<client_conn>)>;
-  http_agent_impl(asio_loop& l, http_agent_options o) : loop_(l), opts_(o), resolver_(l.context()) {}
+  http_agent_impl(asio_loop& l, http_agent_options o)
+      : loop_(l), opts_(o), resolver_(l.context()) {}
 
   void acquire(const std::string& host, const std::string& port, acquired fn);
   void release(const std::shared_ptr<client_conn>& c, bool reusable);
@@ -323,11 +324,11 @@ void client_exchange::start() {
                       : std::make_shared<http_agent_impl>(
                             loop_, http_agent_options{.max_free_sockets_per_host = 0});
   touch();
-  agent_->acquire(host_, port_,
-                  [self = shared_from_this()](boost::system::error_code ec,
-                                              std::shared_ptr<client_conn> c) {
-                    self->on_conn(ec, std::move(c));
-                  });
+  agent_->acquire(
+      host_, port_,
+      [self = shared_from_this()](boost::system::error_code ec, std::shared_ptr<client_conn> c) {
+        self->on_conn(ec, std::move(c));
+      });
 }
 
 void client_exchange::fail_request(std::error_code ec) {
@@ -501,18 +502,18 @@ void client_exchange::read_more(void (client_exchange::*next)()) {
   if (reading_ || done_) return;
   reading_ = true;
   auto space = conn_->in.prepare(read_size);
-  conn_->t->async_read_some(space, [self = shared_from_this(), next](boost::system::error_code ec,
-                                                                     std::size_t n) {
-    self->reading_ = false;
-    if (self->done_) return;
-    self->conn_->in.commit(n);
-    self->touch();
-    if (ec) {
-      self->on_read_error(ec);
-      return;
-    }
-    ((*self).*next)();
-  });
+  conn_->t->async_read_some(
+      space, [self = shared_from_this(), next](boost::system::error_code ec, std::size_t n) {
+        self->reading_ = false;
+        if (self->done_) return;
+        self->conn_->in.commit(n);
+        self->touch();
+        if (ec) {
+          self->on_read_error(ec);
+          return;
+        }
+        ((*self).*next)();
+      });
 }
 
 void client_exchange::on_read_error(const boost::system::error_code& ec) {
@@ -600,29 +601,31 @@ void client_exchange::write_next() {
   std::vector<asio::const_buffer> v;
   for (const auto& b : wq_.front().data)
     if (!b.empty()) v.emplace_back(b.data(), b.size());
-  conn_->t->async_write(std::move(v), [self = shared_from_this()](boost::system::error_code ec,
-                                                                   std::size_t) {
-    auto w = std::move(self->wq_.front());
-    self->wq_.pop_front();
-    // writing_ stays set while the callbacks run: a send() they make only queues.
-    self->touch();
-    if (ec) {
-      // The server may have answered and closed before taking the whole upload: that answer
-      // is read as usual; a write error alone fails only the upload.
-      auto rest = std::move(self->wq_);
-      self->wq_.clear();
-      const auto sec = to_std_error(ec);
-      self->write_error_ = sec;
-      self->writing_ = false;
-      if (w.done) w.done(sec);
-      for (auto& r : rest)
-        if (r.done) r.done(sec);
-      return;
-    }
-    if (w.done) w.done({});
-    self->writing_ = false;
-    self->write_next();
-  });
+  conn_->t->async_write(std::move(v),
+                        [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                          auto w = std::move(self->wq_.front());
+                          self->wq_.pop_front();
+                          // writing_ stays set while the callbacks run: a send() they make only
+                          // queues.
+                          self->touch();
+                          if (ec) {
+                            // The server may have answered and closed before taking the whole
+                            // upload: that answer is read as usual; a write error alone fails only
+                            // the upload.
+                            auto rest = std::move(self->wq_);
+                            self->wq_.clear();
+                            const auto sec = to_std_error(ec);
+                            self->write_error_ = sec;
+                            self->writing_ = false;
+                            if (w.done) w.done(sec);
+                            for (auto& r : rest)
+                              if (r.done) r.done(sec);
+                            return;
+                          }
+                          if (w.done) w.done({});
+                          self->writing_ = false;
+                          self->write_next();
+                        });
 }
 
 void client_exchange::touch() {

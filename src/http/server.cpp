@@ -1,11 +1,11 @@
 // http_server: the acceptor, and one server_connection per socket that parses requests with
 // Beast's request_parser<buffer_body>, fed by hand so that the body is read from the socket only
 // when the request stream asks for it (backpressure), and writes responses through a queue.
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
-#include <boost/asio/error.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
@@ -68,9 +68,7 @@ class server_connection final : public http_exchange,
                                 public std::enable_shared_from_this<server_connection> {
  public:
   server_connection(std::shared_ptr<http_server_impl> srv, tcp::socket s)
-      : srv_(std::move(srv)),
-        t_(make_tcp_transport(std::move(s))),
-        timer_(srv_->loop_.context()) {}
+      : srv_(std::move(srv)), t_(make_tcp_transport(std::move(s))), timer_(srv_->loop_.context()) {}
 
   void start() { wait_head(true); }
   void reject(unsigned status) {
@@ -207,7 +205,8 @@ void server_connection::on_head() {
   version_ = m.version();
   http_headers h;
   for (const auto& f : m) h.add(std::string(f.name_string()), std::string(f.value()));
-  expect_continue_ = m.version() >= 11 && h.get("Expect") && contains_token(*h.get("Expect"), "100-continue");
+  expect_continue_ =
+      m.version() >= 11 && h.get("Expect") && contains_token(*h.get("Expect"), "100-continue");
   gzip_ok_ = h.get("Accept-Encoding") && contains_token(*h.get("Accept-Encoding"), "gzip");
   body_read_ = 0;
   sent_body_ = 0;
@@ -306,27 +305,27 @@ void server_connection::read_more(void (server_connection::*next)()) {
   if (reading_ || closed_) return;
   reading_ = true;
   auto space = in_.prepare(read_size);
-  t_->async_read_some(space, [self = shared_from_this(), next](boost::system::error_code ec,
-                                                                std::size_t n) {
-    self->reading_ = false;
-    if (self->closed_) return;
-    self->in_.commit(n);
-    if (self->closing_) {
-      if (ec)
-        self->finish_close(false);
-      else
-        self->drain();
-      return;
-    }
-    if (ec) {
-      // The peer went away. A request body being read fails; an idle connection just closes.
-      if (self->req_ && !self->req_->eof_pushed() && self->in_exchange_)
-        self->req_->fail(to_std_error(ec), "read from " + self->t_->peer());
-      self->finish_close(false);
-      return;
-    }
-    ((*self).*next)();
-  });
+  t_->async_read_some(
+      space, [self = shared_from_this(), next](boost::system::error_code ec, std::size_t n) {
+        self->reading_ = false;
+        if (self->closed_) return;
+        self->in_.commit(n);
+        if (self->closing_) {
+          if (ec)
+            self->finish_close(false);
+          else
+            self->drain();
+          return;
+        }
+        if (ec) {
+          // The peer went away. A request body being read fails; an idle connection just closes.
+          if (self->req_ && !self->req_->eof_pushed() && self->in_exchange_)
+            self->req_->fail(to_std_error(ec), "read from " + self->t_->peer());
+          self->finish_close(false);
+          return;
+        }
+        ((*self).*next)();
+      });
 }
 
 // ---- writing ---------------------------------------------------------------------------------
@@ -349,28 +348,28 @@ void server_connection::write_next() {
   std::vector<asio::const_buffer> v;
   for (const auto& b : wq_.front().data)
     if (!b.empty()) v.emplace_back(b.data(), b.size());
-  t_->async_write(std::move(v), [self = shared_from_this()](boost::system::error_code ec,
-                                                             std::size_t) {
-    auto w = std::move(self->wq_.front());
-    self->wq_.pop_front();
-    // writing_ stays set while the callbacks run: a send() they make only queues.
-    if (ec) {
-      auto rest = std::move(self->wq_);
-      self->wq_.clear();
-      const auto sec = to_std_error(ec);
-      if (self->res_ && !self->res_->destroyed())
-        self->res_->fail(sec, "write to " + self->t_->peer());
-      if (w.done) w.done(sec);
-      for (auto& r : rest)
-        if (r.done) r.done(sec);
-      self->writing_ = false;
-      self->finish_close(true);
-      return;
-    }
-    if (w.done) w.done({});
-    self->writing_ = false;
-    self->write_next();
-  });
+  t_->async_write(std::move(v),
+                  [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                    auto w = std::move(self->wq_.front());
+                    self->wq_.pop_front();
+                    // writing_ stays set while the callbacks run: a send() they make only queues.
+                    if (ec) {
+                      auto rest = std::move(self->wq_);
+                      self->wq_.clear();
+                      const auto sec = to_std_error(ec);
+                      if (self->res_ && !self->res_->destroyed())
+                        self->res_->fail(sec, "write to " + self->t_->peer());
+                      if (w.done) w.done(sec);
+                      for (auto& r : rest)
+                        if (r.done) r.done(sec);
+                      self->writing_ = false;
+                      self->finish_close(true);
+                      return;
+                    }
+                    if (w.done) w.done({});
+                    self->writing_ = false;
+                    self->write_next();
+                  });
 }
 
 std::string server_connection::make_head() {
@@ -389,7 +388,8 @@ std::string server_connection::make_head() {
   }
   chunked_ = false;
   if (auto len = res_->content_length()) {
-    if (status != 204 && status >= 200) h.append("Content-Length: " + std::to_string(*len) + "\r\n");
+    if (status != 204 && status >= 200)
+      h.append("Content-Length: " + std::to_string(*len) + "\r\n");
   } else if (!no_body_) {
     if (version_ >= 11)
       chunked_ = true, h.append("Transfer-Encoding: chunked\r\n");

@@ -134,8 +134,8 @@ TEST(HttpClient, GetsAFileFromPythonHttpServer) {
   const std::string content = pattern(3 * 1024 * 1024 + 17, 3);
   write_file(dir / "data.bin", content);
   const auto port = free_port();
-  child py("exec python3 -m http.server " + std::to_string(port) + " --bind 127.0.0.1 --directory " +
-               dir.path().string() + " >/dev/null 2>&1",
+  child py("exec python3 -m http.server " + std::to_string(port) +
+               " --bind 127.0.0.1 --directory " + dir.path().string() + " >/dev/null 2>&1",
            port);
   client_env env;
   auto [res, body] = env.get({.url = "http://127.0.0.1:" + std::to_string(port) + "/data.bin"});
@@ -160,7 +160,8 @@ TEST(HttpClient, StreamsUploadsToNodeAndGunzips) {
       "r.end(zlib.gzipSync('compressed '.repeat(10000)));return;}"
       "const h=crypto.createHash('sha256');let n=0;q.on('data',d=>{h.update(d);n+=d.length;});"
       "q.on('end',()=>r.end(n+' '+h.digest('hex')+' '+(q.headers['transfer-encoding']||'')));})"
-      ".listen(" + std::to_string(port) + ",'127.0.0.1');";
+      ".listen(" +
+      std::to_string(port) + ",'127.0.0.1');";
   write_file(dir / "server.js", js);
   child node("exec node " + (dir / "server.js").string(), port);
   const auto expected = run_command("sha256sum " + (dir / "up.bin").string()).out.substr(0, 64);
@@ -173,8 +174,8 @@ TEST(HttpClient, StreamsUploadsToNodeAndGunzips) {
     if (with_length) req.content_length = content.size();
     auto [res, body] = env.get(std::move(req));
     ASSERT_TRUE(res);
-    EXPECT_EQ(body->data, std::to_string(content.size()) + " " + expected +
-                              (with_length ? " " : " chunked"));
+    EXPECT_EQ(body->data,
+              std::to_string(content.size()) + " " + expected + (with_length ? " " : " chunked"));
   }
   auto [res, body] = env.get({.url = base + "/gz", .decompress = true});
   ASSERT_TRUE(res);
@@ -185,9 +186,8 @@ TEST(HttpClient, StreamsUploadsToNodeAndGunzips) {
 
 TEST(HttpClient, AgentReusesKeepAliveConnections) {
   client_env env;
-  auto server = sluice::make_http_server(env.loop, {}, [](auto req, auto res) {
-    res->end(buffer::copy_of("hi " + req->target()));
-  });
+  auto server = sluice::make_http_server(
+      env.loop, {}, [](auto req, auto res) { res->end(buffer::copy_of("hi " + req->target())); });
   ASSERT_FALSE(server->listen("127.0.0.1", 0));
   const std::string base = "http://127.0.0.1:" + std::to_string(server->port());
   auto agent = std::make_shared<sluice::http_agent>(env.loop);
@@ -195,13 +195,14 @@ TEST(HttpClient, AgentReusesKeepAliveConnections) {
     auto [res, body] = env.get({.url = base + "/" + std::to_string(i), .agent = agent});
     ASSERT_TRUE(res);
     EXPECT_EQ(body->data, "hi /" + std::to_string(i));
-    run_until(env.io, [&] { return agent->idle_count() == 1; }, 2s);
+    run_until(
+        env.io, [&] { return agent->idle_count() == 1; }, 2s);
   }
   EXPECT_EQ(agent->connections_created(), 1u);
   EXPECT_EQ(agent->connections_reused(), 2u);
   // A bound of one socket: parallel requests wait for it.
-  auto one = std::make_shared<sluice::http_agent>(env.loop,
-                                                  sluice::http_agent_options{.max_sockets_per_host = 1});
+  auto one = std::make_shared<sluice::http_agent>(
+      env.loop, sluice::http_agent_options{.max_sockets_per_host = 1});
   int done = 0;
   std::vector<std::shared_ptr<collected>> bodies;
   for (int i = 0; i < 4; ++i)
@@ -220,7 +221,8 @@ TEST(HttpClient, AgentReusesKeepAliveConnections) {
   one->close_idle();
   bool closed = false;
   server->close([&](std::error_code) { closed = true; });
-  run_until(env.io, [&] { return closed; }, 5s);
+  run_until(
+      env.io, [&] { return closed; }, 5s);
 }
 
 TEST(HttpClient, TruncatedBodyIsAnErrorNotAnEnd) {
@@ -248,8 +250,8 @@ TEST(HttpClient, ResetIsAnErrorOnTheBody) {
   ASSERT_TRUE(res);
   EXPECT_FALSE(body->ended);
   EXPECT_EQ(body->error, std::errc::connection_reset);
-  EXPECT_EQ(body->message, "read from 127.0.0.1:" + std::to_string(srv.port()) +
-                               ": Connection reset by peer");
+  EXPECT_EQ(body->message,
+            "read from 127.0.0.1:" + std::to_string(srv.port()) + ": Connection reset by peer");
 }
 
 TEST(HttpClient, TimeoutFailsTheRequestOrTheBody) {
@@ -305,7 +307,8 @@ TEST(HttpClient, DecompressesOurServersGzipAndStreamsAnUploadToIt) {
   EXPECT_TRUE(body->data == text);
   bool closed = false;
   server->close([&](std::error_code) { closed = true; });
-  run_until(env.io, [&] { return closed; }, 5s);
+  run_until(
+      env.io, [&] { return closed; }, 5s);
 }
 
 TEST(HttpClient, UnreadBodyHoldsTheServerBack) {
@@ -340,21 +343,25 @@ TEST(HttpClient, UnreadBodyHoldsTheServerBack) {
       body->pause();
     }
   });
-  run_until(env.io, [] { return false; }, 500ms);
+  run_until(
+      env.io, [] { return false; }, 500ms);
   EXPECT_TRUE(saw_false);
   EXPECT_LT(written, 20u << 20);  // socket buffers and highWaterMarks, not the whole body
   const auto before = written;
-  run_until(env.io, [] { return false; }, 200ms);
+  run_until(
+      env.io, [] { return false; }, 200ms);
   EXPECT_EQ(written, before);
   body->resume();  // and the flow goes on to the end
   bool ended = false;
   body->on_end([&] { ended = true; });
-  run_until(env.io, [&] { return ended; }, 30s);
+  run_until(
+      env.io, [&] { return ended; }, 30s);
   EXPECT_TRUE(ended);
   EXPECT_EQ(got, written);
   bool closed = false;
   server->close([&](std::error_code) { closed = true; });
-  run_until(env.io, [&] { return closed; }, 5s);
+  run_until(
+      env.io, [&] { return closed; }, 5s);
 }
 
 }  // namespace

@@ -10,13 +10,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <cstdio>
 #include <functional>
 #include <future>
 #include <string>
-#include <sys/wait.h>
 
 #include "sluice/core/asio_loop.hpp"
 #include "sluice/http.hpp"
@@ -56,8 +56,9 @@ inline command_result run_command(const std::string& cmd) {
 /// Runs `cmd` on a thread while the loop runs; returns its result.
 inline command_result run_command_with(boost::asio::io_context& io, const std::string& cmd) {
   auto f = std::async(std::launch::async, [cmd] { return run_command(cmd); });
-  run_until(io, [&] { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
-            std::chrono::seconds(60));
+  run_until(
+      io, [&] { return f.wait_for(std::chrono::seconds(0)) == std::future_status::ready; },
+      std::chrono::seconds(60));
   return f.get();
 }
 

@@ -39,11 +39,11 @@ struct env {
   ~env() {
     bool closed = false;
     server->close([&](std::error_code) { closed = true; });
-    run_until(io, [&] { return closed; }, 5s);
+    run_until(
+        io, [&] { return closed; }, 5s);
   }
   std::string code(const std::string& args) {
-    return run_command_with(io, "curl -s --max-time 20 -o /dev/null -w '%{http_code}' " + args)
-        .out;
+    return run_command_with(io, "curl -s --max-time 20 -o /dev/null -w '%{http_code}' " + args).out;
   }
   asio::io_context io;
   sluice::asio_loop loop;
@@ -72,7 +72,8 @@ TEST(HttpLimits, BodyTooLargeIs413ServerWideAndPerRequest) {
   s.send_all("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
   for (int i = 0; i < 4; ++i) s.send_all("190\r\n" + std::string(400, 'c') + "\r\n");
   bool eof = false;
-  auto got = read_while_running(e.io, s, [](const std::string&) { return false; }, nullptr, &eof);
+  auto got = read_while_running(
+      e.io, s, [](const std::string&) { return false; }, nullptr, &eof);
   EXPECT_TRUE(got.starts_with("HTTP/1.1 413")) << got;
   EXPECT_TRUE(eof);
 }
@@ -82,7 +83,8 @@ TEST(HttpLimits, MalformedRequestIs400ThenClose) {
   raw_socket s(e.port);
   s.send_all("THIS IS NOT HTTP\r\n\r\n");
   bool eof = false;
-  auto got = read_while_running(e.io, s, [](const std::string&) { return false; }, nullptr, &eof);
+  auto got = read_while_running(
+      e.io, s, [](const std::string&) { return false; }, nullptr, &eof);
   EXPECT_TRUE(got.starts_with("HTTP/1.1 400 Bad Request")) << got;
   EXPECT_NE(got.find("Connection: close"), std::string::npos);
   EXPECT_TRUE(eof);
@@ -97,7 +99,8 @@ TEST(HttpLimits, SlowHeadersAreClosedWhileOthersAreServed) {
   EXPECT_EQ(e.code(e.url + "/"), "200");
   bool eof = false;
   int err = 0;
-  auto got = read_while_running(e.io, slow, [](const std::string&) { return false; }, &err, &eof);
+  auto got = read_while_running(
+      e.io, slow, [](const std::string&) { return false; }, &err, &eof);
   const auto waited = std::chrono::steady_clock::now() - start;
   EXPECT_TRUE(eof || err != 0);
   EXPECT_TRUE(got.empty() || got.starts_with("HTTP/1.1 408")) << got;
@@ -113,7 +116,8 @@ TEST(HttpLimits, IdleKeepAliveConnectionIsClosed) {
   EXPECT_NE(got.find("Connection: keep-alive"), std::string::npos) << got;
   const auto start = std::chrono::steady_clock::now();
   bool eof = false;
-  read_while_running(e.io, s, [](const std::string&) { return false; }, nullptr, &eof);
+  read_while_running(
+      e.io, s, [](const std::string&) { return false; }, nullptr, &eof);
   EXPECT_TRUE(eof);
   EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
 }
@@ -122,10 +126,12 @@ TEST(HttpLimits, MaxRequestsPerConnection) {
   env e({.max_requests_per_connection = 2},
         [](const req_ptr&, const res_ptr& res) { res->end(buffer::copy_of("ok")); });
   raw_socket s(e.port);
-  s.send_all("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
-             "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
+  s.send_all(
+      "GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /3 HTTP/1.1\r\nHost: x\r\n\r\n");
   bool eof = false;
-  auto got = read_while_running(e.io, s, [](const std::string&) { return false; }, nullptr, &eof);
+  auto got = read_while_running(
+      e.io, s, [](const std::string&) { return false; }, nullptr, &eof);
   EXPECT_TRUE(eof);
   const auto first = got.find("Connection: keep-alive");
   const auto second = got.find("Connection: close");
@@ -142,7 +148,8 @@ TEST(HttpLimits, MaxConnectionsAnswers503) {
   read_while_running(e.io, first, has_head);  // the first connection is open and kept alive
   raw_socket second(e.port);
   bool eof = false;
-  auto got = read_while_running(e.io, second, [](const std::string&) { return false; }, nullptr, &eof);
+  auto got = read_while_running(
+      e.io, second, [](const std::string&) { return false; }, nullptr, &eof);
   EXPECT_TRUE(got.starts_with("HTTP/1.1 503")) << got;
   EXPECT_TRUE(eof);
 }

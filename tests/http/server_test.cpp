@@ -50,7 +50,8 @@ struct server_env {
   ~server_env() {
     bool closed = false;
     server->close([&](std::error_code) { closed = true; });
-    run_until(io, [&] { return closed; }, 5s);
+    run_until(
+        io, [&] { return closed; }, 5s);
     EXPECT_TRUE(closed);
   }
   command_result curl(const std::string& args) {
@@ -77,9 +78,8 @@ TEST(HttpServer, CurlGetAndHead) {
   raw_socket s(env.port);
   ASSERT_TRUE(s.ok());
   s.send_all("HEAD /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-  auto got = read_while_running(env.io, s, [](const std::string& g) {
-    return g.find("\r\n\r\n") != std::string::npos;
-  });
+  auto got = read_while_running(
+      env.io, s, [](const std::string& g) { return g.find("\r\n\r\n") != std::string::npos; });
   EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK")) << got;
   EXPECT_NE(got.find("Content-Length: 5"), std::string::npos) << got;
   EXPECT_TRUE(got.ends_with("\r\n\r\n")) << got;
@@ -95,8 +95,8 @@ TEST(HttpServer, CurlPostEchoesABigBodyByteExact) {
   write_file(dir / "in", body);
   // curl sends "Expect: 100-continue" for a body this size: the 100 goes out when the handler
   // starts reading (the pipe does at once).
-  auto r = env.curl("-v --data-binary @" + (dir / "in").string() + " -o " +
-                    (dir / "out").string() + " " + env.url + "/echo 2>&1");
+  auto r = env.curl("-v --data-binary @" + (dir / "in").string() + " -o " + (dir / "out").string() +
+                    " " + env.url + "/echo 2>&1");
   EXPECT_EQ(r.exit_code, 0) << r.out;
   EXPECT_NE(r.out.find("Expect: 100-continue"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("HTTP/1.1 100 Continue"), std::string::npos) << r.out;
@@ -114,8 +114,8 @@ TEST(HttpServer, ExpectContinueIsSentOnlyWhenTheBodyIsRead) {
   });
   raw_socket s(env.port);
   s.send_all("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
-  auto got = read_while_running(env.io, s, [](const std::string&) { return false; }, nullptr,
-                                nullptr, 300ms);
+  auto got = read_while_running(
+      env.io, s, [](const std::string&) { return false; }, nullptr, nullptr, 300ms);
   EXPECT_EQ(got, "");  // the handler has not read yet
   ASSERT_TRUE(held);
   held->body()->pipe(held_res);
@@ -125,7 +125,8 @@ TEST(HttpServer, ExpectContinueIsSentOnlyWhenTheBodyIsRead) {
   });
   EXPECT_EQ(got, "HTTP/1.1 100 Continue\r\n\r\n");
   s.send_all("hello");
-  got = read_while_running(env.io, s, [](const std::string& g) { return g.ends_with("0\r\n\r\n"); });
+  got =
+      read_while_running(env.io, s, [](const std::string& g) { return g.ends_with("0\r\n\r\n"); });
   EXPECT_NE(got.find("5\r\nhello\r\n0\r\n\r\n"), std::string::npos) << got;
   EXPECT_TRUE(start_reading);
 }
@@ -136,7 +137,8 @@ TEST(HttpServer, ChunkedRequestWithTrailersIsEchoed) {
   s.send_all(
       "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
       "5\r\nhello\r\n7\r\n, world\r\n0\r\nX-Sum: 12\r\n\r\n");
-  auto got = read_while_running(env.io, s, [](const std::string& g) { return g.ends_with("0\r\n\r\n"); });
+  auto got =
+      read_while_running(env.io, s, [](const std::string& g) { return g.ends_with("0\r\n\r\n"); });
   EXPECT_TRUE(got.starts_with("HTTP/1.1 200 OK")) << got;
   EXPECT_EQ(dechunk(got), "hello, world") << got;
   EXPECT_EQ(got.find("X-Sum"), std::string::npos) << got;  // trailers are not body bytes
@@ -147,10 +149,12 @@ TEST(HttpServer, PipelinedRequestsAreAnsweredInOrderOnOneConnection) {
     res->end(buffer::copy_of("[" + req->target() + "]"));
   });
   raw_socket s(env.port);
-  s.send_all("GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n"
-             "GET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  s.send_all(
+      "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /three HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   bool eof = false;
-  auto got = read_while_running(env.io, s, [](const std::string&) { return false; }, nullptr, &eof);
+  auto got = read_while_running(
+      env.io, s, [](const std::string&) { return false; }, nullptr, &eof);
   EXPECT_TRUE(eof);
   const auto one = got.find("[/one]"), two = got.find("[/two]"), three = got.find("[/three]");
   ASSERT_NE(three, std::string::npos) << got;
@@ -164,7 +168,9 @@ TEST(HttpServer, NodeClientKeepsItsConnectionAlive) {
   server_env env;
   const std::string js =
       "const http=require('http');const agent=new http.Agent({keepAlive:true,maxSockets:1});"
-      "let n=0,socks=new Set();function go(){http.get('" + env.url + "/hello',{agent},r=>{"
+      "let n=0,socks=new Set();function go(){http.get('" +
+      env.url +
+      "/hello',{agent},r=>{"
       "socks.add(r.socket);let b='';r.on('data',d=>b+=d);r.on('end',()=>{if(b!=='hello')"
       "process.exit(2);if(++n<5)go();else{console.log(socks.size);agent.destroy();}});});}go();";
   auto r = run_command_with(env.io, "node -e \"" + js + "\"");
@@ -237,11 +243,13 @@ TEST(HttpServer, SlowClientMakesWriteReturnFalse) {
   raw_socket s(env.port);
   s.set_receive_buffer(4096);
   s.send_all("GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
-  run_until(env.io, [&] { return saw_false; }, 5s);
+  run_until(
+      env.io, [&] { return saw_false; }, 5s);
   EXPECT_TRUE(saw_false);
   EXPECT_LT(written, 64u << 20);
   const auto before = written;
-  run_until(env.io, [] { return false; }, 200ms);
+  run_until(
+      env.io, [] { return false; }, 200ms);
   EXPECT_EQ(written, before);  // nothing more was asked for while the client sleeps
   ASSERT_TRUE(held);
   held->destroy();
@@ -252,7 +260,8 @@ TEST(HttpServer, HandlerThatDoesNotReadKeepsTheUploadInTheSocket) {
   server_env env({}, [&](const req_ptr& req, const res_ptr&) { held = req; });
   raw_socket s(env.port);
   s.send_all("POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741824\r\n\r\n");
-  run_until(env.io, [&] { return held != nullptr; }, 5s);
+  run_until(
+      env.io, [&] { return held != nullptr; }, 5s);
   ASSERT_TRUE(held);
   const auto rss_before = rss_bytes();
   s.set_nonblocking();
@@ -261,23 +270,27 @@ TEST(HttpServer, HandlerThatDoesNotReadKeepsTheUploadInTheSocket) {
   const std::string block(256 * 1024, 'u');
   std::size_t sent = 0;
   int stalls = 0;
-  run_until(env.io, [&] {
-    const ssize_t n = ::send(s.fd(), block.data(), block.size(), MSG_NOSIGNAL);
-    if (n > 0) {
-      sent += static_cast<std::size_t>(n);
-      stalls = 0;
-    } else {
-      ++stalls;
-    }
-    return stalls > 100;  // ~0.5 s without progress
-  }, 10s);
+  run_until(
+      env.io,
+      [&] {
+        const ssize_t n = ::send(s.fd(), block.data(), block.size(), MSG_NOSIGNAL);
+        if (n > 0) {
+          sent += static_cast<std::size_t>(n);
+          stalls = 0;
+        } else {
+          ++stalls;
+        }
+        return stalls > 100;  // ~0.5 s without progress
+      },
+      10s);
   EXPECT_GT(stalls, 100);
   EXPECT_LT(sent, 64u << 20) << "the server read the body although the handler did not";
   EXPECT_LT(rss_bytes(), rss_before + (16u << 20));
   // Reading now releases the flow: the stream gets data.
   std::size_t got = 0;
   held->on_data([&](buffer&& b) { got += b.size(); });
-  run_until(env.io, [&] { return got > 0; }, 5s);
+  run_until(
+      env.io, [&] { return got > 0; }, 5s);
   EXPECT_GT(got, 0u);
   held->destroy();
   held.reset();
@@ -286,13 +299,14 @@ TEST(HttpServer, HandlerThatDoesNotReadKeepsTheUploadInTheSocket) {
 TEST(HttpServer, DescriptorsAreReleasedAfterAThousandRequests) {
   server_env env;
   const auto before = open_fd_count();
-  auto r = run_command_with(
-      env.io, "for i in $(seq 1 10); do curl -s --max-time 20 " +
-                  std::string("$(for j in $(seq 1 100); do printf '") + env.url +
-                  "/hello -o /dev/null '; done) || exit 1; done; echo ok");
+  auto r =
+      run_command_with(env.io, "for i in $(seq 1 10); do curl -s --max-time 20 " +
+                                   std::string("$(for j in $(seq 1 100); do printf '") + env.url +
+                                   "/hello -o /dev/null '; done) || exit 1; done; echo ok");
   EXPECT_EQ(r.out, "ok\n");
   EXPECT_EQ(env.server->request_count(), 1000u);
-  run_until(env.io, [&] { return env.server->connection_count() == 0; }, 5s);
+  run_until(
+      env.io, [&] { return env.server->connection_count() == 0; }, 5s);
   EXPECT_EQ(env.server->connection_count(), 0u);
   EXPECT_EQ(open_fd_count(), before);
 }
