@@ -92,7 +92,9 @@ class client_exchange final : public std::enable_shared_from_this<client_exchang
   void write_next();
   void touch();
   void on_timeout();
-  void finish(bool reusable);
+  /// Gives the connection back (`reusable`) or closes it: cleanly after a complete exchange,
+  /// with a reset otherwise (`clean` false), so the server never sees a cut request as whole.
+  void finish(bool reusable, bool clean = false);
 
   asio_loop& loop_;
   http_client_request req_;
@@ -387,11 +389,11 @@ void client_exchange::fail_body(std::error_code ec, std::string context) {
 
 void client_exchange::body_done() {
   if (upload_done_) {
-    finish(parser_->get().keep_alive());
+    finish(parser_->get().keep_alive(), true);
     return;
   }
   // The server answered before the upload ended: the connection cannot be reused.
-  finish(false);
+  finish(false, true);
 }
 
 void client_exchange::body_destroyed() {
@@ -489,20 +491,26 @@ void client_exchange::on_timeout() {
   if (conn_) finish(false);
 }
 
-void client_exchange::finish(bool reusable) {
+void client_exchange::finish(bool reusable, bool clean) {
   if (done_) return;
   done_ = true;
   ++timer_gen_;
   timer_.cancel();
   if (!conn_) return;
-  if (!reusable) conn_->t->reset();
+  if (!reusable && !clean) conn_->t->reset();
   if (sink_ && !sink_->destroyed()) sink_->destroy();
   if (req_.body && !upload_done_ && !req_.body->destroyed()) req_.body->destroy();
-  auto pending = std::move(wq_);
-  wq_.clear();
-  for (auto& w : pending)
-    if (w.done) w.done(make_error_code(errc::premature_close));
-  agent_->release(conn_, reusable && conn_->in.size() == 0);
+  // Queued writes fail; the one in flight (the front) completes by itself, its bytes alive
+  // until then, and keeps the connection from going back to the pool.
+  std::deque<pending_write> pending;
+  const std::size_t keep = writing_ && !wq_.empty() ? 1 : 0;
+  while (wq_.size() > keep) {
+    pending.push_back(std::move(wq_.back()));
+    wq_.pop_back();
+  }
+  for (auto it = pending.rbegin(); it != pending.rend(); ++it)
+    if (it->done) it->done(make_error_code(errc::premature_close));
+  agent_->release(conn_, reusable && !writing_ && conn_->in.size() == 0);
   sink_.reset();
   raw_.reset();  // the body stream keeps us, not the other way round
 }
@@ -515,11 +523,13 @@ void client_body::do_destroy(std::error_code ec, callback cb) {
 }
 
 bool upload_sink::do_writev(std::vector<buffer>& chunks, write_callback cb) {
-  x_->upload(std::move(chunks), [cb](std::error_code ec) { cb(ec); });
+  x_->upload(std::move(chunks), [cb, self = shared_from_this()](std::error_code ec) { cb(ec); });
   return true;
 }
 
-void upload_sink::do_final(callback cb) { x_->upload_end(std::move(cb)); }
+void upload_sink::do_final(callback cb) {
+  x_->upload_end([cb = std::move(cb), self = shared_from_this()](std::error_code ec) { cb(ec); });
+}
 
 }  // namespace detail
 

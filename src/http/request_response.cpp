@@ -17,7 +17,8 @@ class wire_sink final : public writable<buffer> {
 
  protected:
   bool do_writev(std::vector<buffer>& chunks, write_callback cb) override {
-    x_->write_body(std::move(chunks), [cb](std::error_code ec) { cb(ec); });
+    x_->write_body(std::move(chunks),
+                   [cb, self = shared_from_this()](std::error_code ec) { cb(ec); });
     return true;
   }
   void do_write(buffer&& chunk, write_callback cb) override {
@@ -25,7 +26,10 @@ class wire_sink final : public writable<buffer> {
     one.push_back(std::move(chunk));
     do_writev(one, cb);
   }
-  void do_final(callback cb) override { x_->finish_body(std::move(cb)); }
+  void do_final(callback cb) override {
+    x_->finish_body(
+        [cb = std::move(cb), self = shared_from_this()](std::error_code ec) { cb(ec); });
+  }
 
  private:
   std::shared_ptr<detail::http_exchange> x_;
@@ -149,7 +153,8 @@ void http_response::do_write(buffer&& chunk, write_callback cb) {
 bool http_response::do_writev(std::vector<buffer>& chunks, write_callback cb) {
   commit();
   if (!gzip_) {
-    x_->write_body(std::move(chunks), [cb](std::error_code ec) { cb(ec); });
+    x_->write_body(std::move(chunks),
+                   [cb, self = shared_from_this()](std::error_code ec) { cb(ec); });
     return true;
   }
   // Completes when gzip has taken the last chunk: while the client is slow, gzip's output side
@@ -159,7 +164,8 @@ bool http_response::do_writev(std::vector<buffer>& chunks, write_callback cb) {
   if (chunks.empty()) {
     cb();
   } else {
-    gz.write(std::move(chunks.back()), [cb](std::error_code ec) { cb(ec); });
+    gz.write(std::move(chunks.back()),
+             [cb, self = shared_from_this()](std::error_code ec) { cb(ec); });
   }
   return true;
 }
@@ -167,7 +173,8 @@ bool http_response::do_writev(std::vector<buffer>& chunks, write_callback cb) {
 void http_response::do_final(callback cb) {
   commit();
   if (!gzip_) {
-    x_->finish_body(std::move(cb));
+    x_->finish_body(
+        [cb = std::move(cb), self = shared_from_this()](std::error_code ec) { cb(ec); });
     return;
   }
   gzip_->final_cb = std::move(cb);

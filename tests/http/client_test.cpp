@@ -317,7 +317,9 @@ TEST(HttpClient, UnreadBodyHoldsTheServerBack) {
   std::size_t written = 0;
   auto server = sluice::make_http_server(env.loop, {}, [&](auto, auto res) {
     auto pump = std::make_shared<std::function<void()>>();
-    *pump = [&, res] {
+    *pump = [&, w = std::weak_ptr(res)] {  // weak: the drain listener must not own res
+      auto res = w.lock();
+      if (!res) return;
       while (written < (24u << 20)) {
         written += 64 * 1024;
         if (!res->write(buffer(std::string(64 * 1024, 'z')))) {

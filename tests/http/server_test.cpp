@@ -129,6 +129,8 @@ TEST(HttpServer, ExpectContinueIsSentOnlyWhenTheBodyIsRead) {
       read_while_running(env.io, s, [](const std::string& g) { return g.ends_with("0\r\n\r\n"); });
   EXPECT_NE(got.find("5\r\nhello\r\n0\r\n\r\n"), std::string::npos) << got;
   EXPECT_TRUE(start_reading);
+  held.reset();  // the streams refer to the connection: release them before the io_context
+  held_res.reset();
 }
 
 TEST(HttpServer, ChunkedRequestWithTrailersIsEchoed) {
@@ -228,7 +230,9 @@ TEST(HttpServer, SlowClientMakesWriteReturnFalse) {
     // Write until the stream says stop: with a client that does not read, that must come
     // after the socket buffers and the highWaterMark are full, not after gigabytes.
     auto pump = std::make_shared<std::function<void()>>();
-    *pump = [&, res] {
+    *pump = [&, w = std::weak_ptr(res)] {  // weak: the drain listener must not own res
+      auto res = w.lock();
+      if (!res) return;
       while (written < (512u << 20)) {
         written += 64 * 1024;
         if (!res->write(buffer(std::string(64 * 1024, 'y')))) {
@@ -253,6 +257,7 @@ TEST(HttpServer, SlowClientMakesWriteReturnFalse) {
   EXPECT_EQ(written, before);  // nothing more was asked for while the client sleeps
   ASSERT_TRUE(held);
   held->destroy();
+  held.reset();
 }
 
 TEST(HttpServer, HandlerThatDoesNotReadKeepsTheUploadInTheSocket) {

@@ -145,7 +145,8 @@ class http_response final : public writable<buffer> {
 };
 
 /// Called once per request, on the loop thread. The handler owns nothing: keep the two streams
-/// for as long as they are used (the server keeps them too until the exchange is done).
+/// for as long as they are used (the server keeps them too until the exchange is done). They
+/// refer to their connection (an Asio socket): drop them before the io_context is destroyed.
 using http_handler =
     std::function<void(std::shared_ptr<http_request>, std::shared_ptr<http_response>)>;
 
