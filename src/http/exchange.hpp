@@ -24,6 +24,9 @@ class http_exchange {
   virtual void write_body(std::vector<buffer> chunks, std::function<void(std::error_code)> cb) = 0;
   /// Ends the body (the head first if not sent); `cb` once everything is written.
   virtual void finish_body(std::function<void(std::error_code)> cb) = 0;
+  /// The request was destroyed (by the handler: ours are ignored); unread body: the
+  /// connection is reset.
+  virtual void request_destroyed() = 0;
   /// The response was destroyed before it finished: 500 or a reset.
   virtual void response_failed(std::error_code ec) = 0;
   /// Whether the request accepts gzip.

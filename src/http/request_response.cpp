@@ -69,7 +69,10 @@ void http_request::do_read(std::size_t) {
   x_->read_body();
 }
 
-void http_request::do_destroy(std::error_code ec, callback cb) { cb(ec); }
+void http_request::do_destroy(std::error_code ec, callback cb) {
+  x_->request_destroyed();
+  cb(ec);
+}
 
 // ---- http_response ---------------------------------------------------------------------------
 

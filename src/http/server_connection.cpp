@@ -142,6 +142,7 @@ void server_connection::pump_body() {
     body.data = nullptr;
     if (ec == bhttp::error::need_buffer || ec == bhttp::error::need_more) ec = {};
     if (ec) {
+      aborted_ = true;  // our own failure: request_destroyed() must not act on it
       req_->fail(to_std_error(ec), "read request body from " + t_->peer());
       abort_exchange(400);
       return;
@@ -165,6 +166,7 @@ void server_connection::pump_body() {
 }
 
 void server_connection::body_too_large(std::uint64_t limit) {
+  aborted_ = true;
   req_->fail(make_error_code(errc::out_of_range),
              "request body exceeds " + std::to_string(limit) + " bytes");
   abort_exchange(413);
@@ -174,27 +176,27 @@ void server_connection::read_more(void (server_connection::*next)()) {
   if (reading_ || closed_) return;
   reading_ = true;
   auto space = in_.prepare(read_size);
-  t_->async_read_some(
-      space, [self = shared_from_this(), next](boost::system::error_code ec, std::size_t n) {
-        self->reading_ = false;
-        if (self->closed_) return;
-        self->in_.commit(n);
-        if (self->closing_) {
-          if (ec)
-            self->finish_close(false);
-          else
-            self->drain();
-          return;
-        }
-        if (ec) {
-          // The peer went away. A request body being read fails; an idle connection just closes.
-          if (self->req_ && !self->req_->eof_pushed() && self->in_exchange_)
-            self->req_->fail(to_std_error(ec), "read from " + self->t_->peer());
-          self->finish_close(false);
-          return;
-        }
-        ((*self).*next)();
-      });
+  t_->async_read_some(space, [self = shared_from_this(), next](boost::system::error_code ec,
+                                                               std::size_t n) {
+    self->reading_ = false;
+    if (self->closed_) return;
+    self->in_.commit(n);
+    if (self->closing_) {
+      if (ec)
+        self->finish_close(false);
+      else
+        self->drain();
+      return;
+    }
+    if (ec) {
+      // The peer went away. A request body being read fails; an idle connection just closes.
+      if (self->req_ && !self->req_->eof_pushed() && self->in_exchange_)
+        self->aborted_ = true, self->req_->fail(to_std_error(ec), "read from " + self->t_->peer());
+      self->finish_close(false);
+      return;
+    }
+    ((*self).*next)();
+  });
 }
 
 // ---- writing ---------------------------------------------------------------------------------
@@ -370,6 +372,18 @@ void server_connection::abort_exchange(unsigned status) {
     finish_close(true);
   else
     linger_close();
+}
+
+void server_connection::request_destroyed() {
+  // The handler destroyed the request before its body was read to the end: as in Node, where
+  // req.destroy() destroys the socket, the exchange cannot go on.
+  if (!in_exchange_ || aborted_ || closed_ || !req_ || (parser_ && parser_->is_done())) return;
+  aborted_ = true;
+  in_exchange_ = false;
+  if (res_ && !res_->destroyed()) res_->destroy(make_error_code(errc::aborted));
+  req_.reset();
+  res_.reset();
+  finish_close(true);
 }
 
 void server_connection::response_failed(std::error_code) {

@@ -78,6 +78,7 @@ class server_connection final : public http_exchange,
   void write_body(std::vector<buffer> chunks, std::function<void(std::error_code)> cb) override;
   void finish_body(std::function<void(std::error_code)> cb) override;
   void response_failed(std::error_code ec) override;
+  void request_destroyed() override;
   [[nodiscard]] bool accepts_gzip() const override { return gzip_ok_; }
   [[nodiscard]] bool is_head() const override { return head_; }
 

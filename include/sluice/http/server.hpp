@@ -60,7 +60,8 @@ struct http_server_options {
 /// The request: its head, and its body as a readable<buffer> (Node's IncomingMessage). The body
 /// is read from the socket only when this stream is read; a body that exceeds the limit fails
 /// the stream with errc::out_of_range ("request body exceeds N bytes") and the client gets 413.
-/// An `Expect: 100-continue` is answered when the body is first read.
+/// An `Expect: 100-continue` is answered when the body is first read. Destroying it before
+/// its body was read to the end resets the connection (Node's req.destroy()).
 class http_request final : public readable<buffer> {
  public:
   http_request(sluice::loop& l, std::shared_ptr<detail::http_exchange> x, readable_options o);
