@@ -1,11 +1,13 @@
 // sluice/sluice.hpp: all of sluice in one include, every layer's umbrella header.
 //
 // For faster builds include a layer (<sluice/core.hpp>, <sluice/compose.hpp>, <sluice/io.hpp>,
-// <sluice/codec.hpp>, <sluice/net.hpp>) or a single header (<sluice/codec/gzip.hpp>) instead.
+// <sluice/codec.hpp>, <sluice/net.hpp>, <sluice/http.hpp>) or a single header
+// (<sluice/codec/gzip.hpp>) instead.
 #pragma once
 
 #include "sluice/codec.hpp"
 #include "sluice/compose.hpp"
 #include "sluice/core.hpp"
+#include "sluice/http.hpp"
 #include "sluice/io.hpp"
 #include "sluice/net.hpp"

@@ -1,0 +1,150 @@
+// http_agent: connections per host:port, a bound on them, idle ones watched and reused.
+#include <boost/asio/connect.hpp>
+#include <boost/asio/post.hpp>
+
+#include "agent.hpp"
+
+namespace sluice {
+
+namespace detail {
+
+void http_agent_impl::acquire(const std::string& host, const std::string& port, acquired fn) {
+  const std::string key = host + ":" + port;
+  auto& p = pools_[key];
+  while (!p.idle.empty()) {
+    auto c = std::move(p.idle.back());
+    p.idle.pop_back();
+    ++c->idle_gen;
+    c->idle_timer.cancel();
+    if (!c->t->is_open()) continue;
+    c->t->cancel();
+    ++p.active;
+    ++reused_;
+    asio::post(loop_.context(), [fn = std::move(fn), c] { fn({}, c); });
+    return;
+  }
+  if (opts_.max_sockets_per_host != 0 && p.active >= opts_.max_sockets_per_host) {
+    p.waiters.emplace_back(host + "\n" + port, std::move(fn));
+    return;
+  }
+  ++p.active;
+  connect(host, port, std::move(fn));
+}
+
+void http_agent_impl::connect(const std::string& host, const std::string& port, acquired fn) {
+  auto self = shared_from_this();
+  const std::string key = host + ":" + port;
+  resolver_.async_resolve(
+      host, port,
+      [self, key, fn = std::move(fn)](boost::system::error_code ec,
+                                      tcp::resolver::results_type results) mutable {
+        if (ec) {
+          --self->pools_[key].active;
+          fn(ec, nullptr);
+          return;
+        }
+        auto sock = std::make_shared<tcp::socket>(self->loop_.context());
+        asio::async_connect(*sock, results,
+                            [self, key, sock, fn = std::move(fn)](boost::system::error_code ec,
+                                                                  const tcp::endpoint&) {
+                              if (ec) {
+                                --self->pools_[key].active;
+                                fn(ec, nullptr);
+                                return;
+                              }
+                              auto c = std::make_shared<client_conn>(self->loop_.context());
+                              c->t = make_tcp_transport(std::move(*sock));
+                              c->key = key;
+                              ++self->created_;
+                              fn({}, c);
+                            });
+      });
+}
+
+void http_agent_impl::release(const std::shared_ptr<client_conn>& c, bool reusable) {
+  auto& p = pools_[c->key];
+  if (p.active > 0) --p.active;
+  if (reusable && c->t->is_open() && !p.waiters.empty()) {  // hand it straight on
+    auto fn = std::move(p.waiters.front().second);
+    p.waiters.pop_front();
+    ++p.active;
+    ++reused_;
+    asio::post(loop_.context(), [fn = std::move(fn), c] { fn({}, c); });
+    return;
+  }
+  if (reusable && c->t->is_open() && p.idle.size() < opts_.max_free_sockets_per_host) {
+    p.idle.push_back(c);
+    watch_idle(c);
+  } else {
+    c->t->close();
+  }
+  if (!p.waiters.empty()) {  // a socket slot is free: open a new connection for the next one
+    auto [hp, fn] = std::move(p.waiters.front());
+    p.waiters.pop_front();
+    const auto nl = hp.find('\n');
+    ++p.active;
+    connect(hp.substr(0, nl), hp.substr(nl + 1), std::move(fn));
+  }
+}
+
+void http_agent_impl::watch_idle(const std::shared_ptr<client_conn>& c) {
+  const auto gen = ++c->idle_gen;
+  std::weak_ptr<http_agent_impl> weak = shared_from_this();
+  // Any byte or end of file on an idle connection means the server is done with it.
+  c->t->async_read_some(asio::buffer(&c->idle_byte, 1),
+                        [weak, c, gen](boost::system::error_code, std::size_t) {
+                          if (c->idle_gen != gen) return;
+                          if (auto self = weak.lock()) self->drop_idle(c.get());
+                        });
+  if (opts_.free_socket_timeout.count() > 0) {
+    c->idle_timer.expires_after(opts_.free_socket_timeout);
+    c->idle_timer.async_wait([weak, c, gen](boost::system::error_code ec) {
+      if (ec || c->idle_gen != gen) return;
+      if (auto self = weak.lock()) self->drop_idle(c.get());
+    });
+  }
+}
+
+void http_agent_impl::drop_idle(client_conn* c) {
+  auto& idle = pools_[c->key].idle;
+  for (auto it = idle.begin(); it != idle.end(); ++it) {
+    if (it->get() == c) {
+      ++c->idle_gen;
+      c->idle_timer.cancel();
+      c->t->close();
+      idle.erase(it);
+      return;
+    }
+  }
+}
+
+void http_agent_impl::close_idle() {
+  for (auto& [key, p] : pools_) {
+    for (auto& c : p.idle) {
+      ++c->idle_gen;
+      c->idle_timer.cancel();
+      c->t->close();
+    }
+    p.idle.clear();
+  }
+}
+
+}  // namespace detail
+
+// ---- public --------------------------------------------------------------------------------
+
+http_agent::http_agent(asio_loop& l, http_agent_options o)
+    : impl_(std::make_shared<detail::http_agent_impl>(l, o)) {}
+
+http_agent::~http_agent() { impl_->close_idle(); }
+
+std::uint64_t http_agent::connections_created() const noexcept { return impl_->created_; }
+std::uint64_t http_agent::connections_reused() const noexcept { return impl_->reused_; }
+std::size_t http_agent::idle_count() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [k, p] : impl_->pools_) n += p.idle.size();
+  return n;
+}
+void http_agent::close_idle() { impl_->close_idle(); }
+
+}  // namespace sluice

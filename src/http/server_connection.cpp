@@ -1,0 +1,468 @@
+// server_connection: one HTTP/1.1 connection of an http_server.
+#include <cstdio>
+
+#include "server_impl.hpp"
+
+namespace sluice::detail {
+
+namespace {
+
+constexpr std::size_t read_size = 16 * 1024;
+constexpr auto linger_time = std::chrono::seconds(2);
+
+bool contains_token(std::string_view value, std::string_view token) {
+  for (std::size_t i = 0; i + token.size() <= value.size(); ++i)
+    if (http_name_equal(value.substr(i, token.size()), token)) return true;
+  return false;
+}
+
+std::string reason_of(unsigned status) {
+  auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+  return r.empty() ? std::string("Unknown") : std::string(r);
+}
+
+}  // namespace
+
+// ---- reading the head ------------------------------------------------------------------------
+
+void server_connection::wait_head(bool first) {
+  parser_.emplace();
+  parser_->header_limit(static_cast<std::uint32_t>(srv_->opts_.max_header_size));
+  parser_->body_limit(boost::none);  // limits are ours: the handler may change them
+  waiting_keep_alive_ = !first && in_.size() == 0;
+  arm_timer(waiting_keep_alive_ ? srv_->opts_.keep_alive_timeout : srv_->opts_.headers_timeout,
+            &server_connection::head_timeout);
+  parse_head();
+}
+
+void server_connection::parse_head() {
+  if (closed_ || closing_) return;
+  if (in_.size() > 0) {
+    if (waiting_keep_alive_) {  // the first byte of the next request: its head has a deadline
+      waiting_keep_alive_ = false;
+      arm_timer(srv_->opts_.headers_timeout, &server_connection::head_timeout);
+    }
+    boost::system::error_code ec;
+    const std::size_t n = parser_->put(in_.data(), ec);
+    in_.consume(n);
+    if (ec && ec != bhttp::error::need_more) {
+      abort_exchange(ec == bhttp::error::header_limit ? 431 : 400);
+      return;
+    }
+    if (parser_->is_header_done()) {
+      on_head();
+      return;
+    }
+    if (in_.size() > srv_->opts_.max_header_size) {
+      abort_exchange(431);
+      return;
+    }
+  }
+  read_more(&server_connection::parse_head);
+}
+
+void server_connection::on_head() {
+  ++timer_gen_;
+  timer_.cancel();
+  const auto& m = parser_->get();
+  ++served_;
+  ++srv_->requests_;
+  const auto& o = srv_->opts_;
+  keep_alive_ = m.keep_alive() && !srv_->closing_ &&
+                (o.max_requests_per_connection == 0 || served_ < o.max_requests_per_connection);
+  head_ = m.method() == bhttp::verb::head;
+  version_ = m.version();
+  http_headers h;
+  for (const auto& f : m) h.add(std::string(f.name_string()), std::string(f.value()));
+  expect_continue_ =
+      m.version() >= 11 && h.get("Expect") && contains_token(*h.get("Expect"), "100-continue");
+  gzip_ok_ = h.get("Accept-Encoding") && contains_token(*h.get("Accept-Encoding"), "gzip");
+  body_read_ = 0;
+  sent_body_ = 0;
+  head_sent_ = false;
+  aborted_ = false;
+  in_exchange_ = true;
+  std::optional<std::uint64_t> length;
+  if (auto cl = parser_->content_length()) length = *cl;
+  auto self = shared_from_this();
+  req_ = std::make_shared<http_request>(
+      srv_->loop_, self,
+      readable_options{.high_water_mark = o.high_water_mark, .name = "http request"});
+  set_head(*req_, std::string(m.method_string()), std::string(m.target()), m.version(),
+           std::move(h), length, t_->peer(), o.max_body_size);
+  res_ = std::make_shared<http_response>(
+      srv_->loop_, self,
+      writable_options{.high_water_mark = o.high_water_mark, .name = "http response"});
+  set_compress_default(*res_, o.gzip);
+  auto req = req_;
+  auto res = res_;
+  try {
+    srv_->handler_(req, res);
+  } catch (...) {
+    res->destroy(make_error_code(errc::aborted));
+  }
+}
+
+// ---- reading the body, on demand ------------------------------------------------------------
+
+void server_connection::pump_body() {
+  if (!req_ || closed_ || closing_ || reading_ || aborted_) return;
+  const auto limit = req_->body_limit();
+  const auto length = req_->content_length();
+  if (limit && length && *length > *limit) {
+    body_too_large(*limit);
+    return;
+  }
+  if (expect_continue_ && !head_sent_) {
+    expect_continue_ = false;
+    send({buffer::copy_of("HTTP/1.1 100 Continue\r\n\r\n")}, nullptr);
+  }
+  for (;;) {
+    if (parser_->is_done()) {
+      req_->push_eof();
+      return;
+    }
+    if (in_.size() == 0) {
+      read_more(&server_connection::pump_body);
+      return;
+    }
+    std::size_t cap = req_->readable_high_water_mark();
+    if (cap == 0 || cap > 64 * 1024) cap = 64 * 1024;
+    if (length && *length - body_read_ < cap) cap = static_cast<std::size_t>(*length - body_read_);
+    buffer_builder b(std::max<std::size_t>(cap, 1));
+    auto space = b.free_space();
+    auto& body = parser_->get().body();
+    body.data = space.data();
+    body.size = space.size();
+    body.more = true;
+    boost::system::error_code ec;
+    const std::size_t n = parser_->put(in_.data(), ec);
+    in_.consume(n);
+    const std::size_t produced = space.size() - body.size;
+    body.data = nullptr;
+    if (ec == bhttp::error::need_buffer || ec == bhttp::error::need_more) ec = {};
+    if (ec) {
+      aborted_ = true;  // our own failure: request_destroyed() must not act on it
+      req_->fail(to_std_error(ec), "read request body from " + t_->peer());
+      abort_exchange(400);
+      return;
+    }
+    if (produced > 0) {
+      b.commit(produced);
+      body_read_ += produced;
+      if (limit && body_read_ > *limit) {
+        body_too_large(*limit);
+        return;
+      }
+      req_->push(std::move(b).freeze());  // do_read asks again when there is room
+      if (parser_->is_done() && req_) req_->push_eof();
+      return;
+    }
+    if (n == 0 && !parser_->is_done()) {  // a partial chunk header: more bytes are needed
+      read_more(&server_connection::pump_body);
+      return;
+    }
+  }
+}
+
+void server_connection::body_too_large(std::uint64_t limit) {
+  aborted_ = true;
+  req_->fail(make_error_code(errc::out_of_range),
+             "request body exceeds " + std::to_string(limit) + " bytes");
+  abort_exchange(413);
+}
+
+void server_connection::read_more(void (server_connection::*next)()) {
+  if (reading_ || closed_) return;
+  reading_ = true;
+  auto space = in_.prepare(read_size);
+  t_->async_read_some(space, [self = shared_from_this(), next](boost::system::error_code ec,
+                                                               std::size_t n) {
+    self->reading_ = false;
+    if (self->closed_) return;
+    self->in_.commit(n);
+    if (self->closing_) {
+      if (ec)
+        self->finish_close(false);
+      else
+        self->drain();
+      return;
+    }
+    if (ec) {
+      // The peer went away. A request body being read fails; an idle connection just closes.
+      if (self->req_ && !self->req_->eof_pushed() && self->in_exchange_)
+        self->aborted_ = true, self->req_->fail(to_std_error(ec), "read from " + self->t_->peer());
+      self->finish_close(false);
+      return;
+    }
+    ((*self).*next)();
+  });
+}
+
+// ---- writing ---------------------------------------------------------------------------------
+
+void server_connection::send(std::vector<buffer> data, std::function<void(std::error_code)> done) {
+  if (closed_) {
+    if (done) done(make_error_code(errc::premature_close));
+    return;
+  }
+  wq_.push_back({std::move(data), std::move(done)});
+  if (!writing_) write_next();
+}
+
+void server_connection::write_next() {
+  if (wq_.empty() || closed_) {
+    writing_ = false;
+    return;
+  }
+  writing_ = true;
+  std::vector<asio::const_buffer> v;
+  for (const auto& b : wq_.front().data)
+    if (!b.empty()) v.emplace_back(b.data(), b.size());
+  t_->async_write(std::move(v),
+                  [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                    auto w = std::move(self->wq_.front());
+                    self->wq_.pop_front();
+                    // writing_ stays set while the callbacks run: a send() they make only queues.
+                    if (ec) {
+                      auto rest = std::move(self->wq_);
+                      self->wq_.clear();
+                      const auto sec = to_std_error(ec);
+                      if (self->res_ && !self->res_->destroyed())
+                        self->res_->fail(sec, "write to " + self->t_->peer());
+                      if (w.done) w.done(sec);
+                      for (auto& r : rest)
+                        if (r.done) r.done(sec);
+                      self->writing_ = false;
+                      self->finish_close(true);
+                      return;
+                    }
+                    if (w.done) w.done({});
+                    self->writing_ = false;
+                    self->write_next();
+                  });
+}
+
+std::string server_connection::make_head() {
+  const unsigned status = res_->status();
+  no_body_ = head_ || status == 204 || status == 304 || status < 200;
+  std::string h = version_ == 10 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  h.append(std::to_string(status)).append(" ").append(reason_of(status)).append("\r\n");
+  for (const auto& [name, value] : res_->headers()) {
+    if (http_name_equal(name, "Content-Length") || http_name_equal(name, "Transfer-Encoding"))
+      continue;
+    if (http_name_equal(name, "Connection")) {
+      if (contains_token(value, "close")) keep_alive_ = false;
+      continue;
+    }
+    h.append(name).append(": ").append(value).append("\r\n");
+  }
+  chunked_ = false;
+  if (auto len = res_->content_length()) {
+    if (status != 204 && status >= 200)
+      h.append("Content-Length: " + std::to_string(*len) + "\r\n");
+  } else if (!no_body_) {
+    if (version_ >= 11)
+      chunked_ = true, h.append("Transfer-Encoding: chunked\r\n");
+    else
+      keep_alive_ = false;  // HTTP/1.0: the end of the body is the end of the connection
+  }
+  h.append(keep_alive_ ? "Connection: keep-alive\r\n" : "Connection: close\r\n");
+  if (keep_alive_ && srv_->opts_.keep_alive_timeout.count() > 0)
+    h.append("Keep-Alive: timeout=" +
+             std::to_string(srv_->opts_.keep_alive_timeout.count() / 1000) + "\r\n");
+  h.append("\r\n");
+  head_sent_ = true;
+  return h;
+}
+
+void server_connection::write_body(std::vector<buffer> chunks,
+                                   std::function<void(std::error_code)> cb) {
+  if (aborted_ || closed_ || !res_) {
+    cb(make_error_code(errc::premature_close));
+    return;
+  }
+  std::vector<buffer> out;
+  if (!head_sent_) out.push_back(buffer(make_head()));
+  std::uint64_t n = 0;
+  for (const auto& c : chunks) n += c.size();
+  if (!no_body_ && n > 0) {
+    if (auto len = res_->content_length(); len && sent_body_ + n > *len) {
+      cb(make_error_code(errc::out_of_range));  // more than promised: the handler's bug
+      return;
+    }
+    sent_body_ += n;
+    if (chunked_) {
+      char hex[24];
+      const int k = std::snprintf(hex, sizeof hex, "%llx\r\n", static_cast<unsigned long long>(n));
+      out.push_back(buffer::copy_of(std::string_view(hex, static_cast<std::size_t>(k))));
+    }
+    for (auto& c : chunks) out.push_back(std::move(c));
+    if (chunked_) out.push_back(buffer::copy_of("\r\n"));
+  }
+  if (out.empty()) {
+    cb({});
+    return;
+  }
+  send(std::move(out), std::move(cb));
+}
+
+void server_connection::finish_body(std::function<void(std::error_code)> cb) {
+  if (aborted_ || closed_ || !res_) {
+    cb(make_error_code(errc::premature_close));
+    return;
+  }
+  std::vector<buffer> out;
+  if (!head_sent_) {
+    if (!res_->content_length()) set_length(*res_, 0);  // ended without a byte
+    out.push_back(buffer(make_head()));
+  }
+  if (auto len = res_->content_length(); len && !no_body_ && sent_body_ < *len) {
+    cb(make_error_code(errc::premature_close));  // fewer bytes than promised: response_failed
+    return;
+  }
+  if (chunked_) out.push_back(buffer::copy_of("0\r\n\r\n"));
+  auto done = [self = shared_from_this(), cb = std::move(cb)](std::error_code ec) {
+    cb(ec);
+    if (!ec) self->end_exchange();
+  };
+  if (out.empty()) {
+    done({});
+    return;
+  }
+  send(std::move(out), std::move(done));
+}
+
+void server_connection::send_simple(unsigned status) {
+  const std::string text = reason_of(status) + "\n";
+  std::string h = "HTTP/1.1 " + std::to_string(status) + " " + reason_of(status) + "\r\n";
+  h.append("Content-Type: text/plain\r\nContent-Length: " + std::to_string(text.size()) +
+           "\r\nConnection: close\r\n\r\n" + text);
+  head_sent_ = true;
+  send({buffer(std::move(h))}, nullptr);
+}
+
+void server_connection::end_exchange() {
+  if (!in_exchange_) return;
+  in_exchange_ = false;
+  const bool body_done = parser_ && parser_->is_done();
+  if (req_ && !body_done && !req_->destroyed())
+    req_->destroy(make_error_code(errc::premature_close));
+  req_.reset();
+  res_.reset();
+  if (!keep_alive_ || !body_done || srv_->closing_) {
+    linger_close();  // an unread request body is not drained: the connection goes
+    return;
+  }
+  wait_head(false);
+}
+
+void server_connection::abort_exchange(unsigned status) {
+  keep_alive_ = false;
+  const bool head_out = head_sent_;
+  aborted_ = true;
+  if (!head_out) send_simple(status);
+  if (res_ && !res_->destroyed()) res_->destroy(make_error_code(errc::aborted));
+  if (req_ && !req_->destroyed() && !req_->eof_pushed())
+    req_->destroy(make_error_code(errc::aborted));
+  in_exchange_ = false;
+  req_.reset();
+  res_.reset();
+  if (head_out)
+    finish_close(true);
+  else
+    linger_close();
+}
+
+void server_connection::request_destroyed() {
+  // The handler destroyed the request before its body was read to the end: as in Node, where
+  // req.destroy() destroys the socket, the exchange cannot go on.
+  if (!in_exchange_ || aborted_ || closed_ || !req_ || (parser_ && parser_->is_done())) return;
+  aborted_ = true;
+  in_exchange_ = false;
+  if (res_ && !res_->destroyed()) res_->destroy(make_error_code(errc::aborted));
+  req_.reset();
+  res_.reset();
+  finish_close(true);
+}
+
+void server_connection::response_failed(std::error_code) {
+  if (aborted_ || closed_ || !in_exchange_) return;
+  if (head_sent_) {
+    // The client has a head and part of a body: only a reset tells it the body is cut short.
+    aborted_ = true;
+    in_exchange_ = false;
+    if (req_ && !req_->destroyed() && !req_->eof_pushed())
+      req_->destroy(make_error_code(errc::aborted));
+    req_.reset();
+    res_.reset();
+    finish_close(true);
+    return;
+  }
+  abort_exchange(500);
+}
+
+// ---- timers and closing ---------------------------------------------------------------------
+
+void server_connection::arm_timer(std::chrono::milliseconds d, void (server_connection::*fn)()) {
+  const auto gen = ++timer_gen_;
+  timer_.cancel();
+  if (d.count() <= 0) return;
+  timer_.expires_after(d);
+  timer_.async_wait([weak = weak_from_this(), gen, fn](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->timer_gen_ != gen || self->closed_) return;
+    ((*self).*fn)();
+  });
+}
+
+void server_connection::head_timeout() {
+  if (in_exchange_) return;
+  if (in_.size() > 0) {
+    abort_exchange(408);
+  } else {
+    finish_close(false);  // an idle keep-alive connection, or one that never said anything
+  }
+}
+
+void server_connection::linger_close() {
+  if (closing_ || closed_) return;
+  closing_ = true;
+  // Send what is queued, then half-close and read until the peer closes too (or for a while):
+  // closing with unread input would reset the connection and could destroy the response.
+  send({}, [weak = weak_from_this()](std::error_code) {
+    auto self = weak.lock();
+    if (!self || self->closed_) return;
+    self->t_->shutdown_send();
+    self->arm_timer(std::chrono::duration_cast<std::chrono::milliseconds>(linger_time),
+                    &server_connection::linger_expired);
+    self->drain();
+  });
+}
+
+void server_connection::drain() {
+  if (closed_ || reading_) return;
+  in_.consume(in_.size());
+  read_more(&server_connection::drain);
+}
+
+void server_connection::finish_close(bool reset) {
+  if (closed_) return;
+  closed_ = true;
+  ++timer_gen_;
+  timer_.cancel();
+  if (reset)
+    t_->reset();
+  else
+    t_->close();
+  if (req_ && !req_->destroyed() && !req_->eof_pushed())
+    req_->destroy(make_error_code(errc::premature_close));
+  if (res_ && !res_->destroyed() && !res_->finished())
+    res_->destroy(make_error_code(errc::premature_close));
+  req_.reset();
+  res_.reset();
+  auto srv = srv_;
+  asio::post(srv->loop_.context(), [srv, self = shared_from_this()] { srv->remove(self.get()); });
+}
+
+}  // namespace sluice::detail
