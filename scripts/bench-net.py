@@ -76,8 +76,13 @@ def table(argv):
         for k, _, f in cols:
             vals = sorted(kv[k] for _, c, kv in runs if c == who and isinstance(kv.get(k), float))
             n = max(n, len(vals))
-            if not vals:
-                cells.append("-")
+            if not vals:  # a word (yes/NO): how often each
+                words = [kv[k] for _, c, kv in runs if c == who and k in kv]
+                n = max(n, len(words))
+                counts = dict.fromkeys(words, 0)
+                for x in words:
+                    counts[x] += 1
+                cells.append(" ".join(f"{x} {m}/{len(words)}" for x, m in counts.items()) or "-")
                 continue
             m = statistics.median(vals)
             med[(who, k)] = m

@@ -7,22 +7,38 @@
 // FILE`. pipeline() ends the socket (a FIN after the last byte) and waits for it to finish; the
 // process exits once the peer has closed too. Time and peak RSS are measured from outside.
 //
-//   node bench/node/tcp-send.js FILE HOST:PORT
+// With --naive, the counter-example: every chunk read is passed to socket.write() at once,
+// whatever it returns, so a receiver that stops reading makes the sender hold the rest of the
+// file in memory (the control of `scripts/bench-tcp.sh stopped`: it shows the growth the
+// benchmark looks for).
+//
+//   node bench/node/tcp-send.js FILE HOST:PORT [--naive]
 const fs = require('node:fs');
 const net = require('node:net');
 const { pipeline } = require('node:stream');
 
-if (process.argv.length !== 4) {
-  console.error('usage: node tcp-send.js FILE HOST:PORT');
+const args = process.argv.slice(2);
+const naive = args.includes('--naive');
+const positionals = args.filter((a) => a !== '--naive');
+if (positionals.length !== 2) {
+  console.error('usage: node tcp-send.js FILE HOST:PORT [--naive]');
   process.exit(2);
 }
-const file = process.argv[2];
-const at = process.argv[3].lastIndexOf(':');
-const host = process.argv[3].slice(0, at);
-const port = Number(process.argv[3].slice(at + 1));
-pipeline(fs.createReadStream(file), net.connect(port, host), (err) => {
-  if (err) {
-    console.error(`tcp-send.js: ${err.message}`);
-    process.exit(1);
-  }
-});
+const [file, address] = positionals;
+const at = address.lastIndexOf(':');
+const host = address.slice(0, at);
+const port = Number(address.slice(at + 1));
+const fail = (err) => {
+  console.error(`tcp-send.js: ${err.message}`);
+  process.exit(1);
+};
+if (!naive) {
+  pipeline(fs.createReadStream(file), net.connect(port, host), (err) => err && fail(err));
+} else {
+  const socket = net.connect(port, host);
+  const source = fs.createReadStream(file);
+  socket.on('error', fail);
+  source.on('error', fail);
+  source.on('data', (chunk) => socket.write(chunk)); // the return value is ignored on purpose
+  source.on('end', () => socket.end());
+}
