@@ -12,7 +12,7 @@
   bench-net.py idle HOST PORT PATH N [--parallel 256]
                                        open N connections, send one keep-alive GET on each, read
                                        each response, print 'ready OPEN FAILED', then keep them
-                                       open, idle, until stdin closes or SIGTERM
+                                       open, idle, until SIGTERM or SIGINT
 """
 import asyncio
 import signal
@@ -143,9 +143,8 @@ async def idle(host, port, path, n, parallel):
     print(f"ready {len(conns)} {failed}", flush=True)
     loop = asyncio.get_running_loop()
     stop = loop.create_future()
-    loop.add_signal_handler(signal.SIGTERM, lambda: stop.done() or stop.set_result(None))
-    loop.add_reader(sys.stdin.fileno(), lambda: sys.stdin.buffer.raw.read(4096) or
-                    stop.done() or stop.set_result(None))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: stop.done() or stop.set_result(None))
     await stop
     for _, w in conns:
         w.transport.abort()
