@@ -60,9 +60,9 @@ slow_clients="${SLOW_CLIENTS:-200}"
 slow_rate="${SLOW_RATE:-1M}"
 slow_size="${SLOW_SIZE:-16M}"
 if [[ "$mode" == slow ]]; then
-  contenders=(${CONTENDERS:-nginx node node-naive sluice})
+  read -ra contenders <<<"${CONTENDERS:-nginx node node-naive sluice}"
 else
-  contenders=(${CONTENDERS:-nginx node sluice})
+  read -ra contenders <<<"${CONTENDERS:-nginx node sluice}"
 fi
 for tool in nginx node curl wrk python3 ss; do
   command -v "$tool" >/dev/null || { echo "bench-http.sh: needs $tool (scripts/setup.sh)" >&2; exit 1; }
@@ -90,7 +90,7 @@ elif ! "${sluice[@]}" serve --help 2>&1 | grep -q 'Usage:.* serve'; then
   sluice_note="'$SLUICE serve --help' does not describe a serve command"
 fi
 if [[ -n "$sluice_note" ]]; then
-  contenders=($(printf '%s\n' "${contenders[@]}" | grep -vx sluice || true))
+  mapfile -t contenders < <(printf '%s\n' "${contenders[@]}" | grep -vx sluice || true)
 fi
 
 echo "== bench-http.sh $mode: $rounds rounds; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
@@ -163,7 +163,7 @@ start_server() {
   server_pids=($!)
   pids+=("$!")
   wait_listen
-  if [[ "$1" == nginx ]]; then server_pids+=($(pgrep -P "${server_pids[0]}")); fi
+  if [[ "$1" == nginx ]]; then mapfile -t -O 1 server_pids < <(pgrep -P "${server_pids[0]}"); fi
 }
 
 stop_server() {
@@ -204,7 +204,11 @@ raw="$work/raw.tsv"
 run_small() {
   local c="$1" r="$2" out req non2xx errors
   wrk -t1 -c50 -d1s "http://127.0.0.1:$port/hello.txt" >/dev/null
-  out="$(wrk -t1 -c50 "-d${duration}s" "http://127.0.0.1:$port/hello.txt")"
+  # In the background and waited for, so that a signal to the script stops it at once.
+  wrk -t1 -c50 "-d${duration}s" "http://127.0.0.1:$port/hello.txt" >"$work/wrk.out" &
+  pids+=("$!")
+  wait "$!"
+  out="$(cat "$work/wrk.out")"
   req="$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")"
   non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")"
   errors="$(awk '/Socket errors:/ { s = 0; for (i = 4; i <= NF; i += 2) s += $i; print s }' <<<"$out" | tr -d ,)"
@@ -296,7 +300,7 @@ slow)
   avail="$(awk '$1 == "MemAvailable:" { print $2 }' /proc/meminfo)"
   if ((avail < need)) && printf '%s\n' "${contenders[@]}" | grep -qx node-naive; then
     echo "-- node-naive skipped: MemAvailable $((avail / 1024)) MiB < 2 x $slow_clients x $slow_size"
-    contenders=($(printf '%s\n' "${contenders[@]}" | grep -vx node-naive))
+    mapfile -t contenders < <(printf '%s\n' "${contenders[@]}" | grep -vx node-naive)
   fi
   echo "-- $slow_clients x curl --limit-rate $slow_rate of a $slow_size file for ${duration} s, then killed"
   ;;

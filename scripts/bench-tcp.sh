@@ -17,6 +17,9 @@
 #             while stopped and over the whole run, and whether the sender stayed flat (highest
 #             while stopped - before <= FLAT_KIB, 1024 KiB). A sender that honours backpressure
 #             blocks once the socket buffers are full; one that does not reads on into memory.
+#             (The 1 MiB threshold is meant for the default SIZE: with a small file the stop
+#             comes a few tens of milliseconds in, while Node is still growing its heap, and a
+#             few MiB of growth show up that are not buffered data.)
 #   veth      as loopback, but across two network namespaces joined by a veth pair
 #             (scripts/netns.sh; needs root, else exits 77): sender in PREFIX-a (10.77.0.1),
 #             receiver in PREFIX-b (10.77.0.2). RATE=100mbit adds a token bucket on both ends
@@ -49,7 +52,8 @@ bytes="$(numfmt --from=iec "$size")"
 rounds="${ROUNDS:-5}"
 stop_secs="${STOP_SECS:-10}"
 flat_kib="${FLAT_KIB:-1024}"
-if [[ "$mode" == stopped ]]; then contenders=(${CONTENDERS:-nc node node-naive sluice}); else contenders=(${CONTENDERS:-nc node sluice}); fi
+if [[ "$mode" == stopped ]]; then default="nc node node-naive sluice"; else default="nc node sluice"; fi
+read -ra contenders <<<"${CONTENDERS:-$default}"
 for tool in nc node python3 ss /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "bench-tcp.sh: needs $tool (scripts/setup.sh)" >&2; exit 1; }
 done
@@ -88,7 +92,7 @@ elif ! "${sluice[@]}" run --help 2>/dev/null | grep -q 'tcp-connect'; then
   sluice_note="'$SLUICE run --help' lists no tcp-connect stage"
 fi
 if [[ -n "$sluice_note" ]]; then
-  contenders=($(printf '%s\n' "${contenders[@]}" | grep -vx sluice || true))
+  mapfile -t contenders < <(printf '%s\n' "${contenders[@]}" | grep -vx sluice || true)
 fi
 
 echo "== bench-tcp.sh $mode: $size ($bytes bytes) over TCP to $host:$port, $rounds rounds;" \
