@@ -62,6 +62,16 @@ struct copy_command {
 /// sluice run EXPRESSION
 [[nodiscard]] int run_run_command(const std::string& expression, const common_flags& flags);
 
+/// sluice serve [DIR] [--port N] [--host H] [--gzip] [-q]
+struct serve_command {
+  std::string directory = ".";
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  ///< 0: any free port (printed at start)
+  bool gzip = false;          ///< gzip compressible files for clients that accept it
+  bool quiet = false;         ///< no request log
+};
+[[nodiscard]] int run_serve_command(const serve_command& c);
+
 /// sluice demo backpressure [--size N] [FILE]
 struct demo_command {
   std::uint64_t size = 256ull << 20;  ///< bytes of text to generate when no FILE is given

@@ -217,6 +217,19 @@ int main(int argc, char** argv) {
   add_common_flags(*run_cmd, run_flags);
   run_cmd->callback([&] { status = run_run_command(expression, run_flags); });
 
+  serve_command serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "Serve the files of a directory over HTTP (GET, HEAD, Range), logging each request");
+  serve_cmd->add_option("DIR", serve.directory, "Directory to serve (default: the current one)");
+  serve_cmd->add_option("-p,--port", serve.port,
+                        "Port to listen on; 0 picks a free one (default 8080)");
+  serve_cmd->add_option("--host", serve.host,
+                        "Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every one)");
+  serve_cmd->add_flag("--gzip", serve.gzip,
+                      "gzip text files on the fly for clients that send Accept-Encoding: gzip");
+  serve_cmd->add_flag("-q,--quiet", serve.quiet, "No request log on stderr");
+  serve_cmd->callback([&] { status = run_serve_command(serve); });
+
   demo_command demo;
   demo.self = self_path(argv[0]);
   std::string demo_size = "256M";
