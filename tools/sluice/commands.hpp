@@ -78,8 +78,12 @@ struct demo_command {
   std::string file;                   ///< use this file instead of generating one
   int level = 6;                      ///< gzip level
   std::string self;                   ///< this executable, to re-run as the measured children
+  std::uint64_t rate = 32ull << 20;   ///< http-backpressure: the client's read rate, bytes/s
 };
 [[nodiscard]] int run_demo_command(const demo_command& d);
+
+/// sluice demo http-backpressure [--size N] [--rate N] [FILE]
+[[nodiscard]] int run_demo_http_command(const demo_command& d);
 
 /// The hidden `sluice demo-child`: one measured side of the demo, in its own process.
 struct demo_child_command {
@@ -89,5 +93,7 @@ struct demo_child_command {
   int level = 6;
 };
 [[nodiscard]] int run_demo_child(const demo_child_command& d);
+/// The hidden `sluice demo-http-child`: the server of one http-backpressure run.
+[[nodiscard]] int run_demo_http_child(const demo_child_command& d);
 
 }  // namespace sluice::cli
