@@ -62,14 +62,28 @@ struct copy_command {
 /// sluice run EXPRESSION
 [[nodiscard]] int run_run_command(const std::string& expression, const common_flags& flags);
 
+/// sluice serve [DIR] [--port N] [--host H] [--gzip] [-q]
+struct serve_command {
+  std::string directory = ".";
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;  ///< 0: any free port (printed at start)
+  bool gzip = false;          ///< gzip compressible files for clients that accept it
+  bool quiet = false;         ///< no request log
+};
+[[nodiscard]] int run_serve_command(const serve_command& c);
+
 /// sluice demo backpressure [--size N] [FILE]
 struct demo_command {
   std::uint64_t size = 256ull << 20;  ///< bytes of text to generate when no FILE is given
   std::string file;                   ///< use this file instead of generating one
   int level = 6;                      ///< gzip level
   std::string self;                   ///< this executable, to re-run as the measured children
+  std::uint64_t rate = 32ull << 20;   ///< http-backpressure: the client's read rate, bytes/s
 };
 [[nodiscard]] int run_demo_command(const demo_command& d);
+
+/// sluice demo http-backpressure [--size N] [--rate N] [FILE]
+[[nodiscard]] int run_demo_http_command(const demo_command& d);
 
 /// The hidden `sluice demo-child`: one measured side of the demo, in its own process.
 struct demo_child_command {
@@ -79,5 +93,7 @@ struct demo_child_command {
   int level = 6;
 };
 [[nodiscard]] int run_demo_child(const demo_child_command& d);
+/// The hidden `sluice demo-http-child`: the server of one http-backpressure run.
+[[nodiscard]] int run_demo_http_child(const demo_child_command& d);
 
 }  // namespace sluice::cli

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <array>
 #include <csignal>
 #include <cstdio>
@@ -217,6 +218,19 @@ int main(int argc, char** argv) {
   add_common_flags(*run_cmd, run_flags);
   run_cmd->callback([&] { status = run_run_command(expression, run_flags); });
 
+  serve_command serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "Serve the files of a directory over HTTP (GET, HEAD, Range), logging each request");
+  serve_cmd->add_option("DIR", serve.directory, "Directory to serve (default: the current one)");
+  serve_cmd->add_option("-p,--port", serve.port,
+                        "Port to listen on; 0 picks a free one (default 8080)");
+  serve_cmd->add_option("--host", serve.host,
+                        "Address to listen on (default 127.0.0.1; 0.0.0.0 or :: for every one)");
+  serve_cmd->add_flag("--gzip", serve.gzip,
+                      "gzip text files on the fly for clients that send Accept-Encoding: gzip");
+  serve_cmd->add_flag("-q,--quiet", serve.quiet, "No request log on stderr");
+  serve_cmd->callback([&] { status = run_serve_command(serve); });
+
   demo_command demo;
   demo.self = self_path(argv[0]);
   std::string demo_size = "256M";
@@ -235,6 +249,26 @@ int main(int argc, char** argv) {
     status = run_demo_command(demo);
   });
 
+  demo_command http_demo;
+  http_demo.self = demo.self;
+  std::string http_demo_size = "256M";
+  std::string http_demo_rate = "32M";
+  CLI::App* http_bp_cmd = demo_cmd->add_subcommand(
+      "http-backpressure",
+      "Send a file over HTTP to a slow client twice, respecting and ignoring write(), and "
+      "compare the server's peak memory");
+  http_bp_cmd->add_option("FILE", http_demo.file, "File to send (default: generate one)");
+  http_bp_cmd->add_option("--size", http_demo_size, "Size of the generated file (default 256M)")
+      ->check(size_validator);
+  http_bp_cmd
+      ->add_option("--rate", http_demo_rate, "The client's read rate per second (default 32M)")
+      ->check(size_validator);
+  http_bp_cmd->callback([&] {
+    http_demo.size = *parse_size(http_demo_size);
+    http_demo.rate = std::max<std::uint64_t>(*parse_size(http_demo_rate), 1024);
+    status = run_demo_http_command(http_demo);
+  });
+
   demo_child_command child;
   std::string child_mode = "respect";
   CLI::App* child_cmd = app.add_subcommand("demo-child", "");
@@ -246,6 +280,18 @@ int main(int argc, char** argv) {
   child_cmd->callback([&] {
     child.respect = child_mode == "respect";
     status = run_demo_child(child);
+  });
+
+  demo_child_command http_child;
+  std::string http_child_mode = "respect";
+  CLI::App* http_child_cmd = app.add_subcommand("demo-http-child", "");
+  http_child_cmd->group("");  // hidden: the server of one http-backpressure run
+  http_child_cmd->add_option("--mode", http_child_mode)
+      ->check(CLI::IsMember({"respect", "ignore"}));
+  http_child_cmd->add_option("--in", http_child.input)->required();
+  http_child_cmd->callback([&] {
+    http_child.respect = http_child_mode == "respect";
+    status = run_demo_http_child(http_child);
   });
 
   try {

@@ -1,0 +1,190 @@
+// tools/sluice/serve.cpp: `sluice serve`, a static file server on sluice's HTTP server.
+//
+// Each GET pipes a file_reader (the requested byte range of the file) into the response, so a
+// slow client holds the reader back and the server's memory stays at a highWaterMark or two per
+// connection whatever the file sizes. The decisions (which file, which range, which type,
+// which date) are in static_files.cpp; this file wires them to the server, logs each request
+// and stops on SIGINT/SIGTERM.
+#include <sys/stat.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "commands.hpp"
+#include "sluice/compose/pipeline.hpp"
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/http/server.hpp"
+#include "sluice/io/file.hpp"
+#include "static_files.hpp"
+
+namespace sluice::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* reason_of(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 416:
+      return "Range Not Satisfiable";
+    default:
+      return "Error";
+  }
+}
+
+// The client's address without its port: "127.0.0.1:5000" -> "127.0.0.1", "[::1]:5000" -> "::1".
+std::string client_address(const std::string& remote) {
+  std::string a = remote;
+  const auto colon = a.rfind(':');
+  if (colon != std::string::npos && a.find(':') != colon) {  // IPv6: "[addr]:port"
+    if (a.front() == '[') a = a.substr(1, a.rfind(']') - 1);
+  } else if (colon != std::string::npos) {
+    a.resize(colon);
+  }
+  return a;
+}
+
+class file_server {
+ public:
+  file_server(asio_loop& l, fs::path root, bool log)
+      : loop_(l), root_(std::move(root)), log_(log) {}
+
+  void handle(const std::shared_ptr<http_request>& req, const std::shared_ptr<http_response>& res) {
+    if (log_) {
+      // Logged when the response is done, with what was sent, or when it failed.
+      auto line = [req, res, logged = std::make_shared<bool>(false)] {
+        if (*logged) return;
+        *logged = true;
+        const std::string l =
+            log_line(client_address(req->remote()), std::time(nullptr), req->method(),
+                     req->target(), req->version(), static_cast<int>(res->status()),
+                     req->method() == "HEAD" ? 0 : res->counters().bytes_in);
+        std::fprintf(stderr, "%s\n", l.c_str());
+      };
+      res->on_finish(line);
+      res->on_close(line);
+    }
+    if (req->method() != "GET" && req->method() != "HEAD") {
+      res->set_header("Allow", "GET, HEAD");
+      return send_error(res, 405);
+    }
+    const served_path where = resolve_served_path(root_, req->target());
+    if (where.status != 200) return send_error(res, where.status);
+    struct stat st {};
+    if (::stat(where.file.c_str(), &st) != 0) return send_error(res, 404);
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    const std::string modified = http_date(st.st_mtime);
+    res->set_header("Content-Type", std::string(content_type_for(where.file)));
+    res->set_header("Last-Modified", modified);
+    res->set_header("Accept-Ranges", "bytes");
+    if (const auto ims = req->headers().get("If-Modified-Since")) {
+      const auto since = parse_http_date(*ims);
+      if (since && st.st_mtime <= *since) {
+        res->set_status(304);
+        res->set_compress(false);
+        res->end();
+        return;
+      }
+    }
+    range_answer range;
+    if (const auto r = req->headers().get("Range")) {
+      const auto if_range = req->headers().get("If-Range");
+      if (!if_range || *if_range == modified) range = parse_range(*r, size);
+    }
+    std::uint64_t first = 0;
+    std::uint64_t length = size;
+    if (range.what == range_answer::kind::unsatisfiable) {
+      res->set_header("Content-Range", "bytes */" + std::to_string(size));
+      return send_error(res, 416);
+    }
+    if (range.what == range_answer::kind::partial) {
+      first = range.range.first;
+      length = range.range.length();
+      res->set_status(206);
+      res->set_compress(false);  // a range of the file, not of its gzip
+      res->set_header("Content-Range", "bytes " + std::to_string(range.range.first) + "-" +
+                                           std::to_string(range.range.last) + "/" +
+                                           std::to_string(size));
+    }
+    if (!res->compress()) res->set_content_length(length);
+    if (req->method() == "HEAD" || length == 0) {
+      res->end();
+      return;
+    }
+    file_reader_options ro;
+    ro.start = first;
+    ro.end = first + length - 1;
+    auto reader = make_file_reader(loop_, where.file, ro);
+    // A read that fails half-way (the file was removed or shrunk) destroys the response, and
+    // the server resets the connection: the client sees a short body, never a short success.
+    pipeline(reader, res, [](std::error_code) {});
+  }
+
+ private:
+  static void send_error(const std::shared_ptr<http_response>& res, int status) {
+    const std::string body = std::to_string(status) + " " + reason_of(status) + "\n";
+    res->set_status(static_cast<unsigned>(status));
+    res->set_compress(false);
+    res->set_header("Content-Type", "text/plain; charset=utf-8");
+    res->set_content_length(body.size());
+    res->end(buffer(body));
+  }
+
+  asio_loop& loop_;
+  fs::path root_;
+  bool log_;
+};
+
+}  // namespace
+
+int run_serve_command(const serve_command& c) {
+  std::error_code ec;
+  const fs::path root = fs::canonical(c.directory.empty() ? "." : c.directory, ec);
+  if (ec || !fs::is_directory(root)) {
+    std::fprintf(stderr, "sluice: serve: '%s': %s\n", c.directory.c_str(),
+                 ec ? ec.message().c_str() : "Not a directory");
+    return 2;
+  }
+  boost::asio::io_context io;
+  asio_loop loop(io);
+  auto files = std::make_shared<file_server>(loop, root, !c.quiet);
+  http_server_options o;
+  o.gzip = c.gzip;
+  auto server = make_http_server(
+      loop, o, [files](std::shared_ptr<http_request> req, std::shared_ptr<http_response> res) {
+        files->handle(req, res);
+      });
+  if (auto e = server->listen(c.host, c.port)) {
+    std::fprintf(stderr, "sluice: serve: listen %s:%u: %s\n", c.host.c_str(), c.port,
+                 e.message().c_str());
+    return 1;
+  }
+  const bool v6 = c.host.find(':') != std::string::npos;
+  std::fprintf(stderr, "sluice: serving %s at http://%s%s%s:%u/\n", root.c_str(), v6 ? "[" : "",
+               c.host.c_str(), v6 ? "]" : "", server->port());
+  std::fflush(stderr);
+  // SIGINT and SIGTERM are how a server is stopped: it stops accepting, lets the responses in
+  // progress finish and exits 0.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& e, int) {
+    if (e) return;
+    server->close([&] { signals.cancel(); });
+  });
+  io.run();
+  return 0;
+}
+
+}  // namespace sluice::cli
