@@ -140,7 +140,7 @@ class file_server {
     res->set_compress(false);
     res->set_header("Content-Type", "text/plain; charset=utf-8");
     res->set_content_length(body.size());
-    res->end(buffer(body));
+    res->end(buffer(std::string(body)));
   }
 
   asio_loop& loop_;
@@ -181,7 +181,7 @@ int run_serve_command(const serve_command& c) {
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& e, int) {
     if (e) return;
-    server->close([&] { signals.cancel(); });
+    server->close([&](std::error_code) { signals.cancel(); });
   });
   io.run();
   return 0;
