@@ -282,14 +282,15 @@ TEST_F(Cli, RunSyntaxErrorPointsAtTheToken) {
 TEST_F(Cli, HelpForEverySubcommand) {
   const result top = sh("\"$SLUICE\" --help");
   ASSERT_EQ(top.status, 0);
-  for (const char* sub :
-       {"gzip", "gunzip", "zstd", "unzstd", "brotli", "unbrotli", "cat", "copy", "run", "demo"}) {
+  for (const char* sub : {"gzip", "gunzip", "zstd", "unzstd", "brotli", "unbrotli", "cat", "copy",
+                          "run", "demo", "serve"}) {
     EXPECT_NE(top.out.find(sub), std::string::npos) << sub;
     const result r = sh(std::string("\"$SLUICE\" ") + sub + " --help");
     EXPECT_EQ(r.status, 0) << sub;
     EXPECT_NE(r.out.find("Usage"), std::string::npos) << sub << ": " << r.out;
   }
   EXPECT_EQ(top.out.find("demo-child"), std::string::npos);  // hidden
+  EXPECT_EQ(top.out.find("demo-http-child"), std::string::npos);
   EXPECT_NE(sh("\"$SLUICE\" gzip --help").out.find("--engine"), std::string::npos);
   EXPECT_NE(sh("\"$SLUICE\" gzip --help").out.find("--threads"), std::string::npos);
   EXPECT_NE(sh("\"$SLUICE\" run --help").out.find("grep [-v]"), std::string::npos);

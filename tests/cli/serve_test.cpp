@@ -98,3 +98,23 @@ TEST_F(ServeCli, BadDirectoryAndBusyPort) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace sluice::cli::testing;
+
+class HttpDemoCli : public CliTest {};
+
+TEST_F(HttpDemoCli, RespectingWriteKeepsTheServersQueueAtAHighWaterMark) {
+  const result r = sh("\"$SLUICE\" demo http-backpressure --size 8M --rate 64M");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto row = r.out.substr(r.out.find("server peak queued bytes"));
+  const std::string line = row.substr(0, row.find('\n'));
+  // Respecting write(): about one highWaterMark (64 KiB); ignoring it: the whole 8 MiB file.
+  EXPECT_NE(line.find("64.0 KiB"), std::string::npos) << line;
+  EXPECT_NE(line.find("8.00 MiB"), std::string::npos) << line;
+  const auto got = r.out.substr(r.out.find("body bytes received"));
+  EXPECT_EQ(got.substr(0, got.find('\n')).find("KiB"), std::string::npos) << got;  // all 8 MiB
+}
+
+}  // namespace
