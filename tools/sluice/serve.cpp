@@ -64,18 +64,22 @@ class file_server {
 
   void handle(const std::shared_ptr<http_request>& req, const std::shared_ptr<http_response>& res) {
     if (log_) {
-      // Logged when the response is done, with what was sent, or when it failed.
-      auto line = [req, res, logged = std::make_shared<bool>(false)] {
-        if (*logged) return;
-        *logged = true;
+      // Logged when the response is done, with what was sent, or when it failed. The listener
+      // holds the response weakly: it is one of the response's own listeners.
+      auto line = [client = client_address(req->remote()), method = req->method(),
+                   target = req->target(), version = req->version(),
+                   weak = std::weak_ptr<http_response>(res), logged = false]() mutable {
+        const auto r = weak.lock();
+        if (logged || !r) return;
+        logged = true;
         const std::string l =
-            log_line(client_address(req->remote()), std::time(nullptr), req->method(),
-                     req->target(), req->version(), static_cast<int>(res->status()),
-                     req->method() == "HEAD" ? 0 : res->counters().bytes_in);
+            log_line(client, std::time(nullptr), method, target, version,
+                     static_cast<int>(r->status()), method == "HEAD" ? 0 : r->counters().bytes_in);
         std::fprintf(stderr, "%s\n", l.c_str());
       };
-      res->on_finish(line);
-      res->on_close(line);
+      auto shared = std::make_shared<decltype(line)>(std::move(line));
+      res->on_finish([shared] { (*shared)(); });
+      res->on_close([shared] { (*shared)(); });
     }
     if (req->method() != "GET" && req->method() != "HEAD") {
       res->set_header("Allow", "GET, HEAD");
