@@ -112,11 +112,6 @@ child_result run_child(const std::string& self, bool respect, const std::string&
   return r;
 }
 
-std::string cell(std::string s, std::size_t w) {
-  if (s.size() < w) s.insert(0, w - s.size(), ' ');
-  return s;
-}
-
 std::string seconds_text(double s) {
   std::array<char, 32> b{};
   std::snprintf(b.data(), b.size(), "%.2f s", s);
@@ -172,49 +167,18 @@ int run_demo_child(const demo_child_command& d) {
 }
 
 int run_demo_command(const demo_command& d) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::string dir_template = (fs::temp_directory_path(ec) / "sluice-demo-XXXXXX").string();
-  if (::mkdtemp(dir_template.data()) == nullptr) {
-    std::fprintf(stderr, "sluice: demo: mkdtemp '%s': %s\n", dir_template.c_str(),
-                 std::strerror(errno));
-    return 1;
-  }
-  const fs::path dir = dir_template;
-  struct cleanup {
-    fs::path dir;
-    ~cleanup() {
-      std::error_code e;
-      fs::remove_all(dir, e);
-    }
-  } cleanup_dir{dir};
-
-  std::string input = d.file;
-  std::uint64_t size = 0;
-  if (input.empty()) {
-    input = (dir / "input.log").string();
-    std::printf("Writing %s of generated log text to %s ...\n", format_bytes(d.size).c_str(),
-                input.c_str());
-    std::fflush(stdout);
-    std::string what;
-    if (auto e = write_text_file(input, d.size, &what)) {
-      std::fprintf(stderr, "sluice: demo: %s '%s': %s\n", what.c_str(), input.c_str(),
-                   e.message().c_str());
-      return 1;
-    }
-    size = d.size;
-  } else {
-    size = fs::file_size(input, ec);
-    if (ec) {
-      std::fprintf(stderr, "sluice: demo: stat '%s': %s\n", input.c_str(), ec.message().c_str());
-      return 1;
-    }
-  }
+  demo_dir dir;
+  if (!dir.make()) return 1;
+  const auto in = demo_input(d.file, d.size, dir.path() / "input.log", true);
+  if (!in) return 1;
+  const auto& [input, size] = *in;
   std::printf("gzip -%d of %s (file -> gzip -> file), each run in its own process:\n", d.level,
               format_bytes(size).c_str());
   std::fflush(stdout);
-  const child_result a = run_child(d.self, true, input, (dir / "respect.gz").string(), d.level);
-  const child_result b = run_child(d.self, false, input, (dir / "ignore.gz").string(), d.level);
+  const child_result a =
+      run_child(d.self, true, input, (dir.path() / "respect.gz").string(), d.level);
+  const child_result b =
+      run_child(d.self, false, input, (dir.path() / "ignore.gz").string(), d.level);
   for (const child_result* r : {&a, &b}) {
     if (!r->ok) {
       std::fprintf(stderr, "sluice: demo: %s\n", r->error.c_str());
@@ -223,8 +187,8 @@ int run_demo_command(const demo_command& d) {
   }
   constexpr std::size_t w0 = 26, w = 26;
   auto row = [&](const char* label, const std::string& left, const std::string& right) {
-    std::printf("  %-*s%s%s\n", static_cast<int>(w0), label, cell(left, w).c_str(),
-                cell(right, w).c_str());
+    std::printf("  %-*s%s%s\n", static_cast<int>(w0), label, demo_cell(left, w).c_str(),
+                demo_cell(right, w).c_str());
   };
   std::printf("\n");
   row("", "respecting backpressure", "ignoring write() = false");

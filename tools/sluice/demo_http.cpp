@@ -178,11 +178,6 @@ server_run measure(const std::string& self, bool respect, const std::string& fil
   return r;
 }
 
-std::string cell(std::string s, std::size_t w) {
-  if (s.size() < w) s.insert(0, w - s.size(), ' ');
-  return s;
-}
-
 }  // namespace
 
 int run_demo_http_child(const demo_child_command& d) {
@@ -228,39 +223,11 @@ int run_demo_http_child(const demo_child_command& d) {
 }
 
 int run_demo_http_command(const demo_command& d) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  std::string dir_template = (fs::temp_directory_path(ec) / "sluice-demo-XXXXXX").string();
-  if (::mkdtemp(dir_template.data()) == nullptr) {
-    std::fprintf(stderr, "sluice: demo: mkdtemp '%s': %s\n", dir_template.c_str(),
-                 std::strerror(errno));
-    return 1;
-  }
-  const fs::path dir = dir_template;
-  struct cleanup {
-    fs::path dir;
-    ~cleanup() {
-      std::error_code e;
-      fs::remove_all(dir, e);
-    }
-  } cleanup_dir{dir};
-  std::string input = d.file;
-  std::uint64_t size = d.size;
-  if (input.empty()) {
-    input = (dir / "big.log").string();
-    std::string what;
-    if (auto e = write_text_file(input, d.size, &what)) {
-      std::fprintf(stderr, "sluice: demo: %s '%s': %s\n", what.c_str(), input.c_str(),
-                   e.message().c_str());
-      return 1;
-    }
-  } else {
-    size = fs::file_size(input, ec);
-    if (ec) {
-      std::fprintf(stderr, "sluice: demo: stat '%s': %s\n", input.c_str(), ec.message().c_str());
-      return 1;
-    }
-  }
+  demo_dir dir;
+  if (!dir.make()) return 1;
+  const auto in = demo_input(d.file, d.size, dir.path() / "big.log", false);
+  if (!in) return 1;
+  const auto& [input, size] = *in;
   std::printf("An HTTP server sends %s to a client reading %s/s, each server in its own process:\n",
               format_bytes(size).c_str(), format_bytes(d.rate).c_str());
   std::fflush(stdout);
@@ -274,8 +241,8 @@ int run_demo_http_command(const demo_command& d) {
   }
   constexpr std::size_t w0 = 28, w = 26;
   auto row = [&](const char* label, const std::string& left, const std::string& right) {
-    std::printf("  %-*s%s%s\n", static_cast<int>(w0), label, cell(left, w).c_str(),
-                cell(right, w).c_str());
+    std::printf("  %-*s%s%s\n", static_cast<int>(w0), label, demo_cell(left, w).c_str(),
+                demo_cell(right, w).c_str());
   };
   auto secs = [](double s) {
     std::array<char, 32> t{};
