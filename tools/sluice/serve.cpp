@@ -5,8 +5,6 @@
 // connection whatever the file sizes. The decisions (which file, which range, which type,
 // which date) are in static_files.cpp; this file wires them to the server, logs each request
 // and stops on SIGINT/SIGTERM.
-#include <sys/stat.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <csignal>
@@ -87,16 +85,14 @@ class file_server {
     }
     const served_path where = resolve_served_path(root_, req->target());
     if (where.status != 200) return send_error(res, where.status);
-    struct stat st {};
-    if (::stat(where.file.c_str(), &st) != 0) return send_error(res, 404);
-    const auto size = static_cast<std::uint64_t>(st.st_size);
-    const std::string modified = http_date(st.st_mtime);
+    const std::uint64_t size = where.size;
+    const std::string modified = http_date(where.modified);
     res->set_header("Content-Type", std::string(content_type_for(where.file)));
     res->set_header("Last-Modified", modified);
     res->set_header("Accept-Ranges", "bytes");
     if (const auto ims = req->headers().get("If-Modified-Since")) {
       const auto since = parse_http_date(*ims);
-      if (since && st.st_mtime <= *since) {
+      if (since && where.modified <= *since) {
         res->set_status(304);
         res->set_compress(false);
         res->end();

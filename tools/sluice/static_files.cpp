@@ -40,11 +40,11 @@ served_path serve_existing(const fs::path& p, const fs::path& root) {
     if (::stat(real.c_str(), &st) != 0 || !S_ISREG(st.st_mode))
       return refuse(403, "directory without index.html");
     if (::access(real.c_str(), R_OK) != 0) return refuse(403, "not readable");
-    return {200, real, {}};
+    return {200, real, {}, static_cast<std::uint64_t>(st.st_size), st.st_mtime};
   }
   if (!S_ISREG(st.st_mode)) return refuse(403, "not a regular file");
   if (::access(p.c_str(), R_OK) != 0) return refuse(403, "not readable");
-  return {200, p, {}};
+  return {200, p, {}, static_cast<std::uint64_t>(st.st_size), st.st_mtime};
 }
 
 bool iequals(std::string_view a, std::string_view b) {

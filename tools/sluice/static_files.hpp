@@ -22,6 +22,8 @@ struct served_path {
   int status = 200;              ///< 200: serve `file`; otherwise the error status to answer
   std::filesystem::path file{};  ///< the regular file to serve (when status is 200)
   std::string reason{};          ///< why not, for the log (when status is not 200)
+  std::uint64_t size = 0;        ///< the file's size (when status is 200)
+  std::time_t modified = 0;      ///< its modification time (when status is 200)
 };
 
 /// Resolves `target` (an origin-form request target such as "/docs/a%20b.txt?x=1") under `root`
