@@ -18,6 +18,7 @@
 
 #include <array>
 #include <boost/asio/io_context.hpp>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -26,6 +27,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -72,6 +74,32 @@ std::uint16_t read_port(int fd, std::string& text) {
   }
 }
 
+// What is wrong with a response whose head is `head` (status line and fields, each ending in
+// CRLF) and whose body had `body` bytes up to the server's FIN: no head, a status other than
+// 200, or fewer (more) bytes than its Content-Length, a truncation a clean FIN must not hide.
+// Empty when nothing is.
+std::string check_response(const std::string& head, bool complete, std::uint64_t body) {
+  if (!complete) return "GET /: the connection closed before the response head";
+  const auto sp = head.find(' ');
+  const int status = sp == std::string::npos ? 0 : std::atoi(head.c_str() + sp + 1);
+  if (status != 200) return "GET /: HTTP status " + std::to_string(status);
+  for (std::size_t at = head.find("\r\n"); at != std::string::npos; at = head.find("\r\n", at)) {
+    at += 2;
+    constexpr std::string_view name = "content-length:";
+    if (head.size() - at < name.size()) break;
+    bool match = true;
+    for (std::size_t i = 0; i < name.size() && match; ++i)
+      match = std::tolower(static_cast<unsigned char>(head[at + i])) == name[i];
+    if (!match) continue;
+    const std::uint64_t length = std::strtoull(head.c_str() + at + name.size(), nullptr, 10);
+    if (body != length)
+      return "GET /: response body truncated: " + std::to_string(body) + " of " +
+             std::to_string(length) + " bytes";
+    break;
+  }
+  return {};
+}
+
 // The slow client: GET / and read the body at `rate` bytes per second. Returns bytes received
 // after the head, or sets `error`.
 std::uint64_t slow_download(std::uint16_t port, std::uint64_t rate, std::string& error) {
@@ -113,7 +141,10 @@ std::uint64_t slow_download(std::uint16_t port, std::uint64_t rate, std::string&
     if (head == 0) {  // the head is small and arrives first; find where the body starts
       head_text.append(buf.data(), static_cast<std::size_t>(n));
       const auto end = head_text.find("\r\n\r\n");
-      if (end != std::string::npos) head = end + 4;
+      if (end != std::string::npos) {
+        head = end + 4;
+        head_text.resize(end + 2);
+      }
     }
     total += static_cast<std::uint64_t>(n);
     // Sleep until reading this much is on schedule.
@@ -122,7 +153,9 @@ std::uint64_t slow_download(std::uint16_t port, std::uint64_t rate, std::string&
     std::this_thread::sleep_until(due);
   }
   ::close(s);
-  return total > head ? total - head : 0;
+  const std::uint64_t body = total > head ? total - head : 0;
+  if (error.empty()) error = check_response(head_text, head != 0, body);
+  return body;
 }
 
 server_run measure(const std::string& self, bool respect, const std::string& file,
