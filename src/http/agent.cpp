@@ -1,4 +1,5 @@
-// http_agent: connections per host:port, a bound on them, idle ones watched and reused.
+// http_agent: connections per scheme, host, port (and TLS options), a bound on them, idle ones
+// watched and reused.
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
 
@@ -8,8 +9,17 @@ namespace sluice {
 
 namespace detail {
 
-void http_agent_impl::acquire(const std::string& host, const std::string& port, acquired fn) {
-  const std::string key = host + ":" + port;
+std::string conn_target::key() const {
+  std::string k = (tls ? "https://" : "http://") + host + ":" + port;
+  if (tls) {
+    k.append(" ").append(tls_options.ca_file).append(tls_options.verify_peer ? " 1 " : " 0 ");
+    k.append(tls_options.server_name);
+  }
+  return k;
+}
+
+void http_agent_impl::acquire(const conn_target& target, acquired fn) {
+  const std::string key = target.key();
   auto& p = pools_[key];
   while (!p.idle.empty()) {
     auto c = std::move(p.idle.back());
@@ -24,32 +34,36 @@ void http_agent_impl::acquire(const std::string& host, const std::string& port, 
     return;
   }
   if (opts_.max_sockets_per_host != 0 && p.active >= opts_.max_sockets_per_host) {
-    p.waiters.emplace_back(host + "\n" + port, std::move(fn));
+    p.waiters.emplace_back(target, std::move(fn));
     return;
   }
   ++p.active;
-  connect(host, port, std::move(fn));
+  connect(target, std::move(fn));
 }
 
-void http_agent_impl::connect(const std::string& host, const std::string& port, acquired fn) {
+void http_agent_impl::connect(const conn_target& target, acquired fn) {
   auto self = shared_from_this();
-  const std::string key = host + ":" + port;
+  const std::string key = target.key();
   resolver_.async_resolve(
-      host, port,
-      [self, key, fn = std::move(fn)](boost::system::error_code ec,
-                                      tcp::resolver::results_type results) mutable {
+      target.host, target.port,
+      [self, key, target, fn = std::move(fn)](boost::system::error_code ec,
+                                              tcp::resolver::results_type results) mutable {
         if (ec) {
-          --self->pools_[key].active;
-          fn(ec, nullptr);
+          self->connect_failed(key);
+          fn(to_std_error(ec), nullptr);
           return;
         }
         auto sock = std::make_shared<tcp::socket>(self->loop_.context());
         asio::async_connect(*sock, results,
-                            [self, key, sock, fn = std::move(fn)](boost::system::error_code ec,
-                                                                  const tcp::endpoint&) {
+                            [self, key, target, sock, fn = std::move(fn)](
+                                boost::system::error_code ec, const tcp::endpoint&) mutable {
                               if (ec) {
-                                --self->pools_[key].active;
-                                fn(ec, nullptr);
+                                self->connect_failed(key);
+                                fn(to_std_error(ec), nullptr);
+                                return;
+                              }
+                              if (target.tls) {
+                                self->start_tls(target, std::move(*sock), std::move(fn));
                                 return;
                               }
                               auto c = std::make_shared<client_conn>(self->loop_.context());
@@ -59,6 +73,16 @@ void http_agent_impl::connect(const std::string& host, const std::string& port, 
                               fn({}, c);
                             });
       });
+}
+
+void http_agent_impl::connect_failed(const std::string& key) {
+  auto& p = pools_[key];
+  if (p.active > 0) --p.active;
+  if (p.waiters.empty()) return;
+  auto [target, fn] = std::move(p.waiters.front());
+  p.waiters.pop_front();
+  ++p.active;
+  connect(target, std::move(fn));
 }
 
 void http_agent_impl::release(const std::shared_ptr<client_conn>& c, bool reusable) {
@@ -79,11 +103,10 @@ void http_agent_impl::release(const std::shared_ptr<client_conn>& c, bool reusab
     c->t->close();
   }
   if (!p.waiters.empty()) {  // a socket slot is free: open a new connection for the next one
-    auto [hp, fn] = std::move(p.waiters.front());
+    auto [target, fn] = std::move(p.waiters.front());
     p.waiters.pop_front();
-    const auto nl = hp.find('\n');
     ++p.active;
-    connect(hp.substr(0, nl), hp.substr(nl + 1), std::move(fn));
+    connect(target, std::move(fn));
   }
 }
 

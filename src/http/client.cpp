@@ -1,6 +1,7 @@
 // http_fetch and http_agent: a request is a client_exchange on a pooled client_conn. The
 // response is parsed by Beast's response_parser<buffer_body>, fed by hand so the body is read
 // from the socket only when its stream asks for more.
+#include <unistd.h>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,6 +10,7 @@
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
+
 #include <deque>
 #include <unordered_map>
 
@@ -81,7 +83,7 @@ class client_exchange final : public std::enable_shared_from_this<client_exchang
 
  private:
   void fail_request(std::error_code ec);
-  void on_conn(boost::system::error_code ec, std::shared_ptr<client_conn> c);
+  void on_conn(std::error_code ec, std::shared_ptr<client_conn> c);
   void read_head();
   void on_head();
   void read_more(void (client_exchange::*next)());
@@ -104,6 +106,7 @@ class client_exchange final : public std::enable_shared_from_this<client_exchang
   std::shared_ptr<http_agent_impl> agent_;
   std::shared_ptr<client_conn> conn_;
   std::string host_, port_, target_;
+  bool tls_ = false;  // https
   std::optional<bhttp::response_parser<bhttp::buffer_body>> parser_;
   std::shared_ptr<client_body> raw_;  // the body as read from the socket
   std::shared_ptr<upload_sink> sink_;
@@ -121,19 +124,25 @@ class client_exchange final : public std::enable_shared_from_this<client_exchang
   bool done_ = false;  // the connection was given back or closed
 };
 
-namespace {
-
 struct parsed_url {
   std::string host, port, target;
+  bool tls = false;
 };
 
 std::optional<parsed_url> parse_url(const std::string& url) {
-  const std::string scheme = "http://";
-  if (url.compare(0, scheme.size(), scheme) != 0) return std::nullopt;
-  std::string rest = url.substr(scheme.size());
+  parsed_url u;
+  std::string rest;
+  if (url.compare(0, 7, "http://") == 0) {
+    rest = url.substr(7);
+  } else if (url.compare(0, 8, "https://") == 0) {
+    rest = url.substr(8);
+    u.tls = true;
+  } else {
+    return std::nullopt;
+  }
+  const std::string default_port = u.tls ? "443" : "80";
   const auto slash = rest.find_first_of("/?");
   std::string authority = rest.substr(0, slash);
-  parsed_url u;
   u.target = slash == std::string::npos ? "/" : rest.substr(slash);
   if (u.target[0] == '?') u.target.insert(0, "/");
   if (authority.empty()) return std::nullopt;
@@ -141,17 +150,16 @@ std::optional<parsed_url> parse_url(const std::string& url) {
     const auto close = authority.find(']');
     if (close == std::string::npos) return std::nullopt;
     u.host = authority.substr(1, close - 1);
-    u.port = close + 1 < authority.size() ? authority.substr(close + 2) : "80";
+    if (close + 1 < authority.size() && authority[close + 1] != ':') return std::nullopt;
+    u.port = close + 1 < authority.size() ? authority.substr(close + 2) : default_port;
   } else {
     const auto colon = authority.rfind(':');
     u.host = authority.substr(0, colon);
-    u.port = colon == std::string::npos ? "80" : authority.substr(colon + 1);
+    u.port = colon == std::string::npos ? default_port : authority.substr(colon + 1);
   }
   if (u.host.empty() || u.port.empty()) return std::nullopt;
   return u;
 }
-
-}  // namespace
 
 void client_exchange::start() {
   auto u = parse_url(req_.url);
@@ -162,15 +170,19 @@ void client_exchange::start() {
   host_ = u->host;
   port_ = u->port;
   target_ = u->target;
+  tls_ = u->tls;
   agent_ = req_.agent ? req_.agent->impl_
                       : std::make_shared<http_agent_impl>(
                             loop_, http_agent_options{.max_free_sockets_per_host = 0});
   touch();
-  agent_->acquire(
-      host_, port_,
-      [self = shared_from_this()](boost::system::error_code ec, std::shared_ptr<client_conn> c) {
-        self->on_conn(ec, std::move(c));
-      });
+  agent_->acquire(conn_target{.host = host_,
+                              .port = port_,
+                              .tls = tls_,
+                              .tls_options = req_.tls,
+                              .handshake_timeout = req_.timeout},
+                  [self = shared_from_this()](std::error_code ec, std::shared_ptr<client_conn> c) {
+                    self->on_conn(ec, std::move(c));
+                  });
 }
 
 void client_exchange::fail_request(std::error_code ec) {
@@ -180,10 +192,10 @@ void client_exchange::fail_request(std::error_code ec) {
   asio::post(loop_.context(), [cb = std::move(cb), ec] { cb(ec, nullptr); });
 }
 
-void client_exchange::on_conn(boost::system::error_code ec, std::shared_ptr<client_conn> c) {
+void client_exchange::on_conn(std::error_code ec, std::shared_ptr<client_conn> c) {
   if (ec) {
     done_ = true;
-    fail_request(to_std_error(ec));
+    fail_request(ec);
     return;
   }
   conn_ = std::move(c);
@@ -199,7 +211,12 @@ void client_exchange::on_conn(boost::system::error_code ec, std::shared_ptr<clie
     if (http_name_equal(n, "Content-Length") || http_name_equal(n, "Transfer-Encoding")) continue;
     h.append(n).append(": ").append(v).append("\r\n");
   }
-  if (!has_host) h.append("Host: " + host_ + (port_ == "80" ? "" : ":" + port_) + "\r\n");
+  if (!has_host) {
+    const bool v6 = host_.find(':') != std::string::npos;
+    h.append("Host: ").append(v6 ? "[" + host_ + "]" : host_);
+    if (port_ != (tls_ ? "443" : "80")) h.append(":" + port_);
+    h.append("\r\n");
+  }
   if (req_.decompress && !req_.headers.contains("Accept-Encoding"))
     h.append("Accept-Encoding: gzip\r\n");
   if (!req_.agent && !req_.headers.contains("Connection")) h.append("Connection: close\r\n");
@@ -533,9 +550,23 @@ void upload_sink::do_final(callback cb) {
 
 }  // namespace detail
 
+std::string http_fetch_error_message(const http_client_request& req, std::error_code ec) {
+  auto u = detail::parse_url(req.url);
+  if (!u) return "bad URL '" + req.url + "': " + ec.message();
+  const std::string where =
+      (u->host.find(':') != std::string::npos ? "[" + u->host + "]" : u->host) + ":" + u->port;
+  const std::string_view cat = ec.category().name();
+  if (u->tls && !req.tls.ca_file.empty() && ::access(req.tls.ca_file.c_str(), R_OK) != 0)
+    return "load CA file '" + req.tls.ca_file + "': " + ec.message();
+  if (&ec.category() == &tls_verify_category() || cat.substr(0, 8) == "asio.ssl")
+    return "TLS handshake with " + where + ": " + ec.message();
+  if (ec == std::errc::connection_refused || ec == std::errc::network_unreachable ||
+      ec == std::errc::host_unreachable)
+    return "connect " + where + ": " + ec.message();
+  return req.url + ": " + ec.message();
+}
+
 void http_fetch(asio_loop& l, http_client_request req, http_fetch_callback cb) {
-  // https:// fails in parse_url for now: the TLS transport (an http_transport over
-  // ssl::stream<tcp::socket>) comes with the net layer's TLS sockets.
   auto x = std::make_shared<detail::client_exchange>(l, std::move(req), std::move(cb));
   asio::post(l.context(), [x] { x->start(); });
 }

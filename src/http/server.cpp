@@ -75,9 +75,14 @@ http_server::~http_server() {
 }
 
 std::error_code http_server::listen(const std::string& host, std::uint16_t port) {
+  impl_->error_.clear();
+  if (auto e = impl_->load_tls()) return e;
   boost::system::error_code ec;
   auto addr = asio::ip::make_address(host, ec);
-  if (ec) return detail::to_std_error(ec);
+  if (ec) {
+    impl_->error_ = "listen on " + host + ": " + ec.message();
+    return detail::to_std_error(ec);
+  }
   tcp::endpoint ep(addr, port);
   auto& a = impl_->acceptor_;
   a.open(ep.protocol(), ec);
@@ -87,6 +92,7 @@ std::error_code http_server::listen(const std::string& host, std::uint16_t port)
   if (ec) {
     boost::system::error_code ignored;
     a.close(ignored);
+    impl_->error_ = "listen on " + host + ":" + std::to_string(port) + ": " + ec.message();
     return detail::to_std_error(ec);
   }
   impl_->accept_next();
@@ -104,6 +110,10 @@ void http_server::close(callback cb) { impl_->close(std::move(cb)); }
 std::size_t http_server::connection_count() const noexcept { return impl_->conns_.size(); }
 
 std::uint64_t http_server::request_count() const noexcept { return impl_->requests_; }
+
+std::uint64_t http_server::tls_handshake_failures() const noexcept { return impl_->tls_failures_; }
+
+const std::string& http_server::error_message() const noexcept { return impl_->error_; }
 
 std::unique_ptr<http_server> make_http_server(asio_loop& l, http_server_options o, http_handler h) {
   return std::make_unique<http_server>(l, o, std::move(h));

@@ -6,6 +6,7 @@
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/buffer_body.hpp>
@@ -35,6 +36,8 @@ class http_server_impl : public std::enable_shared_from_this<http_server_impl> {
   void remove(server_connection* c);
   void close(callback cb);
   void maybe_closed();
+  /// HTTPS: loads the certificate and key (once); sets error_ on failure (tls_server.cpp).
+  std::error_code load_tls();
 
   asio_loop& loop_;
   http_server_options opts_;
@@ -45,16 +48,27 @@ class http_server_impl : public std::enable_shared_from_this<http_server_impl> {
   std::uint64_t requests_ = 0;
   bool closing_ = false;
   std::vector<callback> close_cbs_;
+  std::shared_ptr<asio::ssl::context> tls_;  // HTTPS: made by listen()
+  std::uint64_t tls_failures_ = 0;
+  std::string error_;  // what listen() failed on
 };
 
 class server_connection final : public http_exchange,
                                 public std::enable_shared_from_this<server_connection> {
  public:
-  server_connection(std::shared_ptr<http_server_impl> srv, tcp::socket s)
-      : srv_(std::move(srv)), t_(make_tcp_transport(std::move(s))), timer_(srv_->loop_.context()) {}
+  server_connection(std::shared_ptr<http_server_impl> srv, tcp::socket s);
 
-  void start() { wait_head(true); }
+  void start() {
+    if (handshake_pending_)
+      start_tls(0);
+    else
+      wait_head(true);
+  }
   void reject(unsigned status) {
+    if (handshake_pending_) {  // the 503 goes out in TLS, after the handshake
+      start_tls(status);
+      return;
+    }
     keep_alive_ = false;
     send_simple(status);
     linger_close();
@@ -104,6 +118,10 @@ class server_connection final : public http_exchange,
   void drain();
   void linger_expired() { finish_close(false); }
   void finish_close(bool reset);
+  // ---- HTTPS (tls_server.cpp) ----
+  /// The handshake, under the headers timeout; then the first request, or `reject_status`.
+  void start_tls(unsigned reject_status);
+  void handshake_timeout();
 
   std::shared_ptr<http_server_impl> srv_;
   std::unique_ptr<http_transport> t_;
@@ -136,6 +154,7 @@ class server_connection final : public http_exchange,
   bool waiting_keep_alive_ = false;  // the timer is the keep-alive one (no byte yet)
   bool closing_ = false;             // lingering close: sending side shut, draining input
   bool closed_ = false;              // the socket is closed
+  bool handshake_pending_ = false;   // HTTPS: the TLS handshake has not completed yet
 };
 
 }  // namespace sluice::detail

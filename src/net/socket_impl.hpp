@@ -18,13 +18,13 @@
 #include "sluice/core/loop.hpp"
 #include "sluice/net/socket.hpp"
 #include "sluice/net/tls.hpp"
+#include "tls_context.hpp"
 
 namespace sluice::detail {
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 using unix_stream = asio::local::stream_protocol;
-using tls_stream = asio::ssl::stream<tcp::socket>;
 
 /// What a socket's construct step does.
 enum class construct_plan {
@@ -101,17 +101,5 @@ struct socket_impl {
 [[nodiscard]] inline std::error_code to_std(const boost::system::error_code& ec) { return ec; }
 /// An errno value as a std::error_code.
 [[nodiscard]] inline std::error_code sys_error(int err) { return {err, std::system_category()}; }
-
-/// Builds a client TLS context; on failure sets `ec` and `what` ("load CA file 'x.pem'").
-[[nodiscard]] std::shared_ptr<asio::ssl::context> make_client_tls_context(
-    const tls_client_options& o, std::error_code& ec, std::string& what);
-/// Builds a server TLS context ("load certificate 'c.pem'", "load private key 'k.pem'").
-[[nodiscard]] std::shared_ptr<asio::ssl::context> make_server_tls_context(
-    const tls_server_options& o, std::error_code& ec, std::string& what);
-/// Sets SNI and the name (DNS or IP) the certificate must match on a client stream.
-[[nodiscard]] std::error_code prepare_tls_client(tls_stream& s, const std::string& server_name,
-                                                 bool verify);
-/// A failed handshake's error: the certificate verification result when that is what failed.
-[[nodiscard]] std::error_code handshake_error(tls_stream& s, const boost::system::error_code& ec);
 
 }  // namespace sluice::detail

@@ -8,8 +8,8 @@
 //   - `http_agent` pools keep-alive connections per host (a bound on sockets per host, idle
 //     sockets reused, like Node's Agent).
 // A body cut short (the server closed before Content-Length, a reset, the timeout) is an error
-// on the body stream, never a clean end. Only http:// for now: HTTPS will plug into the same
-// transport seam (src/http/transport.hpp) once TLS sockets exist.
+// on the body stream, never a clean end. https:// URLs go through TLS (OpenSSL), verifying the
+// server's certificate and name by default (http_client_request::tls).
 #pragma once
 
 #include <chrono>
@@ -22,6 +22,7 @@
 #include "sluice/core/asio_loop.hpp"
 #include "sluice/core/readable.hpp"
 #include "sluice/http/headers.hpp"
+#include "sluice/net/tls.hpp"
 
 namespace sluice {
 
@@ -46,8 +47,8 @@ struct http_agent_options {
   std::chrono::milliseconds free_socket_timeout{4'000};
 };
 
-/// A pool of keep-alive connections, per host:port. Share it among requests by putting it in
-/// http_client_request::agent. Loop thread only.
+/// A pool of keep-alive connections, per scheme, host, port (and, for https, TLS options). Share it
+/// among requests by putting it in http_client_request::agent. Loop thread only.
 class http_agent {
  public:
   http_agent(asio_loop& l, http_agent_options o = {});
@@ -72,7 +73,8 @@ class http_agent {
 /// One request.
 struct http_client_request {
   std::string method = "GET";
-  /// "http://host[:port]/path?query". https:// fails with errc::invalid_argument (for now).
+  /// "http://host[:port]/path?query" or "https://...", port 80 or 443 by default; an IPv6
+  /// address in brackets ("http://[::1]:8080/").
   std::string url;
   http_headers headers{};
   /// The upload, streamed with backpressure. Null: no body.
@@ -88,6 +90,10 @@ struct http_client_request {
   std::shared_ptr<http_agent> agent{};
   /// highWaterMark of the response body (bytes buffered before the socket is read no further).
   std::optional<std::size_t> high_water_mark{};
+  /// https:// only: whom to trust (ca_file; empty: the system's store), whether to verify the
+  /// server (verify_peer, default true: its chain and that its certificate names the host) and
+  /// the name sent as SNI and checked (server_name; empty: the URL's host).
+  tls_client_options tls{};
 };
 
 /// The response head and its body.
@@ -113,8 +119,17 @@ class http_client_response {
 
 /// Sends `req` and calls `cb` exactly once: with the response once its head arrived, or with
 /// the error that prevented it (std::errc::connection_refused, host not found, timed_out,
-/// errc::invalid_argument for a bad or https URL, errc::premature_close when the server closed
-/// without answering) and a null response. `cb` is never invoked from within this function.
+/// errc::invalid_argument for a bad URL, errc::premature_close when the server closed without
+/// answering; https: a tls_verify_category() error when the certificate is not trusted or not
+/// for the host, an SSL error when the handshake failed otherwise) and a null response.
+/// http_fetch_error_message() turns it into a line that names the server. `cb` is never invoked
+/// from within this function.
 void http_fetch(asio_loop& l, http_client_request req, http_fetch_callback cb);
+
+/// A failed request's error as a line naming what failed and where: "TLS handshake with
+/// localhost:8443: certificate verify failed: hostname mismatch", "connect 127.0.0.1:9:
+/// Connection refused", "https://h:1/: <message>" otherwise.
+[[nodiscard]] std::string http_fetch_error_message(const http_client_request& req,
+                                                   std::error_code ec);
 
 }  // namespace sluice

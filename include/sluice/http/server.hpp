@@ -23,6 +23,7 @@
 #include "sluice/core/readable.hpp"
 #include "sluice/core/writable.hpp"
 #include "sluice/http/headers.hpp"
+#include "sluice/net/tls.hpp"
 
 namespace sluice {
 
@@ -55,6 +56,11 @@ struct http_server_options {
   /// highWaterMark of request bodies (bytes buffered before the socket is read no further) and
   /// of responses (bytes buffered before write() returns false). Default 64 KiB.
   std::optional<std::size_t> high_water_mark{};
+  /// Serve HTTPS: the certificate and key are loaded by listen() (which fails naming the file
+  /// that could not be loaded), and each connection's TLS handshake must complete within
+  /// headers_timeout; a failed or timed-out handshake closes the connection and is counted
+  /// (http_server::tls_handshake_failures()).
+  std::optional<tls_server_options> tls{};
 };
 
 /// The request: its head, and its body as a readable<buffer> (Node's IncomingMessage). The body
@@ -158,8 +164,13 @@ class http_server {
   http_server(const http_server&) = delete;
   http_server& operator=(const http_server&) = delete;
 
-  /// Binds and listens. Port 0 picks a free port (see port()). Returns the bind error, if any.
+  /// Binds and listens. Port 0 picks a free port (see port()). Returns the error, if any (the bind
+  /// error, or with options.tls the certificate or key that failed to load); error_message()
+  /// says what failed: "listen on 127.0.0.1:80: Permission denied", "load certificate
+  /// 'c.pem': No such file or directory".
   std::error_code listen(const std::string& host, std::uint16_t port);
+  /// What the last listen() failed on; empty after a successful one.
+  [[nodiscard]] const std::string& error_message() const noexcept;
   /// The port listened on (0 before listen()).
   [[nodiscard]] std::uint16_t port() const noexcept;
   /// Stops accepting, closes idle connections, lets the exchanges in progress finish (their
@@ -170,6 +181,8 @@ class http_server {
   [[nodiscard]] std::size_t connection_count() const noexcept;
   /// Requests whose handler was called, over the server's life.
   [[nodiscard]] std::uint64_t request_count() const noexcept;
+  /// HTTPS: connections whose TLS handshake failed or timed out, over the server's life.
+  [[nodiscard]] std::uint64_t tls_handshake_failures() const noexcept;
 
  private:
   std::shared_ptr<detail::http_server_impl> impl_;

@@ -4,7 +4,8 @@
 // `tls_client_options` says whom a client trusts and which name it expects the server to prove;
 // `tls_server_options` names the certificate and key a server presents. Both are plain data,
 // loaded (and checked) when a connection or a server starts: make_tls_connection() in socket.hpp
-// and server_options::tls in server.hpp take them, and so will the HTTP layer. The TLS engine
+// and server_options::tls in server.hpp take them, as do http_server_options::tls and
+// http_client_request::tls in the HTTP layer. The TLS engine
 // (OpenSSL 3 under Boost.Asio's ssl::stream) stays in the sources: no OpenSSL or Asio SSL header
 // reaches a user's build through this file.
 #pragma once
