@@ -22,9 +22,8 @@ class NetCli : public CliTest {
 
   // Starts net_peer.py with `args` in the background; returns at once.
   void start_peer(const std::string& args) {
-    const result r =
-        sh("python3 '" + std::string(SLUICE_SOURCE_DIR) + "/tests/cli/net_peer.py' " + args +
-           " >/dev/null 2>peer.err & echo $!");
+    const result r = sh("python3 '" + std::string(SLUICE_SOURCE_DIR) + "/tests/cli/net_peer.py' " +
+                        args + " >/dev/null 2>peer.err & echo $!");
     ASSERT_EQ(r.status, 0) << r.err;
     peers_.push_back(std::stoi(r.out));
   }
@@ -81,8 +80,7 @@ TEST_F(NetCli, FetchTimesOutWhenTheServerStalls) {
   const std::string base = http_peer();
   const auto t0 = std::chrono::steady_clock::now();
   const result r = sh("\"$SLUICE\" fetch --timeout 0.3 " + base + "/stall -o got.bin");
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   expect_one_line_error(r, "sluice: fetch: GET " + base + "/stall: ");
   EXPECT_NE(r.err.find("timed out"), std::string::npos) << r.err;
   EXPECT_LT(took, 3.0);
@@ -126,8 +124,9 @@ TEST_F(NetCli, FetchCompressedAsksForGzipAndDecodesIt) {
 
 TEST_F(NetCli, FetchRefusesHttpsClearly) {
   const result r = sh("\"$SLUICE\" fetch https://127.0.0.1:1/x -o got.bin");
-  expect_one_line_error(r, "sluice: fetch: GET https://127.0.0.1:1/x: https is not supported by "
-                           "this build");
+  expect_one_line_error(r,
+                        "sluice: fetch: GET https://127.0.0.1:1/x: https is not supported by "
+                        "this build");
   EXPECT_FALSE(fs::exists(path("got.bin")));
 }
 
@@ -141,10 +140,9 @@ TEST_F(NetCli, HttpGetFeedsAPipelineAndHttpPostUploadsOne) {
   const result post = sh("\"$SLUICE\" run 'read data.bin | http-post " + base + "/upload/up.bin'");
   ASSERT_EQ(post.status, 0) << post.err;
   EXPECT_TRUE(same_bytes(slurp(path("up.bin")), data));
-  const result rejected =
-      sh("\"$SLUICE\" run 'read data.bin | http-post " + base + "/reject'");
-  expect_one_line_error(rejected, "sluice: run: stage 2 (http-post): POST " + base +
-                                      "/reject: HTTP 403 Forbidden");
+  const result rejected = sh("\"$SLUICE\" run 'read data.bin | http-post " + base + "/reject'");
+  expect_one_line_error(
+      rejected, "sluice: run: stage 2 (http-post): POST " + base + "/reject: HTTP 403 Forbidden");
 }
 
 TEST_F(NetCli, AnErrorInTheMiddleOfABodyNamesTheStageAndTheUrl) {
@@ -170,14 +168,15 @@ TEST_F(NetCli, TcpConnectSinkDeliversByteExactAndARefusalNamesThePeer) {
 
 TEST_F(NetCli, TcpListenReadsOneConnectionAndPrintsThePortItPicked) {
   const std::string data = make_text("data.bin", 4 << 20, 13);
-  const result bg = sh("(\"$SLUICE\" run 'tcp-listen 0 | write got.bin' 2>listen.err; "
-                       "echo $? > listen.status) & echo started");
+  const result bg =
+      sh("(\"$SLUICE\" run 'tcp-listen 0 | write got.bin' 2>listen.err; "
+         "echo $? > listen.status) & echo started");
   ASSERT_EQ(bg.status, 0);
   std::string port;
   for (int i = 0; i < 500 && port.empty(); ++i) {
     const std::string err = slurp(path("listen.err"));
-    if (const auto at = err.find("listening on 127.0.0.1:"); at != std::string::npos &&
-                                                             err.find('\n', at) != std::string::npos)
+    if (const auto at = err.find("listening on 127.0.0.1:");
+        at != std::string::npos && err.find('\n', at) != std::string::npos)
       port = err.substr(at + 23, err.find('\n', at) - at - 23);
     else
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -197,8 +196,9 @@ TEST_F(NetCli, TcpConnectAsASourceAndUnixConnectBothWays) {
   ASSERT_EQ(sink.status, 0) << sink.err;
   EXPECT_TRUE(same_bytes(wait_for("received.bin"), data));
   // tcp-connect as a source: sluice reads from a sluice tcp-listen fed by a file.
-  const result bg = sh("(\"$SLUICE\" run 'tcp-listen 0 | write got.bin' 2>listen.err; "
-                       "echo $? > listen.status) & echo started");
+  const result bg =
+      sh("(\"$SLUICE\" run 'tcp-listen 0 | write got.bin' 2>listen.err; "
+         "echo $? > listen.status) & echo started");
   ASSERT_EQ(bg.status, 0);
   std::string err;
   for (int i = 0; i < 500 && err.find('\n') == std::string::npos; ++i) {
@@ -208,8 +208,7 @@ TEST_F(NetCli, TcpConnectAsASourceAndUnixConnectBothWays) {
   const auto at = err.find("127.0.0.1:");
   ASSERT_NE(at, std::string::npos) << err;
   const std::string port = err.substr(at + 10, err.find('\n', at) - at - 10);
-  const result send =
-      sh("\"$SLUICE\" run 'read data.bin | tcp-connect 127.0.0.1:" + port + "'");
+  const result send = sh("\"$SLUICE\" run 'read data.bin | tcp-connect 127.0.0.1:" + port + "'");
   ASSERT_EQ(send.status, 0) << send.err;
   EXPECT_EQ(wait_for("listen.status"), "0\n");
   EXPECT_TRUE(same_bytes(slurp(path("got.bin")), data));

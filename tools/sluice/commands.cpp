@@ -151,7 +151,7 @@ int run_codec_command(const codec_command& c) {
   // "stat" by the write stage). Asked here first, a missing input is left to the read stage
   // alone, whose message names it: "stage 1 (read): open 'x': No such file or directory".
   std::string metadata_from = c.input;
-  if (struct stat st {}; !from_stdin && ::stat(c.input.c_str(), &st) != 0) metadata_from.clear();
+  if (struct stat st{}; !from_stdin && ::stat(c.input.c_str(), &st) != 0) metadata_from.clear();
   stages.push_back(sink_spec(output, true, metadata_from));
   return run_stages(stages, options_for(name, c.flags));
 }

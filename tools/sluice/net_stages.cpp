@@ -3,9 +3,12 @@
 #include "net_stages.hpp"
 
 #include <boost/beast/http/status.hpp>
+#include <cctype>
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <utility>
 
 #include "sluice/core/asio_loop.hpp"
@@ -57,7 +60,9 @@ class relay_source final : public readable<buffer> {
   using starter = std::function<void(const std::shared_ptr<relay_source>&)>;
 
   relay_source(sluice::loop& l, const std::string& name, starter start)
-      : readable<buffer>(l, readable_options{.name = name}), start_(std::move(start)) {}
+      : readable<buffer>(l, readable_options{.name = name}), start_(std::move(start)) {
+    use_construct();
+  }
 
   /// Forwards `in`'s chunks, pausing it while this stream is full; `in`'s end is this stream's
   /// end, its error this stream's error, with `prefix` put in front of its context.
@@ -124,7 +129,8 @@ struct get_request : std::enable_shared_from_this<get_request> {
   request_options options;
   int redirects = 0;
 
-  get_request(asio_loop& l, bool f, request_options o) : loop(l), follow(f), options(std::move(o)) {}
+  get_request(asio_loop& l, bool f, request_options o)
+      : loop(l), follow(f), options(std::move(o)) {}
 
   void start(const std::string& url) {
     auto req = make_http_request(url, options);
@@ -214,7 +220,9 @@ class http_post_sink final : public writable<buffer> {
       : writable<buffer>(l, writable_options{.name = name}),
         loop_(l),
         url_(std::move(url)),
-        options_(std::move(o)) {}
+        options_(std::move(o)) {
+    use_construct();
+  }
 
  protected:
   void do_construct(callback cb) override {
@@ -227,7 +235,11 @@ class http_post_sink final : public writable<buffer> {
     }
     std::weak_ptr<http_post_sink> weak = self();
     upload_ = std::make_shared<upload_source>(loop_, [weak] {
-      if (auto s = weak.lock(); s && s->pending_write_) std::exchange(s->pending_write_, {})({});
+      if (auto s = weak.lock(); s && s->pending_write_) {
+        const write_callback cb = *s->pending_write_;
+        s->pending_write_.reset();
+        cb({});
+      }
     });
     auto& r = std::get<http_client_request>(req);
     r.body = upload_;
@@ -248,7 +260,7 @@ class http_post_sink final : public writable<buffer> {
     if (upload_->push(std::move(chunk)))
       cb({});
     else
-      pending_write_ = std::move(cb);  // until the client reads the upload again
+      pending_write_ = cb;  // until the client reads the upload again
   }
 
   void do_final(callback cb) override {
@@ -258,7 +270,7 @@ class http_post_sink final : public writable<buffer> {
   }
 
   void do_destroy(std::error_code ec, callback cb) override {
-    pending_write_ = {};
+    pending_write_.reset();
     final_ = nullptr;
     if (upload_ && !upload_->destroyed()) upload_->destroy();
     if (body_ && !body_->destroyed()) body_->destroy();
@@ -308,7 +320,7 @@ class http_post_sink final : public writable<buffer> {
   request_options options_;
   std::shared_ptr<upload_source> upload_;
   std::shared_ptr<readable<buffer>> body_;
-  write_callback pending_write_;
+  std::optional<write_callback> pending_write_;
   callback final_;
   bool answered_ = false;
 };
@@ -410,8 +422,8 @@ stage_parse_result parse_tcp_listen(stage_args& args) {
     const token& t = args.next();
     if (is_option(t) || have) return args.unexpected(t);
     const auto hp = parse_host_port(t.text, true);
-    if (!hp) return error_at(t, "tcp-listen: expected [HOST:]PORT (port 0..65535), not " +
-                                    quote(t.text));
+    if (!hp)
+      return error_at(t, "tcp-listen: expected [HOST:]PORT (port 0..65535), not " + quote(t.text));
     if (!hp->host.empty()) s->host = hp->host;
     s->port = hp->port;
     have = true;
@@ -428,8 +440,7 @@ stage_parse_result parse_tcp_connect(stage_args& args) {
     if (is_option(t) || have) return args.unexpected(t);
     const auto hp = parse_host_port(t.text, false);
     if (!hp || hp->port == 0)
-      return error_at(t,
-                      "tcp-connect: expected HOST:PORT (port 1..65535), not " + quote(t.text));
+      return error_at(t, "tcp-connect: expected HOST:PORT (port 1..65535), not " + quote(t.text));
     s->host = hp->host;
     s->port = hp->port;
     have = true;
@@ -477,28 +488,26 @@ byte_stage tcp_listen_stage::build(build_context& ctx) const {
   o.port = port;
   auto srv = make_tcp_server(l, o);
   if (const std::error_code ec = srv->listen())
-    throw std::system_error(ec, "stage " + std::to_string(ctx.index + 1) + " (" + ctx.name +
-                                    "): " + srv->error_message());
+    throw std::runtime_error("stage " + std::to_string(ctx.index + 1) + " (" + ctx.name +
+                             "): " + srv->error_message());
   // Port 0 picked one: say which, so that the sender can be started.
   if (port == 0)
-    std::fprintf(stderr, "sluice: %s: listening on %s\n", ctx.name.c_str(),
-                 srv->address().c_str());
-  auto relay = std::make_shared<relay_source>(
-      l, ctx.name,
-      [srv](const std::shared_ptr<relay_source>& r) {
+    std::fprintf(stderr, "sluice: %s: listening on %s\n", ctx.name.c_str(), srv->address().c_str());
+  auto relay =
+      std::make_shared<relay_source>(l, ctx.name, [srv](const std::shared_ptr<relay_source>& r) {
         std::weak_ptr<relay_source> weak = r;
         auto taken = std::make_shared<bool>(false);
-        srv->on_connection([weak, taken, srv_weak = std::weak_ptr<server>(srv)](
-                               std::shared_ptr<socket> sock) {
-          auto s = weak.lock();
-          if (!s || !s->intact() || *taken) {
-            sock->destroy();  // one connection only
-            return;
-          }
-          *taken = true;
-          s->attach(sock, {});
-          if (auto sv = srv_weak.lock()) sv->close();
-        });
+        srv->on_connection(
+            [weak, taken, srv_weak = std::weak_ptr<server>(srv)](std::shared_ptr<socket> sock) {
+              auto s = weak.lock();
+              if (!s || !s->intact() || *taken) {
+                sock->destroy();  // one connection only
+                return;
+              }
+              *taken = true;
+              s->attach(sock, {});
+              if (auto sv = srv_weak.lock()) sv->close();
+            });
       });
   relay->on_teardown([srv] { srv->close(); });
   return {relay, ctx.name};
@@ -507,7 +516,8 @@ byte_stage tcp_listen_stage::build(build_context& ctx) const {
 byte_stage connect_stage::build(build_context& ctx) const {
   asio_loop& l = asio_of(ctx.loop);
   socket_options o;
-  auto sock = unix_domain ? make_unix_connection(l, host, o) : make_tcp_connection(l, host, port, o);
+  auto sock =
+      unix_domain ? make_unix_connection(l, host, o) : make_tcp_connection(l, host, port, o);
   return {sock, ctx.name};
 }
 

@@ -56,7 +56,7 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
           if (src)
             s.total = src->expected_bytes();
           else
-            s.total = network_source_size(source);
+            s.total = network_source_size(source.get());
           s.seconds = seconds_since(t0);
           return s;
         },
