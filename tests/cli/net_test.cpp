@@ -15,6 +15,27 @@ namespace {
 
 class NetCli : public CliTest {
  protected:
+  // One HTTP peer for the whole suite (a Python start costs a few hundred milliseconds), serving
+  // a directory of its own: tests put what it serves there with served_text().
+  static void SetUpTestSuite() {
+    served_ = fs::temp_directory_path() / ("sluice-net-peer-" + std::to_string(::getpid()));
+    fs::remove_all(served_);
+    fs::create_directories(served_);
+    const std::string cmd = "python3 '" + std::string(SLUICE_SOURCE_DIR) +
+                            "/tests/cli/net_peer.py' http '" + (served_ / "port.txt").string() +
+                            "' '" + served_.string() + "' >/dev/null 2>&1 & echo $! > '" +
+                            (served_ / "pid").string() + "'";
+    ASSERT_EQ(std::system(("bash -c " + quote(cmd)).c_str()), 0);
+    for (int i = 0; i < 500 && !fs::exists(served_ / "port.txt"); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    base_ = "http://127.0.0.1:" + slurp(served_ / "port.txt");
+  }
+  static void TearDownTestSuite() {
+    if (const std::string pid = slurp(served_ / "pid"); !pid.empty())
+      ::kill(std::stoi(pid), SIGKILL);
+    fs::remove_all(served_);
+  }
+
   void TearDown() override {
     for (const int pid : peers_) ::kill(pid, SIGKILL);
     CliTest::TearDown();
@@ -38,17 +59,23 @@ class NetCli : public CliTest {
     return {};
   }
 
-  // The HTTP peer serving the test directory: its base URL, "http://127.0.0.1:PORT".
-  std::string http_peer() {
-    start_peer("http port.txt .");
-    return "http://127.0.0.1:" + wait_for("port.txt");
+  // The HTTP peer's base URL, "http://127.0.0.1:PORT".
+  static std::string http_peer() { return base_; }
+
+  // Writes `size` bytes of text as `name` both here and in the served directory.
+  std::string served_text(const std::string& name, std::uint64_t size, std::uint64_t seed) {
+    const std::string data = make_text(name, size, seed);
+    spit(served_ / name, data);
+    return data;
   }
 
+  static inline fs::path served_;
+  static inline std::string base_;
   std::vector<int> peers_;
 };
 
 TEST_F(NetCli, FetchWritesTheBodyByteExactToStdoutAndToAFile) {
-  const std::string data = make_text("data.bin", 3 << 20, 7);
+  const std::string data = served_text("data.bin", 1 << 20, 7);
   const std::string base = http_peer();
   const result out = sh("\"$SLUICE\" fetch " + base + "/files/data.bin");
   ASSERT_EQ(out.status, 0) << out.err;
@@ -99,7 +126,7 @@ TEST_F(NetCli, FetchConnectionRefusedNamesTheUrl) {
 }
 
 TEST_F(NetCli, FetchFollowsRedirectsOnlyWithLocationAndBoundsThem) {
-  const std::string data = make_text("data.bin", 5000, 3);
+  const std::string data = served_text("data.bin", 5000, 3);
   const std::string base = http_peer();
   const result no_l = sh("\"$SLUICE\" fetch " + base + "/redirect/2");
   expect_one_line_error(no_l, "sluice: fetch: GET " + base + "/redirect/2 (redirected to " + base +
@@ -112,7 +139,7 @@ TEST_F(NetCli, FetchFollowsRedirectsOnlyWithLocationAndBoundsThem) {
 }
 
 TEST_F(NetCli, FetchCompressedAsksForGzipAndDecodesIt) {
-  const std::string data = make_text("data.txt", 200000, 5);
+  const std::string data = served_text("data.txt", 200000, 5);
   const std::string base = http_peer();
   const result r = sh("\"$SLUICE\" fetch --compressed --stats " + base + "/gzip/data.txt");
   ASSERT_EQ(r.status, 0) << r.err;
@@ -131,7 +158,7 @@ TEST_F(NetCli, FetchRefusesHttpsClearly) {
 }
 
 TEST_F(NetCli, HttpGetFeedsAPipelineAndHttpPostUploadsOne) {
-  const std::string data = make_text("data.bin", 2 << 20, 9);
+  const std::string data = served_text("data.bin", 1 << 20, 9);
   const std::string base = http_peer();
   const result get = sh("\"$SLUICE\" run 'http-get " + base +
                         "/files/data.bin | gzip | write got.gz' && gzip -dc got.gz > got.bin");
@@ -139,7 +166,7 @@ TEST_F(NetCli, HttpGetFeedsAPipelineAndHttpPostUploadsOne) {
   EXPECT_TRUE(same_bytes(slurp(path("got.bin")), data));
   const result post = sh("\"$SLUICE\" run 'read data.bin | http-post " + base + "/upload/up.bin'");
   ASSERT_EQ(post.status, 0) << post.err;
-  EXPECT_TRUE(same_bytes(slurp(path("up.bin")), data));
+  EXPECT_TRUE(same_bytes(slurp(served_ / "up.bin"), data));
   const result rejected = sh("\"$SLUICE\" run 'read data.bin | http-post " + base + "/reject'");
   expect_one_line_error(
       rejected, "sluice: run: stage 2 (http-post): POST " + base + "/reject: HTTP 403 Forbidden");
@@ -153,7 +180,7 @@ TEST_F(NetCli, AnErrorInTheMiddleOfABodyNamesTheStageAndTheUrl) {
 }
 
 TEST_F(NetCli, TcpConnectSinkDeliversByteExactAndARefusalNamesThePeer) {
-  const std::string data = make_text("data.bin", 4 << 20, 11);
+  const std::string data = make_text("data.bin", 1 << 20, 11);
   start_peer("tcp-recv recv-port.txt received.bin");
   const std::string port = wait_for("recv-port.txt");
   const result sink = sh("\"$SLUICE\" run 'read data.bin | tcp-connect 127.0.0.1:" + port + "'");
@@ -167,7 +194,7 @@ TEST_F(NetCli, TcpConnectSinkDeliversByteExactAndARefusalNamesThePeer) {
 }
 
 TEST_F(NetCli, TcpListenReadsOneConnectionAndPrintsThePortItPicked) {
-  const std::string data = make_text("data.bin", 4 << 20, 13);
+  const std::string data = make_text("data.bin", 1 << 20, 13);
   const result bg =
       sh("(\"$SLUICE\" run 'tcp-listen 0 | write got.bin' 2>listen.err; "
          "echo $? > listen.status) & echo started");
