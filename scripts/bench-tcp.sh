@@ -34,6 +34,7 @@
 #   SLUICE=build/gcc/tools/sluice/sluice  the sluice command line (may hold words: 'taskset -c 1 …')
 #   SIZE=1G  ROUNDS=5  STOP_SECS=10  FLAT_KIB=1024  RATE=  WORK=/var/tmp
 #   PORT=   (default: a free port, found by binding port 0)
+#   RECEIVER=nc  (or sluice: `sluice run 'tcp-listen HOST:PORT | write /dev/null'` receives)
 #   CONTENDERS="nc node sluice"   (stopped: "nc node node-naive sluice"; node-naive is
 #                                 tcp-send.js --naive, which ignores write()'s return value: the
 #                                 control that shows what growth looks like)
@@ -117,7 +118,13 @@ wait_listen() { # wait until something listens on $port (in the receiver's names
 }
 
 start_receiver() { # start_receiver [OUTPUT-FILTER]: sets recv_pid
-  if [[ $# -eq 0 ]]; then
+  if [[ "${RECEIVER:-nc}" == sluice ]]; then
+    if [[ $# -eq 0 ]]; then
+      "${ns_b[@]}" "${sluice[@]}" run -q "tcp-listen $host:$port | write /dev/null" &
+    else
+      "${ns_b[@]}" sh -c '"$@" | cmp - "$0"' "$1" "${sluice[@]}" run -q "tcp-listen $host:$port" &
+    fi
+  elif [[ $# -eq 0 ]]; then
     "${ns_b[@]}" nc -d -l "$host" "$port" >/dev/null &
   else
     "${ns_b[@]}" sh -c 'nc -d -l "$1" "$2" | cmp - "$3"' sh "$host" "$port" "$1" &

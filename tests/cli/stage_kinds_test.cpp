@@ -44,6 +44,11 @@ const std::map<std::string, std::string>& samples() {
       {"grep", "grep -v -i DEBUG"},
       {"head", "head -n 5"},
       {"count", "count -c"},
+      {"tcp-listen", "tcp-listen 127.0.0.1:0"},
+      {"tcp-connect", "tcp-connect 127.0.0.1:9"},
+      {"unix-connect", "unix-connect no-such.sock"},
+      {"http-get", "http-get http://127.0.0.1:9/"},
+      {"http-post", "http-post http://127.0.0.1:9/"},
   };
   return m;
 }
@@ -97,7 +102,7 @@ TEST(StageKinds, EachKindStandsOnlyWhereItsRoleAllows) {
     // Alone, between an explicit source and sink, or as its own source or sink.
     std::string expr = sample;
     if (k.role != stage_role::source) expr = "stdin | " + expr;
-    if (k.role != stage_role::sink) expr += " | stdout";
+    if (k.role != stage_role::sink && k.role != stage_role::endpoint) expr += " | stdout";
     auto ok = parse_run_expression(expr);
     ASSERT_TRUE(std::holds_alternative<std::vector<stage_spec>>(ok))
         << expr << ": " << std::get<syntax_error>(ok).message;
@@ -111,6 +116,14 @@ TEST(StageKinds, EachKindStandsOnlyWhereItsRoleAllows) {
       auto bad = parse_run_expression(sample + " | stdout");
       ASSERT_TRUE(std::holds_alternative<syntax_error>(bad)) << k.name;
       EXPECT_NE(std::get<syntax_error>(bad).message.find("last stage"), std::string::npos);
+    }
+    if (k.role == stage_role::endpoint) {  // first or last, never between
+      ASSERT_TRUE(std::holds_alternative<std::vector<stage_spec>>(
+          parse_run_expression(sample + " | stdout")))
+          << k.name;
+      auto bad = parse_run_expression("stdin | " + sample + " | stdout");
+      ASSERT_TRUE(std::holds_alternative<syntax_error>(bad)) << k.name;
+      EXPECT_NE(std::get<syntax_error>(bad).message.find("first or the last"), std::string::npos);
     }
   }
 }
@@ -130,7 +143,8 @@ TEST(StageKinds, EachKindBuildsAStreamWithTheSidesOfItsRole) {
     auto parsed = parse_run_expression(sample);
     ASSERT_TRUE(std::holds_alternative<std::vector<stage_spec>>(parsed)) << sample;
     const auto& specs = std::get<std::vector<stage_spec>>(parsed);
-    const stage_spec& spec = k.role == stage_role::source ? specs.front()
+    const stage_spec& spec = k.role == stage_role::source || k.role == stage_role::endpoint
+                                 ? specs.front()
                              : k.role == stage_role::sink ? specs.back()
                                                           : specs.at(1);
     build_context ctx{loop, 1, spec.name, handle, nullptr};

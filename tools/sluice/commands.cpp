@@ -1,13 +1,16 @@
 // tools/sluice/commands.cpp: gzip & co., cat, copy and run.
 #include "commands.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <system_error>
 #include <variant>
 
+#include "net_stages.hpp"
 #include "stage_kinds.hpp"
 #include "stages.hpp"
 
@@ -142,8 +145,14 @@ int run_codec_command(const codec_command& c) {
   std::vector<stage_spec> stages;
   stages.push_back(source_spec(c.input));
   stages.push_back(make_spec(codec, std::string(name)));
-  // The output takes the input file's mode, owner and times, as gzip's does.
-  stages.push_back(sink_spec(output, true, c.input));
+  // The output takes the input file's mode, owner and times, as gzip's does. The writer stats
+  // the input when it opens, at the same time as the reader opens it: an input that cannot be
+  // stat'ed would fail both, and whichever came first would be reported (a race: sometimes
+  // "stat" by the write stage). Asked here first, a missing input is left to the read stage
+  // alone, whose message names it: "stage 1 (read): open 'x': No such file or directory".
+  std::string metadata_from = c.input;
+  if (struct stat st{}; !from_stdin && ::stat(c.input.c_str(), &st) != 0) metadata_from.clear();
+  stages.push_back(sink_spec(output, true, metadata_from));
   return run_stages(stages, options_for(name, c.flags));
 }
 
@@ -168,6 +177,21 @@ int run_copy_command(const copy_command& c) {
   stages.push_back(source_spec(c.source));
   stages.push_back(sink_spec(c.destination, !c.no_atomic));
   return run_stages(stages, options_for("copy", c.flags));
+}
+
+int run_fetch_command(const fetch_command& c) {
+  if (!c.url.starts_with("http://") && !c.url.starts_with("https://"))
+    return usage_error("fetch", "not an http:// URL: '" + c.url + "'");
+  http_get_stage get;
+  get.url = c.url;
+  get.follow = c.follow;
+  get.request.compressed = c.compressed;
+  get.request.timeout = std::chrono::milliseconds(static_cast<long long>(c.timeout * 1000));
+  std::vector<stage_spec> stages;
+  // Named as the command, so its failures read "sluice: fetch: GET URL: HTTP 404 Not Found".
+  stages.push_back(make_spec(std::move(get), "fetch"));
+  stages.push_back(sink_spec(c.output));
+  return run_stages(stages, options_for("fetch", c.flags));
 }
 
 int run_run_command(const std::string& expression, const common_flags& flags) {

@@ -62,6 +62,18 @@ struct copy_command {
 /// sluice run EXPRESSION
 [[nodiscard]] int run_run_command(const std::string& expression, const common_flags& flags);
 
+/// sluice fetch URL [-o FILE] [-L] [--compressed] [--timeout S]: an HTTP GET to stdout or,
+/// atomically, to FILE; any HTTP error status, a cut body or the timeout fails it (exit 1).
+struct fetch_command {
+  std::string url;
+  std::string output;       ///< -o; empty or "-": stdout
+  bool follow = false;      ///< -L, --location
+  bool compressed = false;  ///< --compressed: Accept-Encoding: gzip, decoded
+  double timeout = 0;       ///< --timeout S: no byte for S seconds fails it; 0: none
+  common_flags flags;
+};
+[[nodiscard]] int run_fetch_command(const fetch_command& c);
+
 /// sluice serve [DIR] [--port N] [--host H] [--gzip] [-q]
 struct serve_command {
   std::string directory = ".";

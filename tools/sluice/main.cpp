@@ -218,6 +218,23 @@ int main(int argc, char** argv) {
   add_common_flags(*run_cmd, run_flags);
   run_cmd->callback([&] { status = run_run_command(expression, run_flags); });
 
+  fetch_command fetch;
+  CLI::App* fetch_cmd = app.add_subcommand(
+      "fetch", "Download URL (HTTP GET) to stdout or a file; an HTTP error status fails");
+  fetch_cmd->add_option("URL", fetch.url, "http://HOST[:PORT]/PATH")->required();
+  fetch_cmd->add_option("-o,--output", fetch.output,
+                        "Write to this file instead of stdout (atomically: nothing is left "
+                        "under this name if the download fails)");
+  fetch_cmd->add_flag("-L,--location", fetch.follow, "Follow redirects (at most 10)");
+  fetch_cmd->add_flag("--compressed", fetch.compressed,
+                      "Ask for gzip (Accept-Encoding: gzip) and decompress the response");
+  fetch_cmd
+      ->add_option("--timeout", fetch.timeout,
+                   "Fail when nothing is received for this many seconds (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  add_common_flags(*fetch_cmd, fetch.flags);
+  fetch_cmd->callback([&] { status = run_fetch_command(fetch); });
+
   serve_command serve;
   CLI::App* serve_cmd = app.add_subcommand(
       "serve", "Serve the files of a directory over HTTP (GET, HEAD, Range), logging each request");

@@ -164,8 +164,15 @@ std::variant<std::vector<stage_spec>, syntax_error> parse_run_expression(std::st
       return error_at(*st.name, quote(spec.name) + " is a source: it can only be the first stage");
     if (kind->role == stage_role::sink && g + 1 != groups.size())
       return error_at(*st.name, quote(spec.name) + " is a sink: it can only be the last stage");
+    if (kind->role == stage_role::endpoint && g != 0 && g + 1 != groups.size())
+      return error_at(*st.name, quote(spec.name) +
+                                    " is a source or a sink: it can only be the first or the "
+                                    "last stage");
     stages.push_back(std::move(spec));
-    roles.push_back(kind->role);
+    // An endpoint is the source when it comes first (also when it stands alone), else the sink.
+    roles.push_back(kind->role != stage_role::endpoint ? kind->role
+                    : g == 0                           ? stage_role::source
+                                                       : stage_role::sink);
   }
   if (roles.front() != stage_role::source) {
     stage_spec in{std::make_shared<stdin_stage>(), "stdin", 0, 0, true};

@@ -9,6 +9,7 @@
 
 #include "concat.hpp"
 #include "filters.hpp"
+#include "net_stages.hpp"
 #include "sluice/codec/brotli.hpp"
 #include "sluice/codec/gzip.hpp"
 #include "sluice/codec/zstd.hpp"
@@ -263,6 +264,20 @@ constexpr std::array kinds{
                parse_head},
     stage_kind{"count", "[-l] [-c]", "one line: the number of lines (or of bytes, -c)",
                stage_role::filter, parse_count},
+    stage_kind{"tcp-listen", "[HOST:]PORT",
+               "accept one TCP connection and read it (source; port 0: any, printed)",
+               stage_role::source, parse_tcp_listen},
+    stage_kind{"tcp-connect", "HOST:PORT",
+               "connect over TCP: read it when first, write it when last", stage_role::endpoint,
+               parse_tcp_connect},
+    stage_kind{"unix-connect", "PATH",
+               "connect to a Unix socket: read it when first, write it when last",
+               stage_role::endpoint, parse_unix_connect},
+    stage_kind{"http-get", "URL", "the body of a GET (source; an HTTP error status fails)",
+               stage_role::source, parse_http_get},
+    stage_kind{"http-post", "URL",
+               "POST the data as the request body (sink; an HTTP error status fails)",
+               stage_role::sink, parse_http_post},
 };
 
 }  // namespace

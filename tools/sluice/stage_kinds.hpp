@@ -51,6 +51,8 @@ enum class stage_role : std::uint8_t {
   source,  ///< first only (read, stdin)
   filter,  ///< anywhere between
   sink,    ///< last only (write, stdout)
+  /// first (a source) or last (a sink), never between: tcp-connect, unix-connect
+  endpoint,
 };
 
 /// One entry of the table.

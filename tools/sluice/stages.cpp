@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "codec_messages.hpp"
+#include "net_stages.hpp"
 #include "report.hpp"
 #include "sluice/compose/runtime_pipeline.hpp"
 #include "sluice/core/asio_loop.hpp"
@@ -52,7 +53,10 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
         [source = stages.front().get(), src = source_file, t0] {
           progress_sample s;
           s.bytes = source->counters().bytes_out;
-          if (src) s.total = src->expected_bytes();
+          if (src)
+            s.total = src->expected_bytes();
+          else
+            s.total = network_source_size(source.get());
           s.seconds = seconds_since(t0);
           return s;
         },
