@@ -2,6 +2,7 @@
 """Real peers for the CLI's network tests (tests/cli/net_test.cpp).
 
   net_peer.py http PORTFILE DIR        an HTTP server on 127.0.0.1 (port written to PORTFILE)
+  net_peer.py https PORTFILE DIR CERT KEY   the same server over TLS (certificate and key in PEM)
   net_peer.py tcp-recv PORTFILE OUT    accept one TCP connection, save what it sends to OUT
   net_peer.py unix-recv PATH OUT       the same on a Unix socket at PATH
   net_peer.py tcp-send PORT FILE       connect to 127.0.0.1:PORT and send FILE, then close
@@ -23,6 +24,7 @@ import http.server
 import os
 import socket
 import socketserver
+import ssl
 import sys
 import time
 
@@ -146,6 +148,14 @@ def main():
     if mode == "http":
         Handler.directory = sys.argv[3]
         srv = Server(("127.0.0.1", 0), Handler)
+        write_port(sys.argv[2], srv.server_address[1])
+        srv.serve_forever()
+    elif mode == "https":
+        Handler.directory = sys.argv[3]
+        srv = Server(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[4], sys.argv[5])
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
         write_port(sys.argv[2], srv.server_address[1])
         srv.serve_forever()
     elif mode == "tcp-recv":

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -187,6 +188,11 @@ int run_fetch_command(const fetch_command& c) {
   get.follow = c.follow;
   get.request.compressed = c.compressed;
   get.request.timeout = std::chrono::milliseconds(static_cast<long long>(c.timeout * 1000));
+  if (!c.cacert.empty() && ::access(c.cacert.c_str(), R_OK) != 0)
+    return usage_error("fetch", "cannot read --cacert '" + c.cacert +
+                                    "': " + std::generic_category().message(errno));
+  get.request.ca_file = c.cacert;
+  get.request.insecure = c.insecure;
   std::vector<stage_spec> stages;
   // Named as the command, so its failures read "sluice: fetch: GET URL: HTTP 404 Not Found".
   stages.push_back(make_spec(std::move(get), "fetch"));

@@ -70,6 +70,8 @@ struct fetch_command {
   bool follow = false;      ///< -L, --location
   bool compressed = false;  ///< --compressed: Accept-Encoding: gzip, decoded
   double timeout = 0;       ///< --timeout S: no byte for S seconds fails it; 0: none
+  std::string cacert;       ///< --cacert FILE: https: trust these authorities (PEM)
+  bool insecure = false;    ///< -k, --insecure: https: accept any certificate
   common_flags flags;
 };
 [[nodiscard]] int run_fetch_command(const fetch_command& c);

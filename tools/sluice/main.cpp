@@ -232,6 +232,11 @@ int main(int argc, char** argv) {
       ->add_option("--timeout", fetch.timeout,
                    "Fail when nothing is received for this many seconds (default: no limit)")
       ->check(CLI::NonNegativeNumber);
+  fetch_cmd->add_option("--cacert", fetch.cacert,
+                        "https: trust the certificate authorities in this PEM file instead of "
+                        "the system's");
+  fetch_cmd->add_flag("-k,--insecure", fetch.insecure,
+                      "https: do not verify the server's certificate or name");
   add_common_flags(*fetch_cmd, fetch.flags);
   fetch_cmd->callback([&] { status = run_fetch_command(fetch); });
 

@@ -30,8 +30,7 @@ namespace sluice::cli {
 /// Errors of the network stages that are not the system's: HTTP statuses (the code is the
 /// status, message "HTTP 404 Not Found") and these.
 enum class net_stage_errc {
-  https_not_supported = 1,  ///< "https is not supported by this build"
-  too_many_redirects,       ///< more than max_redirects redirects
+  too_many_redirects = 1,  ///< more than max_redirects redirects
   redirect_without_location,
   redirect_not_followed,  ///< a 3xx without -L
 };
@@ -48,10 +47,15 @@ struct request_options {
   std::string method = "GET";
   bool compressed = false;  ///< Accept-Encoding: gzip, and gunzip a gzip body
   std::chrono::milliseconds timeout{0};
+  /// https: PEM file of the authorities to trust (--cacert); empty: the system's store (which
+  /// OpenSSL lets SSL_CERT_FILE / SSL_CERT_DIR replace).
+  std::string ca_file{};
+  /// https: accept any server certificate (-k, --insecure).
+  bool insecure = false;
 };
 
 /// The one place a URL and options become a request: the http client's request, or the error
-/// that prevents it (https:// with this build). HTTPS plugs in here.
+/// that prevents it. https:// verifies the server against o.ca_file unless o.insecure.
 [[nodiscard]] std::variant<http_client_request, std::error_code> make_http_request(
     const std::string& url, const request_options& o);
 
