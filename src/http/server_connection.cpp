@@ -174,6 +174,35 @@ void server_connection::body_too_large(std::uint64_t limit) {
 
 void server_connection::read_more(void (server_connection::*next)()) {
   if (reading_ || closed_) return;
+  if (in_.size() == 0 && !in_exchange_ && !closing_) {
+    // Between requests with nothing buffered (an idle keep-alive connection, or one just
+    // accepted): hold no read buffer while waiting, only take one when bytes are there. Ten
+    // thousand idle connections then cost their sockets and this object, not 16 KiB each.
+    in_.shrink_to_fit();
+    reading_ = true;
+    t_->async_wait_readable([self = shared_from_this(), next](boost::system::error_code ec) {
+      self->reading_ = false;
+      if (self->closed_) return;
+      if (self->closing_) {  // linger_close() came meanwhile: drain as it asks
+        if (ec)
+          self->finish_close(false);
+        else
+          self->drain();
+        return;
+      }
+      if (ec) {
+        self->finish_close(false);  // idle: nothing to fail
+        return;
+      }
+      self->read_now(next);
+    });
+    return;
+  }
+  read_now(next);
+}
+
+void server_connection::read_now(void (server_connection::*next)()) {
+  if (reading_ || closed_) return;
   reading_ = true;
   auto space = in_.prepare(read_size);
   t_->async_read_some(space, [self = shared_from_this(), next](boost::system::error_code ec,

@@ -44,6 +44,15 @@ class tcp_transport final : public http_transport {
   }
   [[nodiscard]] const std::string& peer() const override { return peer_; }
   [[nodiscard]] bool is_open() const override { return sock_.is_open(); }
+  [[nodiscard]] int native_handle() const override {
+    return sock_.is_open() ? const_cast<boost::asio::ip::tcp::socket&>(sock_).native_handle() : -1;
+  }
+  void async_wait_writable(std::function<void(boost::system::error_code)> h) override {
+    sock_.async_wait(boost::asio::socket_base::wait_write, std::move(h));
+  }
+  void async_wait_readable(std::function<void(boost::system::error_code)> h) override {
+    sock_.async_wait(boost::asio::socket_base::wait_read, std::move(h));
+  }
 
  private:
   boost::asio::ip::tcp::socket sock_;
