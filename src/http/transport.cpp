@@ -17,6 +17,7 @@ class tcp_transport final : public http_transport {
     auto ep = sock_.remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     sock_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+    sock_.native_non_blocking(true, ec);  // sendfile(2) on native_handle() must not block
   }
   void async_read_some(boost::asio::mutable_buffer b, io_handler h) override {
     sock_.async_read_some(b, std::move(h));
