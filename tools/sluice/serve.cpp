@@ -1,6 +1,7 @@
 // tools/sluice/serve.cpp: `sluice serve`, a static file server on sluice's HTTP server.
 //
-// Each GET pipes a file_reader (the requested byte range of the file) into the response, so a
+// Each GET sends the requested byte range with http_response::send_file (sendfile(2)); with
+// --gzip it pipes a file_reader (the range) into the response instead. Either way a
 // slow client holds the reader back and the server's memory stays at a highWaterMark or two per
 // connection whatever the file sizes. The decisions (which file, which range, which type,
 // which date) are in static_files.cpp; this file wires them to the server, logs each request
