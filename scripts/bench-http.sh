@@ -35,6 +35,7 @@
 # Environment knobs:
 #   SLUICE=build/gcc/tools/sluice/sluice   the sluice command line; its side is
 #                                          `$SLUICE serve DIR --port P --host 127.0.0.1`
+#                                          (idle: with --keep-alive 300, as the others)
 #   ROUNDS=5  DURATION=10s (small) / 20s (slow)  SIZE=1G  IDLE_CONNS=10000
 #   SLOW_CLIENTS=200  SLOW_RATE=1M  SLOW_SIZE=16M  WORK=/var/tmp
 #   CONTENDERS="nginx node sluice" (slow: "nginx node node-naive sluice")
@@ -158,7 +159,13 @@ start_server() {
     fi
     ;;
   node-naive) node bench/node/http-file.js "$www" "$port" --naive & ;;
-  sluice) "${sluice[@]}" serve "$www" --port "$port" --host 127.0.0.1 & ;;
+  sluice)
+    if [[ "$mode" == idle ]]; then # as nginx's and Node's: idle connections stay 300 s
+      "${sluice[@]}" serve "$www" --port "$port" --host 127.0.0.1 --keep-alive 300 &
+    else
+      "${sluice[@]}" serve "$www" --port "$port" --host 127.0.0.1 &
+    fi
+    ;;
   esac
   server_pids=($!)
   pids+=("$!")

@@ -33,6 +33,16 @@ class http_exchange {
   [[nodiscard]] virtual bool accepts_gzip() const = 0;
   /// HEAD request: the body is not sent.
   [[nodiscard]] virtual bool is_head() const = 0;
+  /// Whether send_file() may use sendfile(2) (plain TCP).
+  [[nodiscard]] virtual bool can_send_file() const { return false; }
+  /// Sends the head (if not sent) then `length` bytes of `fd` from `offset` with sendfile(2);
+  /// `cb(ec, bytes sent, unsupported)`: unsupported when sendfile failed before any byte with
+  /// EINVAL/ENOSYS (the caller then copies; nothing of the file was sent).
+  virtual void send_file(int fd, std::uint64_t offset, std::uint64_t length,
+                         std::function<void(std::error_code, std::uint64_t, bool)> cb) {
+    (void)fd, (void)offset, (void)length;
+    cb({}, 0, true);
+  }
 
  protected:
   static void set_head(http_request& r, std::string method, std::string target, unsigned version,

@@ -1,4 +1,9 @@
 // http_request and http_response: the streams a handler sees; they forward to the exchange.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <stdexcept>
 #include <utility>
 
@@ -43,6 +48,73 @@ bool compressible(const http_headers& h) {
   for (std::string_view k : {"text/", "json", "javascript", "xml", "svg"})
     if (t.find(k) != std::string_view::npos) return true;
   return false;
+}
+
+// One send_file in progress: owns its descriptor (a dup or its own open).
+struct file_job {
+  int fd = -1;
+  std::uint64_t offset = 0;
+  std::uint64_t left = 0;
+  http_file_sent sent{};
+  std::function<void(std::error_code, http_file_sent)> cb;
+  bool done = false;
+  ~file_job() {
+    if (fd >= 0) ::close(fd);
+  }
+  void finish(std::error_code ec) {
+    if (done) return;
+    done = true;
+    if (cb) std::exchange(cb, nullptr)(ec, sent);
+  }
+};
+
+constexpr std::uint64_t small_file = 16 * 1024;  // goes with the head in one write
+constexpr std::size_t copy_chunk = 64 * 1024;
+
+// The copy path: pread()s chunks and writes them, waiting for 'drain' when write() says so.
+void copy_file_part(const std::weak_ptr<http_response>& weak,
+                    const std::shared_ptr<file_job>& job) {
+  auto res = weak.lock();
+  if (!res || job->done) return;
+  if (res->destroyed()) {
+    job->finish(make_error_code(errc::premature_close));
+    return;
+  }
+  while (job->left > 0) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(job->left, copy_chunk));
+    buffer_builder b(n);
+    auto space = b.free_space();
+    ssize_t r = 0;
+    do {
+      r = ::pread(job->fd, space.data(), n, static_cast<off_t>(job->offset));
+    } while (r < 0 && errno == EINTR);
+    if (r <= 0) {
+      const std::error_code ec = r < 0 ? std::error_code(errno, std::system_category())
+                                       : make_error_code(errc::premature_close);
+      res->fail(ec,
+                r < 0 ? "read the file being sent" : "read the file being sent: it ended early");
+      job->finish(ec);
+      return;
+    }
+    const auto k = static_cast<std::size_t>(r);
+    b.commit(k);
+    job->offset += k;
+    job->left -= k;
+    job->sent.bytes_by_copy += k;
+    if (job->left == 0) {
+      res->end(std::move(b).freeze(), [job](std::error_code ec) { job->finish(ec); });
+      return;
+    }
+    if (!res->write(std::move(b).freeze())) {
+      if (res->destroyed()) {
+        job->finish(make_error_code(errc::premature_close));
+        return;
+      }
+      res->once_drain([weak, job] { copy_file_part(weak, job); });
+      return;
+    }
+  }
+  res->end([job](std::error_code ec) { job->finish(ec); });
 }
 
 }  // namespace
@@ -145,6 +217,58 @@ void http_response::commit() {
   gzip_->sink->once_finish([g = std::weak_ptr(gzip_)] {
     if (auto gz = g.lock(); gz && gz->final_cb) std::exchange(gz->final_cb, nullptr)({});
   });
+}
+
+std::error_code http_response::send_file(http_file_body f,
+                                         std::function<void(std::error_code, http_file_sent)> cb) {
+  if (committed_ || writable_length() > 0 || finished() || destroyed())
+    throw std::logic_error("http_response: send_file after the body was begun");
+  const int fd =
+      f.fd >= 0 ? ::fcntl(f.fd, F_DUPFD_CLOEXEC, 0) : ::open(f.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {errno, std::system_category()};
+  auto job = std::make_shared<file_job>();
+  job->fd = fd;
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) return {errno, std::system_category()};
+  if (!S_ISREG(st.st_mode)) return std::make_error_code(std::errc::invalid_argument);
+  const auto size = static_cast<std::uint64_t>(st.st_size);
+  if (f.offset > size) return std::make_error_code(std::errc::invalid_argument);
+  const std::uint64_t len = f.length.value_or(size - f.offset);
+  if (len > size - f.offset) return std::make_error_code(std::errc::invalid_argument);
+  if (length_ && *length_ != len) return std::make_error_code(std::errc::invalid_argument);
+  job->offset = f.offset;
+  job->left = len;
+  job->cb = std::move(cb);
+  length_ = len;
+  commit();  // gzip, if it applies, drops the length (chunked)
+  std::weak_ptr<http_response> weak = std::dynamic_pointer_cast<http_response>(shared_from_this());
+  const bool no_body = x_->is_head() || status_ == 204 || status_ == 304 || status_ < 200;
+  if (no_body || len == 0) {
+    job->left = 0;
+    end([job](std::error_code ec) { job->finish(ec); });
+    return {};
+  }
+  if (gzip_ || len <= small_file || !x_->can_send_file()) {
+    copy_file_part(weak, job);
+    return {};
+  }
+  x_->send_file(job->fd, job->offset, len,
+                [weak, job](std::error_code ec, std::uint64_t sent, bool unsupported) {
+                  job->sent.bytes_by_sendfile = sent;
+                  job->offset += sent;
+                  job->left -= sent;
+                  auto res = weak.lock();
+                  if (ec || !res) {
+                    job->finish(ec ? ec : make_error_code(errc::premature_close));
+                    return;
+                  }
+                  if (unsupported) {
+                    copy_file_part(weak, job);
+                    return;
+                  }
+                  res->end([job](std::error_code e) { job->finish(e); });
+                });
+  return {};
 }
 
 void http_response::do_write(buffer&& chunk, write_callback cb) {

@@ -1,4 +1,8 @@
 // server_connection: one HTTP/1.1 connection of an http_server.
+#include <sys/sendfile.h>
+
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
 
 #include "server_impl.hpp"
@@ -174,6 +178,35 @@ void server_connection::body_too_large(std::uint64_t limit) {
 
 void server_connection::read_more(void (server_connection::*next)()) {
   if (reading_ || closed_) return;
+  if (in_.size() == 0 && !in_exchange_ && !closing_) {
+    // Between requests with nothing buffered (an idle keep-alive connection, or one just
+    // accepted): hold no read buffer while waiting, only take one when bytes are there. Ten
+    // thousand idle connections then cost their sockets and this object, not 16 KiB each.
+    in_.shrink_to_fit();
+    reading_ = true;
+    t_->async_wait_readable([self = shared_from_this(), next](boost::system::error_code ec) {
+      self->reading_ = false;
+      if (self->closed_) return;
+      if (self->closing_) {  // linger_close() came meanwhile: drain as it asks
+        if (ec)
+          self->finish_close(false);
+        else
+          self->drain();
+        return;
+      }
+      if (ec) {
+        self->finish_close(false);  // idle: nothing to fail
+        return;
+      }
+      self->read_now(next);
+    });
+    return;
+  }
+  read_now(next);
+}
+
+void server_connection::read_now(void (server_connection::*next)()) {
+  if (reading_ || closed_) return;
   reading_ = true;
   auto space = in_.prepare(read_size);
   t_->async_read_some(space, [self = shared_from_this(), next](boost::system::error_code ec,
@@ -219,28 +252,145 @@ void server_connection::write_next() {
   std::vector<asio::const_buffer> v;
   for (const auto& b : wq_.front().data)
     if (!b.empty()) v.emplace_back(b.data(), b.size());
+  if (v.empty() && wq_.front().file) {
+    send_file_turn();
+    return;
+  }
   t_->async_write(std::move(v),
                   [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                    auto w = std::move(self->wq_.front());
-                    self->wq_.pop_front();
-                    // writing_ stays set while the callbacks run: a send() they make only queues.
-                    if (ec) {
-                      auto rest = std::move(self->wq_);
-                      self->wq_.clear();
-                      const auto sec = to_std_error(ec);
-                      if (self->res_ && !self->res_->destroyed())
-                        self->res_->fail(sec, "write to " + self->t_->peer());
-                      if (w.done) w.done(sec);
-                      for (auto& r : rest)
-                        if (r.done) r.done(sec);
-                      self->writing_ = false;
-                      self->finish_close(true);
+                    if (!ec && !self->closed_ && self->wq_.front().file) {
+                      self->send_file_turn();  // the head is out: now the file
                       return;
                     }
-                    if (w.done) w.done({});
-                    self->writing_ = false;
-                    self->write_next();
+                    self->write_done(to_std_error(ec), "write to ");
                   });
+}
+
+void server_connection::write_done(std::error_code ec, const std::string& what) {
+  auto w = std::move(wq_.front());
+  wq_.pop_front();
+  // writing_ stays set while the callbacks run: a send() they make only queues.
+  if (ec) {
+    auto rest = std::move(wq_);
+    wq_.clear();
+    if (res_ && !res_->destroyed()) res_->fail(ec, what + t_->peer());
+    if (w.done) w.done(ec);
+    for (auto& r : rest)
+      if (r.done) r.done(ec);
+    writing_ = false;
+    finish_close(true);
+    return;
+  }
+  if (w.done) w.done({});
+  writing_ = false;
+  write_next();
+}
+
+void server_connection::send_file_turn() {
+  constexpr std::uint64_t per_turn = 4 * 1024 * 1024;  // then let other connections run
+  if (closed_) {
+    write_done(make_error_code(errc::premature_close), "sendfile to ");
+    return;
+  }
+  auto& f = *wq_.front().file;
+  const int out = t_->native_handle();
+  // sendfile(2) has no MSG_NOSIGNAL: SIGPIPE is blocked around it, and one it raised is
+  // taken back, so a client that goes away is an EPIPE error, never a dead process.
+  sigset_t pipe_set, old_set, pending;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, &old_set);
+  sigpending(&pending);
+  const bool was_pending = sigismember(&pending, SIGPIPE) == 1;
+  std::uint64_t turn = 0;
+  int err = 0;
+  bool again = false;
+  while (f.left > 0 && turn < per_turn) {
+    off_t o = static_cast<off_t>(f.offset);
+    const auto want = static_cast<std::size_t>(std::min(f.left, per_turn - turn));
+    const ssize_t n = ::sendfile(out, f.fd, &o, want);
+    if (n > 0) {
+      const auto k = static_cast<std::uint64_t>(n);
+      f.offset += k, f.left -= k, f.sent += k, turn += k;
+      sent_body_ += k;
+      continue;
+    }
+    if (n == 0) {
+      err = -1;  // the file ended before the region did (it shrank)
+      break;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      again = true;
+      break;
+    }
+    err = errno;
+    break;
+  }
+  if (err == EPIPE && !was_pending) {
+    const timespec zero{};
+    sigtimedwait(&pipe_set, nullptr, &zero);
+  }
+  pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  if (err == -1) {
+    write_done(make_error_code(errc::premature_close), "sendfile (the file ended early) to ");
+    return;
+  }
+  if (err != 0) {
+    if ((err == EINVAL || err == ENOSYS || err == EOPNOTSUPP) && f.sent == 0) {
+      f.unsupported = true;  // the caller copies instead
+      write_done({}, {});
+      return;
+    }
+    write_done({err, std::system_category()}, "sendfile to ");
+    return;
+  }
+  if (f.left == 0) {
+    write_done({}, {});
+    return;
+  }
+  auto self = shared_from_this();
+  if (again) {
+    t_->async_wait_writable([self](boost::system::error_code ec) {
+      if (ec || self->closed_) {
+        self->write_done(ec ? to_std_error(ec) : make_error_code(errc::premature_close),
+                         "sendfile to ");
+        return;
+      }
+      self->send_file_turn();
+    });
+    return;
+  }
+  asio::post(srv_->loop_.context(), [self] { self->send_file_turn(); });
+}
+
+void server_connection::send_file(int fd, std::uint64_t offset, std::uint64_t length,
+                                  std::function<void(std::error_code, std::uint64_t, bool)> cb) {
+  if (aborted_ || closed_ || !res_) {
+    cb(make_error_code(errc::premature_close), 0, false);
+    return;
+  }
+  std::vector<buffer> out;
+  if (!head_sent_) out.push_back(buffer(make_head()));
+  if (no_body_ || chunked_ || length == 0) {  // nothing of the file goes on the wire
+    send(std::move(out), [cb](std::error_code ec) { cb(ec, 0, false); });
+    return;
+  }
+  if (auto len = res_->content_length(); len && sent_body_ + length > *len) {
+    cb(make_error_code(errc::out_of_range), 0, false);
+    return;
+  }
+  auto part = std::make_shared<file_part>();
+  part->fd = fd;
+  part->offset = offset;
+  part->left = length;
+  if (closed_) {
+    cb(make_error_code(errc::premature_close), 0, false);
+    return;
+  }
+  wq_.push_back({std::move(out),
+                 [part, cb](std::error_code ec) { cb(ec, part->sent, part->unsupported); }, part});
+  if (!writing_) write_next();
 }
 
 std::string server_connection::make_head() {

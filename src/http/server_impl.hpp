@@ -95,6 +95,9 @@ class server_connection final : public http_exchange,
   void request_destroyed() override;
   [[nodiscard]] bool accepts_gzip() const override { return gzip_ok_; }
   [[nodiscard]] bool is_head() const override { return head_; }
+  [[nodiscard]] bool can_send_file() const override { return t_->native_handle() >= 0; }
+  void send_file(int fd, std::uint64_t offset, std::uint64_t length,
+                 std::function<void(std::error_code, std::uint64_t, bool)> cb) override;
 
  private:
   // ---- reading ----
@@ -104,9 +107,12 @@ class server_connection final : public http_exchange,
   void pump_body();
   void body_too_large(std::uint64_t limit);
   void read_more(void (server_connection::*next)());
+  void read_now(void (server_connection::*next)());
   // ---- writing ----
   void send(std::vector<buffer> data, std::function<void(std::error_code)> done);
   void write_next();
+  void write_done(std::error_code ec, const std::string& what);
+  void send_file_turn();
   void send_simple(unsigned status);
   std::string make_head();
   void end_exchange();
@@ -131,9 +137,17 @@ class server_connection final : public http_exchange,
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
   std::shared_ptr<http_request> req_;
   std::shared_ptr<http_response> res_;
+  struct file_part {  // a region of a file sent with sendfile(2) after `data`
+    int fd = -1;
+    std::uint64_t offset = 0;
+    std::uint64_t left = 0;
+    std::uint64_t sent = 0;
+    bool unsupported = false;  // sendfile failed with EINVAL/ENOSYS before its first byte
+  };
   struct pending_write {
     std::vector<buffer> data;
     std::function<void(std::error_code)> done;
+    std::shared_ptr<file_part> file{};
   };
   std::deque<pending_write> wq_;
   std::uint64_t body_read_ = 0;      // request body bytes pushed

@@ -17,6 +17,7 @@ class tcp_transport final : public http_transport {
     auto ep = sock_.remote_endpoint(ec);
     if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
     sock_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
+    sock_.native_non_blocking(true, ec);  // sendfile(2) on native_handle() must not block
   }
   void async_read_some(boost::asio::mutable_buffer b, io_handler h) override {
     sock_.async_read_some(b, std::move(h));
@@ -44,6 +45,15 @@ class tcp_transport final : public http_transport {
   }
   [[nodiscard]] const std::string& peer() const override { return peer_; }
   [[nodiscard]] bool is_open() const override { return sock_.is_open(); }
+  [[nodiscard]] int native_handle() const override {
+    return sock_.is_open() ? const_cast<boost::asio::ip::tcp::socket&>(sock_).native_handle() : -1;
+  }
+  void async_wait_writable(std::function<void(boost::system::error_code)> h) override {
+    sock_.async_wait(boost::asio::socket_base::wait_write, std::move(h));
+  }
+  void async_wait_readable(std::function<void(boost::system::error_code)> h) override {
+    sock_.async_wait(boost::asio::socket_base::wait_read, std::move(h));
+  }
 
  private:
   boost::asio::ip::tcp::socket sock_;

@@ -33,6 +33,21 @@ class http_transport {
   /// "address:port" of the peer (empty if unknown).
   [[nodiscard]] virtual const std::string& peer() const = 0;
   [[nodiscard]] virtual bool is_open() const = 0;
+
+  // ---- added for idle connections and sendfile; the defaults suit any transport ----
+  /// The socket's file descriptor when bytes written to it reach the peer as they are (plain
+  /// TCP: sendfile(2) may write to it); -1 otherwise (TLS), which means "no zero-copy path".
+  [[nodiscard]] virtual int native_handle() const { return -1; }
+  /// Calls `h` once the socket can take more bytes (after EAGAIN from a direct write to
+  /// native_handle()). Default: at once, through the next operation's completion.
+  virtual void async_wait_writable(std::function<void(boost::system::error_code)> h) {
+    h(boost::system::error_code{});
+  }
+  /// Calls `h` once bytes can be read, without holding a read buffer meanwhile (an idle
+  /// keep-alive connection then pins no memory). Default: at once (the read that follows waits).
+  virtual void async_wait_readable(std::function<void(boost::system::error_code)> h) {
+    h(boost::system::error_code{});
+  }
 };
 
 /// Plain TCP.

@@ -118,3 +118,47 @@ TEST_F(HttpDemoCli, RespectingWriteKeepsTheServersQueueAtAHighWaterMark) {
 }
 
 }  // namespace
+
+namespace {
+
+using namespace sluice::cli::testing;
+
+class ServeStatsCli : public CliTest {};
+
+// Plain GETs go by sendfile(2) (small files with the head, by read/write), --gzip by
+// read/write; --stats says so at exit.
+TEST_F(ServeStatsCli, StatsSayWhichPathWasTaken) {
+  if (!have("curl")) GTEST_SKIP() << "curl is not installed";
+  std::filesystem::create_directories(path("site"));
+  const std::string text = make_text("site/big.txt", 2 << 20);
+  spit(path("site/small.txt"), "Hello, world\n");
+  const std::string script = R"(
+"$SLUICE" serve site --port 0 --stats -q ARGS 2>serve.log & pid=$!
+for i in $(seq 200); do grep -q 'at http://' serve.log 2>/dev/null && break; sleep 0.05; done
+URL=$(grep -o 'http://[^ ]*' serve.log | head -1 | sed 's,/$,,')
+curl -sS -o got.txt "$URL/big.txt"
+curl -sS -o small.txt "$URL/small.txt"
+kill -TERM $pid; wait $pid; echo exit=$?
+grep 'responses by sendfile' serve.log
+)";
+  auto with = [&](const std::string& args) {
+    std::string s = script;
+    s.replace(s.find("ARGS"), 4, args);
+    return sh(s);
+  };
+  result r = with("");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(same_bytes(slurp(path("got.txt")), text));
+  EXPECT_EQ(slurp(path("small.txt")), "Hello, world\n");
+  EXPECT_NE(r.out.find("1 responses by sendfile (" + std::to_string(text.size()) +
+                       " bytes), 1 by read/write (13 bytes)"),
+            std::string::npos)
+      << r.out;
+  r = with("--gzip");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_TRUE(same_bytes(slurp(path("got.txt")), text));
+  EXPECT_NE(r.out.find("0 responses by sendfile (0 bytes), 2 by read/write"), std::string::npos)
+      << r.out;
+}
+
+}  // namespace

@@ -251,6 +251,11 @@ int main(int argc, char** argv) {
   serve_cmd->add_flag("--gzip", serve.gzip,
                       "gzip text files on the fly for clients that send Accept-Encoding: gzip");
   serve_cmd->add_flag("-q,--quiet", serve.quiet, "No request log on stderr");
+  serve_cmd->add_option(
+      "--keep-alive", serve.keep_alive,
+      "Seconds an idle keep-alive connection is kept open (default 5; 0: no limit)");
+  serve_cmd->add_flag("--stats", serve.stats,
+                      "At exit, print how many responses went by sendfile and by read/write");
   serve_cmd->callback([&] { status = run_serve_command(serve); });
 
   demo_command demo;

@@ -104,6 +104,21 @@ class http_request final : public readable<buffer> {
   bool read_started_ = false;
 };
 
+/// A region of a file to send as a whole response body (http_response::send_file).
+struct http_file_body {
+  std::string path{};  ///< the file to open, unless `fd` is set
+  int fd = -1;         ///< an open file to send from instead (duplicated: the caller keeps it)
+  std::uint64_t offset = 0;
+  std::optional<std::uint64_t> length{};  ///< default: from `offset` to the end of the file
+};
+
+/// How the bytes of a send_file went: sendfile(2) straight from the page cache to the socket,
+/// or read into memory and written (small files, gzip, TLS, sendfile unsupported).
+struct http_file_sent {
+  std::uint64_t bytes_by_sendfile = 0;
+  std::uint64_t bytes_by_copy = 0;
+};
+
 /// The response: a writable<buffer> of the body (Node's ServerResponse). Status, headers, the
 /// length and compression are set before the first write() or end(); after that the setters
 /// throw std::logic_error ("http_response: headers already sent"). Without a content length the
@@ -129,6 +144,19 @@ class http_response final : public writable<buffer> {
   [[nodiscard]] const http_headers& headers() const noexcept { return headers_; }
   [[nodiscard]] std::optional<std::uint64_t> content_length() const noexcept { return length_; }
   [[nodiscard]] bool compress() const noexcept { return compress_; }
+  /// Sends a file region as the whole body and ends the response, instead of write()/end().
+  /// Plain TCP without gzip: sendfile(2), nonblocking, at most 4 MiB per turn of the loop so
+  /// other connections keep being served; otherwise (or sendfile failing with EINVAL/ENOSYS
+  /// before its first byte) the file is read and written, with backpressure. Files of 16 KiB
+  /// or less go with the head in one write. Sets the content length (if unset; a different
+  /// one set before is an error). Returns an error, and leaves the response untouched, when
+  /// the file cannot be opened, is not a regular file or the region is not inside it; then
+  /// `cb` is not called. Otherwise `cb` runs once, when the response finished or failed (a
+  /// client that goes away: the write error; the connection is reset), with the bytes per path.
+  /// Throws std::logic_error if the body was begun.
+  std::error_code send_file(http_file_body f,
+                            std::function<void(std::error_code, http_file_sent)> cb = nullptr);
+
   /// The head was committed (first write() or end()).
   [[nodiscard]] bool headers_sent() const noexcept { return committed_; }
 
