@@ -8,10 +8,12 @@
 // and stops on SIGINT/SIGTERM.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -184,6 +186,8 @@ class file_server {
 }  // namespace
 
 int run_serve_command(const serve_command& c) {
+  // stderr fully buffered (before any output on it, as setvbuf requires): see the flusher below.
+  std::setvbuf(stderr, nullptr, _IOFBF, 64 * 1024);
   std::error_code ec;
   const fs::path root = fs::canonical(c.directory.empty() ? "." : c.directory, ec);
   if (ec || !fs::is_directory(root)) {
@@ -212,12 +216,27 @@ int run_serve_command(const serve_command& c) {
   std::fflush(stderr);
   // SIGINT and SIGTERM are how a server is stopped: it stops accepting, lets the responses in
   // progress finish and exits 0.
+  // The request log is buffered (a write(2) per request cost more than the request): flushed
+  // every 100 ms, when 64 KiB are pending (stdio's buffer) and at exit.
+  boost::asio::steady_timer flusher(io);
+  std::function<void()> arm = [&] {
+    flusher.expires_after(std::chrono::milliseconds(100));
+    flusher.async_wait([&](const boost::system::error_code& e) {
+      std::fflush(stderr);
+      if (!e) arm();
+    });
+  };
+  if (!c.quiet) arm();
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& e, int) {
     if (e) return;
-    server->close([&](std::error_code) { signals.cancel(); });
+    server->close([&](std::error_code) {
+      signals.cancel();
+      flusher.cancel();
+    });
   });
   io.run();
+  std::fflush(stderr);
   if (c.stats) {
     const auto& s = files->stats();
     std::fprintf(stderr,
