@@ -38,7 +38,11 @@
 #                                          (idle: with --keep-alive 300, as the others)
 #   ROUNDS=5  DURATION=10s (small) / 20s (slow)  SIZE=1G  IDLE_CONNS=10000
 #   SLOW_CLIENTS=200  SLOW_RATE=1M  SLOW_SIZE=16M  WORK=/var/tmp
-#   CONTENDERS="nginx node sluice" (slow: "nginx node node-naive sluice")
+#   SLUICE_HELLO=build/gcc/example-16-http-hello   the `sluice-lib` contender of small and idle:
+#                                          the library's http server answering the 13 bytes
+#                                          from memory, as http-hello.js does (examples/16-http-hello.cpp)
+#   CONTENDERS="nginx node sluice sluice-lib" (small, idle; sluice-lib only when SLUICE_HELLO is
+#             built), "nginx node sluice" (download), "nginx node node-naive sluice" (slow)
 # If the sluice binary has no serve command, the script says "sluice side: not available" and
 # measures the baselines alone.
 set -euo pipefail
@@ -62,9 +66,12 @@ slow_rate="${SLOW_RATE:-1M}"
 slow_size="${SLOW_SIZE:-16M}"
 if [[ "$mode" == slow ]]; then
   read -ra contenders <<<"${CONTENDERS:-nginx node node-naive sluice}"
+elif [[ ( "$mode" == small || "$mode" == idle ) && -x "${SLUICE_HELLO:-build/gcc/example-16-http-hello}" ]]; then
+  read -ra contenders <<<"${CONTENDERS:-nginx node sluice sluice-lib}"
 else
   read -ra contenders <<<"${CONTENDERS:-nginx node sluice}"
 fi
+sluice_hello="${SLUICE_HELLO:-build/gcc/example-16-http-hello}"
 for tool in nginx node curl wrk python3 ss; do
   command -v "$tool" >/dev/null || { echo "bench-http.sh: needs $tool (scripts/setup.sh)" >&2; exit 1; }
 done
@@ -159,6 +166,7 @@ start_server() {
     fi
     ;;
   node-naive) node bench/node/http-file.js "$www" "$port" --naive & ;;
+  sluice-lib) "$sluice_hello" "$www/hello.txt" "$port" 127.0.0.1 & ;;
   sluice)
     if [[ "$mode" == idle ]]; then # as nginx's and Node's: idle connections stay 300 s
       "${sluice[@]}" serve "$www" --port "$port" --host 127.0.0.1 --keep-alive 300 &
