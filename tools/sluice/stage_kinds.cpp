@@ -22,6 +22,10 @@ using parse_result = std::variant<std::shared_ptr<const stage_config>, syntax_er
 
 // Output buffers of 64 KiB: larger than the library's 16 KiB default, fewer chunks per byte.
 constexpr std::size_t codec_chunk = 64 * 1024;
+// A single file is read in 256 KiB pieces: each read is a hop to the I/O pool and back, and at
+// 64 KiB those hops, not the disk or the socket, bounded `read F | tcp-connect`
+// (docs/benchmarks.md).
+constexpr std::size_t file_read_size = 256 * 1024;
 
 template <class C>
 parse_result no_args(stage_args& args) {
@@ -287,8 +291,9 @@ constexpr std::array kinds{
 byte_stage read_stage::build(build_context& ctx) const {
   if (paths.size() != 1) return {std::make_shared<concat_reader>(ctx.loop, paths), ctx.name};
   // A file that changes size while it is read fails the command, as with gzip.
-  auto r =
-      make_file_reader(ctx.loop, paths.front(), {.name = paths.front(), .fail_if_changed = true});
+  auto r = make_file_reader(
+      ctx.loop, paths.front(),
+      {.high_water_mark = file_read_size, .name = paths.front(), .fail_if_changed = true});
   ctx.source_file = r;
   return {r, ctx.name};
 }
