@@ -26,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using net_test::loop_fixture;
+using net_test::stream_bytes;
 using sluice::buffer;
 using sluice::test::crc32;
 using sluice::test::peer_process;
@@ -95,16 +96,6 @@ while sent < total:
 c.shutdown(socket.SHUT_WR)
 print('done', sent, h, flush=True)
 )";
-
-// The bytes at [offset, offset + len) of an endless stream that does not repeat quickly.
-std::string stream_bytes(std::uint64_t offset, std::size_t len) {
-  std::string s(len, '\0');
-  for (std::size_t i = 0; i < len; ++i) {
-    const std::uint64_t k = offset + i;
-    s[i] = static_cast<char>((k * 2654435761u) >> 13);
-  }
-  return s;
-}
 
 // Writes `total` bytes in `chunk`-sized writes while write() returns true, then waits for
 // 'drain'; ends the socket when done. Counts the refusals and the CRC of what it wrote.

@@ -95,4 +95,15 @@ inline std::uint64_t rss_kib() {
   return 0;
 }
 
+// The bytes at [offset, offset + len) of an endless stream that does not repeat quickly: what
+// the transfer tests send, so a receiver can check any piece of it.
+inline std::string stream_bytes(std::uint64_t offset, std::size_t len) {
+  std::string s(len, '\0');
+  for (std::size_t i = 0; i < len; ++i) {
+    const std::uint64_t k = offset + i;
+    s[i] = static_cast<char>((k * 2654435761u) >> 13);
+  }
+  return s;
+}
+
 }  // namespace net_test

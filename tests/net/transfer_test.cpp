@@ -18,6 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using net_test::loop_fixture;
+using net_test::stream_bytes;
 using sluice::buffer;
 
 constexpr std::size_t KiB = 1024;
@@ -35,16 +36,6 @@ struct checksum {
     n += s.size();
   }
 };
-
-// The bytes at [offset, offset + len) of an endless, non-repeating-looking stream.
-std::string stream_bytes(std::uint64_t offset, std::size_t len) {
-  std::string s(len, '\0');
-  for (std::size_t i = 0; i < len; ++i) {
-    const std::uint64_t k = offset + i;
-    s[i] = static_cast<char>((k * 2654435761u) >> 13);
-  }
-  return s;
-}
 
 // Writes `total` bytes of stream_bytes() in `chunk`-sized pieces, honouring backpressure:
 // writes while write() returns true, then waits for 'drain'. Ends the socket when done.
