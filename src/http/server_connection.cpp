@@ -384,10 +384,6 @@ void server_connection::send_file(int fd, std::uint64_t offset, std::uint64_t le
   part->fd = fd;
   part->offset = offset;
   part->left = length;
-  if (closed_) {
-    cb(make_error_code(errc::premature_close), 0, false);
-    return;
-  }
   wq_.push_back({std::move(out),
                  [part, cb](std::error_code ec) { cb(ec, part->sent, part->unsupported); }, part});
   if (!writing_) write_next();

@@ -14,6 +14,7 @@
 #include <boost/asio/write.hpp>
 #include <cstring>
 
+#include "../net/socket_impl.hpp"
 #include "../net/tls_context.hpp"
 
 namespace sluice::detail {
@@ -62,15 +63,7 @@ class tls_transport final : public tls_http_transport {
     boost::system::error_code ec;
     auto& sock = c_->s.next_layer();
     auto ep = sock.remote_endpoint(ec);
-    if (!ec) {
-      // (Appended piecewise: "[" + string trips a GCC 12 -Wrestrict false positive.)
-      const auto a = ep.address();
-      std::string& p = c_->peer;
-      if (a.is_v6()) p.push_back('[');
-      p.append(a.to_string());
-      if (a.is_v6()) p.push_back(']');
-      p.append(":").append(std::to_string(ep.port()));
-    }
+    if (!ec) c_->peer = endpoint_text(ep);
     sock.set_option(tcp::no_delay(true), ec);
   }
   ~tls_transport() override { close(); }

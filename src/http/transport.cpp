@@ -4,6 +4,7 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/write.hpp>
 
+#include "../net/socket_impl.hpp"
 #include "sluice/core/error.hpp"
 
 namespace sluice::detail {
@@ -15,7 +16,7 @@ class tcp_transport final : public http_transport {
   explicit tcp_transport(boost::asio::ip::tcp::socket s) : sock_(std::move(s)) {
     boost::system::error_code ec;
     auto ep = sock_.remote_endpoint(ec);
-    if (!ec) peer_ = ep.address().to_string() + ":" + std::to_string(ep.port());
+    if (!ec) peer_ = endpoint_text(ep);
     sock_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
     sock_.native_non_blocking(true, ec);  // sendfile(2) on native_handle() must not block
   }

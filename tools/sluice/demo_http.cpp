@@ -18,7 +18,6 @@
 
 #include <array>
 #include <boost/asio/io_context.hpp>
-#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -83,19 +82,22 @@ std::string check_response(const std::string& head, bool complete, std::uint64_t
   const auto sp = head.find(' ');
   const int status = sp == std::string::npos ? 0 : std::atoi(head.c_str() + sp + 1);
   if (status != 200) return "GET /: HTTP status " + std::to_string(status);
-  for (std::size_t at = head.find("\r\n"); at != std::string::npos; at = head.find("\r\n", at)) {
+  // Each field line after the status line: "Name: value" (names compared as HTTP does).
+  for (std::size_t at = head.find("\r\n"); at != std::string::npos;) {
     at += 2;
-    constexpr std::string_view name = "content-length:";
-    if (head.size() - at < name.size()) break;
-    bool match = true;
-    for (std::size_t i = 0; i < name.size() && match; ++i)
-      match = std::tolower(static_cast<unsigned char>(head[at + i])) == name[i];
-    if (!match) continue;
-    const std::uint64_t length = std::strtoull(head.c_str() + at + name.size(), nullptr, 10);
-    if (body != length)
-      return "GET /: response body truncated: " + std::to_string(body) + " of " +
-             std::to_string(length) + " bytes";
-    break;
+    const std::size_t eol = head.find("\r\n", at);
+    const std::string_view line(head.data() + at,
+                                (eol == std::string::npos ? head.size() : eol) - at);
+    const std::size_t colon = line.find(':');
+    if (colon != std::string_view::npos &&
+        http_name_equal(line.substr(0, colon), "Content-Length")) {
+      const std::uint64_t length = std::strtoull(line.data() + colon + 1, nullptr, 10);
+      if (body != length)
+        return "GET /: response body truncated: " + std::to_string(body) + " of " +
+               std::to_string(length) + " bytes";
+      break;
+    }
+    at = eol;
   }
   return {};
 }
