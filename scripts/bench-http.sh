@@ -34,7 +34,8 @@
 #
 # Environment knobs:
 #   SLUICE=build/gcc/tools/sluice/sluice   the sluice command line; its side is
-#                                          `$SLUICE serve DIR --port P --host 127.0.0.1`
+#                                          `$SLUICE serve DIR --port P --host 127.0.0.1 --quiet`
+#                                          (no request log, as nginx runs with access_log off)
 #                                          (idle: with --keep-alive 300, as the others)
 #   ROUNDS=5  DURATION=10s (small) / 20s (slow)  SIZE=1G  IDLE_CONNS=10000
 #   SLOW_CLIENTS=200  SLOW_RATE=1M  SLOW_SIZE=16M  WORK=/var/tmp
@@ -169,9 +170,9 @@ start_server() {
   sluice-lib) "$sluice_hello" "$www/hello.txt" "$port" 127.0.0.1 & ;;
   sluice)
     if [[ "$mode" == idle ]]; then # as nginx's and Node's: idle connections stay 300 s
-      "${sluice[@]}" serve "$www" --port "$port" --host 127.0.0.1 --keep-alive 300 &
+      "${sluice[@]}" serve "$www" --port "$port" --host 127.0.0.1 --quiet --keep-alive 300 &
     else
-      "${sluice[@]}" serve "$www" --port "$port" --host 127.0.0.1 &
+      "${sluice[@]}" serve "$www" --port "$port" --host 127.0.0.1 --quiet &
     fi
     ;;
   esac

@@ -27,6 +27,9 @@ ALLOWED = {
     # Sockets (TCP, Unix, TLS) and servers; HTTP on top of them (gzip bodies from codec).
     "net": ["core", "compose", "io"],
     "http": ["core", "compose", "io", "codec", "net"],
+    # The tutorial's writers done right: batching, fan-out, buffering, validating, logging (files
+    # and gzip of rotated logs from io and codec).
+    "sinks": ["core", "compose", "io", "codec"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](sluice/[^>"]+)[>"]')

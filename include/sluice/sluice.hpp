@@ -1,7 +1,8 @@
 // sluice/sluice.hpp: all of sluice in one include, every layer's umbrella header.
 //
 // For faster builds include a layer (<sluice/core.hpp>, <sluice/compose.hpp>, <sluice/io.hpp>,
-// <sluice/codec.hpp>, <sluice/net.hpp>, <sluice/http.hpp>) or a single header
+// <sluice/codec.hpp>, <sluice/net.hpp>, <sluice/http.hpp>,
+// <sluice/sinks.hpp>) or a single header
 // (<sluice/codec/gzip.hpp>) instead.
 #pragma once
 
@@ -11,3 +12,4 @@
 #include "sluice/http.hpp"
 #include "sluice/io.hpp"
 #include "sluice/net.hpp"
+#include "sluice/sinks.hpp"
