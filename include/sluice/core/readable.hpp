@@ -389,6 +389,8 @@ class readable : public virtual stream {
       push_backpressured_ = true;
       ++counters_.push_backpressure;
       push_backpressure_since_ = get_loop().event_time();
+      if (observer_) [[unlikely]]
+        observer_->backpressure_started(*this, stream_side::readable);
     }
     return ok;
   }
@@ -767,7 +769,10 @@ class readable : public virtual stream {
     if (length_ == 0 && emptied) need_readable_ = true;
     if (push_backpressured_) {
       push_backpressured_ = false;
-      counters_.push_backpressured_time += get_loop().event_time() - push_backpressure_since_;
+      const loop::duration lasted = get_loop().event_time() - push_backpressure_since_;
+      counters_.push_backpressured_time += lasted;
+      if (observer_) [[unlikely]]
+        observer_->backpressure_ended(*this, stream_side::readable, lasted);
     }
     if (in_runs) start_collecting();
     do_read(hwm_);

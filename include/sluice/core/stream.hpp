@@ -63,6 +63,32 @@ struct stream_counters {
 
 template <chunk T>
 class readable;
+class stream;
+
+/// Which side of a stream a backpressure episode is on: the writable side (write() returned
+/// false; the episode ends at 'drain') or the readable side (push() returned false; it ends when
+/// the stream is asked to read again).
+enum class stream_side : std::uint8_t { writable, readable };
+
+/// Told when a stream's backpressure episodes start and end, as they happen (the monitor,
+/// sluice/core/monitor.hpp, is one). A stream has at most one observer (set_observer); a stream
+/// without one pays nothing new: the calls sit on the paths that count episodes, not on the
+/// per-chunk path. Called on the stream's loop thread, from inside write()/push() or the drain;
+/// an observer must not destroy or write to the stream from these calls.
+class stream_observer {
+ public:
+  /// write() (writable side) or push() (readable side) just returned false.
+  virtual void backpressure_started(stream& s, stream_side side) = 0;
+  /// The episode is over ('drain', or the next read); `lasted` is its length in
+  /// loop::event_time() steps, as counted in stream_counters.
+  virtual void backpressure_ended(stream& s, stream_side side, loop::duration lasted) = 0;
+
+ protected:
+  stream_observer() = default;
+  stream_observer(const stream_observer&) = default;
+  stream_observer& operator=(const stream_observer&) = default;
+  ~stream_observer() = default;
+};
 
 class stream : public std::enable_shared_from_this<stream> {
  public:
@@ -115,6 +141,12 @@ class stream : public std::enable_shared_from_this<stream> {
   virtual bool off(listener_id id);
 
   [[nodiscard]] const stream_counters& counters() const noexcept { return counters_; }
+
+  /// Sets (or, with nullptr, removes) the observer of this stream's backpressure episodes. One
+  /// at a time: the last call wins. The observer must outlive its registration (a monitor
+  /// removes itself when it is destroyed).
+  void set_observer(stream_observer* o) noexcept { observer_ = o; }
+  [[nodiscard]] stream_observer* observer() const noexcept { return observer_; }
 
   /// The options the stream was made with (Node's autoDestroy / emitClose).
   [[nodiscard]] bool auto_destroy() const noexcept { return auto_destroy_; }
@@ -201,6 +233,7 @@ class stream : public std::enable_shared_from_this<stream> {
   void release_if_done();
 
   stream_counters counters_;
+  stream_observer* observer_ = nullptr;  // set_observer
 
  private:
   template <chunk T>

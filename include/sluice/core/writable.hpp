@@ -359,6 +359,7 @@ class writable : public virtual stream {
     need_drain_ = true;
     ++counters_.write_backpressure;
     backpressure_since_ = get_loop().event_time();
+    if (observer_) observer_->backpressure_started(*this, stream_side::writable);
   }
 
   // `plain`: a single write without a user callback, whose synchronous success on_write_ok
@@ -476,7 +477,9 @@ class writable : public virtual stream {
     if (need_drain_ && length_ == 0 && !ending_ && !destroyed()) {
       need_drain_ = false;
       ++counters_.drains;
-      counters_.write_backpressured_time += get_loop().event_time() - backpressure_since_;
+      const loop::duration lasted = get_loop().event_time() - backpressure_since_;
+      counters_.write_backpressured_time += lasted;
+      if (observer_) observer_->backpressure_ended(*this, stream_side::writable, lasted);
       drain_.emit();
     }
     pendingcb_ -= count;
