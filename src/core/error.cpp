@@ -37,6 +37,10 @@ class stream_category_impl final : public std::error_category {
         return "The operation was aborted";
       case errc::source_changed:
         return "The file changed while it was read";
+      case errc::buffer_overflow:
+        return "Write beyond the stream's max_buffered";
+      case errc::dropped:
+        return "Write dropped by the stream's overflow policy";
     }
     // Codes built by hand from an int may hold anything; message() must still answer.
     return "Unknown stream error " + std::to_string(value);

@@ -1,6 +1,8 @@
 // The lifecycle every stream shares: construct, destroy, 'error' and 'close' exactly once.
 #include "sluice/core/stream.hpp"
 
+#include "sluice/core/writable.hpp"
+
 #include <string>
 
 namespace sluice {
@@ -30,6 +32,22 @@ std::size_t detail::resolve_high_water_mark(std::optional<std::size_t> requested
                             std::string(what) + " " + std::to_string(*requested) +
                                 " exceeds the maximum of " + std::to_string(max_high_water_mark));
   return *requested;
+}
+
+std::size_t detail::resolve_max_buffered(overflow_policy p, std::optional<std::size_t> max_buffered,
+                                         std::size_t hwm) {
+  if (p == overflow_policy::wait) {
+    if (max_buffered)
+      throw std::system_error(make_error_code(errc::invalid_argument),
+                              "max_buffered needs an overflow policy other than wait");
+    return SIZE_MAX;
+  }
+  if (!max_buffered) return hwm;
+  if (*max_buffered < hwm)
+    throw std::system_error(make_error_code(errc::invalid_argument),
+                            "max_buffered " + std::to_string(*max_buffered) +
+                                " is below the high_water_mark " + std::to_string(hwm));
+  return *max_buffered;
 }
 
 void stream::bind(sluice::loop& l, const stream_options& opts) {

@@ -101,6 +101,19 @@ TEST(ManualLoop, DeferSequenceCountsEveryDefer) {
 
 // ---- manual_loop: timers ---------------------------------------------------------------------
 
+TEST(ManualLoop, TimerCountLeavesOutCancelledTimers) {
+  manual_loop loop;
+  log_t log;
+  sluice::timer a = loop.start_timer(10ms, note(log, "a"));
+  loop.start_timer(20ms, note(log, "b"));
+  EXPECT_EQ(loop.timer_count(), 2u);
+  EXPECT_TRUE(a.cancel());
+  EXPECT_EQ(loop.timer_count(), 1u);  // what a test of "timers cancelled on destroy" reads
+  loop.advance(30ms);
+  EXPECT_EQ(log, (log_t{"b"}));
+  EXPECT_EQ(loop.timer_count(), 0u);
+}
+
 TEST(ManualLoop, TimersFireInTimeOrder) {
   manual_loop loop;
   log_t log;

@@ -31,7 +31,9 @@ std::string node_code(std::error_code ec) {
       return "ERR_OUT_OF_RANGE";
     case errc::aborted:
       return "ABORT_ERR";
-    case errc::source_changed:  // no Node counterpart
+    case errc::source_changed:  // these have no Node counterpart
+    case errc::buffer_overflow:
+    case errc::dropped:
       return ec.message();
   }
   return ec.message();

@@ -29,6 +29,8 @@ enum class errc {
   out_of_range,             // ERR_OUT_OF_RANGE; equivalent to std::errc::result_out_of_range
   aborted,                  // AbortError; equivalent to std::errc::operation_canceled
   source_changed,           // a file changed size while it was read (gzip: "file size changed")
+  buffer_overflow,          // a write beyond max_buffered under overflow_policy::error
+  dropped,  // a write dropped by overflow_policy::drop_newest/drop_oldest (its callback's code)
 };
 
 /// The category of sluice::errc codes; its name() is "sluice.stream".

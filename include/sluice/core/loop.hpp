@@ -232,7 +232,12 @@ class manual_loop final : public loop {
   /// As run_until_quiet(), but gives up waiting once `limit` of real time has passed. Returns
   /// false if it gave up (work still outstanding).
   bool run_until_quiet_for(std::chrono::steady_clock::duration limit);
-  [[nodiscard]] std::size_t timer_count() const noexcept { return timers_.size(); }
+  /// Timers armed and neither fired nor cancelled.
+  [[nodiscard]] std::size_t timer_count() const noexcept {
+    std::size_t n = 0;
+    for (const auto& [key, s] : timers_) n += s->pending ? 1 : 0;
+    return n;
+  }
   /// Posted tasks waiting in the inbox.
   [[nodiscard]] std::size_t posted_count() const;
 

@@ -29,6 +29,8 @@ struct writable_spec {
   bool auto_destroy = true;
   bool emit_close = true;
   std::string name{};
+  overflow_policy overflow = overflow_policy::wait;  ///< writable_options::overflow
+  std::optional<std::size_t> max_buffered{};         ///< writable_options::max_buffered
   std::function<void(writable<T>&, T&&, write_callback)> write{};
   std::function<void(writable<T>&, std::vector<T>&, write_callback)> writev{};
   std::function<void(writable<T>&, callback)> final{};
@@ -96,7 +98,8 @@ template <chunk T>
 class lambda_writable final : public writable<T> {
  public:
   lambda_writable(loop& l, writable_spec<T> s)
-      : writable<T>(l, {s.high_water_mark, s.auto_destroy, s.emit_close, s.name}),
+      : writable<T>(l, {s.high_water_mark, s.auto_destroy, s.emit_close, s.name, s.overflow,
+                        s.max_buffered}),
         spec_(std::move(s)) {
     if (spec_.construct) this->use_construct();
   }

@@ -54,6 +54,9 @@ struct stream_counters {
   std::uint64_t write_backpressure = 0;  ///< episodes where write() returned false
   std::uint64_t push_backpressure = 0;   ///< episodes where push() returned false
   std::uint64_t drains = 0;              ///< 'drain' events emitted
+  /// Writes refused by the overflow policy (writable_options::overflow): dropped, or failed with
+  /// buffer_overflow.
+  std::uint64_t overflowed = 0;
   /// Total time from write()==false to 'drain', in loop::event_time() steps (no clock read per
   /// chunk).
   loop::duration write_backpressured_time{};

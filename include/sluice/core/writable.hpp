@@ -21,6 +21,24 @@
 
 namespace sluice {
 
+/// What write() does with a chunk that would take the buffered size past
+/// writable_options::max_buffered (docs/writers.md, "Overflow policies"). For producers that
+/// cannot wait for 'drain' (a sensor, a datagram socket, a log call on a hot path).
+enum class overflow_policy : std::uint8_t {
+  wait,         ///< Node's behaviour: buffer it; write() returns false (no hard limit)
+  error,        ///< fail the write and the stream with errc::buffer_overflow
+  drop_newest,  ///< drop this chunk: its callback gets errc::dropped
+  drop_oldest,  ///< drop buffered (not yet started) chunks, oldest first, until it fits; their
+                ///< callbacks get errc::dropped (this chunk is dropped if it still does not fit)
+};
+
+namespace detail {
+/// max_buffered as the stream keeps it: "no limit" for wait. Throws std::system_error
+/// (invalid_argument) for a limit given with wait, or a limit below the highWaterMark.
+std::size_t resolve_max_buffered(overflow_policy p, std::optional<std::size_t> max_buffered,
+                                 std::size_t hwm);
+}  // namespace detail
+
 /// Options of a writable (flattened so designated initializers work).
 struct writable_options {
   /// Buffered size at which write() starts returning false. Default: the process-wide default
@@ -29,6 +47,12 @@ struct writable_options {
   bool auto_destroy = true;
   bool emit_close = true;
   std::string name{};
+  /// What a write beyond max_buffered does. Under every policy but wait, writable_length() never
+  /// exceeds max_buffered.
+  overflow_policy overflow = overflow_policy::wait;
+  /// The hard limit on the buffered size (same unit as the highWaterMark), for the policies other
+  /// than wait; default: the highWaterMark. Must be at least the highWaterMark.
+  std::optional<std::size_t> max_buffered{};
 };
 
 template <chunk T>
@@ -129,13 +153,19 @@ class writable : public virtual stream {
 
  protected:
   writable(sluice::loop& l, const writable_options& o)
-      : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(), "high_water_mark")) {
+      : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(), "high_water_mark")),
+        max_buffered_(detail::resolve_max_buffered(o.overflow, o.max_buffered, hwm_)),
+        overflow_(o.overflow),
+        no_runs_(o.overflow != overflow_policy::wait) {
     bind(l, stream_options{o.auto_destroy, o.emit_close, o.name});
   }
   // For duplex, which binds the shared stream base itself.
   explicit writable(const writable_options& o)
       : hwm_(detail::resolve_high_water_mark(o.high_water_mark, mode_of<T>(),
-                                             "writable_high_water_mark")) {}
+                                             "writable_high_water_mark")),
+        max_buffered_(detail::resolve_max_buffered(o.overflow, o.max_buffered, hwm_)),
+        overflow_(o.overflow),
+        no_runs_(o.overflow != overflow_policy::wait) {}
 
   /// Handles one chunk; call `cb` exactly once when done (synchronously or later). Default: pass
   /// it to do_writev as a batch of one, or fail with method_not_implemented.
@@ -215,7 +245,88 @@ class writable : public virtual stream {
     return (*run_state_ & run_stop_bits) == 0;
   }
 
-  /// Runs after end(), once every write has completed; 'finish' waits for `cb`.
+  /// Opt in to accept()/acknowledge() (call from the derived constructor). Such a stream takes
+  /// no runs: every write reaches do_write or do_writev.
+  void use_accept() noexcept {
+    accepts_ = true;
+    no_runs_ = true;
+  }
+
+  /// In do_write/do_writev (or later), instead of calling `cb`: the write is *accepted*. The
+  /// next write may reach do_write at once, but the chunk stays counted in writable_length(), so
+  /// write() and 'drain' still see it, and its callback, and 'finish', wait until acknowledge()
+  /// covers it. For writers whose work is done later and in groups (batch_writer: a write is done
+  /// when the batch holding it was flushed). Needs use_accept(). Accepting a write that already
+  /// completed (or completing one that was accepted) is a multiple_callback error.
+  void accept(const write_callback& cb) {
+    assert(accepts_ && "accept() needs use_accept() in the constructor");
+    if (cb.w_ != this || write_cb_state_ != cb_expected || cb.gen_ != gen_) [[unlikely]] {
+      error_or_destroy(make_error_code(errc::multiple_callback));
+      return;
+    }
+    if (!inflight_cb_ && !inflight_batch_ && !accepted_.empty() && accepted_.back().plain() &&
+        accepted_.back().len == writelen_) {
+      ++accepted_.back().count;  // a run of plain writes of one size (object mode): one entry
+    } else {
+      accepted_entry e{1, writelen_, std::move(inflight_cb_), {}};
+      inflight_cb_ = nullptr;
+      if (inflight_batch_) {
+        e.more.swap(inflight_batch_cbs_);
+        inflight_batch_ = false;
+      }
+      accepted_.push_back(std::move(e));
+    }
+    ++accepted_count_;
+    plain_gen_ = 0;
+    writing_ = false;
+    write_cb_state_ = cb_none;
+    writelen_ = 0;
+    if (!buffered_.empty()) clear_buffer();
+  }
+
+  /// Completes the `n` oldest accepted writes (each do_write or do_writev call accepted counts
+  /// one), in the order they were accepted: their callbacks run with success, on a later tick if
+  /// called from inside do_write. With `ec`, they fail with it and so does the stream, as when a
+  /// write fails. After destroy() (which failed every accepted write with stream_destroyed) it
+  /// does nothing; acknowledging more than are waiting is a multiple_callback error.
+  void acknowledge(std::size_t n, std::error_code ec = {}) {
+    if (n == 0 || destroyed()) return;
+    if (n > accepted_count_) [[unlikely]] {
+      if (!destroyed() && !errored()) error_or_destroy(make_error_code(errc::multiple_callback));
+      return;
+    }
+    accepted_count_ -= n;
+    std::vector<callback> cbs;
+    for (std::size_t left = n; left != 0;) {
+      accepted_entry& e = accepted_.front();
+      const std::size_t k = std::min(left, e.count);
+      length_ -= k * e.len;
+      left -= k;
+      if ((e.count -= k) != 0) break;  // part of a run of plain writes
+      if (e.cb) cbs.push_back(std::move(e.cb));
+      for (auto& c : e.more) cbs.push_back(std::move(c));
+      accepted_.pop_front();
+    }
+    if (ec) [[unlikely]] {
+      set_errored(ec);
+      pendingcb_ -= n - 1;  // on_write_error takes the last one
+      if (sync_)
+        defer([this, ec, cbs = std::move(cbs)] { on_write_error(ec, cbs); });
+      else
+        on_write_error(ec, cbs);
+      return;
+    }
+    if (sync_)
+      defer([this, n, cbs = std::move(cbs)] { after_write(n, nullptr, cbs); });
+    else
+      after_write(n, nullptr, cbs);
+  }
+
+  /// Accepted writes not yet acknowledged.
+  [[nodiscard]] std::size_t accepted_count() const noexcept { return accepted_count_; }
+
+  /// Runs after end(), once every write has completed (or, with use_accept(), been accepted);
+  /// 'finish' waits for `cb` and for every accepted write's acknowledgement.
   virtual void do_final(callback cb) {
     final_is_default_ = true;  // lets the stream behave as Node does for a stream without _final
     cb({});
@@ -225,7 +336,8 @@ class writable : public virtual stream {
   void writable_side_destroying() override {
     // Pending writes and end() callbacks fail on a later tick (Node's errorBuffer). As in
     // Node 20, only what is pending now: an end() callback added later is never called.
-    if (!buffered_.empty() || !on_finished_.empty()) defer([this] { error_buffer(); });
+    if (!buffered_.empty() || !on_finished_.empty() || !accepted_.empty())
+      defer([this] { error_buffer(); });
   }
   void writable_side_constructed() override {
     if (!writing_) clear_buffer();
@@ -242,6 +354,15 @@ class writable : public virtual stream {
     T chunk;
     callback cb;
   };
+  // Accepted writes (accept()): one with callbacks, or a run of `count` plain writes of one size.
+  // Their sizes are still in length_.
+  struct accepted_entry {
+    std::size_t count = 1;
+    std::size_t len = 0;         // the size of each
+    callback cb;                 // the write's callback (one do_write)
+    std::vector<callback> more;  // the callbacks of a do_writev's chunks
+    [[nodiscard]] bool plain() const noexcept { return !cb && more.empty(); }
+  };
   enum class writev_support : std::uint8_t { unknown, yes, no };
 
   template <class... A>
@@ -255,8 +376,11 @@ class writable : public virtual stream {
   int write_impl(T&& chunk, const callback& cb) {
     if (ending_ || destroyed()) [[unlikely]]
       return write_rejected(cb);
-    ++pendingcb_;
     const std::size_t len = chunk_traits<T>::size(chunk);
+    if (length_ + len > max_buffered_) [[unlikely]] {
+      if (!make_room(len)) return write_overflowed(len, cb);
+    }
+    ++pendingcb_;
     ++counters_.chunks_in;
     counters_.bytes_in += chunk_traits<T>::bytes(chunk);
     length_ += len;
@@ -280,7 +404,7 @@ class writable : public virtual stream {
   // Whether write_run would take anything: the stream is idle (nothing in flight or buffered,
   // not corked, constructed, healthy, not ending).
   [[nodiscard]] bool can_take_run() const noexcept {
-    return !writing_ && (lifecycle_word() & run_stop_bits) == 0 && buffered_.empty();
+    return !writing_ && (lifecycle_word() & run_stop_bits) == 0 && buffered_.empty() && !no_runs_;
   }
 
   // What write_run did: items taken from the front (the rest are untouched, for the caller to
@@ -349,6 +473,38 @@ class writable : public virtual stream {
     if (cb) defer([cb, err] { cb(err); });
     error_or_destroy(err, true);
     return -1;
+  }
+
+  // drop_oldest: drops buffered chunks (not the one in flight, nor accepted ones), oldest first,
+  // until `len` more fits under max_buffered. Returns whether it fits.
+  [[gnu::noinline]] bool make_room(std::size_t len) {
+    if (overflow_ != overflow_policy::drop_oldest) return false;
+    const std::error_code dropped = make_error_code(errc::dropped);
+    while (length_ + len > max_buffered_ && !buffered_.empty()) {
+      entry e = std::move(buffered_.front());
+      buffered_.pop_front();
+      length_ -= chunk_traits<T>::size(e.chunk);
+      --pendingcb_;
+      ++counters_.overflowed;
+      if (e.cb) defer([cb = std::move(e.cb), dropped] { cb(dropped); });
+    }
+    return length_ + len <= max_buffered_;
+  }
+
+  // A write the overflow policy refuses: dropped (write() returns false, as a full buffer's
+  // does, and a 'drain' follows once it empties), or, under error, failing the stream.
+  [[gnu::noinline]] int write_overflowed(std::size_t len, const callback& cb) {
+    ++counters_.overflowed;
+    if (overflow_ == overflow_policy::error) {
+      const std::error_code ec = make_error_code(errc::buffer_overflow);
+      if (cb) defer([cb, ec] { cb(ec); });
+      fail(ec, "write of " + std::to_string(len) + " with " + std::to_string(length_) +
+                   " buffered, beyond max_buffered " + std::to_string(max_buffered_));
+      return -1;
+    }
+    if (cb) defer([cb] { cb(make_error_code(errc::dropped)); });
+    if (!need_drain_ && length_ != 0) note_write_backpressure();
+    return 0;
   }
 
   [[gnu::noinline]] void buffer_write(T&& chunk, const callback& cb) {
@@ -506,6 +662,15 @@ class writable : public virtual stream {
       length_ -= chunk_traits<T>::size(b.chunk);
       if (b.cb) b.cb(e);
     }
+    // Accepted writes not acknowledged: they fail too (a later acknowledge() finds none).
+    auto accepted = std::move(accepted_);
+    accepted_.clear();
+    accepted_count_ = 0;
+    for (auto& a : accepted) {
+      length_ -= a.count * a.len;
+      if (a.cb) a.cb(e);
+      for (auto& c : a.more) c(e);
+    }
     call_finished_callbacks(errored() ? errored() : make_error_code(errc::stream_destroyed));
   }
 
@@ -601,9 +766,14 @@ class writable : public virtual stream {
       on_finished_.push_back(std::move(cb));
   }
 
+  // Every write has completed or been accepted: do_final may run.
+  [[nodiscard]] bool need_final() const noexcept {
+    return ending_ && !destroyed() && constructed() && !errored() && buffered_.empty() &&
+           !finished_ && !writing_ && !error_emitted() && !close_emitted();
+  }
+  // ... and every accepted write has been acknowledged: 'finish' may come.
   [[nodiscard]] bool need_finish() const noexcept {
-    return ending_ && !destroyed() && constructed() && length_ == 0 && !errored() &&
-           buffered_.empty() && !finished_ && !writing_ && !error_emitted() && !close_emitted();
+    return need_final() && length_ == 0 && accepted_.empty();
   }
 
   void prefinish() {
@@ -645,8 +815,14 @@ class writable : public virtual stream {
   }
 
   void finish_maybe(bool sync) {
-    if (!need_finish()) return;
+    if (!need_final()) return;
     prefinish();
+    if (!need_finish()) return;  // accepted writes still to be acknowledged
+    if (final_done_ && !prefinished_) {
+      // do_final completed before the last acknowledgement: 'prefinish' now.
+      prefinished_ = true;
+      prefinish_.emit();
+    }
     if (pendingcb_ != 0) return;
     if (sync) {
       ++pendingcb_;
@@ -686,7 +862,13 @@ class writable : public virtual stream {
   std::uint64_t gen_ = 0;        // identifies the write in flight, to catch a second callback
   std::uint64_t plain_gen_ = 0;  // gen_ while a plain write (see start_write_call) is in flight
   std::deque<entry> buffered_;
-  callback inflight_cb_;                      // user callback of the single write in flight
+  std::deque<accepted_entry> accepted_;  // accept()ed, not yet acknowledge()d, oldest first
+  std::size_t accepted_count_ = 0;       // writes in accepted_
+  std::size_t max_buffered_ = SIZE_MAX;  // the overflow policy's hard limit (SIZE_MAX: wait)
+  overflow_policy overflow_ = overflow_policy::wait;
+  bool accepts_ = false;  // use_accept()
+  bool no_runs_ = false;  // write runs off: an overflow policy or accept() in use
+  callback inflight_cb_;  // user callback of the single write in flight
   std::vector<callback> inflight_batch_cbs_;  // user callbacks of the writev in flight
   bool inflight_batch_ = false;
   struct after_write_batch {
