@@ -14,8 +14,11 @@
 #include <utility>
 #include <vector>
 
+#include "sluice/core/buffer.hpp"
 #include "sluice/core/loop.hpp"
 #include "sluice/core/make.hpp"
+#include "sluice/io/file.hpp"
+#include "support/temp_files.hpp"
 
 namespace {
 
@@ -584,6 +587,35 @@ TEST(MultiWriterDestroy, TargetListenersDetachedAndNoCycle) {
   }
   loop.advance(1ms);
   EXPECT_TRUE(weak.expired());  // the held write callback in "a" does not keep it alive
+}
+
+// ---- real files ----------------------------------------------------------------------------
+
+TEST(MultiWriterFiles, QuorumOfFilesSurvivesAMissingDirectory) {
+  sluice::test::temp_dir dir;
+  manual_loop loop;
+  const std::size_t fds = sluice::test::open_fd_count();
+  std::vector<sluice::multi_writer_target<sluice::buffer>> v{
+      {"one", sluice::make_file_writer(loop, dir / "one.txt")},
+      {"two", sluice::make_file_writer(loop, dir / "two.txt")},
+      {"gone", sluice::make_file_writer(loop, dir / "no-such-dir" / "x.txt")}};
+  auto w = sluice::make_multi_writer<sluice::buffer>(loop, std::move(v),
+                                                     {.policy = fan_out_policy::quorum(2)});
+  std::vector<std::string> log;
+  for (const char* line : {"alpha\n", "beta\n", "gamma\n"})
+    w->write(sluice::buffer::copy_of(line),
+             [&log](std::error_code ec) { log.push_back(ec ? ec.message() : "ok"); });
+  w->end([&log](std::error_code ec) { log.push_back("end " + (ec ? ec.message() : "ok")); });
+  loop.run();
+  EXPECT_EQ(log, (lines{"ok", "ok", "ok", "end ok"}));
+  EXPECT_EQ(sluice::test::read_file(dir / "one.txt"), "alpha\nbeta\ngamma\n");
+  EXPECT_EQ(sluice::test::read_file(dir / "two.txt"), "alpha\nbeta\ngamma\n");
+  const auto st = w->target_counters();
+  EXPECT_EQ(st[2].state, target_state::dead);
+  EXPECT_EQ(st[2].error, std::errc::no_such_file_or_directory);
+  EXPECT_EQ(st[0].delivered, 3U);
+  EXPECT_TRUE(st[0].finished);
+  EXPECT_EQ(sluice::test::open_fd_count(), fds);  // every target closed its file
 }
 
 TEST(MultiWriter, RejectsBadOptions) {
