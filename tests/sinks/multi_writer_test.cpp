@@ -503,6 +503,28 @@ TEST(MultiWriterEnd, AllFailsWhenATargetDiesWhileEnding) {
   EXPECT_EQ(w2->error_message(), "write: all of 2 not met: a ok, b dead (boom): boom");
 }
 
+TEST(MultiWriterEnd, TargetFailingToFinishFailsEndWithItsCause) {
+  manual_loop loop;
+  targets_t ts{mk(loop, "a", ack::now)};
+  auto b = std::make_shared<fake>();
+  b->name = "b";
+  b->s = sluice::make_writable<int>(
+      loop, {.name = "b",
+             .write = [](sluice::writable<int>&, int&&, auto cb) { cb(); },
+             .final = [](sluice::writable<int>&, sluice::callback cb) { cb(boom()); }});
+  ts.push_back(b);
+  auto w = make(loop, ts, {.policy = fan_out_policy::quorum(2)});
+  recorder r;
+  r.watch(loop, *w);
+  w->write(1, r.cb(loop, "w1"));
+  w->end(r.cb(loop, "end"));
+  loop.advance(1ms);
+  EXPECT_EQ(r.log, (lines{"0 w1 ok", "0 end boom", "0 error boom", "0 close"}));
+  EXPECT_EQ(w->error_message(),
+            "end: quorum(2) of 2 not met: a ok (finished), b dead (boom): boom");
+  EXPECT_EQ(r.errors, 1);
+}
+
 // ---- destroy -----------------------------------------------------------------------------
 
 TEST(MultiWriterDestroy, WithAnItemInFlightFailsItOnceAndDestroysTargets) {

@@ -276,8 +276,9 @@ class multi_writer final : public writable<T> {
     return target_state::ok;
   }
 
-  // Runs `fn(*this)` later if the multi_writer still exists (callbacks stored in targets and
-  // timers hold it weakly: it owns them, so a strong reference would be a cycle).
+  // `fn` as a callback that does nothing once the multi_writer is gone or destroyed. Callbacks
+  // stored in targets and timers hold it weakly: it owns them, so a strong reference would be a
+  // cycle (a target that never calls back would keep both alive).
   template <class F>
   auto guarded(F fn) {
     return [weak = this->weak_from_this(), this, fn = std::move(fn)](auto&&... args) {
