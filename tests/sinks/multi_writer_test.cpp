@@ -24,9 +24,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using sluice::fan_out_policy;
+using sluice::fan_out_state;
 using sluice::manual_loop;
 using sluice::multi_writer;
-using sluice::target_state;
 using ms = std::chrono::milliseconds;
 
 class test_category final : public std::error_category {
@@ -153,7 +153,7 @@ TEST(MultiWriterAll, SlowestTargetGovernsBackpressure) {
   EXPECT_EQ(w->counters().drains, 1U);
   for (const auto& st : w->target_counters()) {
     EXPECT_EQ(st.delivered, 3U) << st.name;
-    EXPECT_EQ(st.state, target_state::ok);
+    EXPECT_EQ(st.state, fan_out_state::ok);
   }
   w->destroy();
   loop.advance(1ms);
@@ -192,7 +192,7 @@ TEST(MultiWriterAll, DeadTargetFailsTheFirstWrite) {
   loop.advance(1ms);
   EXPECT_EQ(r.log, (lines{"0 w1 boom", "0 error boom", "0 close"}));
   EXPECT_TRUE(ts[0]->got.empty());  // nothing half-written when the policy cannot be met
-  EXPECT_EQ(w->target_counters()[1].state, target_state::dead);
+  EXPECT_EQ(w->target_counters()[1].state, fan_out_state::dead);
 }
 
 TEST(MultiWriterAll, SlowTargetTimesOutAndFailsWithTimedOut) {
@@ -229,7 +229,7 @@ TEST(MultiWriterAny, FirstAckCompletesLateAcksStillCount) {
   EXPECT_EQ(r.log, (lines{"2 w1 ok", "4 w2 ok"}));
   EXPECT_FALSE(w->errored());
   auto st = w->target_counters();
-  EXPECT_EQ(st[2].state, target_state::dead);
+  EXPECT_EQ(st[2].state, fan_out_state::dead);
   EXPECT_EQ(st[2].error, boom());
   EXPECT_EQ(st[2].failed, 1U);
   EXPECT_EQ(st[1].delivered, 0U);
@@ -286,7 +286,7 @@ TEST(MultiWriterQuorum, SlowTargetLagsIsSkippedAndCatchesUp) {
   // Never more than queue_limit behind: 1 in its write hook, 2 in its own buffer.
   EXPECT_EQ(ts[2]->got, (std::vector<int>{1}));
   auto st = w->target_counters();
-  EXPECT_EQ(st[2].state, target_state::lagging);
+  EXPECT_EQ(st[2].state, fan_out_state::lagging);
   EXPECT_EQ(st[2].lagging, 3U);
   EXPECT_EQ(st[2].in_flight, 2U);
   EXPECT_EQ(st[0].lagging, 0U);
@@ -297,13 +297,13 @@ TEST(MultiWriterQuorum, SlowTargetLagsIsSkippedAndCatchesUp) {
   loop.advance(1ms);
   st = w->target_counters();
   EXPECT_EQ(st[2].delivered, 1U);
-  EXPECT_EQ(st[2].state, target_state::lagging);  // 2 and 6 unacknowledged
+  EXPECT_EQ(st[2].state, fan_out_state::lagging);  // 2 and 6 unacknowledged
   EXPECT_EQ(r.log.back(), "12 w6 ok");
   ts[2]->release();
   ts[2]->release();
   loop.advance(1ms);
   EXPECT_EQ(ts[2]->got, (std::vector<int>{1, 2, 6}));
-  EXPECT_EQ(w->target_counters()[2].state, target_state::ok);
+  EXPECT_EQ(w->target_counters()[2].state, fan_out_state::ok);
   EXPECT_EQ(w->target_counters()[2].delivered, 3U);
 }
 
@@ -324,7 +324,7 @@ TEST(MultiWriterQuorum, LaggingTargetThatCatchesUpTakesTheWaitingItem) {
   loop.advance(1ms);
   EXPECT_EQ(r.log, (lines{"1 w1 ok", "3 w2 ok"}));
   EXPECT_FALSE(w->errored());
-  EXPECT_EQ(w->target_counters()[2].state, target_state::dead);
+  EXPECT_EQ(w->target_counters()[2].state, fan_out_state::dead);
 }
 
 TEST(MultiWriterQuorum, TimeoutsOpenTheBreakerAndAProbeClosesIt) {
@@ -342,30 +342,30 @@ TEST(MultiWriterQuorum, TimeoutsOpenTheBreakerAndAProbeClosesIt) {
   loop.advance(10ms);
   auto st = w->target_counters();
   EXPECT_EQ(st[2].timeouts, 2U);
-  EXPECT_EQ(st[2].state, target_state::open);
+  EXPECT_EQ(st[2].state, fan_out_state::open);
   EXPECT_EQ(st[2].opened, 1U);
   EXPECT_EQ(st[2].in_flight, 2U);
   w->write(3, r.cb(loop, "w3"));  // skipped while open
   loop.advance(89ms);
   EXPECT_EQ(ts[2]->got, (std::vector<int>{1}));
   EXPECT_EQ(w->target_counters()[2].in_flight, 2U);
-  EXPECT_EQ(w->target_counters()[2].state, target_state::open);
+  EXPECT_EQ(w->target_counters()[2].state, fan_out_state::open);
   loop.advance(1ms);  // 100 ms after it opened at 10
   loop.advance(10ms);
-  EXPECT_EQ(w->target_counters()[2].state, target_state::half_open);
+  EXPECT_EQ(w->target_counters()[2].state, fan_out_state::half_open);
   // It answers, late: delivered, but not a closing probe.
   ts[2]->release();
   ts[2]->release();
   loop.advance(1ms);
   st = w->target_counters();
   EXPECT_EQ(st[2].delivered, 2U);
-  EXPECT_EQ(st[2].state, target_state::half_open);
+  EXPECT_EQ(st[2].state, fan_out_state::half_open);
   w->write(4, r.cb(loop, "w4"));  // the probe
   loop.advance(1ms);
   EXPECT_EQ(ts[2]->got, (std::vector<int>{1, 2, 4}));
   ts[2]->release();
   loop.advance(1ms);
-  EXPECT_EQ(w->target_counters()[2].state, target_state::ok);
+  EXPECT_EQ(w->target_counters()[2].state, fan_out_state::ok);
   // The probe is not needed for the quorum: w4 completed with a and b.
   EXPECT_EQ(r.log, (lines{"0 w1 ok", "0 w2 ok", "10 w3 ok", "111 w4 ok"}));
   EXPECT_GT(w->pending_timers(), 0U);
@@ -385,14 +385,14 @@ TEST(MultiWriterQuorum, FailedProbeReopensTheBreaker) {
                  .cool_down = 50ms});
   w->write(1);
   loop.advance(10ms);
-  EXPECT_EQ(w->target_counters()[2].state, target_state::open);
+  EXPECT_EQ(w->target_counters()[2].state, fan_out_state::open);
   loop.advance(50ms);
   w->write(2);  // probe at 60
   loop.advance(9ms);
-  EXPECT_EQ(w->target_counters()[2].state, target_state::half_open);
+  EXPECT_EQ(w->target_counters()[2].state, fan_out_state::half_open);
   loop.advance(1ms);
   const auto st = w->target_counters()[2];
-  EXPECT_EQ(st.state, target_state::open);
+  EXPECT_EQ(st.state, fan_out_state::open);
   EXPECT_EQ(st.opened, 2U);
   EXPECT_EQ(st.timeouts, 2U);
   EXPECT_EQ(st.in_flight, 2U);
@@ -420,6 +420,10 @@ TEST(MultiWriterQuorum, UnmetQuorumListsEveryTarget) {
   EXPECT_EQ(r.log, (lines{"10 w1 " + to, "10 error " + to, "10 close"}));
   EXPECT_EQ(w->error_message(),
             "write: quorum(2) of 3 not met: a ok, b dead (boom), c open (" + to + "): " + to);
+  w->destroy();  // after the failure: nothing more
+  loop.advance(1ms);
+  EXPECT_EQ(r.log.size(), 3U);
+  EXPECT_EQ(w->errored(), std::errc::timed_out);
   EXPECT_EQ(w->pending_timers(), 0U);  // c's cool-down, cancelled
   loop.advance(1s);
   EXPECT_EQ(loop.timer_count(), 0U);
@@ -633,7 +637,7 @@ TEST(MultiWriterFiles, QuorumOfFilesSurvivesAMissingDirectory) {
   EXPECT_EQ(sluice::test::read_file(dir / "one.txt"), "alpha\nbeta\ngamma\n");
   EXPECT_EQ(sluice::test::read_file(dir / "two.txt"), "alpha\nbeta\ngamma\n");
   const auto st = w->target_counters();
-  EXPECT_EQ(st[2].state, target_state::dead);
+  EXPECT_EQ(st[2].state, fan_out_state::dead);
   EXPECT_EQ(st[2].error, std::errc::no_such_file_or_directory);
   EXPECT_EQ(st[0].delivered, 3U);
   EXPECT_TRUE(st[0].finished);

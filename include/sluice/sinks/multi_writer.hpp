@@ -89,7 +89,7 @@ struct multi_writer_target {
 };
 
 /// A target's health, as the multi_writer sees it.
-enum class target_state : std::uint8_t {
+enum class fan_out_state : std::uint8_t {
   ok,         ///< takes every item
   lagging,    ///< queue_limit items unacknowledged: skipped (any/quorum) until it catches up
   open,       ///< circuit breaker open: skipped until cool_down passes
@@ -98,26 +98,26 @@ enum class target_state : std::uint8_t {
 };
 
 /// "ok", "lagging", "open", "half-open", "dead".
-[[nodiscard]] inline const char* to_string(target_state s) noexcept {
+[[nodiscard]] inline const char* to_string(fan_out_state s) noexcept {
   switch (s) {
-    case target_state::ok:
+    case fan_out_state::ok:
       return "ok";
-    case target_state::lagging:
+    case fan_out_state::lagging:
       return "lagging";
-    case target_state::open:
+    case fan_out_state::open:
       return "open";
-    case target_state::half_open:
+    case fan_out_state::half_open:
       return "half-open";
-    case target_state::dead:
+    case fan_out_state::dead:
       break;
   }
   return "dead";
 }
 
 /// A snapshot of one target's counters.
-struct target_stats {
+struct fan_out_stats {
   std::string name;
-  target_state state = target_state::ok;
+  fan_out_state state = fan_out_state::ok;
   std::uint64_t delivered = 0;  ///< items it acknowledged (late ones included)
   std::uint64_t failed = 0;     ///< items it failed (write error, or pending when it died)
   std::uint64_t timeouts = 0;   ///< items not acknowledged within target_timeout
@@ -159,8 +159,8 @@ class multi_writer final : public writable<T> {
   }
 
   /// A snapshot of every target's counters, in the order the targets were given.
-  [[nodiscard]] std::vector<target_stats> target_counters() const {
-    std::vector<target_stats> out;
+  [[nodiscard]] std::vector<fan_out_stats> target_counters() const {
+    std::vector<fan_out_stats> out;
     out.reserve(targets_.size());
     for (const auto& t : targets_)
       out.push_back({t.name, state_of(t), t.delivered, t.failed, t.timeouts, t.lagging, t.opened,
@@ -268,12 +268,12 @@ class multi_writer final : public writable<T> {
     bool doomed = false;  // could not be met when it came: written to no target
   };
 
-  [[nodiscard]] target_state state_of(const target& t) const noexcept {
-    if (t.dead) return target_state::dead;
-    if (t.open) return target_state::open;
-    if (t.half_open) return target_state::half_open;
-    if (t.outstanding.size() >= opts_.queue_limit) return target_state::lagging;
-    return target_state::ok;
+  [[nodiscard]] fan_out_state state_of(const target& t) const noexcept {
+    if (t.dead) return fan_out_state::dead;
+    if (t.open) return fan_out_state::open;
+    if (t.half_open) return fan_out_state::half_open;
+    if (t.outstanding.size() >= opts_.queue_limit) return fan_out_state::lagging;
+    return fan_out_state::ok;
   }
 
   // `fn` as a callback that does nothing once the multi_writer is gone or destroyed. Callbacks
@@ -516,11 +516,11 @@ class multi_writer final : public writable<T> {
                     std::to_string(targets_.size()) + " not met:";
     const char* sep = " ";
     for (const auto& t : targets_) {
-      const target_state st = state_of(t);
+      const fan_out_state st = state_of(t);
       s += sep;
       s += t.name + ' ' + to_string(st);
       if (t.finished) s += " (finished)";
-      if ((st == target_state::dead || st == target_state::open) && t.error)
+      if ((st == fan_out_state::dead || st == fan_out_state::open) && t.error)
         s += " (" + t.error.message() + ")";
       sep = ", ";
     }
