@@ -132,6 +132,13 @@ struct fan_out_stats {
 /// make_multi_writer(). The multi_writer owns its targets: end() ends them, destroy() destroys
 /// them, and it listens to their events (so do not destroy a target behind its back unless you
 /// mean that target to be dead).
+///
+/// Contract: each write's callback runs exactly once, never from within write(): with success
+/// when the policy is met, or with the error that made it impossible (the stream then fails
+/// with that error and an error_message() naming every target's state), or with the destroy
+/// error (stream_destroyed without one) if destroy() comes first. end()'s callback likewise,
+/// once every live target finished (see do_final). A target's late acknowledgement only updates
+/// its counters.
 template <fan_out_chunk T>
 class multi_writer final : public writable<T> {
   using write_callback = typename writable<T>::write_callback;
