@@ -262,11 +262,12 @@ void rotating_file_writer::on_job(job_result r) {
   bytes_written_ += r.written;
   next_ += r.chunks;
   if (r.err != 0) {
+    // Take the write's callback before fail(): destroying must not complete it a second time.
     const std::error_code ec = sys_error(r.err);
-    fail(ec, std::move(r.context));
     write_pending_ = false;
     pending_.clear();
     write_callback cb = std::move(pending_cb_);
+    fail(ec, std::move(r.context));
     cb(ec);
     settle();
     return;
