@@ -280,6 +280,13 @@ log_writer::log_writer(sluice::loop& l, std::shared_ptr<writable<buffer>> destin
 
 log_writer::~log_writer() { unwatch(); }
 
+log_writer_stats log_writer::stats() const {
+  log_writer_stats s = stats_;
+  if (const auto* file = dynamic_cast<const rotating_file_writer*>(dest_.get()))
+    s.rotations = file->rotations();
+  return s;
+}
+
 std::shared_ptr<log_writer> log_writer::self() {
   return std::dynamic_pointer_cast<log_writer>(shared_from_this());
 }

@@ -101,8 +101,9 @@ void rotate(const file_plan& p, int& fd, int& err, std::string& context) {
         if (err != 0) break;
       }
     }
-    if (err == 0 && ::rename(p.path.c_str(), p.rotated(1, false).c_str()) != 0) {
-      err = errno;
+    // (A current file someone else removed is no error: there is nothing to keep.)
+    if (err == 0 &&
+        (err = tolerate_missing(::rename(p.path.c_str(), p.rotated(1, false).c_str()))) != 0) {
       context = quoted("rename", p.path) + " to '" + p.rotated(1, false).string() + "'";
     }
   }
@@ -126,15 +127,21 @@ written write_all(int fd, const std::vector<buffer>& chunks) {
   while (i < chunks.size()) {
     iovec iov[64];
     int n = 0;
+    std::size_t asked = 0;
     for (std::size_t k = i; k < chunks.size() && n < 64; ++k, ++n) {
       const std::size_t skip = k == i ? offset : 0;
       iov[n].iov_base = const_cast<std::byte*>(chunks[k].data() + skip);
       iov[n].iov_len = chunks[k].size() - skip;
+      asked += iov[n].iov_len;
     }
     const ssize_t w = ::writev(fd, iov, n);
     if (w < 0) {
       if (errno == EINTR) continue;
       r.err = errno;
+      return r;
+    }
+    if (w == 0 && asked != 0) {  // no progress with bytes left: never spin
+      r.err = EIO;
       return r;
     }
     r.bytes += static_cast<std::uint64_t>(w);

@@ -360,6 +360,23 @@ TEST(LogWriter, DestinationFailureFailsTheWriterWithItsCauseOnce) {
   EXPECT_TRUE(closed);
 }
 
+TEST(LogWriter, AnErrorsWritableFailingOnItsOwnFailsTheWriter) {
+  manual_loop loop;
+  auto out = std::make_shared<sink_state>();
+  auto err = std::make_shared<sink_state>();
+  auto err_w = make_sink(loop, err);
+  auto log = sluice::make_log_writer(loop, make_sink(loop, out), {.errors = err_w});
+  std::vector<std::error_code> errors;
+  log->on_error([&](std::error_code ec) { errors.push_back(ec); });
+  const auto broken = std::make_error_code(std::errc::broken_pipe);
+  err_w->fail(broken, "write '<stderr>'");
+  loop.run_until_idle();
+  EXPECT_EQ(errors, std::vector<std::error_code>{broken});
+  EXPECT_EQ(log->error_message(), "write '<stderr>': " + broken.message());
+  // Its other destination is torn down with it.
+  EXPECT_TRUE(log->destination()->destroyed());
+}
+
 TEST(LogWriter, EndAndDestroyInEveryState) {
   manual_loop loop;
   // Destroy before anything was written: the destination goes too, 'close' once.
@@ -520,6 +537,9 @@ TEST(LogFile, GzippedRotatedFilesReadBackWithGzipHoldEveryRecordInOrder) {
   auto file = std::dynamic_pointer_cast<sluice::rotating_file_writer>(log->destination());
   ASSERT_TRUE(file);
   ASSERT_GE(file->rotations(), 3u);
+  EXPECT_EQ(log->stats().rotations, file->rotations());
+  EXPECT_EQ(log->stats().written[std::size_t(log_level::info)], std::uint64_t(n));
+  EXPECT_EQ(log->stats().bytes_written, file->bytes_written());
   EXPECT_EQ(file->gzipped(), file->rotations());
   std::string all;
   for (auto i = file->rotations(); i >= 1; --i) {

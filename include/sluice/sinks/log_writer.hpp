@@ -117,6 +117,8 @@ struct log_writer_stats {
   std::uint64_t routed_to_errors = 0;
   /// Bytes the destinations accepted.
   std::uint64_t bytes_written = 0;
+  /// Rotations of the destination when it is a rotating_file_writer (make_log_file_writer).
+  std::uint64_t rotations = 0;
 };
 
 /// A writable<log_record> that formats records and writes them to byte writables it owns.
@@ -136,7 +138,8 @@ class log_writer final : public writable<log_record> {
              log_writer_options opts);
   ~log_writer() override;
 
-  [[nodiscard]] const log_writer_stats& stats() const noexcept { return stats_; }
+  /// The counters, as of now.
+  [[nodiscard]] log_writer_stats stats() const;
   [[nodiscard]] const std::shared_ptr<writable<buffer>>& destination() const noexcept {
     return dest_;
   }
