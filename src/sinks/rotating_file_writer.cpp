@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "sluice/codec/gzip.hpp"
+#include "sluice/compose/pipeline.hpp"
 #include "sluice/core/detail/io_pool.hpp"
 #include "sluice/io/file.hpp"
 #include "sluice/sinks/log_writer.hpp"
@@ -245,7 +246,7 @@ void rotating_file_writer::step() {
         r.fd = fd;
         if (rotate_first) {
           rotate(plan, r.fd, r.err, r.context);
-          r.rotated = true;
+          r.rotated = r.err == 0;
         }
         if (r.err == 0) {
           const written w = write_all(r.fd, segment);
@@ -291,17 +292,20 @@ void rotating_file_writer::start_gzip() {
   gzip_running_ = true;
   auto& l = get_loop();
   const auto from = rotated(1, false);
-  gzip_ = pipeline(make_file_reader(l, from), make_gzip(l),
-                   make_file_writer(l, rotated(1, true), {.atomic = true}),
-                   [self = self()](const pipeline_error& e) { self->on_gzip(e); });
+  pipeline_handle h =
+      pipeline(make_file_reader(l, from), make_gzip(l),
+               make_file_writer(l, rotated(1, true), {.atomic = true}),
+               [self = self()](const pipeline_error& e) { self->on_gzip(e.code, e.message()); });
+  abort_gzip_ = [h]() mutable { h.abort(); };
 }
 
-void rotating_file_writer::on_gzip(const pipeline_error& e) {
+void rotating_file_writer::on_gzip(std::error_code ec, const std::string& what) {
   const auto from = rotated(1, false);
-  if (e) {
+  abort_gzip_ = nullptr;
+  if (ec) {
     gzip_running_ = false;
     // After destroy() the gzip was aborted: path.1 stays, uncompressed.
-    if (!destroyed()) fail(e.code, quoted("gzip", from) + " (" + e.message() + ")");
+    if (!destroyed()) fail(ec, quoted("gzip", from) + " (" + what + ")");
     settle();
     return;
   }
@@ -371,7 +375,7 @@ void rotating_file_writer::do_final(callback cb) {
 void rotating_file_writer::do_destroy(std::error_code ec, callback cb) {
   destroy_ec_ = ec;
   destroy_cb_ = std::move(cb);
-  if (gzip_running_) gzip_.abort();
+  if (abort_gzip_) abort_gzip_();
   settle();
 }
 

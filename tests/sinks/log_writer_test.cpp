@@ -286,6 +286,15 @@ TEST(LogWriter, NullErrorsKeepsEveryRecordInTheDestination) {
   loop.run_until_idle();
   EXPECT_EQ(out->joined(), "2026-12-05T23:59:01.123Z FATAL f\n");
   EXPECT_EQ(log->stats().routed_to_errors, 0u);
+  // Unset, errors go to a stderr writable of their own; the destination itself counts as null.
+  auto dflt = sluice::make_log_writer(loop, make_sink(loop, out));
+  ASSERT_NE(dflt->errors(), nullptr);
+  EXPECT_EQ(dflt->errors()->name(), "<stderr>");
+  auto dest = make_sink(loop, out);
+  EXPECT_EQ(sluice::make_log_writer(loop, dest, {.errors = dest})->errors(), nullptr);
+  dflt->destroy();
+  loop.run_until_idle();
+  EXPECT_TRUE(dflt->closed());
 }
 
 // A slow destination holds the log_writer: a record's callback waits for the destination's,

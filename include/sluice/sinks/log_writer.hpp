@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,7 +27,6 @@
 #include <variant>
 #include <vector>
 
-#include "sluice/compose/pipeline.hpp"
 #include "sluice/core/writable.hpp"
 
 namespace sluice {
@@ -245,7 +245,7 @@ class rotating_file_writer final : public writable<buffer> {
   void step();
   void on_job(job_result r);
   void start_gzip();
-  void on_gzip(const pipeline_error& e);
+  void on_gzip(std::error_code ec, const std::string& what);
   void settle();
   void close_file(callback cb);
   [[nodiscard]] std::filesystem::path rotated(unsigned i, bool gz) const;
@@ -260,14 +260,13 @@ class rotating_file_writer final : public writable<buffer> {
   std::vector<buffer> pending_;  // chunks of the write in flight not yet written, in order
   std::size_t next_ = 0;         // first of pending_ not yet written
   write_callback pending_cb_;
-  bool write_pending_ = false;  // pending_cb_ is owed
-  bool job_running_ = false;    // a job is on the pool
-  bool gzip_running_ = false;   // a gzip pipeline is running
-  pipeline_handle gzip_;
-  callback final_cb_;    // do_final waiting for a gzip
-  callback destroy_cb_;  // do_destroy waiting for the job or the gzip
+  bool write_pending_ = false;        // pending_cb_ is owed
+  bool job_running_ = false;          // a job is on the pool
+  bool gzip_running_ = false;         // a gzip pipeline is running
+  std::function<void()> abort_gzip_;  // aborts the gzip pipeline (pipeline_handle::abort)
+  callback final_cb_;                 // do_final waiting for a gzip
+  callback destroy_cb_;               // do_destroy waiting for the job or the gzip
   std::error_code destroy_ec_;
-  bool destroying_ = false;
 };
 
 /// A rotating_file_writer (the file is opened on the next ticks, on the I/O pool).
