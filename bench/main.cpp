@@ -13,6 +13,8 @@
 //   sluice-bench map     --items N --concurrency C --wait-ms MS [--repeat R] (bench/operators.cpp)
 //   sluice-bench pipeline --items N --stages K [--loop manual|asio] [--repeat R] [--warmup W]
 //                        (bench/pipeline.cpp)
+//   sluice-bench sinks overhead|memory --items N --batch B [--repeat R] [--flush-ms MS]
+//                        (bench/sinks.cpp)
 //
 // Every scenario checks its own output and exits non-zero when it is wrong (1: wrong result or
 // stream error; 2: memory's bound exceeded by a producer that respects write()), and ends with
@@ -37,6 +39,12 @@ namespace sluice_bench {
 // bench/pipeline.cpp: the `pipeline` subcommand.
 CLI::App* add_pipeline_subcommand(CLI::App& app);
 int run_pipeline_subcommand();
+}  // namespace sluice_bench
+
+namespace sluice_bench {
+// bench/sinks.cpp: the `sinks` subcommand.
+CLI::App* add_sinks_subcommand(CLI::App& app);
+int run_sinks_subcommand();
 }  // namespace sluice_bench
 
 namespace sluice_bench {
@@ -174,6 +182,9 @@ int main(int argc, char** argv) {
   // ---- pipeline (bench/pipeline.cpp)
   CLI::App* pipeline_cmd = add_pipeline_subcommand(app);
 
+  // ---- sinks (bench/sinks.cpp)
+  CLI::App* sinks_cmd = add_sinks_subcommand(app);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -206,6 +217,7 @@ int main(int argc, char** argv) {
     if (*iterate_cmd) return run_iterate_subcommand();
     if (*map_cmd) return run_map_subcommand();
     if (*pipeline_cmd) return run_pipeline_subcommand();
+    if (*sinks_cmd) return run_sinks_subcommand();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sluice-bench: %s\n", e.what());
     return 1;
