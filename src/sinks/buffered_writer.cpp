@@ -32,8 +32,10 @@ buffered_writer::buffered_writer(sluice::loop& l, std::shared_ptr<writable<buffe
   if (opts_.buffer_size == 0)
     throw std::system_error(make_error_code(errc::invalid_argument),
                             "buffered_writer: buffer_size must be > 0");
-  cork();
-  own_cork_ = true;
+  if (opts_.flush_interval > loop::duration::zero()) {
+    cork();
+    own_cork_ = true;
+  }
   use_construct();  // the timer and the error listener need shared_from_this()
 }
 
@@ -55,6 +57,9 @@ void buffered_writer::do_construct(callback cb) {
       });
   arm_timer();
   cb({});
+  // A flush() called before construction: the core ends construction on the next tick, and
+  // this runs right after it (FIFO).
+  if (!waiters_.empty()) defer([this] { flush_now(); });
 }
 
 void buffered_writer::flush(callback cb) {
@@ -83,7 +88,7 @@ void buffered_writer::flush_now() {
     flush_again_ = true;
     return;
   }
-  if (!own_cork_) return;
+  if (!own_cork_) return;  // pass-through (no timer), or uncorked by the caller: data flows
   own_cork_ = false;
   uncork();  // the core calls do_write/do_writev with every pending chunk, now
   if (!ended() && !destroyed()) {

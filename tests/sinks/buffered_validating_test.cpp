@@ -122,7 +122,7 @@ struct buffered_fixture {
 
 TEST(BufferedWriter, OneGatherWritePerFlushAndCallbacksOnlyOnceAccepted) {
   buffered_fixture f;
-  auto w = f.make({.buffer_size = 100, .flush_interval = 0s});
+  auto w = f.make({.buffer_size = 100, .flush_interval = 1h});
   EXPECT_TRUE(f.write(*w, "a"));
   EXPECT_TRUE(f.write(*w, "b"));
   EXPECT_TRUE(f.write(*w, "c"));
@@ -151,7 +151,7 @@ TEST(BufferedWriter, OneGatherWritePerFlushAndCallbacksOnlyOnceAccepted) {
 
 TEST(BufferedWriter, FlushWithNothingPendingCompletesOnALaterTick) {
   buffered_fixture f;
-  auto w = f.make({.flush_interval = 0s});
+  auto w = f.make({.flush_interval = 1h});
   w->flush(logged<buffer>(f.log, "flush"));
   EXPECT_TRUE(f.log.empty());  // never from within flush()
   f.loop.run_until_idle();
@@ -190,7 +190,7 @@ TEST(BufferedWriter, FlushesEveryIntervalExactly) {
 
 TEST(BufferedWriter, SizeReachedDuringAFlushFlushesAtOnceAfterIt) {
   buffered_fixture f;
-  auto w = f.make({.buffer_size = 4, .flush_interval = 0s, .high_water_mark = 16});
+  auto w = f.make({.buffer_size = 4, .flush_interval = 1h, .high_water_mark = 16});
   f.write(*w, "ab");
   w->flush();
   f.write(*w, "cd");
@@ -230,7 +230,7 @@ TEST(BufferedWriter, BackpressureAndDrain) {
 
 TEST(BufferedWriter, DestinationErrorReachesEveryUnacknowledgedWriteAndTheStream) {
   buffered_fixture f;
-  auto w = f.make({.buffer_size = 100, .flush_interval = 0s});
+  auto w = f.make({.buffer_size = 100, .flush_interval = 1h});
   f.write(*w, "a");
   f.write(*w, "b");
   w->flush(logged<buffer>(f.log, "flush"));
@@ -269,7 +269,7 @@ TEST(BufferedWriter, EndFlushesTheRestThenEndsTheDestination) {
 
 TEST(BufferedWriter, EndWithFlushInFlightWaitsForIt) {
   buffered_fixture f;
-  auto w = f.make({.buffer_size = 100, .flush_interval = 0s});
+  auto w = f.make({.buffer_size = 100, .flush_interval = 1h});
   f.write(*w, "a");
   w->flush();
   f.write(*w, "b");
@@ -284,7 +284,7 @@ TEST(BufferedWriter, EndWithFlushInFlightWaitsForIt) {
 
 TEST(BufferedWriter, EndDestinationFalseLeavesItOpen) {
   buffered_fixture f;
-  auto w = f.make({.flush_interval = 0s, .end_destination = false});
+  auto w = f.make({.flush_interval = 1h, .end_destination = false});
   f.write(*w, "a");
   w->end();
   f.rec->complete();
@@ -294,6 +294,35 @@ TEST(BufferedWriter, EndDestinationFalseLeavesItOpen) {
   w->destroy();
   f.loop.run_until_idle();
   EXPECT_FALSE(f.dest->destroyed());
+}
+
+TEST(BufferedWriter, ZeroIntervalGathersOnlyWhileTheDestinationIsBusy) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 100, .flush_interval = 0s});
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+  f.write(*w, "a");
+  EXPECT_EQ(f.rec->calls, (log_t{"write a"}));  // at once
+  f.write(*w, "b");
+  f.write(*w, "c");
+  f.rec->complete();
+  EXPECT_EQ(f.rec->calls, (log_t{"write a", "writev b|c"}));
+  f.rec->complete();
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok", "cb c ok"}));
+  EXPECT_EQ(w->flush_count(), 2U);
+}
+
+TEST(BufferedWriter, FlushBeforeConstructionRunsOnceConstructed) {
+  manual_loop loop;
+  auto rec = std::make_shared<recorder<buffer>>();
+  rec->hold = false;
+  auto w = sluice::make_buffered_writer(loop, make_dest<buffer>(loop, rec), {.flush_interval = 1h});
+  w->write(buffer::copy_of("a"));
+  bool flushed = false;
+  w->flush([&flushed](std::error_code ec) { flushed = !ec; });
+  loop.run_until_idle();
+  EXPECT_TRUE(flushed);
+  EXPECT_EQ(rec->calls, (log_t{"write a"}));
 }
 
 TEST(BufferedWriter, DestroyIdle) {
@@ -341,7 +370,7 @@ TEST(BufferedWriter, DestinationFailingOnItsOwnFailsTheWriterWithItsCause) {
   manual_loop loop;
   sluice::test::temp_dir dir;
   auto file = sluice::make_file_writer(loop, dir / "no-such-dir" / "out.txt");
-  auto w = sluice::make_buffered_writer(loop, file, {.flush_interval = 0s});
+  auto w = sluice::make_buffered_writer(loop, file, {.flush_interval = 1h});
   log_t log;
   track(*w, log);
   w->write(buffer::copy_of("x"), logged<buffer>(log, "x"));
@@ -354,7 +383,7 @@ TEST(BufferedWriter, InFrontOfAFileWriter) {
   manual_loop loop;
   sluice::test::temp_dir dir;
   auto file = sluice::make_file_writer(loop, dir / "out.txt");
-  auto w = sluice::make_buffered_writer(loop, file, {.buffer_size = 1024, .flush_interval = 0s});
+  auto w = sluice::make_buffered_writer(loop, file, {.buffer_size = 1024, .flush_interval = 1h});
   std::string expected;
   int acked = 0;
   for (int i = 0; i < 100; ++i) {

@@ -32,8 +32,9 @@ struct buffered_writer_options {
   /// A check that finds at least this many bytes pending starts a flush. Must be > 0.
   std::size_t buffer_size = 64 * 1024;
   /// Period of the flush timer: every tick flushes whatever is pending, so a byte waits at most
-  /// one period (plus a flush already in flight). Zero: no timer (flush on size, flush() and
-  /// end() only).
+  /// one period (plus a flush already in flight). Zero: no timer and no gathering of its own: each
+  /// write goes to the destination as soon as it is free, writes made while it is busy going
+  /// together in the next gather write (buffer_size is then unused).
   loop::duration flush_interval = std::chrono::seconds(1);
   /// Size (written, not yet accepted by the destination) at which write() returns false.
   /// Default: buffer_size.
