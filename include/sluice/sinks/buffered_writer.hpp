@@ -47,7 +47,10 @@ struct buffered_writer_options {
 
 /// A writable<buffer> gathering writes in front of `destination`. Create it with
 /// make_buffered_writer(). One flush is in flight at a time; writes made meanwhile wait for the
-/// next one, bounded by high_water_mark as any writable's buffer.
+/// next one, bounded by high_water_mark as any writable's buffer. Each write's callback runs
+/// exactly once, on a later tick: with success once the destination's write callback accepted
+/// the flush that carried it, or with the error that stopped it (the destination's, or the
+/// destroy() error / stream_destroyed).
 class buffered_writer final : public writable<buffer> {
  public:
   /// Prefer make_buffered_writer(). Throws std::system_error(errc::invalid_argument) for a null

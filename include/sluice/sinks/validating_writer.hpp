@@ -74,7 +74,11 @@ struct validation_counts {
 
 /// A writable<T> validating each item in front of `destination`. Create it with
 /// make_validating_writer(). Items go one at a time, in order: item n+1 is validated once item
-/// n completed.
+/// n completed. Each write's callback runs exactly once, on a later tick: with success once the
+/// item was written (its destination or rejects write callback ran, and that target's 'drain'
+/// if its write() returned false) or dropped by skip/log; with the error otherwise (the
+/// validation failure under `fail`, the target's error, or the destroy() error /
+/// stream_destroyed).
 template <chunk T>
 class validating_writer final : public writable<T> {
   using base = writable<T>;
