@@ -63,6 +63,10 @@ void buffered_writer::do_construct(callback cb) {
 }
 
 void buffered_writer::flush(callback cb) {
+  if (finished()) {  // everything went through
+    if (cb) defer([cb = std::move(cb)] { cb({}); });
+    return;
+  }
   if (destroyed() || errored()) {
     if (cb) {
       const std::error_code e = errored() ? errored() : make_error_code(errc::stream_destroyed);

@@ -265,6 +265,12 @@ TEST(BufferedWriter, EndFlushesTheRestThenEndsTheDestination) {
   EXPECT_FALSE(f.write(*w, "late"));
   f.loop.run_until_idle();
   EXPECT_EQ(f.log.back(), "cb late " + code(errc::write_after_end));
+  // flush() after 'finish': nothing is pending, it succeeds (on a later tick).
+  std::error_code flushed = errc::aborted;
+  w->flush([&flushed](std::error_code ec) { flushed = ec; });
+  EXPECT_EQ(flushed, errc::aborted);
+  f.loop.run_until_idle();
+  EXPECT_FALSE(flushed);
 }
 
 TEST(BufferedWriter, EndWithFlushInFlightWaitsForIt) {

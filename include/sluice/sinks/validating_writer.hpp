@@ -44,7 +44,8 @@ struct validating_writer_options {
   /// Where `divert` writes invalid items. Required for divert, unused otherwise.
   std::shared_ptr<writable<T>> rejects{};
   /// Where `log` reports invalid items (index over all items written, 0-based). Required for
-  /// log. To use a log_writer, write a record built from these three arguments to it here.
+  /// log; called on the loop thread, it must not throw. To use a log_writer, write a record
+  /// built from these three arguments to it here (docs/writers.md).
   std::function<void(std::size_t index, const T& item, std::string_view reason)> log{};
   /// How many of the latest rejections recent_rejections() keeps (0: none).
   std::size_t reasons_kept = 16;
