@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "sluice/core/loop.hpp"
@@ -134,7 +135,7 @@ TEST(Accept, FinalRunsOnceEverythingIsAcceptedAndFinishWaitsForTheAcknowledgemen
   s->end(r.cb("end"));
   loop.run_until_idle();
   EXPECT_EQ(s->finals, 1);  // the writer learns of the end while its writes are outstanding
-  s->final_cb({});
+  std::exchange(s->final_cb, nullptr)({});  // (the callback holds the stream)
   loop.run_until_idle();
   EXPECT_FALSE(finished);  // two writes still not acknowledged
   s->acknowledge(2);
@@ -156,8 +157,8 @@ TEST(Accept, FinishAfterAcknowledgementsThenFinal) {
   ASSERT_EQ(s->finals, 1);
   s->acknowledge(1);
   loop.run_until_idle();
-  EXPECT_EQ(finish, 0);  // do_final has not called back
-  s->final_cb({});
+  EXPECT_EQ(finish, 0);                     // do_final has not called back
+  std::exchange(s->final_cb, nullptr)({});  // (the callback holds the stream)
   loop.run_until_idle();
   EXPECT_EQ(prefinish, 1);
   EXPECT_EQ(finish, 1);
