@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <cstdio>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -97,9 +96,6 @@ TEST(AdaptiveWriter, settles_within_ten_percent_of_a_fixed_rate_consumer_without
     }
     const double delivered = static_cast<double>(w->pacing().forwarded - at_window_start) / 5.0;
     EXPECT_NEAR(delivered, consumer_rate, 0.1 * consumer_rate);
-    std::printf("consumer %g/s: delivered %g/s, rate %g, %llu decreases\n", consumer_rate,
-                delivered, w->current_rate(),
-                static_cast<unsigned long long>(w->pacing().decreases));
     EXPECT_GT(w->pacing().decreases, 0U);  // it found the limit by backpressure
     EXPECT_GT(w->pacing().increases, 0U);
     EXPECT_GE(peak, hwm / 2);  // it used the consumer's buffer

@@ -53,8 +53,8 @@ struct adaptive_writer_options {
   /// Multiplicative decrease: the rate is multiplied by this on each backpressure episode of the
   /// destination (0 < decrease < 1). Not TCP's 0.5: 'drain' comes only once the destination's
   /// buffer is empty, so halving then leaves its consumer idle for most of the climb back (on
-  /// the virtual clock, with a 16-item destination, 0.5 delivers 85 % of a 200/s consumer and
-  /// 76 % of a 1000/s one; 0.875 delivers 96-100 %). docs/monitoring.md.
+  /// the virtual clock, with a 16-item destination, 0.5 delivers 89 % of a 200/s consumer and
+  /// 76 % of a 1000/s one; 0.875 delivers 96-102 %). docs/monitoring.md.
   double decrease = 0.875;
   /// The shortest timer wait: at high rates a wake-up forwards up to rate × tick at once (the
   /// token bucket's depth).
