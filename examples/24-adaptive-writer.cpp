@@ -4,7 +4,8 @@
 // items as fast as an adaptive_writer in front of the consumer lets it. The writer starts at
 // 50 items/s, adds 25 items/s every 100 ms while the consumer keeps up, and multiplies its rate
 // by 0.875 at each backpressure episode of the consumer. Every 250 ms this prints the writer's
-// rate, what it delivered over that quarter second, and the consumer's buffer.
+// rate, what it delivered over that quarter second, and the consumer's buffer. (On a real clock
+// the consumer's timers run a little late, so it takes somewhat under 200/s.)
 //
 //   example-24-adaptive-writer
 #include <boost/asio/io_context.hpp>

@@ -2,6 +2,7 @@
 #include "sluice/core/monitor.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <utility>
 
 namespace sluice {
@@ -91,6 +92,7 @@ void monitor::detach(watched& w) {
 }
 
 void monitor::add(const std::shared_ptr<stream>& s, std::string name, probe_fn p) {
+  assert(s != nullptr);
   if (name.empty()) name = s->name();
   for (auto& w : entries_) {
     if (w->identity == s.get() && !w->dead && !w->ref.expired()) {
@@ -136,6 +138,7 @@ bool monitor::unwatch(const stream& s) {
 }
 
 void monitor::started(watched& w, stream_side side) {
+  const auto keep = shared_from_this();  // a listener may drop the last reference to us
   auto& st = w.sides[side_index(side)];
   if (st.bp.active) return;
   st.bp.active = true;
@@ -148,6 +151,7 @@ void monitor::started(watched& w, stream_side side) {
 void monitor::ended(watched& w, stream_side side, loop::duration lasted) {
   // An episode that began before watch() ends unseen: every reported start has one end.
   if (!w.sides[side_index(side)].bp.active) return;
+  const auto keep = shared_from_this();  // a listener may drop the last reference to us
   end_episode(w, side, lasted);
 }
 
@@ -196,11 +200,11 @@ void monitor::check(watched& w, loop::time_point now) {
     for (auto& side : w.sides) side.bp.active = false;
     return;
   }
-  if (s->closed()) {
+  const probe p = w.probe(*s);
+  if (s->closed() || p.done) {  // (done: finished without closing, as with auto_destroy off)
     closed(w);
     return;
   }
-  const probe p = w.probe(*s);
   // end() (or destroy) during an episode: no 'drain' will come, so the episode is over.
   if (w.sides[0].bp.active && !p.need_drain)
     end_episode(w, stream_side::writable, now - w.sides[0].bp.since);

@@ -308,3 +308,42 @@ TEST(Monitor, off_removes_a_listener) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Monitor, a_listener_may_drop_the_last_reference_to_the_monitor) {
+  manual_loop l;
+  auto h = make_held_sink(l, 1);
+  auto mon = monitor::create(l, {.tick = 100ms});
+  int starts = 0;
+  mon->on_backpressure_start([&](stream&, stream_side, std::uint64_t) {
+    ++starts;
+    mon.reset();
+  });
+  mon->watch(h->s);
+  EXPECT_FALSE(h->s->write(1));
+  EXPECT_EQ(starts, 1);
+  EXPECT_EQ(mon, nullptr);
+  EXPECT_EQ(h->s->observer(), nullptr);
+  l.advance(1s);
+  EXPECT_EQ(l.timer_count(), 0U);
+}
+
+TEST(Monitor, a_finished_stream_that_never_closes_stops_the_timer) {
+  manual_loop l;
+  auto s = sluice::make_writable<int>(
+      l, {.auto_destroy = false, .write = [](sluice::writable<int>&, int&&, auto cb) { cb(); }});
+  auto mon = monitor::create(l, {.tick = 100ms});
+  mon->watch(s);
+  s->end();
+  l.run_until_idle();
+  ASSERT_TRUE(s->finished());
+  EXPECT_FALSE(s->closed());
+  l.advance(100ms);  // the tick sees it is over
+  EXPECT_FALSE(mon->ticking());
+  l.advance(100ms);
+  EXPECT_EQ(l.timer_count(), 0U);
+  EXPECT_FALSE(mon->snapshot().streams[0].alive);
+}
+
+}  // namespace

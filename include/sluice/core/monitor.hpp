@@ -103,6 +103,7 @@ class monitor : public std::enable_shared_from_this<monitor> {
     bool has_readable = false;
     bool object_mode = false;
     bool need_drain = false;  // the writable side still waits for 'drain'
+    bool done = false;        // every side it has is over ('finish', 'end'): nothing to watch
     std::size_t writable_length = 0;
     std::size_t writable_high_water_mark = 0;
     std::size_t readable_length = 0;
@@ -119,9 +120,11 @@ class monitor : public std::enable_shared_from_this<monitor> {
 
   [[nodiscard]] static std::shared_ptr<monitor> create(sluice::loop& l, monitor_options o = {});
 
-  /// Watches `s` (any readable, writable, duplex or transform), named `name` (default: the
-  /// stream's own name). Replaces the stream's observer, if it had one. Keeps only a weak_ptr:
-  /// watching does not keep a stream alive. Watching a stream already watched renames it.
+  /// Watches `s` (any readable, writable, duplex or transform; not null), named `name`
+  /// (default: the stream's own name). Replaces the stream's observer, if it had one. Keeps only
+  /// a weak_ptr: watching does not keep a stream alive. Watching a stream already watched
+  /// renames it. The stream is watched until unwatch(), its 'close', or, for a stream that
+  /// never closes (auto_destroy off), until every side it has is over ('finish', 'end').
   template <std::derived_from<stream> S>
   void watch(const std::shared_ptr<S>& s, std::string name = {}) {
     add(s, std::move(name), &probe_of<S>);
@@ -169,8 +172,10 @@ class monitor : public std::enable_shared_from_this<monitor> {
   static probe probe_of(const stream& base) {
     const S& s = dynamic_cast<const S&>(base);
     probe p;
+    p.done = true;
     if constexpr (requires { writable_item(s); }) {
       p.has_writable = true;
+      p.done = s.finished();
       p.object_mode = !chunk_traits<decltype(writable_item(s))>::byte_mode;
       p.need_drain = s.need_drain();
       p.writable_length = s.writable_length();
@@ -178,6 +183,7 @@ class monitor : public std::enable_shared_from_this<monitor> {
     }
     if constexpr (requires { readable_item(s); }) {
       p.has_readable = true;
+      p.done = p.done && s.readable_ended();
       p.object_mode = !chunk_traits<decltype(readable_item(s))>::byte_mode;
       p.readable_length = s.readable_length();
       p.readable_high_water_mark = s.readable_high_water_mark();
