@@ -1,6 +1,6 @@
 'use strict';
 // The writable-streams tutorial's backpressure demo in Node.js, as the tutorial builds it, for
-// comparison with examples/25-backpressure-demo.cpp (scripts/bench-writers.sh, docs/benchmarks.md):
+// comparison with examples/25-tutorial-backpressure-demo.cpp (scripts/bench-writers.sh, docs/benchmarks.md):
 //
 //   a slow writer (each write takes --write-ms, highWaterMark --hwm bytes) fed by a fast producer
 //   of --chunks chunks of --chunk-size bytes, watched by a manager that wraps write() to see it

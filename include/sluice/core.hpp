@@ -13,6 +13,7 @@
 #include "sluice/core/error.hpp"
 #include "sluice/core/loop.hpp"
 #include "sluice/core/make.hpp"
+#include "sluice/core/monitor.hpp"
 #include "sluice/core/readable.hpp"
 #include "sluice/core/signal.hpp"
 #include "sluice/core/stream.hpp"
