@@ -79,6 +79,8 @@ struct objmode_options {
   /// (make_transform(loop, {.transform = ...})); `typed`, the typed form that keeps each
   /// lambda's type (make_transform(loop, options, lambda)).
   std::string api = "typed";
+  /// A sluice::monitor watches every stream of the pipeline (its cost: docs/benchmarks.md).
+  bool monitor = false;
 };
 /// Prints a report and the RESULT line; returns the process exit code.
 int run_objmode(const objmode_options& o);

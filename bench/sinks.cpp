@@ -75,7 +75,7 @@ double overhead_once(std::uint64_t n, std::size_t batch) {
   } else {
     sink = sluice::make_batch_writer<item>(
         loop,
-        [&sum](const sluice::batch<item>& b, sluice::callback done) {
+        [&sum](const sluice::write_batch<item>& b, sluice::callback done) {
           for (const item x : b.items) sum += static_cast<std::uint64_t>(x);
           done({});
         },
@@ -163,14 +163,13 @@ int run_memory() {
   bool finished = false;
   auto src = counting_source(loop, o.items, next);
   const auto delay = std::chrono::milliseconds(o.flush_ms);
-  auto w =
-      sluice::make_batch_writer<item>(loop,
-                                      [&](const sluice::batch<item>& b, sluice::callback done) {
-                                        for (const item x : b.items)
-                                          sum += static_cast<std::uint64_t>(x);
-                                        (void)loop.start_timer(delay, [done] { done({}); });
-                                      },
-                                      {.max_items = o.batch});
+  auto w = sluice::make_batch_writer<item>(
+      loop,
+      [&](const sluice::write_batch<item>& b, sluice::callback done) {
+        for (const item x : b.items) sum += static_cast<std::uint64_t>(x);
+        (void)loop.start_timer(delay, [done] { done({}); });
+      },
+      {.max_items = o.batch});
   const long before = rss_kib();
   std::vector<std::pair<int, long>> samples;
   const std::uint64_t marks[] = {o.items / 10, o.items / 2};

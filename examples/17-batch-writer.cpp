@@ -33,7 +33,7 @@ int main() {
   std::size_t stored = 0;
   auto w = sluice::make_batch_writer<row>(
       loop,
-      [&](const sluice::batch<row>& b, sluice::callback done) {
+      [&](const sluice::write_batch<row>& b, sluice::callback done) {
         // A "bulk insert" that takes 2 ms, and every seventh call fails with EAGAIN.
         const bool fail = ++flushes % 7 == 0;
         (void)loop.start_timer(2ms, [&, fail, n = b.items.size(), done] {

@@ -35,7 +35,7 @@ int main(int argc, char** argv) {
   // Each batch becomes one buffer, one write into the compressor; its completion is the batch's.
   auto batches = sluice::make_batch_writer<std::string>(
       loop,
-      [gz](const sluice::batch<std::string>& b, sluice::callback done) {
+      [gz](const sluice::write_batch<std::string>& b, sluice::callback done) {
         std::string joined;
         joined.reserve(b.bytes);
         for (const auto& line : b.items) joined += line;

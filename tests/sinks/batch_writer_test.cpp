@@ -18,10 +18,10 @@
 namespace {
 
 using namespace std::chrono_literals;
-using sluice::batch;
 using sluice::callback;
 using sluice::errc;
 using sluice::manual_loop;
+using sluice::write_batch;
 
 // The flush hook's side: records each call and holds its completion for the test.
 template <class T>
@@ -37,7 +37,7 @@ struct flusher {
   manual_loop* loop = nullptr;
   bool sync_ok = false;  // complete every flush inside the call
   sluice::batch_flush<T> hook() {
-    return [this](const batch<T>& b, callback done) {
+    return [this](const write_batch<T>& b, callback done) {
       calls.push_back({b.items, b.first_index, b.attempt, loop->now(), done});
       if (sync_ok) done({});
     };
@@ -302,7 +302,7 @@ TEST(BatchWriter, APipeThroughASynchronousFlushDeliversEveryItemOnceInOrder) {
   std::vector<int> flushed;
   std::size_t batches = 0;
   auto w = sluice::make_batch_writer<int>(loop,
-                                          [&](const batch<int>& b, callback done) {
+                                          [&](const write_batch<int>& b, callback done) {
                                             ++batches;
                                             flushed.insert(flushed.end(), b.items.begin(),
                                                            b.items.end());

@@ -33,7 +33,7 @@ namespace sluice {
 
 /// A batch as the flush hook sees it.
 template <chunk T>
-struct batch {
+struct write_batch {
   std::vector<T> items;
   std::uint64_t first_index = 0;  ///< the index of items[0] among every item written (from 0)
   std::size_t bytes = 0;          ///< the items' size as batch_writer_options::size_of counts it
@@ -44,7 +44,7 @@ struct batch {
 /// Flushes one batch; call `done` exactly once, with an empty code on success. The batch stays
 /// alive and unchanged until then (a retry hands the same items again).
 template <chunk T>
-using batch_flush = std::function<void(const batch<T>&, callback done)>;
+using batch_flush = std::function<void(const write_batch<T>&, callback done)>;
 
 template <chunk T>
 struct batch_writer_options {
@@ -147,7 +147,7 @@ class batch_writer final : public writable<T> {
  private:
   // A batch handed on: flushing, waiting for a retry, or being diverted to the dead letter.
   struct flight {
-    batch<T> b;
+    write_batch<T> b;
     bool done = false;         // flushed (or diverted): acknowledge when it reaches the front
     bool diverting = false;    // its items are going to the dead letter
     std::size_t diverted = 0;  // items handed to the dead letter so far
@@ -313,7 +313,7 @@ class batch_writer final : public writable<T> {
     return std::find(flight_.begin(), flight_.end(), f) != flight_.end();
   }
 
-  std::string describe(const batch<T>& b) const {
+  std::string describe(const write_batch<T>& b) const {
     return this->name() + ": batch of items " + std::to_string(b.first_index) + ".." +
            std::to_string(b.last_index());
   }
@@ -321,8 +321,8 @@ class batch_writer final : public writable<T> {
   batch_flush<T> flush_;
   batch_writer_options<T> o_;
   std::minstd_rand rng_;
-  batch<T> open_;                               // being filled
-  std::deque<batch<T>> sealed_;                 // full, waiting for a flight slot
+  write_batch<T> open_;                         // being filled
+  std::deque<write_batch<T>> sealed_;           // full, waiting for a flight slot
   std::deque<std::shared_ptr<flight>> flight_;  // handed on, oldest first
   std::uint64_t next_index_ = 0;
   timer delay_timer_;
