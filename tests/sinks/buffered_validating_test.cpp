@@ -112,7 +112,7 @@ struct buffered_fixture {
   std::shared_ptr<sluice::buffered_writer> make(sluice::buffered_writer_options o) {
     auto w = sluice::make_buffered_writer(loop, dest, std::move(o));
     track(*w, log);
-    loop.run_until_idle();  // constructed: the timer starts now (t = 0)
+    loop.run_until_idle();  // constructed
     return w;
   }
   bool write(sluice::buffered_writer& w, const std::string& s) {
@@ -129,9 +129,11 @@ TEST(BufferedWriter, OneGatherWritePerFlushAndCallbacksOnlyOnceAccepted) {
   f.loop.run_until_idle();
   EXPECT_TRUE(f.rec->calls.empty());  // gathered, nothing handed over yet
   EXPECT_EQ(w->pending_bytes(), 3U);
+  EXPECT_EQ(w->writable_length(), 3U);  // accepted, still counted
   w->flush(logged<buffer>(f.log, "flush"));
   EXPECT_EQ(f.rec->calls, (log_t{"writev a|b|c"}));
   EXPECT_EQ(w->pending_bytes(), 0U);
+  EXPECT_EQ(w->writable_length(), 3U);  // until the destination has them
   f.loop.run_until_idle();
   EXPECT_TRUE(f.log.empty());  // the destination has not accepted them: no callback yet
   f.rec->complete();
@@ -139,6 +141,7 @@ TEST(BufferedWriter, OneGatherWritePerFlushAndCallbacksOnlyOnceAccepted) {
   EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok", "cb c ok", "cb flush ok"}));
   EXPECT_EQ(w->flush_count(), 1U);
   EXPECT_EQ(w->bytes_flushed(), 3U);
+  EXPECT_EQ(w->writable_length(), 0U);
   // A second round is a second single gather write.
   f.write(*w, "d");
   f.write(*w, "e");
@@ -159,43 +162,118 @@ TEST(BufferedWriter, FlushWithNothingPendingCompletesOnALaterTick) {
   EXPECT_TRUE(f.rec->calls.empty());
 }
 
-TEST(BufferedWriter, FlushesEveryIntervalExactly) {
+TEST(BufferedWriter, FlushesOnSizeWithoutAnyTimer) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 4, .flush_interval = 0s});
+  EXPECT_TRUE(f.write(*w, "ab"));
+  EXPECT_TRUE(f.write(*w, "c"));
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+  f.loop.advance(1h);
+  EXPECT_TRUE(f.rec->calls.empty());  // no timer: below buffer_size it waits
+  EXPECT_TRUE(f.write(*w, "d"));      // 4 bytes: goes at once, from within write()
+  EXPECT_EQ(f.rec->calls, (log_t{"writev ab|c|d"}));
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+  f.rec->complete();
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log, (log_t{"cb ab ok", "cb c ok", "cb d ok"}));
+  // A single write of buffer_size or more goes alone, at once.
+  f.write(*w, "efghij");
+  EXPECT_EQ(f.rec->calls.back(), "write efghij");
+  f.rec->complete();
+  f.loop.run_until_idle();
+  EXPECT_EQ(w->flush_count(), 2U);
+  EXPECT_EQ(w->bytes_flushed(), 10U);
+}
+
+TEST(BufferedWriter, SizeFlushCancelsTheBuffersTimer) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 4, .flush_interval = 100ms});
+  f.write(*w, "ab");
+  EXPECT_EQ(f.loop.timer_count(), 1U);
+  f.loop.advance(10ms);
+  f.write(*w, "cd");
+  EXPECT_EQ(f.rec->calls, (log_t{"writev ab|cd"}));
+  EXPECT_EQ(f.loop.timer_count(), 0U);  // that buffer is gone: its timer with it
+  f.rec->complete();
+  f.loop.advance(200ms);
+  EXPECT_EQ(f.rec->calls.size(), 1U);
+}
+
+TEST(BufferedWriter, IntervalCountsFromTheFirstByteOfTheBuffer) {
   buffered_fixture f;
   auto w = f.make({.buffer_size = 100, .flush_interval = 100ms});
-  EXPECT_EQ(f.loop.timer_count(), 1U);
+  EXPECT_EQ(f.loop.timer_count(), 0U);  // idle: no timer
   f.loop.advance(30ms);
-  f.write(*w, "a");
-  f.write(*w, "b");
-  f.loop.advance(69ms);  // t = 99ms
+  f.write(*w, "a");  // t = 30ms: the buffer's first byte
+  EXPECT_EQ(f.loop.timer_count(), 1U);
+  f.loop.advance(20ms);
+  f.write(*w, "b");  // t = 50ms: same buffer, same timer
+  EXPECT_EQ(f.loop.timer_count(), 1U);
+  f.loop.advance(79ms);  // t = 129ms
   EXPECT_TRUE(f.rec->calls.empty());
-  f.loop.advance(1ms);  // t = 100ms: the tick
+  f.loop.advance(1ms);  // t = 130ms: 100ms after "a"
   EXPECT_EQ(f.rec->calls, (log_t{"writev a|b"}));
+  EXPECT_EQ(f.loop.timer_count(), 0U);
   f.rec->complete();
   f.loop.run_until_idle();
   EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok"}));
-  f.loop.advance(100ms);  // t = 200ms: nothing pending, nothing written
+  f.loop.advance(1s);  // idle again: nothing armed, nothing written
+  EXPECT_EQ(f.loop.timer_count(), 0U);
   EXPECT_EQ(f.rec->calls.size(), 1U);
-  f.loop.advance(50ms);
-  f.write(*w, "c");
-  f.loop.advance(49ms);  // t = 299ms
+  f.write(*w, "c");  // t = 1130ms
+  f.loop.advance(99ms);
   EXPECT_EQ(f.rec->calls.size(), 1U);
-  f.loop.advance(1ms);  // t = 300ms
+  f.loop.advance(1ms);  // t = 1230ms
   EXPECT_EQ(f.rec->calls.back(), "write c");
   f.rec->complete();
-  w->destroy();
-  // manual_loop counts a cancelled timer until its time comes; a live one would re-arm.
-  f.loop.advance(100ms);
+  f.loop.run_until_idle();
   EXPECT_EQ(f.loop.timer_count(), 0U);
 }
 
-TEST(BufferedWriter, SizeReachedDuringAFlushFlushesAtOnceAfterIt) {
+TEST(BufferedWriter, IntervalOfABufferFilledDuringAFlushCountsFromItsFirstByte) {
   buffered_fixture f;
-  auto w = f.make({.buffer_size = 4, .flush_interval = 1h, .high_water_mark = 16});
+  auto w = f.make({.buffer_size = 100, .flush_interval = 100ms});
+  f.write(*w, "a");
+  w->flush();  // t = 0: "a" in flight, the timer gone
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+  f.loop.advance(40ms);
+  f.write(*w, "b");  // t = 40ms: first byte of the next buffer
+  EXPECT_EQ(f.loop.timer_count(), 1U);
+  f.loop.advance(100ms);  // t = 140ms: due, but "a" is still in flight
+  EXPECT_EQ(f.rec->calls, (log_t{"write a"}));
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+  f.loop.advance(10ms);
+  f.rec->complete();  // t = 150ms: "b" goes right after, no new wait
+  EXPECT_EQ(f.rec->calls, (log_t{"write a", "write b"}));
+  f.rec->complete();
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok"}));
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+}
+
+TEST(BufferedWriter, IdleWriterLetsTheLoopRunOut) {
+  buffered_fixture f;
+  f.rec->hold = false;
+  auto w = f.make({.buffer_size = 100, .flush_interval = 50ms});
+  EXPECT_EQ(f.loop.run(), 0U);  // returns at once: nothing armed
+  f.write(*w, "a");
+  EXPECT_EQ(f.loop.run(), 1U);  // the buffer's timer, then nothing
+  EXPECT_EQ(f.rec->calls, (log_t{"write a"}));
+  EXPECT_EQ(f.log, (log_t{"cb a ok"}));
+  EXPECT_EQ(f.loop.now().time_since_epoch(), 50ms);
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+}
+
+TEST(BufferedWriter, FullBufferWaitsForTheFlushInFlightThenGoesAtOnce) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 4, .flush_interval = 1h});
+  EXPECT_EQ(w->writable_high_water_mark(), 8U);  // default: two buffers
   f.write(*w, "ab");
   w->flush();
-  f.write(*w, "cd");
-  f.write(*w, "ef");  // 4 bytes pending while "ab" is with the destination
+  EXPECT_TRUE(f.write(*w, "cd"));
+  EXPECT_TRUE(f.write(*w, "ef"));  // 4 bytes pending while "ab" is with the destination
   EXPECT_EQ(f.rec->calls, (log_t{"write ab"}));
+  EXPECT_EQ(w->pending_bytes(), 4U);
   f.rec->complete();
   EXPECT_EQ(f.rec->calls, (log_t{"write ab", "writev cd|ef"}));  // no timer needed
   f.write(*w, "g");                                              // below buffer_size: stays
@@ -204,28 +282,77 @@ TEST(BufferedWriter, SizeReachedDuringAFlushFlushesAtOnceAfterIt) {
   EXPECT_EQ(f.rec->calls.size(), 2U);
   EXPECT_EQ(w->pending_bytes(), 1U);
   EXPECT_EQ(f.log, (log_t{"cb ab ok", "cb cd ok", "cb ef ok"}));
+  EXPECT_EQ(f.loop.timer_count(), 1U);  // "g"'s
 }
 
 TEST(BufferedWriter, BackpressureAndDrain) {
   buffered_fixture f;
-  auto w = f.make({.buffer_size = 4, .flush_interval = 10ms});
-  EXPECT_EQ(w->writable_high_water_mark(), 4U);  // defaults to buffer_size
+  auto w = f.make({.buffer_size = 4, .flush_interval = 1h});
   EXPECT_TRUE(f.write(*w, "ab"));
-  EXPECT_FALSE(f.write(*w, "cd"));  // 4 bytes held: wait for 'drain'
+  EXPECT_TRUE(f.write(*w, "cd"));   // size: flushed at once
+  EXPECT_TRUE(f.write(*w, "ef"));   // 6 of 8
+  EXPECT_FALSE(f.write(*w, "gh"));  // 8: wait for 'drain'
   EXPECT_TRUE(w->need_drain());
-  f.loop.advance(10ms);
   EXPECT_EQ(f.rec->calls, (log_t{"writev ab|cd"}));
-  // Writes made while the flush is in flight: the producer, waiting for 'drain', gets its
-  // flush as soon as the one in flight is accepted (not at the next tick).
-  EXPECT_FALSE(f.write(*w, "e"));
+  f.rec->complete();
+  EXPECT_EQ(f.rec->calls, (log_t{"writev ab|cd", "writev ef|gh"}));
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log, (log_t{"cb ab ok", "cb cd ok"}));  // no drain: ef|gh not yet accepted
+  f.rec->complete();
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log, (log_t{"cb ab ok", "cb cd ok", "drain", "cb ef ok", "cb gh ok"}));
+  EXPECT_EQ(w->counters().write_backpressure, 1U);
+  EXPECT_EQ(w->counters().drains, 1U);
+  EXPECT_FALSE(w->need_drain());
+}
+
+TEST(BufferedWriter, AProducerWaitingForDrainNeverWaitsForTheTimer) {
+  buffered_fixture f;
+  // highWaterMark below buffer_size, no timer: 'drain' would never come if a write returning
+  // false did not start a flush.
+  auto w = f.make({.buffer_size = 100, .flush_interval = 0s, .high_water_mark = 4});
+  EXPECT_TRUE(f.write(*w, "ab"));
+  EXPECT_TRUE(f.rec->calls.empty());
+  EXPECT_FALSE(f.write(*w, "cd"));
+  EXPECT_EQ(f.rec->calls, (log_t{"writev ab|cd"}));
+  EXPECT_FALSE(f.write(*w, "e"));  // still waiting: goes right after the flush in flight
   f.rec->complete();
   EXPECT_EQ(f.rec->calls, (log_t{"writev ab|cd", "write e"}));
   f.rec->complete();
   f.loop.run_until_idle();
   EXPECT_EQ(f.log, (log_t{"cb ab ok", "cb cd ok", "drain", "cb e ok"}));
-  EXPECT_EQ(w->counters().write_backpressure, 1U);
-  EXPECT_EQ(w->counters().drains, 1U);
-  EXPECT_FALSE(w->need_drain());
+}
+
+TEST(BufferedWriter, FlushDuringAFlushCoversTheNextOne) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 100, .flush_interval = 1h});
+  f.write(*w, "a");
+  w->flush(logged<buffer>(f.log, "f1"));
+  f.write(*w, "b");
+  w->flush(logged<buffer>(f.log, "f2"));
+  EXPECT_EQ(f.rec->calls, (log_t{"write a"}));  // one flush in flight at a time
+  f.rec->complete();
+  EXPECT_EQ(f.rec->calls, (log_t{"write a", "write b"}));
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log, (log_t{"cb a ok", "cb f1 ok"}));
+  f.rec->complete();
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log, (log_t{"cb a ok", "cb f1 ok", "cb b ok", "cb f2 ok"}));
+}
+
+TEST(BufferedWriter, FlushOfCorkedWritesWaitsForUncork) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 100, .flush_interval = 1h});
+  w->cork();
+  f.write(*w, "a");
+  f.write(*w, "b");
+  w->flush(logged<buffer>(f.log, "flush"));
+  EXPECT_TRUE(f.rec->calls.empty());
+  w->uncork();
+  EXPECT_EQ(f.rec->calls, (log_t{"writev a|b"}));
+  f.rec->complete();
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok", "cb flush ok"}));
 }
 
 TEST(BufferedWriter, DestinationErrorReachesEveryUnacknowledgedWriteAndTheStream) {
@@ -245,6 +372,22 @@ TEST(BufferedWriter, DestinationErrorReachesEveryUnacknowledgedWriteAndTheStream
   EXPECT_NE(w->error_message().find("flush to"), std::string::npos) << w->error_message();
   EXPECT_EQ(w->bytes_flushed(), 0U);
   EXPECT_TRUE(f.dest->destroyed());
+  EXPECT_EQ(f.loop.timer_count(), 0U);  // "c"'s timer went with the writer
+}
+
+TEST(BufferedWriter, ErrorOfALaterFlushFailsOnlyWhatWasNotAcknowledged) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 100, .flush_interval = 1h});
+  f.write(*w, "a");
+  w->flush();
+  f.write(*w, "b");
+  w->flush();
+  f.rec->complete();  // "a" acknowledged; "b" goes
+  f.rec->complete(disk_full());
+  f.loop.run_until_idle();
+  const std::string e = code(disk_full());
+  EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b " + e, "error " + e, "close"}));
+  EXPECT_EQ(w->bytes_flushed(), 1U);
 }
 
 TEST(BufferedWriter, EndFlushesTheRestThenEndsTheDestination) {
@@ -254,13 +397,13 @@ TEST(BufferedWriter, EndFlushesTheRestThenEndsTheDestination) {
   f.write(*w, "b");
   w->end(logged<buffer>(f.log, "end"));
   EXPECT_EQ(f.rec->calls, (log_t{"writev a|b"}));
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+  EXPECT_FALSE(f.dest->ended());  // not before the last flush is accepted
   f.rec->complete();
   f.loop.run_until_idle();
   EXPECT_EQ(f.rec->calls, (log_t{"writev a|b", "final", "destroy ok"}));  // its autoDestroy
   EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok", "cb end ok", "finish", "close"}));
   EXPECT_TRUE(f.dest->finished());
-  f.loop.advance(50ms);  // the timer was cancelled: nothing fires, nothing re-arms
-  EXPECT_EQ(f.loop.timer_count(), 0U);
   // After end(): write_after_end, through the callback and the stream.
   EXPECT_FALSE(f.write(*w, "late"));
   f.loop.run_until_idle();
@@ -281,11 +424,22 @@ TEST(BufferedWriter, EndWithFlushInFlightWaitsForIt) {
   f.write(*w, "b");
   w->end(logged<buffer>(f.log, "end"));
   EXPECT_EQ(f.rec->calls, (log_t{"write a"}));
+  EXPECT_EQ(f.loop.timer_count(), 0U);
   f.rec->complete();
   EXPECT_EQ(f.rec->calls, (log_t{"write a", "write b"}));
   f.rec->complete();
   f.loop.run_until_idle();
   EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok", "cb end ok", "finish", "close"}));
+}
+
+TEST(BufferedWriter, EndWithNothingPendingEndsTheDestination) {
+  buffered_fixture f;
+  auto w = f.make({.flush_interval = 0s});
+  w->end(logged<buffer>(f.log, "end"));
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.rec->calls, (log_t{"final", "destroy ok"}));
+  EXPECT_EQ(f.log, (log_t{"cb end ok", "finish", "close"}));
+  EXPECT_EQ(w->flush_count(), 0U);
 }
 
 TEST(BufferedWriter, EndDestinationFalseLeavesItOpen) {
@@ -302,19 +456,23 @@ TEST(BufferedWriter, EndDestinationFalseLeavesItOpen) {
   EXPECT_FALSE(f.dest->destroyed());
 }
 
-TEST(BufferedWriter, ZeroIntervalGathersOnlyWhileTheDestinationIsBusy) {
+TEST(BufferedWriter, ZeroIntervalFlushesOnFlushAndEndOnly) {
   buffered_fixture f;
   auto w = f.make({.buffer_size = 100, .flush_interval = 0s});
-  EXPECT_EQ(f.loop.timer_count(), 0U);
   f.write(*w, "a");
-  EXPECT_EQ(f.rec->calls, (log_t{"write a"}));  // at once
   f.write(*w, "b");
+  f.loop.advance(1h);
+  EXPECT_TRUE(f.rec->calls.empty());
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+  w->flush();
+  EXPECT_EQ(f.rec->calls, (log_t{"writev a|b"}));
   f.write(*w, "c");
+  w->end();
   f.rec->complete();
-  EXPECT_EQ(f.rec->calls, (log_t{"write a", "writev b|c"}));
+  EXPECT_EQ(f.rec->calls, (log_t{"writev a|b", "write c"}));
   f.rec->complete();
   f.loop.run_until_idle();
-  EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok", "cb c ok"}));
+  EXPECT_EQ(f.log, (log_t{"cb a ok", "cb b ok", "cb c ok", "finish", "close"}));
   EXPECT_EQ(w->flush_count(), 2U);
 }
 
@@ -329,15 +487,16 @@ TEST(BufferedWriter, FlushBeforeConstructionRunsOnceConstructed) {
   loop.run_until_idle();
   EXPECT_TRUE(flushed);
   EXPECT_EQ(rec->calls, (log_t{"write a"}));
+  EXPECT_EQ(loop.timer_count(), 0U);
 }
 
 TEST(BufferedWriter, DestroyIdle) {
   buffered_fixture f;
   auto w = f.make({.flush_interval = 10ms});
   w->destroy();
+  EXPECT_EQ(f.loop.timer_count(), 0U);
   f.loop.advance(10ms);
   EXPECT_EQ(f.log, (log_t{"close"}));
-  EXPECT_EQ(f.loop.timer_count(), 0U);
   EXPECT_TRUE(f.dest->destroyed());
 }
 
@@ -348,11 +507,12 @@ TEST(BufferedWriter, DestroyWithBufferedWritesFailsThemAndWritesNothing) {
   f.write(*w, "b");
   w->flush(logged<buffer>(f.log, "flush"));  // goes at once: a|b in flight
   f.write(*w, "c");
+  EXPECT_EQ(f.loop.timer_count(), 1U);  // "c"'s
   w->destroy();
+  EXPECT_EQ(f.loop.timer_count(), 0U);
   f.loop.advance(20ms);
   const std::string d = code(errc::stream_destroyed);
   EXPECT_EQ(f.log, (log_t{"cb a " + d, "cb b " + d, "cb c " + d, "cb flush " + d, "close"}));
-  EXPECT_EQ(f.loop.timer_count(), 0U);
   // The destination's late completion changes nothing (no second callback, no error).
   f.rec->complete();
   f.loop.run_until_idle();
@@ -365,11 +525,41 @@ TEST(BufferedWriter, DestroyWithOnlyBufferedWrites) {
   auto w = f.make({.buffer_size = 100, .flush_interval = 10ms});
   f.write(*w, "a");
   w->destroy(disk_full());
+  EXPECT_EQ(f.loop.timer_count(), 0U);
   f.loop.advance(20ms);
   const std::string e = code(disk_full());
   EXPECT_EQ(f.log, (log_t{"cb a " + e, "error " + e, "close"}));
   EXPECT_EQ(f.rec->calls, (log_t{"destroy " + e}));  // nothing was written
+}
+
+TEST(BufferedWriter, DestroyWhileEnding) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 100, .flush_interval = 10ms, .end_destination = false});
+  f.write(*w, "a");
+  w->end(logged<buffer>(f.log, "end"));  // "a" in flight
+  w->destroy();
   EXPECT_EQ(f.loop.timer_count(), 0U);
+  f.loop.run_until_idle();
+  const std::string d = code(errc::stream_destroyed);
+  EXPECT_EQ(f.log, (log_t{"cb a " + d, "cb end " + d, "close"}));
+  f.rec->complete();  // late: ignored, and the destination is left alone
+  f.loop.run_until_idle();
+  EXPECT_EQ(f.log.size(), 3U);
+  EXPECT_FALSE(f.dest->ended());
+}
+
+TEST(BufferedWriter, DestroyFromAWriteCallback) {
+  buffered_fixture f;
+  auto w = f.make({.buffer_size = 100, .flush_interval = 10ms});
+  w->write(buffer::copy_of("a"), [&](std::error_code) { w->destroy(); });
+  w->flush(logged<buffer>(f.log, "flush"));
+  f.write(*w, "b");
+  f.rec->complete();
+  EXPECT_EQ(f.loop.timer_count(), 0U);
+  f.loop.run_until_idle();
+  const std::string d = code(errc::stream_destroyed);
+  EXPECT_EQ(f.log, (log_t{"cb b " + d, "cb flush " + d, "close"}));
+  EXPECT_EQ(f.rec->calls, (log_t{"write a", "destroy ok"}));
 }
 
 TEST(BufferedWriter, DestinationFailingOnItsOwnFailsTheWriterWithItsCause) {
@@ -383,6 +573,7 @@ TEST(BufferedWriter, DestinationFailingOnItsOwnFailsTheWriterWithItsCause) {
   loop.run();
   const std::string e = code(std::make_error_code(std::errc::no_such_file_or_directory));
   EXPECT_EQ(log, (log_t{"cb x " + e, "error " + e, "close"}));
+  EXPECT_EQ(loop.timer_count(), 0U);
 }
 
 TEST(BufferedWriter, InFrontOfAFileWriter) {
