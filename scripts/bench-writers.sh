@@ -59,14 +59,12 @@ if [[ "$what" == monitor || "$what" == all ]]; then
     awk -v i="$i" -v p="$p" -v m="$m" \
       'BEGIN { printf "  pair %d: unwatched %.0f items/s, monitored %.0f items/s, ratio %.3f\n", i, p, m, m / p }'
   done
-  printf '%s\n' "${plain[@]}" >"${TMPDIR:-/tmp}/bench-writers-plain.$$"
-  printf '%s\n' "${watched[@]}" >"${TMPDIR:-/tmp}/bench-writers-watched.$$"
-  paste "${TMPDIR:-/tmp}/bench-writers-plain.$$" "${TMPDIR:-/tmp}/bench-writers-watched.$$" |
-    awk '{ r[NR] = $2 / $1 } END {
-      n = asort(r); med = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
+  paste <(printf '%s\n' "${plain[@]}") <(printf '%s\n' "${watched[@]}") |
+    awk '{ printf "%.6f\n", $2 / $1 }' | sort -n |
+    awk '{ r[NR] = $1 } END {
+      n = NR; med = n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2
       printf "  monitored / unwatched items/s: median %.3f (min %.3f, max %.3f); cost %.1f %%\n", med, r[1], r[n], 100 * (1 - med)
       printf "RESULT monitor_cost ratio=%.4f ratio_min=%.4f ratio_max=%.4f pairs=%d\n", med, r[1], r[n], n }'
-  rm -f "${TMPDIR:-/tmp}/bench-writers-plain.$$" "${TMPDIR:-/tmp}/bench-writers-watched.$$"
 fi
 
 if [[ "$what" == tutorial || "$what" == all ]]; then
