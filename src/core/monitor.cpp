@@ -138,19 +138,26 @@ bool monitor::unwatch(const stream& s) {
 }
 
 void monitor::started(watched& w, stream_side side) {
-  const auto keep = shared_from_this();  // a listener may drop the last reference to us
   auto& st = w.sides[side_index(side)];
   if (st.bp.active) return;
   st.bp.active = true;
   st.bp.since = loop_->event_time();
   st.timed_out = false;
   const std::uint64_t episode = ++st.bp.episodes;
+  // Episodes come every few items in a busy pipeline: with no listener, just the bookkeeping
+  // (no reference counting, no weak_ptr lock).
+  if (start_signal_.empty()) return;
+  const auto keep = shared_from_this();  // a listener may drop the last reference to us
   if (auto s = w.ref.lock()) start_signal_.for_each([&](auto& h, bool) { h(*s, side, episode); });
 }
 
 void monitor::ended(watched& w, stream_side side, loop::duration lasted) {
   // An episode that began before watch() ends unseen: every reported start has one end.
   if (!w.sides[side_index(side)].bp.active) return;
+  if (end_signal_.empty()) {
+    end_episode(w, side, lasted);  // no listener to call: nothing can drop us meanwhile
+    return;
+  }
   const auto keep = shared_from_this();  // a listener may drop the last reference to us
   end_episode(w, side, lasted);
 }
@@ -160,6 +167,7 @@ void monitor::end_episode(watched& w, stream_side side, loop::duration lasted) {
   bp.active = false;
   bp.total += lasted;
   bp.longest = std::max(bp.longest, lasted);
+  if (end_signal_.empty()) return;
   if (auto s = w.ref.lock()) end_signal_.for_each([&](auto& h, bool) { h(*s, side, lasted); });
 }
 
