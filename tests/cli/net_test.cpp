@@ -50,6 +50,8 @@ class NetCli : public CliTest {
   }
 
   // Waits (up to 5 s) for `name` to appear in the test directory; returns its contents.
+  // (A file a shell writes with `>` exists before it has its content: status files are written
+  // under another name and renamed.)
   std::string wait_for(const std::string& name) {
     for (int i = 0; i < 500; ++i) {
       if (fs::exists(path(name))) return slurp(path(name));
@@ -225,7 +227,7 @@ TEST_F(NetCli, TcpListenReadsOneConnectionAndPrintsThePortItPicked) {
   const std::string data = make_text("data.bin", 1 << 20, 13);
   const result bg =
       sh("(\"$SLUICE\" run 'tcp-listen 0 | write got.bin' 2>listen.err; "
-         "echo $? > listen.status) & echo started");
+         "echo $? > listen.status.part && mv listen.status.part listen.status) & echo started");
   ASSERT_EQ(bg.status, 0);
   std::string port;
   for (int i = 0; i < 500 && port.empty(); ++i) {
@@ -253,7 +255,7 @@ TEST_F(NetCli, TcpConnectAsASourceAndUnixConnectBothWays) {
   // tcp-connect as a source: sluice reads from a sluice tcp-listen fed by a file.
   const result bg =
       sh("(\"$SLUICE\" run 'tcp-listen 0 | write got.bin' 2>listen.err; "
-         "echo $? > listen.status) & echo started");
+         "echo $? > listen.status.part && mv listen.status.part listen.status) & echo started");
   ASSERT_EQ(bg.status, 0);
   std::string err;
   for (int i = 0; i < 500 && err.find('\n') == std::string::npos; ++i) {
