@@ -30,6 +30,9 @@ ALLOWED = {
     # The tutorial's writers done right: batching, fan-out, buffering, validating, logging (files
     # and gzip of rotated logs from io and codec).
     "sinks": ["core", "compose", "io", "codec"],
+    # Rows, the formats that carry them (CSV, JSON lines) and the databases (SQLite, PostgreSQL
+    # COPY): the database sinks are batch writers underneath.
+    "db": ["core", "compose", "io", "codec", "sinks"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](sluice/[^>"]+)[>"]')

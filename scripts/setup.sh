@@ -14,6 +14,9 @@ packages=(
   libssl-dev openssl  # TLS sockets and HTTPS; the tests make their own certificates
   # Real peers and baselines for sockets and HTTP: clients, servers, attack tools.
   curl wrk netcat-openbsd slowhttptest nginx-light iproute2
+  # Databases: SQLite embedded (and its CLI as a baseline); PostgreSQL 15, whose server the tests
+  # start themselves in a temporary directory (initdb, pg_ctl), and its client library.
+  libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
