@@ -4,6 +4,7 @@
 // acknowledgement.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -262,6 +263,121 @@ TEST(Accept, APipeIntoAnAcceptingSinkStaysWithinTheHighWaterMark) {
   for (int i = 0; i < 100; ++i) EXPECT_EQ(s->got[static_cast<std::size_t>(i)], i);
   EXPECT_LE(peak, 8u);
   EXPECT_LE(s->counters().peak_writable_length, 8u);
+}
+
+// Accepts runs (use_accept_runs): records each run's size; optionally acknowledges everything
+// accepted from inside the run, as a batch writer whose flush completes at once does.
+class run_accepting_sink : public writable<int> {
+ public:
+  run_accepting_sink(sluice::loop& l, std::size_t hwm,
+                     sluice::overflow_policy p = sluice::overflow_policy::wait)
+      : writable<int>(l, sluice::writable_options{.high_water_mark = hwm, .overflow = p}) {
+    use_accept_runs();
+  }
+  using writable<int>::accepted_count;
+  using writable<int>::acknowledge;
+
+  std::vector<int> got;
+  std::vector<std::size_t> runs;  // sizes of the runs taken
+  std::size_t single_writes = 0;  // writes that came through do_write
+  bool ack_inside = false;
+
+ protected:
+  void do_write(int&& x, write_callback cb) override {
+    ++single_writes;
+    got.push_back(x);
+    accept(cb);
+    if (ack_inside) acknowledge(accepted_count());
+  }
+  void do_accept_run(int* items, std::size_t n) override {
+    runs.push_back(n);
+    for (std::size_t i = 0; i < n; ++i) got.push_back(items[i]);
+    if (ack_inside) acknowledge(accepted_count());
+  }
+};
+
+// A source that pushes `per_read` items per read call, 0..total-1, then the end.
+std::shared_ptr<sluice::readable<int>> counting_source(manual_loop& loop, int& next, int total,
+                                                       int per_read, std::size_t hwm) {
+  return sluice::make_readable<int>(
+      loop, {.high_water_mark = hwm, .read = [&next, total, per_read](sluice::readable<int>& r,
+                                                                      std::size_t) {
+               for (int i = 0; i < per_read && next < total; ++i) r.push(next++);
+               if (next == total) r.push_eof();
+             }});
+}
+
+TEST(AcceptRuns, APipeHandsRunsOfAcceptedItemsNeverPastTheHighWaterMark) {
+  manual_loop loop;
+  int next = 0;
+  auto src = counting_source(loop, next, 1000, 50, 64);
+  auto s = std::make_shared<run_accepting_sink>(loop, 16);
+  bool finished = false;
+  s->on_finish([&] { finished = true; });
+  int drains = 0;
+  s->on_drain([&] { ++drains; });
+  src->pipe(s);
+  std::size_t peak = 0;
+  for (int turn = 0; turn < 10000 && !finished; ++turn) {
+    loop.run_until_idle();
+    peak = std::max(peak, s->writable_length());
+    s->acknowledge(s->accepted_count());  // a batch done
+  }
+  ASSERT_TRUE(finished);
+  ASSERT_EQ(s->got.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) EXPECT_EQ(s->got[static_cast<std::size_t>(i)], i);
+  EXPECT_LE(peak, 16u);
+  EXPECT_EQ(s->counters().peak_writable_length, 16u);  // runs fill it to the mark, not past
+  EXPECT_EQ(s->counters().chunks_in, 1000u);
+  ASSERT_FALSE(s->runs.empty());
+  EXPECT_EQ(*std::max_element(s->runs.begin(), s->runs.end()), 16u);  // whole runs, not items
+  EXPECT_GT(drains, 0);  // the pipe paused at the mark and 'drain' resumed it
+}
+
+TEST(AcceptRuns, AcknowledgingFromInsideTheRunCompletesOnALaterTick) {
+  manual_loop loop;
+  int next = 0;
+  auto src = counting_source(loop, next, 500, 100, 128);
+  auto s = std::make_shared<run_accepting_sink>(loop, 32);
+  s->ack_inside = true;
+  bool finished = false;
+  std::error_code error;
+  s->on_finish([&] { finished = true; });
+  s->on_error([&](std::error_code ec) { error = ec; });
+  src->pipe(s);
+  loop.run_until_idle();
+  EXPECT_FALSE(error) << error.message();
+  EXPECT_EQ(s->got.size(), 500u);
+  ASSERT_TRUE(finished);
+  EXPECT_FALSE(s->runs.empty());
+  EXPECT_EQ(s->got.size(), 500u);
+  EXPECT_EQ(s->accepted_count(), 0u);
+  EXPECT_EQ(s->writable_length(), 0u);
+}
+
+TEST(AcceptRuns, AWriteCallGoesToDoWriteAndAnOverflowPolicyKeepsRunsOff) {
+  manual_loop loop;
+  auto s = std::make_shared<run_accepting_sink>(loop, 4);
+  recorder r;
+  s->write(7, r.cb("w7"));
+  EXPECT_EQ(s->single_writes, 1u);
+  EXPECT_EQ(s->accepted_count(), 1u);
+  s->acknowledge(1);
+  loop.run_until_idle();
+  EXPECT_EQ(r.events, (std::vector<std::string>{"w7:ok"}));
+
+  int next = 0;
+  auto src = counting_source(loop, next, 40, 20, 64);
+  auto p = std::make_shared<run_accepting_sink>(loop, 8, sluice::overflow_policy::error);
+  src->pipe(p);
+  for (int turn = 0; turn < 1000 && p->got.size() < 40; ++turn) {
+    loop.run_until_idle();
+    p->acknowledge(p->accepted_count());
+  }
+  loop.run_until_idle();
+  EXPECT_FALSE(p->errored());
+  EXPECT_TRUE(p->runs.empty());
+  EXPECT_EQ(p->single_writes, 40u);
 }
 
 }  // namespace

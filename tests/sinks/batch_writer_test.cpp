@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -326,6 +327,46 @@ TEST(BatchWriter, APipeThroughASynchronousFlushDeliversEveryItemOnceInOrder) {
   for (int i = 0; i < 10000; ++i) ASSERT_EQ(flushed[static_cast<std::size_t>(i)], i);
   EXPECT_EQ(batches, (10000 + 63) / 64);
   EXPECT_LE(w->counters().peak_writable_length, w->writable_high_water_mark());
+}
+
+TEST(BatchWriter, RunsFromAPipeFillBatchesExactlyAndHoldAtTheMarkWhileAFlushIsOut) {
+  manual_loop loop;
+  std::vector<int> flushed;
+  std::vector<std::size_t> sizes;
+  std::vector<callback> outstanding;
+  auto w = sluice::make_batch_writer<int>(loop,
+                                          [&](const write_batch<int>& b, callback done) {
+                                            sizes.push_back(b.items.size());
+                                            flushed.insert(flushed.end(), b.items.begin(),
+                                                           b.items.end());
+                                            outstanding.push_back(std::move(done));
+                                          },
+                                          {.max_items = 100});
+  int next = 0;
+  auto src = sluice::make_readable<int>(
+      loop, {.high_water_mark = 256, .read = [&next](sluice::readable<int>& r, std::size_t) {
+               for (int i = 0; i < 256 && next < 5000; ++i) r.push(next++);
+               if (next == 5000) r.push_eof();
+             }});
+  bool finished = false;
+  w->on_finish([&] { finished = true; });
+  src->pipe(w);
+  std::size_t peak = 0;
+  for (int turn = 0; turn < 10000 && !finished; ++turn) {
+    loop.run_until_idle();
+    peak = std::max(peak, w->writable_length());
+    // One batch out at a time (max_in_flight 1), one more filling: at most 200 items held.
+    EXPECT_LE(w->writable_length(), 200u);
+    auto done = std::move(outstanding);
+    outstanding.clear();
+    for (auto& d : done) d({});
+  }
+  ASSERT_TRUE(finished);
+  ASSERT_EQ(flushed.size(), 5000u);
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(flushed[static_cast<std::size_t>(i)], i);
+  EXPECT_EQ(sizes, std::vector<std::size_t>(50, 100));
+  EXPECT_EQ(peak, 200u);
+  EXPECT_EQ(w->stats().items, 5000u);
 }
 
 }  // namespace

@@ -252,6 +252,25 @@ class writable : public virtual stream {
     no_runs_ = true;
   }
 
+  /// use_accept(), and runs as well (object mode with the default, unit-size chunk traits): a
+  /// pipe may hand over many items in one call of do_accept_run(), each of them accepted. Plain
+  /// writes still reach do_write. An overflow policy other than wait keeps runs off.
+  void use_accept_runs() noexcept {
+    static_assert(is_unit_size<T>, "use_accept_runs() needs object mode with unit-size chunks");
+    accepts_ = true;
+    accept_runs_ = true;
+    no_runs_ = overflow_ != overflow_policy::wait;
+  }
+
+  /// With use_accept_runs(): takes all of items[0..n) (moving from them), in order, each as a
+  /// write accepted at once, as n do_write calls that each call accept() would. They are
+  /// counted and accepted before the call, so acknowledge() may cover them from inside it (a
+  /// batch filled and flushed at once). n is at least 1.
+  virtual void do_accept_run(T* items, std::size_t n) {
+    (void)items;
+    (void)n;
+  }
+
   /// In do_write/do_writev (or later), instead of calling `cb`: the write is *accepted*. The
   /// next write may reach do_write at once, but the chunk stays counted in writable_length(), so
   /// write() and 'drain' still see it, and its callback, and 'finish', wait until acknowledge()
@@ -419,6 +438,7 @@ class writable : public virtual stream {
   // call while each item completes synchronously (docs/concepts.md, "Runs").
   run_taken write_run(T* items, std::size_t n) {
     if (n == 0 || !can_take_run()) return {};
+    if (accept_runs_) return accept_run(items, n);
     std::uint64_t bytes = 0;
     std::size_t peak = 0;
     for (std::size_t i = 0; i < n; ++i) {
@@ -456,6 +476,33 @@ class writable : public virtual stream {
     const bool ret = length_ < hwm_ || length_ == 0;
     if (!ret && !need_drain_) note_write_backpressure();
     return {r.taken, bytes, ret && intact()};
+  }
+
+  // write_run on a use_accept_runs() stream: the items that plain write() calls would hand over
+  // before one returns false (the first always; then while below the highWaterMark), accepted.
+  run_taken accept_run(T* items, std::size_t n) {
+    std::size_t k = length_ < hwm_ ? std::min(n, hwm_ - length_) : 1;
+    std::uint64_t bytes = 0;
+    for (std::size_t i = 0; i < k; ++i) bytes += chunk_traits<T>::bytes(items[i]);
+    counters_.chunks_in += k;
+    counters_.bytes_in += bytes;
+    pendingcb_ += k;
+    length_ += k;
+    if (length_ > counters_.peak_writable_length) counters_.peak_writable_length = length_;
+    if (!accepted_.empty() && accepted_.back().plain() && accepted_.back().len == 1)
+      accepted_.back().count += k;
+    else
+      accepted_.push_back(accepted_entry{k, 1, {}, {}});
+    accepted_count_ += k;
+    writing_ = true;  // a write made from inside the run is buffered
+    sync_ = true;     // an acknowledgement from inside completes on a later tick
+    do_accept_run(items, k);
+    sync_ = false;
+    writing_ = false;
+    if (!buffered_.empty()) clear_buffer();
+    const bool ret = length_ < hwm_ || length_ == 0;
+    if (!ret && !need_drain_) note_write_backpressure();
+    return {k, bytes, ret && intact()};
   }
 
   // `k` plain writes completed synchronously: they share the queued completion tick.
@@ -868,6 +915,7 @@ class writable : public virtual stream {
   overflow_policy overflow_ = overflow_policy::wait;
   bool accepts_ = false;  // use_accept()
   bool no_runs_ = false;  // write runs off: an overflow policy or accept() in use
+  bool accept_runs_ = false;  // use_accept_runs(): runs go to do_accept_run
   callback inflight_cb_;  // user callback of the single write in flight
   std::vector<callback> inflight_batch_cbs_;  // user callbacks of the writev in flight
   bool inflight_batch_ = false;

@@ -100,7 +100,10 @@ class batch_writer final : public writable<T> {
       throw std::system_error(make_error_code(errc::invalid_argument),
                               "batch_writer: needs a flush hook, and max_items, max_in_flight and "
                               "max_attempts of at least 1");
-    this->use_accept();
+    if constexpr (is_unit_size<T>)
+      this->use_accept_runs();  // a pipe's run of items goes into the batch in one call
+    else
+      this->use_accept();
   }
 
   [[nodiscard]] const batch_writer_stats& stats() const noexcept { return stats_; }
@@ -111,17 +114,17 @@ class batch_writer final : public writable<T> {
 
  protected:
   void do_write(T&& x, write_callback cb) override {
-    const std::size_t n = item_bytes(x);
-    if (open_.items.empty()) {
-      open_.first_index = next_index_;
-      arm_delay();
-    }
-    ++next_index_;
-    open_.items.push_back(std::move(x));
-    open_.bytes += n;
+    add(std::move(x));
     this->accept(cb);
-    if (open_.items.size() >= o_.max_items || (o_.max_bytes != 0 && open_.bytes >= o_.max_bytes))
-      seal();
+    if (full()) seal();
+  }
+
+  void do_accept_run(T* items, std::size_t n) override {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (this->destroyed()) return;  // a flush hook destroyed the writer from inside
+      add(std::move(items[i]));
+      if (full()) seal();
+    }
   }
 
   void do_final(callback cb) override {
@@ -154,6 +157,23 @@ class batch_writer final : public writable<T> {
     loop::time_point started{};
     timer retry_timer;
   };
+
+  // Puts an item into the open batch.
+  void add(T&& x) {
+    const std::size_t n = item_bytes(x);
+    if (open_.items.empty()) {
+      open_.first_index = next_index_;
+      open_.items.reserve(std::min<std::size_t>(o_.max_items, 4096));
+      arm_delay();
+    }
+    ++next_index_;
+    open_.items.push_back(std::move(x));
+    open_.bytes += n;
+  }
+
+  [[nodiscard]] bool full() const noexcept {
+    return open_.items.size() >= o_.max_items || (o_.max_bytes != 0 && open_.bytes >= o_.max_bytes);
+  }
 
   std::size_t item_bytes(const T& x) const {
     return o_.size_of ? o_.size_of(x) : chunk_traits<T>::bytes(x);
