@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <random>
@@ -119,10 +120,25 @@ class batch_writer final : public writable<T> {
     if (full()) seal();
   }
 
+  // A pipe's run: as many items as the open batch has room for, moved in at once.
   void do_accept_run(T* items, std::size_t n) override {
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; i < n;) {
       if (this->destroyed()) return;  // a flush hook destroyed the writer from inside
-      add(std::move(items[i]));
+      if (open_.items.empty()) start_batch();
+      // With a byte limit, item by item: the batch may fill before its item count says so.
+      const std::size_t k =
+          o_.max_bytes != 0 ? 1 : std::min(n - i, o_.max_items - open_.items.size());
+      std::size_t bytes = 0;
+      if (o_.size_of) {
+        for (std::size_t j = i; j < i + k; ++j) bytes += o_.size_of(items[j]);
+      } else {
+        for (std::size_t j = i; j < i + k; ++j) bytes += chunk_traits<T>::bytes(items[j]);
+      }
+      open_.items.insert(open_.items.end(), std::make_move_iterator(items + i),
+                         std::make_move_iterator(items + i + k));
+      next_index_ += k;
+      open_.bytes += bytes;
+      i += k;
       if (full()) seal();
     }
   }
@@ -161,14 +177,17 @@ class batch_writer final : public writable<T> {
   // Puts an item into the open batch.
   void add(T&& x) {
     const std::size_t n = item_bytes(x);
-    if (open_.items.empty()) {
-      open_.first_index = next_index_;
-      open_.items.reserve(std::min<std::size_t>(o_.max_items, 4096));
-      arm_delay();
-    }
+    if (open_.items.empty()) start_batch();
     ++next_index_;
     open_.items.push_back(std::move(x));
     open_.bytes += n;
+  }
+
+  // The first item of a batch is coming: its index, room for the items, the max_delay timer.
+  void start_batch() {
+    open_.first_index = next_index_;
+    open_.items.reserve(std::min<std::size_t>(o_.max_items, 4096));
+    arm_delay();
   }
 
   [[nodiscard]] bool full() const noexcept {
