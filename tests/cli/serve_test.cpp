@@ -125,8 +125,8 @@ using namespace sluice::cli::testing;
 
 class ServeStatsCli : public CliTest {};
 
-// Plain GETs go by sendfile(2) (small files with the head, by read/write), --gzip by
-// read/write; --stats says so at exit.
+// Plain GETs go by sendfile(2) (small files from memory, with the head), --gzip by read/write;
+// --stats says so at exit. A small file changed between two requests is served as it is now.
 TEST_F(ServeStatsCli, StatsSayWhichPathWasTaken) {
   if (!have("curl")) GTEST_SKIP() << "curl is not installed";
   std::filesystem::create_directories(path("site"));
@@ -138,6 +138,8 @@ for i in $(seq 200); do grep -q 'at http://' serve.log 2>/dev/null && break; sle
 URL=$(grep -o 'http://[^ ]*' serve.log | head -1 | sed 's,/$,,')
 curl -sS -o got.txt "$URL/big.txt"
 curl -sS -o small.txt "$URL/small.txt"
+printf 'Changed!\n' > site/small.txt
+curl -sS -o small2.txt "$URL/small.txt"
 kill -TERM $pid; wait $pid; echo exit=$?
 grep 'responses by sendfile' serve.log
 )";
@@ -150,14 +152,16 @@ grep 'responses by sendfile' serve.log
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(same_bytes(slurp(path("got.txt")), text));
   EXPECT_EQ(slurp(path("small.txt")), "Hello, world\n");
+  EXPECT_EQ(slurp(path("small2.txt")), "Changed!\n");
   EXPECT_NE(r.out.find("1 responses by sendfile (" + std::to_string(text.size()) +
-                       " bytes), 1 by read/write (13 bytes)"),
+                       " bytes), 0 by read/write (0 bytes), 2 from memory (22 bytes)"),
             std::string::npos)
       << r.out;
+  spit(path("site/small.txt"), "Hello, world\n");
   r = with("--gzip");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_TRUE(same_bytes(slurp(path("got.txt")), text));
-  EXPECT_NE(r.out.find("0 responses by sendfile (0 bytes), 2 by read/write"), std::string::npos)
+  EXPECT_NE(r.out.find("0 responses by sendfile (0 bytes), 3 by read/write"), std::string::npos)
       << r.out;
 }
 

@@ -2,6 +2,7 @@
 // names, content types, Range, HTTP dates, log lines.
 #include "static_files.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -134,6 +135,70 @@ TEST(StaticFileLog, CommonLogFormatWithEscapes) {
   const std::string l = log_line("1.2.3.4", 0, "GET", "/x\"\n5.6.7.8 - -", 11, 404, 0);
   EXPECT_EQ(l.find('\n'), std::string::npos);
   EXPECT_NE(l.find("/x\\x22\\x0a5.6.7.8"), std::string::npos);
+}
+
+std::string text_of(const std::optional<sluice::buffer>& b) {
+  return b ? b->to_string() : std::string("<none>");
+}
+
+TEST_F(StaticFiles, CacheAnswersHitsFromMemoryAndSeesAChangedFile) {
+  static_file_cache cache(root_);
+  auto first = cache.get("/docs/a%20b.txt");
+  ASSERT_EQ(first->where.status, 200);
+  EXPECT_EQ(text_of(first->bytes), "spaced");
+  EXPECT_EQ(first->content_type, "text/plain; charset=utf-8");
+  EXPECT_EQ(first->last_modified, http_date(first->where.modified));
+  auto again = cache.get("/docs/a%20b.txt");
+  EXPECT_EQ(again, first);  // the same entry, not resolved again
+  EXPECT_EQ(cache.stats().hits, 1u);
+  EXPECT_EQ(cache.stats().misses, 1u);
+
+  write(root_ / "docs" / "a b.txt", "changed, longer");
+  auto changed = cache.get("/docs/a%20b.txt");
+  EXPECT_EQ(text_of(changed->bytes), "changed, longer");
+  EXPECT_EQ(changed->where.size, 15u);
+  EXPECT_EQ(cache.stats().changed, 1u);
+
+  // Same size, new time: seen too (to the nanosecond).
+  write(root_ / "docs" / "a b.txt", "CHANGED, LONGER");
+  struct timespec times[2] = {{0, UTIME_OMIT}, {1'000'000'000, 5}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (root_ / "docs" / "a b.txt").c_str(), times, 0), 0);
+  EXPECT_EQ(text_of(cache.get("/docs/a%20b.txt")->bytes), "CHANGED, LONGER");
+
+  fs::remove(root_ / "docs" / "a b.txt");
+  EXPECT_EQ(cache.get("/docs/a%20b.txt")->where.status, 404);
+  EXPECT_EQ(cache.get("/docs/a%20b.txt")->where.status, 404);  // refusals are not kept
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST_F(StaticFiles, CacheKeepsLargeFilesWithoutTheirBytesAndStaysWithinItsBounds) {
+  write(root_ / "big.bin", std::string(100, 'x'));
+  write(root_ / "c.txt", "c");
+  static_file_cache cache(root_, {.max_entries = 2, .max_file_bytes = 50, .max_bytes = 60});
+  auto big = cache.get("/big.bin");
+  EXPECT_EQ(big->where.status, 200);
+  EXPECT_EQ(big->where.size, 100u);
+  EXPECT_FALSE(big->bytes.has_value());  // sent from the file (sendfile)
+  EXPECT_EQ(text_of(cache.get("/")->bytes), "<h1>hi</h1>");
+  EXPECT_EQ(text_of(cache.get("/c.txt")->bytes), "c");
+  EXPECT_EQ(cache.size(), 2u);  // the least recently used (/big.bin) went
+  EXPECT_EQ(cache.bytes_held(), 12u);
+  (void)cache.get("/big.bin");
+  EXPECT_EQ(cache.stats().misses, 4u);
+  EXPECT_LE(cache.bytes_held(), 60u);
+}
+
+TEST_F(StaticFiles, CacheRedoesTheResolutionAfterItsValidity) {
+  static_file_cache cache(root_, {.validity = std::chrono::seconds(0)});
+  (void)cache.get("/");
+  (void)cache.get("/");
+  EXPECT_EQ(cache.stats().hits, 0u);
+  EXPECT_EQ(cache.stats().misses, 2u);
+  // A file made unreachable (its directory replaced by a link outside) is refused once the
+  // resolution is redone.
+  fs::rename(root_ / "docs", base_ / "docs-moved");
+  fs::create_directory_symlink(base_, root_ / "docs");
+  EXPECT_EQ(cache.get("/docs/secret.txt")->where.status, 403);
 }
 
 }  // namespace

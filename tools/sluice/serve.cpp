@@ -1,7 +1,9 @@
 // tools/sluice/serve.cpp: `sluice serve`, a static file server on sluice's HTTP server.
 //
 // Each GET sends the requested byte range with http_response::send_file (sendfile(2)); with
-// --gzip it pipes a file_reader (the range) into the response instead. Either way a
+// --gzip it pipes a file_reader (the range) into the response instead. Small files (64 KiB at
+// most) come from memory: static_file_cache keeps them, checked with one stat(2) per request
+// (static_files.hpp). Either way a
 // slow client holds the reader back and the server's memory stays at a highWaterMark or two per
 // connection whatever the file sizes. The decisions (which file, which range, which type,
 // which date) are in static_files.cpp; this file wires them to the server, logs each request
@@ -61,7 +63,7 @@ std::string client_address(const std::string& remote) {
 class file_server {
  public:
   file_server(asio_loop& l, fs::path root, bool log)
-      : loop_(l), root_(std::move(root)), log_(log) {}
+      : loop_(l), log_(log), cache_(std::move(root)) {}
 
   void handle(const std::shared_ptr<http_request>& req, const std::shared_ptr<http_response>& res) {
     if (log_) {
@@ -88,11 +90,12 @@ class file_server {
       res->set_header("Allow", "GET, HEAD");
       return send_error(res, 405);
     }
-    const served_path where = resolve_served_path(root_, req->target());
+    const auto cached = cache_.get(req->target());
+    const served_path& where = cached->where;
     if (where.status != 200) return send_error(res, where.status);
     const std::uint64_t size = where.size;
-    const std::string modified = http_date(where.modified);
-    res->set_header("Content-Type", std::string(content_type_for(where.file)));
+    const std::string& modified = cached->last_modified;
+    res->set_header("Content-Type", cached->content_type);
     res->set_header("Last-Modified", modified);
     res->set_header("Accept-Ranges", "bytes");
     if (const auto ims = req->headers().get("If-Modified-Since")) {
@@ -127,6 +130,14 @@ class file_server {
     if (!res->compress()) res->set_content_length(length);
     if (req->method() == "HEAD" || length == 0) {
       res->end();
+      return;
+    }
+    if (cached->bytes && !res->compress()) {
+      // A small file, kept in memory by the cache (checked with one stat(2) just now).
+      ++stats_.memory_responses;
+      stats_.memory_bytes += length;
+      res->end(
+          cached->bytes->slice(static_cast<std::size_t>(first), static_cast<std::size_t>(length)));
       return;
     }
     if (!res->compress()) {
@@ -164,6 +175,7 @@ class file_server {
   struct path_stats {
     std::uint64_t sendfile_responses = 0, sendfile_bytes = 0;
     std::uint64_t copy_responses = 0, copy_bytes = 0;
+    std::uint64_t memory_responses = 0, memory_bytes = 0;
   };
   [[nodiscard]] const path_stats& stats() const noexcept { return stats_; }
 
@@ -178,8 +190,8 @@ class file_server {
   }
 
   asio_loop& loop_;
-  fs::path root_;
   bool log_;
+  static_file_cache cache_;
   path_stats stats_;
 };
 
@@ -241,11 +253,13 @@ int run_serve_command(const serve_command& c) {
     const auto& s = files->stats();
     std::fprintf(stderr,
                  "sluice: serve: %llu responses by sendfile (%llu bytes), %llu by read/write "
-                 "(%llu bytes)\n",
+                 "(%llu bytes), %llu from memory (%llu bytes)\n",
                  static_cast<unsigned long long>(s.sendfile_responses),
                  static_cast<unsigned long long>(s.sendfile_bytes),
                  static_cast<unsigned long long>(s.copy_responses),
-                 static_cast<unsigned long long>(s.copy_bytes));
+                 static_cast<unsigned long long>(s.copy_bytes),
+                 static_cast<unsigned long long>(s.memory_responses),
+                 static_cast<unsigned long long>(s.memory_bytes));
   }
   return 0;
 }

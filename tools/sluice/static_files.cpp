@@ -1,6 +1,7 @@
 // The decisions of `sluice serve`: paths, types, ranges, dates and log lines.
 #include "static_files.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/src.hpp>  // Boost.URL, header-only: compiled in this one source
 #include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <utility>
@@ -234,6 +236,85 @@ std::string log_line(std::string_view client, std::time_t when, std::string_view
   line.append(std::to_string(status)).append(" ");
   line.append(bytes == 0 ? std::string("-") : std::to_string(bytes));
   return line;
+}
+
+namespace {
+
+std::int64_t mtime_ns(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+}
+
+// The whole of a small file, or nullopt when it cannot be read as it was seen (it changed size).
+std::optional<sluice::buffer> read_small_file(const fs::path& file, std::uint64_t size) {
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string bytes(static_cast<std::size_t>(size), '\0');
+  std::size_t got = 0;
+  while (got < bytes.size()) {
+    const ssize_t n = ::pread(fd, bytes.data() + got, bytes.size() - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (got != bytes.size()) return std::nullopt;
+  return sluice::buffer(std::move(bytes));
+}
+
+}  // namespace
+
+static_file_cache::static_file_cache(fs::path root, options o) : root_(std::move(root)), o_(o) {}
+
+std::shared_ptr<const cached_file> static_file_cache::get(std::string_view target) {
+  if (const auto it = map_.find(target); it != map_.end()) {
+    const auto s = it->second;
+    const cached_file& f = *s->file;
+    struct stat st {};
+    const bool fresh = std::chrono::steady_clock::now() - s->resolved_at < o_.validity;
+    const bool same = ::stat(f.where.file.c_str(), &st) == 0 && st.st_dev == f.dev &&
+                      st.st_ino == f.ino && mtime_ns(st) == f.mtime_ns &&
+                      static_cast<std::uint64_t>(st.st_size) == f.where.size;
+    if (fresh && same) {
+      ++counts_.hits;
+      lru_.splice(lru_.begin(), lru_, s);
+      return s->file;
+    }
+    if (!same) ++counts_.changed;
+    drop(s);
+  }
+  ++counts_.misses;
+  return load(target);
+}
+
+std::shared_ptr<const cached_file> static_file_cache::load(std::string_view target) {
+  auto f = std::make_shared<cached_file>();
+  f->where = resolve_served_path(root_, target);
+  if (f->where.status != 200) return f;
+  struct stat st {};
+  if (::stat(f->where.file.c_str(), &st) != 0) return f;  // gone since: served (or not) as is
+  f->dev = st.st_dev;
+  f->ino = st.st_ino;
+  f->mtime_ns = mtime_ns(st);
+  f->where.size = static_cast<std::uint64_t>(st.st_size);
+  f->where.modified = st.st_mtime;
+  f->last_modified = http_date(f->where.modified);
+  f->content_type = std::string(content_type_for(f->where.file));
+  if (f->where.size <= o_.max_file_bytes && f->where.size <= o_.max_bytes)
+    f->bytes = read_small_file(f->where.file, f->where.size);
+  if (o_.max_entries == 0) return f;
+  const std::size_t held = f->bytes ? f->bytes->size() : 0;
+  while (!lru_.empty() && (map_.size() >= o_.max_entries || bytes_ + held > o_.max_bytes))
+    drop(std::prev(lru_.end()));
+  lru_.push_front(slot{std::string(target), f, std::chrono::steady_clock::now()});
+  map_.emplace(lru_.front().target, lru_.begin());
+  bytes_ += held;
+  return f;
+}
+
+void static_file_cache::drop(std::list<slot>::iterator it) {
+  if (it->file->bytes) bytes_ -= it->file->bytes->size();
+  map_.erase(it->target);
+  lru_.erase(it);
 }
 
 }  // namespace sluice::cli

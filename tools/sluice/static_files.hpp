@@ -5,15 +5,24 @@
 //   - its content type, by extension;
 //   - a one-range `Range` header against the file's size (206, 416, or the whole file);
 //   - HTTP dates for Last-Modified / If-Modified-Since;
-//   - the log line written for each request.
+//   - the log line written for each request;
+//   - which answers are kept in memory between requests (static_file_cache).
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <cstdint>
 #include <ctime>
 #include <filesystem>
+#include <list>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+
+#include "sluice/core/buffer.hpp"
 
 namespace sluice::cli {
 
@@ -77,5 +86,72 @@ struct range_answer {
 [[nodiscard]] std::string log_line(std::string_view client, std::time_t when,
                                    std::string_view method, std::string_view target,
                                    unsigned http_version, int status, std::uint64_t bytes);
+
+/// A file resolved for a target, with what a response needs of it: kept between requests by
+/// static_file_cache.
+struct cached_file {
+  served_path where;                    ///< status 200: `where.file` is the file to serve
+  std::string last_modified;            ///< http_date(where.modified)
+  std::string content_type;             ///< content_type_for(where.file)
+  std::optional<sluice::buffer> bytes;  ///< the whole file, for files up to max_file_bytes
+  // What the file was when it was resolved (a hit stats it and compares).
+  dev_t dev = 0;
+  ino_t ino = 0;
+  std::int64_t mtime_ns = 0;
+};
+
+/// What `sluice serve` keeps between requests, so a small file costs one stat(2) per request
+/// instead of resolving the path (realpath: a system call per component), checking it and
+/// opening, reading and closing the file.
+///
+/// An entry maps a request target to its cached_file. A hit checks the file with one stat(2)
+/// and drops the entry when its size, modification time (to the nanosecond) or inode changed,
+/// or when it is gone; the target's resolution itself (symbolic links, permissions, the index of
+/// a directory) is trusted for `validity` (as nginx's open_file_cache_valid), then redone. Only
+/// successful resolutions are kept. Files up to `max_file_bytes` are kept with their bytes, read
+/// once; at most `max_entries` entries and `max_bytes` bytes of files are held (the least
+/// recently used go first). Not thread-safe: one per loop.
+class static_file_cache {
+ public:
+  struct options {
+    std::size_t max_entries = 1024;
+    std::size_t max_file_bytes = 64 * 1024;
+    std::size_t max_bytes = 16 * 1024 * 1024;
+    std::chrono::steady_clock::duration validity = std::chrono::seconds(1);
+  };
+
+  static_file_cache(std::filesystem::path root, options o);
+  explicit static_file_cache(std::filesystem::path root)
+      : static_file_cache(std::move(root), options{}) {}
+
+  /// The answer for `target`: from the cache when it is still valid, else resolved
+  /// (resolve_served_path) and, if it is a file to serve, kept. Never null.
+  [[nodiscard]] std::shared_ptr<const cached_file> get(std::string_view target);
+
+  struct counts {
+    std::uint64_t hits = 0;     ///< answered from an entry
+    std::uint64_t misses = 0;   ///< resolved (no entry, expired or changed)
+    std::uint64_t changed = 0;  ///< entries dropped because the file changed or went
+  };
+  [[nodiscard]] const counts& stats() const noexcept { return counts_; }
+  [[nodiscard]] std::size_t size() const noexcept { return map_.size(); }
+  [[nodiscard]] std::size_t bytes_held() const noexcept { return bytes_; }
+
+ private:
+  struct slot {
+    std::string target;
+    std::shared_ptr<const cached_file> file;
+    std::chrono::steady_clock::time_point resolved_at;
+  };
+  std::shared_ptr<const cached_file> load(std::string_view target);
+  void drop(std::list<slot>::iterator it);
+
+  std::filesystem::path root_;
+  options o_;
+  std::list<slot> lru_;                                                  // most recently used first
+  std::unordered_map<std::string_view, std::list<slot>::iterator> map_;  // keys view lru_'s targets
+  std::size_t bytes_ = 0;
+  counts counts_;
+};
 
 }  // namespace sluice::cli
