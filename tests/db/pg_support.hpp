@@ -74,13 +74,15 @@ inline int pg_server(const std::string& verb) {
 template <class F>
 bool run_until(boost::asio::io_context& io, F done,
                std::chrono::milliseconds limit = std::chrono::seconds(20)) {
+  // (done() is called once per turn and its answer kept: it may consume, as read() does.)
   const auto end = std::chrono::steady_clock::now() + limit;
-  while (!done() && std::chrono::steady_clock::now() < end) {
+  for (;;) {
+    if (done()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
     io.restart();
     if (io.run_for(std::chrono::milliseconds(5)) == 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  return done();
 }
 
 // Runs the io_context for `d` (whatever happens).
