@@ -51,6 +51,17 @@ asio_loop& need_asio(loop& l, const char* what) {
 }
 }  // namespace
 
+void pg_execute(asio_loop& l, std::string conninfo, std::string sql,
+                std::function<void(std::error_code, const std::string& message)> done) {
+  auto session = std::make_shared<detail::pg_session>(l, std::move(conninfo));
+  // The callback keeps the session alive until the statement is over.
+  session->describe(std::move(sql), [session, done = std::move(done)](
+                                        detail::pg_outcome o, const std::vector<std::string>&) {
+    done(o.ec, o.message);
+    session->close();
+  });
+}
+
 std::shared_ptr<writable<record>> make_pg_record_writer(loop& l, std::string conninfo,
                                                         std::string table,
                                                         pg_copy_options<record> o) {

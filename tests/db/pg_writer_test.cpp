@@ -3,6 +3,7 @@
 // crash mid-load, destroy() in each state.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "db/pg_support.hpp"
+#include "sluice/core/make.hpp"
 #include "sluice/db/postgres.hpp"
 
 namespace {
@@ -277,6 +279,50 @@ TEST(PostgresWriter, AConstraintViolationNamesTheRowAndKeepsEarlierBatches) {
   EXPECT_EQ(psql("SELECT count(*), max(id) FROM dup_events WHERE id < 100000"), "200|199");
 }
 
+TEST(PostgresWriter, RefusedRowsGoToRejectedAndTheRestCommits) {
+  SLUICE_NEED_PG();
+  make_table("rej_events", "(id bigint primary key, v bigint)");
+  psql("INSERT INTO rej_events VALUES (1000, 0)");
+  boost::asio::io_context io;
+  asio_loop l(io);
+  std::vector<db::record> refused;
+  auto rejected =
+      make_writable<db::record>(l, {.write = [&](writable<db::record>&, db::record&& r, auto cb) {
+                                  refused.push_back(std::move(r));
+                                  cb();
+                                }});
+  auto w = db::make_pg_record_writer(l, test::pg_conninfo(), "rej_events",
+                                     {.rejected = rejected, .batch = {.max_items = 50}});
+  std::vector<int> calls(120, 0);
+  int failures = 0;
+  for (int i = 0; i < 120; ++i) {
+    db::record r{{std::string(std::to_string(i)), std::string(std::to_string(i * 2))}, {}};
+    if (i == 7) r.values[1] = std::string("oops");   // not a bigint
+    if (i == 60) r.values[0] = std::string("1000");  // duplicate key
+    if (i == 61) r.values[1] = std::string("12x");
+    w->write(std::move(r), [&, i](std::error_code ec) {
+      ++calls[static_cast<std::size_t>(i)];
+      if (ec) ++failures;
+    });
+  }
+  bool ended = false;
+  w->end([&](std::error_code ec) {
+    EXPECT_FALSE(ec) << w->error_message();
+    ended = true;
+  });
+  ASSERT_TRUE(test::run_until(io, [&] { return ended; }));
+  EXPECT_EQ(failures, 0);
+  for (int c : calls) EXPECT_EQ(c, 1);
+  // (In the order the server refused them: it checks keys when it flushes its own buffer of
+  // rows, after it parsed later ones.)
+  std::vector<std::string> ids;
+  for (auto& r : refused) ids.push_back(std::get<std::string>(r.values[0]));
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(ids, (std::vector<std::string>{"1000", "61", "7"}));
+  EXPECT_EQ(psql("SELECT count(*) FROM rej_events WHERE id < 1000"), "117");
+  EXPECT_EQ(psql("SELECT count(*) FROM rej_events WHERE id IN (7, 60, 61)"), "0");
+}
+
 TEST(PostgresWriter, AServerCrashMidLoadNamesTheServerAndLosesNoAcknowledgedRow) {
   SLUICE_NEED_PG();
   make_table("crash_events", "(id bigint primary key, pad text)");
@@ -307,6 +353,10 @@ TEST(PostgresWriter, AServerCrashMidLoadNamesTheServerAndLosesNoAcknowledgedRow)
   pump();
   ASSERT_TRUE(test::run_until(io, [&] { return acked.size() >= 2000; }));
   crashed = test::pg_server("crash") == 0;
+  // Whatever happens below, the next tests find the server running.
+  struct restart {
+    ~restart() { (void)test::pg_server("start"); }
+  } restart_at_exit;
   ASSERT_TRUE(crashed);
   ASSERT_TRUE(test::run_until(io, [&] { return w->destroyed() && err; }));
   ASSERT_EQ(test::pg_server("start"), 0);

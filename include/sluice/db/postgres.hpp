@@ -48,6 +48,14 @@ struct pg_copy_options {
   std::vector<std::string> columns{};
   /// COPY data is handed to libpq in pieces of this size (not row by row: that halves the rate).
   std::size_t chunk_bytes = 64 * 1024;
+  /// Where rows the server refuses go (a constraint, a value its column does not take), one by
+  /// one, while the batch's other rows are committed: the server names the row of a failed COPY
+  /// (its line), so the batch is sent again without it, one more COPY per refused row. A
+  /// refused row counts as done once `rejected` has taken it (its write's callback); its own
+  /// callback then reports success. Rows reach `rejected` in the order the server refuses them
+  /// (it checks keys after parsing some later rows). Null: a refused row fails its batch and the
+  /// stream.
+  std::shared_ptr<writable<Row>> rejected{};
   /// Batching, retries and dead letter (batch_writer). One connection runs one COPY at a time:
   /// max_in_flight is always 1. The default name is "pg_copy_writer".
   batch_writer_options<Row> batch{};
@@ -65,7 +73,9 @@ struct pg_copy_state {
   std::vector<std::string> columns;
   std::size_t chunk_bytes = 0;
   std::uint64_t batches = 0;  // batches started (first attempts), for "line N of batch K"
-  std::size_t last_batch_size = 0;
+  // The rows of the current batch already handed to `rejected`: a retry of the batch (a lost
+  // connection) does not send them again, nor to `rejected` twice.
+  std::vector<bool> refused;
   batch_writer<Row>* writer = nullptr;
   std::weak_ptr<stream> weak_writer;
   // Whether a failed batch fails the stream (no retry, no dead letter): the flush then fails it
@@ -73,6 +83,73 @@ struct pg_copy_state {
   unsigned max_attempts = 1;
   std::function<bool(std::error_code)> retryable;
   bool has_dead_letter = false;
+  std::shared_ptr<writable<Row>> rejected;
+};
+
+// One flush: COPY the batch's rows but those refused so far; on a refusal that names a row,
+// hand that row to `rejected` and COPY the rest again.
+template <pg_row Row>
+struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
+  std::shared_ptr<pg_session> session;
+  std::shared_ptr<pg_copy_state<Row>> st;
+  const write_batch<Row>* b = nullptr;  // alive until `done` (batch_flush's contract)
+  std::uint64_t number = 0;
+  std::vector<std::size_t> lines;  // line (from 0) of the COPY → index in the batch
+  callback done;
+
+  void run() {
+    std::string data;
+    data.reserve(b->items.size() * 32);
+    lines.clear();
+    for (std::size_t i = 0; i < b->items.size(); ++i) {
+      if (!st->refused.empty() && st->refused[i]) continue;
+      lines.push_back(i);
+      pg_text::append_row(data, b->items[i]);
+    }
+    if (lines.empty()) return finish({});
+    const std::vector<std::string>* cols = &st->columns;
+    if constexpr (std::is_same_v<Row, record>) {
+      const auto& first = b->items[lines.front()];
+      if (cols->empty() && first.columns && first.columns->size() == first.values.size())
+        cols = first.columns.get();
+    }
+    session->copy_in(pg_copy_sql(st->table, *cols), std::move(data), st->chunk_bytes,
+                     [self = this->shared_from_this()](pg_outcome r) { self->copied(r); });
+  }
+
+  void copied(pg_outcome r) {
+    if (!r.ec) return finish({});
+    if (st->rejected && r.ec == make_error_code(pg_errc::server_error) && r.line != 0 &&
+        r.line <= lines.size()) {
+      const std::size_t bad = lines[r.line - 1];
+      if (st->refused.empty()) st->refused.assign(b->items.size(), false);
+      st->refused[bad] = true;
+      // Next COPY once `rejected` has the row (its own backpressure holds us).
+      st->rejected->write(Row(b->items[bad]),
+                          [self = this->shared_from_this()](std::error_code ec) {
+                            if (ec) return self->finish(ec);
+                            self->run();
+                          });
+      return;
+    }
+    const bool retry = b->attempt < st->max_attempts && st->retryable && st->retryable(r.ec);
+    if (!retry && !st->has_dead_letter && r.ec != make_error_code(pg_errc::aborted)) {
+      // The batch fails the stream: fail it here, with the server's words and the row.
+      pg_outcome named = r;
+      if (named.line != 0 && named.line <= lines.size())
+        named.line = lines[named.line - 1] + 1;  // the line it had in the whole batch
+      if (auto w = st->weak_writer.lock())
+        st->writer->fail(r.ec,
+                         pg_batch_error(st->table, number, b->first_index, b->items.size(), named));
+    }
+    finish(r.ec);
+  }
+
+  void finish(std::error_code ec) {
+    auto d = std::move(done);
+    done = nullptr;
+    if (d) d(ec);
+  }
 };
 
 }  // namespace detail
@@ -98,32 +175,17 @@ template <pg_row Row>
   st->has_dead_letter = o.batch.dead_letter != nullptr;
   o.batch.max_in_flight = 1;
   if (o.batch.name == "batch_writer") o.batch.name = "pg_copy_writer";
+  st->rejected = std::move(o.rejected);
   batch_flush<Row> flush = [session, st](const write_batch<Row>& b, callback done) {
-    std::string data;
-    data.reserve(b.items.size() * 32);
-    for (const Row& r : b.items) pg_text::append_row(data, r);
-    const std::vector<std::string>* cols = &st->columns;
-    if constexpr (std::is_same_v<Row, record>) {
-      const auto& first = b.items.front();
-      if (cols->empty() && first.columns && first.columns->size() == first.values.size())
-        cols = first.columns.get();
-    }
     if (b.attempt == 1) ++st->batches;
-    session->copy_in(
-        detail::pg_copy_sql(st->table, *cols), std::move(data), st->chunk_bytes,
-        [st, first = b.first_index, n = b.items.size(), attempt = b.attempt, number = st->batches,
-         done = std::move(done)](detail::pg_outcome r) {
-          if (!r.ec) {
-            done({});
-            return;
-          }
-          const bool retry = attempt < st->max_attempts && st->retryable && st->retryable(r.ec);
-          if (!retry && !st->has_dead_letter && r.ec != make_error_code(pg_errc::aborted)) {
-            if (auto w = st->weak_writer.lock())
-              st->writer->fail(r.ec, detail::pg_batch_error(st->table, number, first, n, r));
-          }
-          done(r.ec);
-        });
+    auto f = std::make_shared<detail::pg_copy_flush<Row>>();
+    f->session = session;
+    f->st = st;
+    f->b = &b;
+    f->number = st->batches;
+    if (b.attempt == 1) st->refused.clear();
+    f->done = std::move(done);
+    f->run();
   };
   auto w = make_batch_writer<Row>(l, std::move(flush), std::move(o.batch));
   st->writer = w.get();
@@ -279,6 +341,12 @@ template <pg_row Row>
                                                              pg_reader_options o = {}) {
   return std::make_shared<pg_reader<Row>>(l, std::move(conninfo), std::move(query), std::move(o));
 }
+
+/// Runs `sql` (one or more statements, no result rows wanted: CREATE TABLE, TRUNCATE, ...) on a
+/// connection of its own, then calls `done` exactly once, on a later tick, with an empty code
+/// or the error and a message naming the server.
+void pg_execute(asio_loop& l, std::string conninfo, std::string sql,
+                std::function<void(std::error_code, const std::string& message)> done);
 
 /// Records into `table` (make_pg_copy_writer<record>). `l` must be an asio_loop: otherwise
 /// throws std::system_error (invalid_argument).
