@@ -84,6 +84,26 @@ TEST(PostgresReader, ReadsEveryRowToTheEnd) {
   EXPECT_EQ(nulls, 5000);
 }
 
+TEST(PostgresReader, PipedIntoACopyWriterTableToTable) {
+  SLUICE_NEED_PG();
+  psql(
+      "DROP TABLE IF EXISTS pipe_src, pipe_dst; CREATE TABLE pipe_src AS SELECT g AS id, "
+      "md5(g::text) AS name FROM generate_series(1, 30000) g; CREATE TABLE pipe_dst (id "
+      "bigint, name text)");
+  boost::asio::io_context io;
+  asio_loop l(io);
+  auto r = db::make_pg_reader<pair_row>(l, test::pg_conninfo(), "SELECT id, name FROM pipe_src");
+  auto w = db::make_pg_copy_writer<pair_row>(l, test::pg_conninfo(), "pipe_dst",
+                                             {.batch = {.max_items = 1000}});
+  bool finished = false;
+  w->on_finish([&] { finished = true; });
+  r->pipe(w);
+  ASSERT_TRUE(test::run_until(io, [&] { return finished; }));
+  // Two connections of the same server, each at its own pace: the copy is whole.
+  EXPECT_EQ(psql("SELECT count(*) FROM pipe_dst d JOIN pipe_src s USING (id, name)"), "30000");
+  EXPECT_EQ(w->stats().batches, 30u);
+}
+
 TEST(PostgresReader, AValueOfTheWrongTypeNamesRowAndColumn) {
   SLUICE_NEED_PG();
   boost::asio::io_context io;
