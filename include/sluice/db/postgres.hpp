@@ -1,0 +1,359 @@
+// sluice/db/postgres.hpp: PostgreSQL as a sink and a source, through COPY.
+//
+//   - make_pg_copy_writer<Row>(loop, conninfo, table, options): a batch_writer<Row>
+//     (sinks/batch_writer.hpp) whose flush is one `COPY table (columns) FROM STDIN` per batch, in
+//     text format (pg_copy_text.hpp), sent in chunks of tens of KiB on a non-blocking libpq
+//     connection. While the server does not take the data (the socket is full, a lock holds the
+//     COPY), the batch stays in flight, the writer's buffer fills and write() returns false:
+//     the database's pace is the backpressure. A write's callback runs once its batch's COPY
+//     has committed; a server error aborts the whole COPY and names the row that caused it.
+//   - pg_reader<Row> (make_pg_reader): `COPY (query) TO STDOUT`, read from the socket only while
+//     the readable has room, so a consumer that stops stops the server (the result is never
+//     held in memory).
+//   - make_pg_record_writer / make_pg_record_reader: the same for db::record, as the CLI uses.
+//
+// Rows are static rows (row.hpp: tuples and aggregates, by position) or db::record. Connection
+// strings are libpq's ("host=/tmp/pg dbname=app", "postgresql://..."), TLS included. Both need
+// an asio_loop (they wait on the connection's socket). Errors are pg_errc codes (pg_session.hpp)
+// with the stream's error_message() naming the server, the table or query, and the row.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/core/readable.hpp"
+#include "sluice/db/pg_copy_text.hpp"
+#include "sluice/db/pg_session.hpp"
+#include "sluice/db/row.hpp"
+#include "sluice/sinks/batch_writer.hpp"
+
+namespace sluice::db {
+
+/// What the PostgreSQL streams carry: a static row or a db::record.
+template <class Row>
+concept pg_row = static_row<Row> || std::is_same_v<Row, record>;
+
+template <pg_row Row>
+struct pg_copy_options {
+  /// The columns the rows fill, in order. Empty: for static rows, every column of the table in
+  /// its order; for records, the records' column names when they have them, else every column.
+  std::vector<std::string> columns{};
+  /// COPY data is handed to libpq in pieces of this size (not row by row: that halves the rate).
+  std::size_t chunk_bytes = 64 * 1024;
+  /// Where rows the server refuses go (a constraint, a value its column does not take), one by
+  /// one, while the batch's other rows are committed: the server names the row of a failed COPY
+  /// (its line), so the batch is sent again without it, one more COPY per refused row. A
+  /// refused row counts as done once `rejected` has taken it (its write's callback); its own
+  /// callback then reports success. Rows reach `rejected` in the order the server refuses them
+  /// (it checks keys after parsing some later rows). Null: a refused row fails its batch and the
+  /// stream.
+  std::shared_ptr<writable<Row>> rejected{};
+  /// Batching, retries and dead letter (batch_writer). One connection runs one COPY at a time:
+  /// max_in_flight is always 1. The default name is "pg_copy_writer".
+  batch_writer_options<Row> batch{};
+};
+
+namespace detail {
+
+std::string pg_copy_sql(std::string_view table, const std::vector<std::string>& columns);
+std::string pg_batch_error(std::string_view table, std::uint64_t batch_number,
+                           std::uint64_t first_index, std::size_t rows, const pg_outcome& o);
+
+template <pg_row Row>
+struct pg_copy_state {
+  std::string table;
+  std::vector<std::string> columns;
+  std::size_t chunk_bytes = 0;
+  std::uint64_t batches = 0;  // batches started (first attempts), for "line N of batch K"
+  // The rows of the current batch already handed to `rejected`: a retry of the batch (a lost
+  // connection) does not send them again, nor to `rejected` twice.
+  std::vector<bool> refused;
+  batch_writer<Row>* writer = nullptr;
+  std::weak_ptr<stream> weak_writer;
+  // Whether a failed batch fails the stream (no retry, no dead letter): the flush then fails it
+  // first itself, with the server's message.
+  unsigned max_attempts = 1;
+  std::function<bool(std::error_code)> retryable;
+  bool has_dead_letter = false;
+  std::shared_ptr<writable<Row>> rejected;
+};
+
+// One flush: COPY the batch's rows but those refused so far; on a refusal that names a row,
+// hand that row to `rejected` and COPY the rest again.
+template <pg_row Row>
+struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
+  std::shared_ptr<pg_session> session;
+  std::shared_ptr<pg_copy_state<Row>> st;
+  const write_batch<Row>* b = nullptr;  // alive until `done` (batch_flush's contract)
+  std::uint64_t number = 0;
+  std::vector<std::size_t> lines;  // line (from 0) of the COPY → index in the batch
+  callback done;
+
+  void run() {
+    std::string data;
+    data.reserve(b->items.size() * 32);
+    lines.clear();
+    for (std::size_t i = 0; i < b->items.size(); ++i) {
+      if (!st->refused.empty() && st->refused[i]) continue;
+      lines.push_back(i);
+      pg_text::append_row(data, b->items[i]);
+    }
+    if (lines.empty()) return finish({});
+    const std::vector<std::string>* cols = &st->columns;
+    if constexpr (std::is_same_v<Row, record>) {
+      const auto& first = b->items[lines.front()];
+      if (cols->empty() && first.columns && first.columns->size() == first.values.size())
+        cols = first.columns.get();
+    }
+    session->copy_in(pg_copy_sql(st->table, *cols), std::move(data), st->chunk_bytes,
+                     [self = this->shared_from_this()](pg_outcome r) { self->copied(r); });
+  }
+
+  void copied(pg_outcome r) {
+    if (!r.ec) return finish({});
+    if (st->rejected && r.ec == make_error_code(pg_errc::server_error) && r.line != 0 &&
+        r.line <= lines.size()) {
+      const std::size_t bad = lines[r.line - 1];
+      if (st->refused.empty()) st->refused.assign(b->items.size(), false);
+      st->refused[bad] = true;
+      // Next COPY once `rejected` has the row (its own backpressure holds us).
+      st->rejected->write(Row(b->items[bad]),
+                          [self = this->shared_from_this()](std::error_code ec) {
+                            if (ec) return self->finish(ec);
+                            self->run();
+                          });
+      return;
+    }
+    const bool retry = b->attempt < st->max_attempts && st->retryable && st->retryable(r.ec);
+    if (!retry && !st->has_dead_letter && r.ec != make_error_code(pg_errc::aborted)) {
+      // The batch fails the stream: fail it here, with the server's words and the row.
+      pg_outcome named = r;
+      if (named.line != 0 && named.line <= lines.size())
+        named.line = lines[named.line - 1] + 1;  // the line it had in the whole batch
+      if (auto w = st->weak_writer.lock())
+        st->writer->fail(r.ec,
+                         pg_batch_error(st->table, number, b->first_index, b->items.size(), named));
+    }
+    finish(r.ec);
+  }
+
+  void finish(std::error_code ec) {
+    auto d = std::move(done);
+    done = nullptr;
+    if (d) d(ec);
+  }
+};
+
+}  // namespace detail
+
+/// A writable of rows loaded into `table` (an SQL name, used as given: "events",
+/// "app.events") with COPY FROM STDIN, a batch at a time. Contract: each write's callback runs
+/// exactly once, on a later tick: with success only after the COPY of its batch has committed
+/// on the server; with the batch's error (or stream_destroyed) otherwise; nothing is
+/// acknowledged that is not committed. Needs the asio_loop's io_context to be run. The
+/// connection is made with the first batch, closed when the stream closes.
+template <pg_row Row>
+[[nodiscard]] std::shared_ptr<batch_writer<Row>> make_pg_copy_writer(asio_loop& l,
+                                                                     std::string conninfo,
+                                                                     std::string table,
+                                                                     pg_copy_options<Row> o = {}) {
+  auto session = std::make_shared<detail::pg_session>(l, std::move(conninfo));
+  auto st = std::make_shared<detail::pg_copy_state<Row>>();
+  st->table = std::move(table);
+  st->columns = std::move(o.columns);
+  st->chunk_bytes = o.chunk_bytes;
+  st->max_attempts = o.batch.max_attempts;
+  st->retryable = o.batch.retryable;
+  st->has_dead_letter = o.batch.dead_letter != nullptr;
+  o.batch.max_in_flight = 1;
+  if (o.batch.name == "batch_writer") o.batch.name = "pg_copy_writer";
+  st->rejected = std::move(o.rejected);
+  batch_flush<Row> flush = [session, st](const write_batch<Row>& b, callback done) {
+    if (b.attempt == 1) ++st->batches;
+    auto f = std::make_shared<detail::pg_copy_flush<Row>>();
+    f->session = session;
+    f->st = st;
+    f->b = &b;
+    f->number = st->batches;
+    if (b.attempt == 1) st->refused.clear();
+    f->done = std::move(done);
+    f->run();
+  };
+  auto w = make_batch_writer<Row>(l, std::move(flush), std::move(o.batch));
+  st->writer = w.get();
+  st->weak_writer = w;
+  w->on_close([session] { session->close(); });
+  return w;
+}
+
+struct pg_reader_options {
+  /// Rows buffered before the reader stops reading the socket (default: 16 items).
+  std::optional<std::size_t> high_water_mark{};
+  std::string name = "pg_reader";
+};
+
+/// A readable of the rows of `query`, run as `COPY (query) TO STDOUT` (text format). Rows are
+/// read from the connection only while the readable has room. For db::record, a first
+/// `SELECT * FROM (query) LIMIT 0` gives the column names (columns()); values are text
+/// (std::string) or db::null. Errors: the stream fails once, with pg_errc::connect_failed,
+/// server_error, connection_lost or bad_value (naming the row number, from 1, and column).
+template <pg_row Row>
+class pg_reader final : public readable<Row> {
+ public:
+  pg_reader(asio_loop& l, std::string conninfo, std::string query, pg_reader_options o = {})
+      : readable<Row>(l, readable_options{.high_water_mark = o.high_water_mark, .name = o.name}),
+        session_(l, std::move(conninfo)),
+        query_(std::move(query)) {}
+
+  /// The result's column names (records only; empty until the first rows come).
+  [[nodiscard]] const column_names& columns() const noexcept { return columns_; }
+  /// Rows pushed so far.
+  [[nodiscard]] std::uint64_t rows() const noexcept { return rows_; }
+
+ protected:
+  void do_read(std::size_t) override {
+    if (state_ == state::idle) {
+      start();
+    } else if (state_ == state::paused) {
+      pump();
+    }
+  }
+
+  void do_destroy(std::error_code ec, callback cb) override {
+    state_ = state::done;
+    session_.close();
+    cb(ec);
+  }
+
+ private:
+  enum class state : std::uint8_t {
+    idle,      // do_read not called yet
+    starting,  // connecting, describing, starting the COPY
+    pumping,   // lines are coming (or awaited from the socket)
+    paused,    // the buffer is full: the socket is not read
+    done,      // ended, failed or destroyed
+  };
+
+  std::string what() const {
+    std::string q = query_.size() > 60 ? query_.substr(0, 57) + "..." : query_;
+    return "postgres query '" + q + "'";
+  }
+
+  template <class F>
+  auto guarded(F f) {
+    return [this, weak = this->weak_from_this(), f = std::move(f)](auto&&... a) {
+      if (weak.expired() || state_ == state::done || this->destroyed())
+        return decltype(f(std::forward<decltype(a)>(a)...))();
+      return f(std::forward<decltype(a)>(a)...);
+    };
+  }
+
+  void failed(const detail::pg_outcome& o) {
+    state_ = state::done;
+    this->fail(o.ec, what() + ": " + o.message);
+  }
+
+  void start() {
+    state_ = state::starting;
+    if constexpr (std::is_same_v<Row, record>) {
+      session_.describe("SELECT * FROM (" + query_ + ") AS sluice_describe LIMIT 0",
+                        guarded([this](detail::pg_outcome o, std::vector<std::string> names) {
+                          if (o.ec) return failed(o);
+                          columns_ =
+                              std::make_shared<const std::vector<std::string>>(std::move(names));
+                          start_copy();
+                        }));
+    } else {
+      start_copy();
+    }
+  }
+
+  void start_copy() {
+    session_.copy_out_start("COPY (" + query_ + ") TO STDOUT",
+                            guarded([this](detail::pg_outcome o) {
+                              if (o.ec) return failed(o);
+                              pump();
+                            }));
+  }
+
+  void pump() {
+    state_ = state::pumping;
+    session_.copy_out_next(guarded([this](std::string_view line) { return on_line(line); }),
+                           guarded([this](detail::pg_outcome o) {
+                             if (o.ec) return failed(o);
+                             state_ = state::done;
+                             this->push_eof();
+                           }));
+  }
+
+  bool on_line(std::string_view line) {
+    if (!pg_text::split_line(line, fields_)) {
+      failed({make_error_code(pg_errc::bad_value),
+              "row " + std::to_string(rows_ + 1) + ": malformed COPY line", 0});
+      return false;
+    }
+    Row row{};
+    if constexpr (std::is_same_v<Row, record>) {
+      pg_text::to_record(fields_, row);
+      row.columns = columns_;
+    } else {
+      if (const long bad = pg_text::parse_row(fields_, row); bad >= 0) {
+        std::string msg = "row " + std::to_string(rows_ + 1) + ": ";
+        if (fields_.size() != column_count_v<Row>)
+          msg += std::to_string(fields_.size()) + " columns, the row type has " +
+                 std::to_string(column_count_v<Row>);
+        else
+          msg += "column " + std::to_string(bad + 1) + ": " +
+                 (fields_[static_cast<std::size_t>(bad)]
+                      ? "'" + fields_[static_cast<std::size_t>(bad)]->substr(0, 40) +
+                            "' does not convert to the field's type"
+                      : std::string("NULL in a field that is not optional"));
+        failed({make_error_code(pg_errc::bad_value), msg, 0});
+        return false;
+      }
+    }
+    ++rows_;
+    if (this->push(std::move(row))) return true;
+    if (state_ == state::pumping) state_ = state::paused;
+    return false;
+  }
+
+  detail::pg_session session_;
+  std::string query_;
+  state state_ = state::idle;
+  std::uint64_t rows_ = 0;
+  column_names columns_;
+  std::vector<std::optional<std::string>> fields_;
+};
+
+/// Makes a pg_reader (see there).
+template <pg_row Row>
+[[nodiscard]] std::shared_ptr<pg_reader<Row>> make_pg_reader(asio_loop& l, std::string conninfo,
+                                                             std::string query,
+                                                             pg_reader_options o = {}) {
+  return std::make_shared<pg_reader<Row>>(l, std::move(conninfo), std::move(query), std::move(o));
+}
+
+/// Runs `sql` (one or more statements, no result rows wanted: CREATE TABLE, TRUNCATE, ...) on a
+/// connection of its own, then calls `done` exactly once, on a later tick, with an empty code
+/// or the error and a message naming the server.
+void pg_execute(asio_loop& l, std::string conninfo, std::string sql,
+                std::function<void(std::error_code, const std::string& message)> done);
+
+/// Records into `table` (make_pg_copy_writer<record>). `l` must be an asio_loop: otherwise
+/// throws std::system_error (invalid_argument).
+[[nodiscard]] std::shared_ptr<writable<record>> make_pg_record_writer(
+    loop& l, std::string conninfo, std::string table, pg_copy_options<record> o = {});
+/// Records of `query` (pg_reader<record>). `l` must be an asio_loop, as above.
+[[nodiscard]] std::shared_ptr<readable<record>> make_pg_record_reader(loop& l, std::string conninfo,
+                                                                      std::string query);
+
+}  // namespace sluice::db
