@@ -107,7 +107,7 @@ class server_connection final : public http_exchange,
   void pump_body();
   void body_too_large(std::uint64_t limit);
   void read_more(void (server_connection::*next)());
-  void read_now(void (server_connection::*next)());
+  void read_now(void (server_connection::*next)(), std::size_t size);
   // ---- writing ----
   void send(std::vector<buffer> data, std::function<void(std::error_code)> done);
   void write_next();
