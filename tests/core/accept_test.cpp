@@ -276,6 +276,7 @@ class run_accepting_sink : public writable<int> {
   }
   using writable<int>::accepted_count;
   using writable<int>::acknowledge;
+  void set_threshold(std::size_t n) { set_drain_threshold(n); }
 
   std::vector<int> got;
   std::vector<std::size_t> runs;  // sizes of the runs taken
@@ -300,8 +301,8 @@ class run_accepting_sink : public writable<int> {
 std::shared_ptr<sluice::readable<int>> counting_source(manual_loop& loop, int& next, int total,
                                                        int per_read, std::size_t hwm) {
   return sluice::make_readable<int>(
-      loop, {.high_water_mark = hwm, .read = [&next, total, per_read](sluice::readable<int>& r,
-                                                                      std::size_t) {
+      loop, {.high_water_mark = hwm,
+             .read = [&next, total, per_read](sluice::readable<int>& r, std::size_t) {
                for (int i = 0; i < per_read && next < total; ++i) r.push(next++);
                if (next == total) r.push_eof();
              }});
@@ -378,6 +379,28 @@ TEST(AcceptRuns, AWriteCallGoesToDoWriteAndAnOverflowPolicyKeepsRunsOff) {
   EXPECT_FALSE(p->errored());
   EXPECT_TRUE(p->runs.empty());
   EXPECT_EQ(p->single_writes, 40u);
+}
+
+TEST(AcceptRuns, ADrainThresholdLetsTheProducerRefillBeforeEverythingIsAcknowledged) {
+  manual_loop loop;
+  auto s = std::make_shared<run_accepting_sink>(loop, 8);
+  s->set_threshold(4);
+  int drains = 0;
+  s->on_drain([&] { ++drains; });
+  for (int i = 0; i < 7; ++i) EXPECT_TRUE(s->write(i));
+  EXPECT_FALSE(s->write(7));  // 8 held: at the mark
+  s->acknowledge(3);          // 5 held: above the threshold
+  loop.run_until_idle();
+  EXPECT_EQ(drains, 0);
+  s->acknowledge(1);  // 4 held: at the threshold
+  loop.run_until_idle();
+  EXPECT_EQ(drains, 1);
+  EXPECT_EQ(s->writable_length(), 4u);
+  s->set_threshold(100);  // clamped below the mark
+  for (int i = 0; i < 4; ++i) (void)s->write(i);
+  s->acknowledge(1);  // 7 held: below the mark, so 'drain'
+  loop.run_until_idle();
+  EXPECT_EQ(drains, 2);
 }
 
 }  // namespace

@@ -271,6 +271,14 @@ class writable : public virtual stream {
     (void)n;
   }
 
+  /// 'drain' comes once writable_length() is at most `n` (default 0: once everything written
+  /// has completed, Node's rule). For writers that accept writes and complete them in groups
+  /// (batch_writer: room for a batch is room enough), so the producer fills the next group while
+  /// the last one completes instead of waiting for both. Clamped below the highWaterMark.
+  void set_drain_threshold(std::size_t n) noexcept {
+    drain_at_ = hwm_ == 0 ? 0 : std::min(n, hwm_ - 1);
+  }
+
   /// In do_write/do_writev (or later), instead of calling `cb`: the write is *accepted*. The
   /// next write may reach do_write at once, but the chunk stays counted in writable_length(), so
   /// write() and 'drain' still see it, and its callback, and 'finish', wait until acknowledge()
@@ -677,7 +685,7 @@ class writable : public virtual stream {
   }
 
   void after_write(std::size_t count, const callback& cb, const std::vector<callback>& cbs) {
-    if (need_drain_ && length_ == 0 && !ending_ && !destroyed()) {
+    if (need_drain_ && length_ <= drain_at_ && !ending_ && !destroyed()) {
       need_drain_ = false;
       ++counters_.drains;
       const loop::duration lasted = get_loop().event_time() - backpressure_since_;
@@ -913,10 +921,10 @@ class writable : public virtual stream {
   std::size_t accepted_count_ = 0;       // writes in accepted_
   std::size_t max_buffered_ = SIZE_MAX;  // the overflow policy's hard limit (SIZE_MAX: wait)
   overflow_policy overflow_ = overflow_policy::wait;
-  bool accepts_ = false;  // use_accept()
-  bool no_runs_ = false;  // write runs off: an overflow policy or accept() in use
+  bool accepts_ = false;      // use_accept()
+  bool no_runs_ = false;      // write runs off: an overflow policy or accept() in use
   bool accept_runs_ = false;  // use_accept_runs(): runs go to do_accept_run
-  callback inflight_cb_;  // user callback of the single write in flight
+  callback inflight_cb_;      // user callback of the single write in flight
   std::vector<callback> inflight_batch_cbs_;  // user callbacks of the writev in flight
   bool inflight_batch_ = false;
   struct after_write_batch {
@@ -945,7 +953,8 @@ class writable : public virtual stream {
   // call (cb_run_failed, the error in run_error_).
   enum : std::uint8_t { cb_none, cb_expected, cb_run_expected, cb_run_failed };
   std::uint8_t write_cb_state_ = cb_none;
-  bool need_drain_ = false;  // write() returned false; 'drain' owed
+  bool need_drain_ = false;   // write() returned false; 'drain' owed
+  std::size_t drain_at_ = 0;  // 'drain' once length_ is at most this (set_drain_threshold)
   bool buffer_processing_ = false;
   const std::uint8_t* run_state_ = nullptr;  // lifecycle_word(), for run_can_continue
   std::error_code run_error_;  // the error the run's current item completed with (run_each)

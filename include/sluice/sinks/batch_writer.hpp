@@ -105,6 +105,10 @@ class batch_writer final : public writable<T> {
       this->use_accept_runs();  // a pipe's run of items goes into the batch in one call
     else
       this->use_accept();
+    // 'drain' as soon as a whole batch fits again: the producer fills the next batch while the
+    // last ones flush, instead of waiting until every batch has (Node's rule, length 0).
+    const std::size_t hwm = this->writable_high_water_mark();
+    if (hwm > o_.max_items) this->set_drain_threshold(hwm - o_.max_items);
   }
 
   [[nodiscard]] const batch_writer_stats& stats() const noexcept { return stats_; }
