@@ -162,6 +162,9 @@ requires static_row<Row> || std::is_same_v<Row, record>
     if constexpr (std::is_same_v<Row, record>) {
       if (!conn->has_shape())
         conn->set_shape(detail::sqlite_record_shape(*conn, b.items.front(), columns, create));
+    } else {
+      (void)columns;  // (a static row's shape was set at construction)
+      (void)create;
     }
     conn->flush(l, b.items.data(), b.items.size(), b.first_index, &detail::bind_row<Row>,
                 [weak, done = std::move(done), attempt = b.attempt, retryable, attempts,
