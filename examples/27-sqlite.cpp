@@ -53,8 +53,10 @@ int main(int argc, char** argv) {
   std::function<void()> produce = [&] {
     while (next < total) {
       const std::int64_t i = next++;
+      std::string sensor = "s";  // (two steps: GCC 12's -Wrestrict misfires on "s" + ...)
+      sensor += std::to_string(i % 7);
       reading r{
-          i, "s" + std::to_string(i % 7), i * 0.5,
+          i, std::move(sensor), i * 0.5,
           std::chrono::time_point_cast<std::chrono::microseconds>(t0) + std::chrono::seconds(i),
           i % 10 == 0 ? std::optional<std::string>("check") : std::nullopt};
       const bool more = w->write(std::move(r));

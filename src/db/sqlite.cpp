@@ -129,12 +129,18 @@ bool sqlite_is_statement(std::string_view target) noexcept {
   return starts("INSERT") || starts("REPLACE");
 }
 
+void sqlite_add_decl(std::vector<std::string>& decls, const char* type, bool not_null) {
+  std::string d = type;
+  if (not_null) d += " NOT NULL";
+  decls.push_back(std::move(d));
+}
+
 std::string sqlite_create(std::string_view table, const std::vector<std::string>& names,
                           const std::vector<std::string>& decls, sqlite_timestamps ts) {
   std::string s = "CREATE TABLE IF NOT EXISTS " + sqlite_quote(table) + " (";
-  for (std::size_t i = 0; i < names.size(); ++i) {
+  for (std::size_t i = 0; i < std::max(names.size(), decls.size()); ++i) {
     if (i != 0) s += ", ";
-    s += sqlite_quote(names[i]);
+    s += i < names.size() ? sqlite_quote(names[i]) : "c" + std::to_string(i + 1);
     std::string decl = i < decls.size() ? decls[i] : "";
     if (decl.starts_with("TIMESTAMP"))
       decl.replace(0, 9, ts == sqlite_timestamps::text ? "TEXT" : "INTEGER");
@@ -154,8 +160,6 @@ sqlite_connection::shape sqlite_record_shape(const sqlite_connection& c, const r
   else if (first.columns && first.columns->size() == n)
     s.columns = *first.columns;
   if (create_table && !c.is_statement()) {
-    std::vector<std::string> names = s.columns;
-    for (std::size_t i = names.size(); i < n; ++i) names.push_back("c" + std::to_string(i + 1));
     std::vector<std::string> decls;
     for (const auto& v : first.values)
       decls.emplace_back(std::visit(
@@ -175,7 +179,7 @@ sqlite_connection::shape sqlite_record_shape(const sqlite_connection& c, const r
               return "";  // NULL: no declared type
           },
           v));
-    s.create = sqlite_create(c.target(), names, decls, c.config().timestamps);
+    s.create = sqlite_create(c.target(), s.columns, decls, c.config().timestamps);
   }
   return s;
 }

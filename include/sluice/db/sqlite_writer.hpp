@@ -84,7 +84,9 @@ constexpr const char* sqlite_decl() {
     return "TIMESTAMP";  // replaced by TEXT or INTEGER by the writer
 }
 
-/// CREATE TABLE for `names` and their declarations ("INTEGER NOT NULL", ...).
+/// Appends a column declaration ("INTEGER NOT NULL").
+void sqlite_add_decl(std::vector<std::string>& decls, const char* type, bool not_null);
+/// CREATE TABLE for `names` (c1..cN past their end) and their declarations.
 std::string sqlite_create(std::string_view table, const std::vector<std::string>& names,
                           const std::vector<std::string>& decls, sqlite_timestamps ts);
 /// A record stream's shape, from its first record and the options.
@@ -105,16 +107,14 @@ sqlite_connection::shape sqlite_static_shape(const sqlite_connection& c,
   s.columns = columns;
   s.parameters = static_cast<int>(n);
   if (create_table && !c.is_statement()) {
-    std::vector<std::string> names = columns;
-    for (std::size_t i = names.size(); i < n; ++i) names.push_back("c" + std::to_string(i + 1));
     std::vector<std::string> decls;
     [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (decls.push_back(std::string(sqlite_decl<column_t<I, Row>>()) +
-                       (is_optional<column_t<I, Row>>::value ? "" : " NOT NULL")),
+      (sqlite_add_decl(decls, sqlite_decl<column_t<I, Row>>(),
+                       !is_optional<column_t<I, Row>>::value),
        ...);
     }
     (std::make_index_sequence<n>{});
-    s.create = sqlite_create(c.target(), names, decls, c.config().timestamps);
+    s.create = sqlite_create(c.target(), columns, decls, c.config().timestamps);
   }
   return s;
 }
