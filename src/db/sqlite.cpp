@@ -459,12 +459,13 @@ sqlite_outcome sqlite_connection::insert_locked(const void* rows, std::size_t n,
   b.ts_ = cfg_.timestamps;
   for (std::size_t i = 0; i < n; ++i) {
     if (cancel_.load(std::memory_order_relaxed)) return rollback(destroyed);
-    const std::string row = "row " + std::to_string(first + i);
     bind(b, rows, i);
     if (b.rc_ != SQLITE_OK)
-      return rollback({make_sqlite_error(b.rc_), cfg_.label + ": " + row + ": " + b.error_});
+      return rollback({make_sqlite_error(b.rc_),
+                       cfg_.label + ": row " + std::to_string(first + i) + ": " + b.error_});
     if (int rc = ::sqlite3_step(st); rc != SQLITE_DONE && rc != SQLITE_ROW) {
-      sqlite_outcome r = failure(cfg_, row, db, ::sqlite3_extended_errcode(db));
+      sqlite_outcome r =
+          failure(cfg_, "row " + std::to_string(first + i), db, ::sqlite3_extended_errcode(db));
       return rollback(std::move(r));
     }
     ::sqlite3_reset(st);

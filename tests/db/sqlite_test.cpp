@@ -535,6 +535,25 @@ TEST(SqliteReader, AMissingFileIsAnErrorNamingThePath) {
   EXPECT_FALSE(std::filesystem::exists(path));  // a reader never creates the file
 }
 
+TEST(SqliteReader, AFileThatIsNotADatabaseIsAnErrorNamingThePath) {
+  temp_dir dir;
+  const std::string path = dir / "notes.txt";
+  sluice::test::write_file(path, std::string(4096, 'x'));
+  manual_loop loop;
+  auto r = db::make_sqlite_record_reader(loop, path, "SELECT * FROM t");
+  auto c = collect(r);
+  auto w = db::make_sqlite_writer<std::tuple<int>>(loop, path, "t");
+  std::error_code wrote;
+  w->write({1}, [&](std::error_code ec) { wrote = ec; });
+  w->end();
+  loop.run();
+  EXPECT_EQ(c->error, db::make_sqlite_error(SQLITE_NOTADB));
+  EXPECT_EQ(c->message, "sqlite '" + path + "': prepare: file is not a database");
+  EXPECT_EQ(wrote, db::make_sqlite_error(SQLITE_NOTADB));
+  EXPECT_EQ(w->error_message(), "sqlite '" + path + "' table t: pragmas: file is not a database");
+  EXPECT_EQ(sluice::test::read_file(path), std::string(4096, 'x'));  // left as it was
+}
+
 TEST(SqliteReader, AQueryErrorAndAWrongColumnCountAreNamed) {
   temp_dir dir;
   const std::string path = dir / "data.db";
