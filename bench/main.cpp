@@ -16,6 +16,8 @@
 //                        (bench/pipeline.cpp)
 //   sluice-bench sinks overhead|memory --items N --batch B [--repeat R] [--flush-ms MS]
 //                        (bench/sinks.cpp)
+//   sluice-bench sqlite write|read|csv --rows N --file F [--batch B] [--sync full|normal]
+//                        (bench/db_sqlite.cpp)
 //
 // Every scenario checks its own output and exits non-zero when it is wrong (1: wrong result or
 // stream error; 2: memory's bound exceeded by a producer that respects write()), and ends with
@@ -46,6 +48,12 @@ namespace sluice_bench {
 // bench/sinks.cpp: the `sinks` subcommand.
 CLI::App* add_sinks_subcommand(CLI::App& app);
 int run_sinks_subcommand();
+}  // namespace sluice_bench
+
+namespace sluice_bench {
+// bench/db_sqlite.cpp: the `sqlite` subcommand.
+CLI::App* add_sqlite_subcommand(CLI::App& app);
+int run_sqlite_subcommand();
 }  // namespace sluice_bench
 
 namespace sluice_bench {
@@ -188,6 +196,9 @@ int main(int argc, char** argv) {
   // ---- sinks (bench/sinks.cpp)
   CLI::App* sinks_cmd = add_sinks_subcommand(app);
 
+  // ---- sqlite (bench/db_sqlite.cpp)
+  CLI::App* sqlite_cmd = add_sqlite_subcommand(app);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -221,6 +232,7 @@ int main(int argc, char** argv) {
     if (*map_cmd) return run_map_subcommand();
     if (*pipeline_cmd) return run_pipeline_subcommand();
     if (*sinks_cmd) return run_sinks_subcommand();
+    if (*sqlite_cmd) return run_sqlite_subcommand();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sluice-bench: %s\n", e.what());
     return 1;

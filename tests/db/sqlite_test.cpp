@@ -1,0 +1,592 @@
+// SQLite (sluice/db/sqlite.hpp) on real database files in a temporary directory: round trips of
+// every field type through the writer and the reader, acknowledgement after COMMIT as another
+// connection sees it, a locked database holding the producer back, errors naming the file, the
+// table, the row and the column, destroy() in every state, and the reader's stepping on demand.
+#include "sluice/db/sqlite.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "sluice/core/asio_loop.hpp"
+#include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
+#include "support/temp_files.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sluice::buffer;
+using sluice::manual_loop;
+using sluice::test::temp_dir;
+namespace db = sluice::db;
+
+// A second, independent connection: what another process would see.
+class peer {
+ public:
+  explicit peer(const std::string& path) {
+    if (::sqlite3_open(path.c_str(), &db_) != SQLITE_OK) throw std::runtime_error("peer open");
+    ::sqlite3_busy_timeout(db_, 5000);
+  }
+  ~peer() { ::sqlite3_close(db_); }
+  peer(const peer&) = delete;
+  peer& operator=(const peer&) = delete;
+  void exec(const std::string& sql) {
+    char* err = nullptr;
+    if (::sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string e = err != nullptr ? err : "?";
+      ::sqlite3_free(err);
+      throw std::runtime_error(sql + ": " + e);
+    }
+  }
+  // The first column of the first row, as an integer (-1 when the statement fails).
+  std::int64_t scalar(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    if (::sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return -1;
+    std::int64_t v = -1;
+    if (::sqlite3_step(st) == SQLITE_ROW) v = ::sqlite3_column_int64(st, 0);
+    ::sqlite3_finalize(st);
+    return v;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+struct event {
+  std::int64_t id;
+  std::string name;
+  double v;
+  std::optional<std::int32_t> n;
+  bool flag;
+  buffer payload;
+  db::timestamp at;
+  std::optional<std::string> note;
+};
+
+bool same(const event& a, const event& b) {
+  return a.id == b.id && a.name == b.name && a.v == b.v && a.n == b.n && a.flag == b.flag &&
+         a.payload == b.payload && a.at == b.at && a.note == b.note;
+}
+
+event make_event(std::int64_t i) {
+  using namespace std::chrono;
+  std::string bytes = std::string("a\0b", 3) + std::to_string(i);
+  bytes.insert(1, 1, '\0');
+  return event{i,
+               "n\u00e9\u6f22\u5b57 " + std::to_string(i),
+               static_cast<double>(i) / 3.0,
+               i % 3 == 0 ? std::nullopt : std::optional<std::int32_t>(static_cast<int>(-i)),
+               i % 2 == 0,
+               i == 1 ? buffer() : buffer(std::move(bytes)),
+               db::timestamp(sys_days(2026y / 12 / 6) + microseconds(i * 1'000'123)),
+               i % 4 == 0 ? std::nullopt : std::optional<std::string>("note")};
+}
+
+// Callbacks' outcomes, by row index.
+struct outcomes {
+  std::vector<int> calls;
+  std::vector<std::error_code> codes;
+  explicit outcomes(std::size_t n) : calls(n, 0), codes(n) {}
+  sluice::callback cb(std::size_t i) {
+    return [this, i](std::error_code ec) {
+      ++calls[i];
+      codes[i] = ec;
+    };
+  }
+  [[nodiscard]] bool each_once() const {
+    for (int c : calls)
+      if (c != 1) return false;
+    return true;
+  }
+};
+
+template <class Row>
+struct collected {
+  std::vector<Row> rows;
+  bool ended = false;
+  std::error_code error;
+  std::string message;
+};
+
+template <class Row>
+std::shared_ptr<collected<Row>> collect(const std::shared_ptr<sluice::readable<Row>>& r) {
+  auto c = std::make_shared<collected<Row>>();
+  std::weak_ptr<sluice::readable<Row>> weak = r;
+  r->on_data([c](Row&& row) { c->rows.push_back(std::move(row)); });
+  r->on_end([c] { c->ended = true; });
+  r->on_error([c, weak](std::error_code ec) {
+    c->error = ec;
+    if (auto s = weak.lock()) c->message = s->error_message();
+  });
+  return c;
+}
+
+// ---- the writer -------------------------------------------------------------------------------
+
+TEST(SqliteWriter, RoundTripsEveryFieldTypeThroughTheReader) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<event>(
+      loop, path, "events",
+      {.batch_rows = 7,
+       .create_table = true,
+       .columns = {"id", "name", "v", "n", "flag", "payload", "at", "note"}});
+  outcomes o(20);
+  for (std::size_t i = 0; i < 20; ++i) w->write(make_event(static_cast<std::int64_t>(i)), o.cb(i));
+  bool finished = false;
+  w->end([&](std::error_code ec) { finished = !ec; });
+  loop.run();
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(o.each_once());
+  for (auto ec : o.codes) EXPECT_FALSE(ec) << ec.message();
+
+  peer p(path);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM events WHERE n IS NULL"), 7);      // 0, 3, ..., 18
+  EXPECT_EQ(p.scalar("SELECT length(payload) FROM events WHERE id = 5"), 5);  // zero bytes kept
+  EXPECT_EQ(p.scalar("SELECT typeof(payload) = 'blob' FROM events WHERE id = 1"), 1);  // empty
+  EXPECT_EQ(p.scalar("SELECT strftime('%s', at) FROM events WHERE id = 0"), 1796515200);
+
+  auto r = db::make_sqlite_reader<event>(loop, path, "SELECT * FROM events ORDER BY id");
+  auto c = collect<event>(r);
+  loop.run();
+  EXPECT_TRUE(c->ended) << c->message;
+  ASSERT_EQ(c->rows.size(), 20u);
+  for (std::size_t i = 0; i < 20; ++i)
+    EXPECT_TRUE(same(c->rows[i], make_event(static_cast<std::int64_t>(i)))) << "row " << i;
+}
+
+TEST(SqliteWriter, RoundTripsRecordsWithTheirColumnNames) {
+  temp_dir dir;
+  const std::string path = dir / "r.db";
+  manual_loop loop;
+  auto names = std::make_shared<const std::vector<std::string>>(
+      std::vector<std::string>{"id", "label", "x", "raw", "ok", "t"});
+  const db::timestamp t0 = db::parse_timestamp("2026-12-06T02:46:20.5Z").value();
+  auto w = db::make_sqlite_record_writer(
+      loop, path, "odd \"name\"",
+      {.batch_rows = 2, .create_table = true, .timestamps = db::sqlite_timestamps::micros});
+  std::vector<db::record> in;
+  for (std::int64_t i = 0; i < 5; ++i)
+    in.push_back(
+        db::record{{db::value(i), db::value(std::string("\u00e9") + std::to_string(i)),
+                    i == 2 ? db::value(db::null) : db::value(1.5 * double(i)),
+                    db::value(buffer(std::string("\0\1", 2))), db::value(i == 3), db::value(t0)},
+                   names});
+  for (const auto& rec : in) w->write(rec);
+  w->end();
+  loop.run();
+  EXPECT_FALSE(w->errored()) << w->error_message();
+
+  auto r =
+      db::make_sqlite_record_reader(loop, path, "SELECT * FROM \"odd \"\"name\"\"\" ORDER BY id");
+  auto c = collect<db::record>(r);
+  loop.run();
+  ASSERT_TRUE(c->ended) << c->message;
+  ASSERT_EQ(c->rows.size(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) {
+    const auto& got = c->rows[i];
+    ASSERT_TRUE(got.columns);
+    EXPECT_EQ(*got.columns, *names);
+    EXPECT_EQ(got.values[0], db::value(std::int64_t(i)));
+    EXPECT_EQ(got.values[1], db::value(std::string("\u00e9") + std::to_string(i)));
+    EXPECT_EQ(got.values[2], i == 2 ? db::value(db::null) : db::value(1.5 * double(i)));
+    EXPECT_EQ(got.values[3], db::value(buffer(std::string("\0\1", 2))));
+    EXPECT_EQ(got.values[4], db::value(std::int64_t(i == 3 ? 1 : 0)));   // SQLite has no bool
+    EXPECT_EQ(got.values[5], db::value(t0.time_since_epoch().count()));  // micros
+  }
+}
+
+TEST(SqliteWriter, CallbacksRunOnceAfterTheCommitAnotherConnectionSees) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)");
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<std::tuple<std::int64_t, std::string>>(loop, path, "t",
+                                                                         {.batch_rows = 10});
+  constexpr std::size_t n = 25;
+  std::vector<std::int64_t> seen_at_callback(n, -1);
+  std::vector<int> calls(n, 0);
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < n; ++i)
+    w->write({static_cast<std::int64_t>(i), "x"}, [&, i](std::error_code ec) {
+      EXPECT_FALSE(ec);
+      ++calls[i];
+      order.push_back(i);
+      seen_at_callback[i] = p.scalar("SELECT count(*) FROM t WHERE id <= " + std::to_string(i));
+    });
+  EXPECT_EQ(w->writable_length(), n);  // nothing is acknowledged before its COMMIT
+  w->end();
+  loop.run();
+  for (std::size_t i = 0; i < n; ++i) {
+    EXPECT_EQ(calls[i], 1) << i;
+    EXPECT_EQ(seen_at_callback[i], static_cast<std::int64_t>(i) + 1) << i;
+  }
+  std::vector<std::size_t> in_order(n);
+  for (std::size_t i = 0; i < n; ++i) in_order[i] = i;
+  EXPECT_EQ(order, in_order);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 25);
+}
+
+TEST(SqliteWriter, UsesWalAndAGivenInsertStatement) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  {
+    peer p(path);
+    p.exec("CREATE TABLE t (a INTEGER, b INTEGER, c TEXT DEFAULT 'd')");
+  }
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<std::pair<int, int>>(loop, path,
+                                                       "INSERT INTO t (b, a) VALUES (?, ?)", {});
+  w->write({1, 2});
+  w->end();
+  loop.run();
+  EXPECT_FALSE(w->errored()) << w->error_message();
+  peer p(path);
+  EXPECT_EQ(p.scalar("SELECT a * 10 + b FROM t"), 21);
+  EXPECT_EQ(p.scalar("SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1);
+}
+
+TEST(SqliteWriter, ALockedDatabaseHoldsTheProducerBackUntilReleased) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  auto other = std::make_unique<peer>(path);
+  other->exec("PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER)");
+  other->exec("BEGIN EXCLUSIVE");
+  boost::asio::io_context io;
+  sluice::asio_loop loop(io);
+  auto w = db::make_sqlite_writer<std::tuple<std::int64_t>>(loop, path, "t",
+                                                            {.batch_rows = 10,
+                                                             .max_delay = 1ms,
+                                                             .high_water_mark = 20,
+                                                             .max_attempts = 1000,
+                                                             .backoff_base = 5ms,
+                                                             .backoff_max = 10ms,
+                                                             .busy_timeout = 20ms});
+  constexpr std::int64_t total = 200;
+  std::int64_t next = 0;
+  int acked = 0;
+  int failed = 0;
+  auto cb = [&](std::error_code ec) { ++(ec ? failed : acked); };
+  while (next < total && w->write({next++}, cb)) {
+  }
+  EXPECT_EQ(next, 20);  // write() returned false at the highWaterMark
+  bool drained = false;
+  w->once_drain([&] { drained = true; });
+  io.run_for(300ms);
+  EXPECT_FALSE(drained);
+  EXPECT_EQ(acked, 0);
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(w->writable_length(), 20u);  // bounded: nothing more was taken
+
+  other->exec("COMMIT");
+  std::function<void()> produce = [&] {
+    while (next < total)
+      if (!w->write({next++}, cb)) {
+        w->once_drain(produce);
+        return;
+      }
+    w->end();
+  };
+  w->once_drain(produce);
+  io.restart();
+  io.run();
+  EXPECT_TRUE(drained);
+  EXPECT_EQ(acked, total);
+  EXPECT_EQ(failed, 0);
+  EXPECT_LE(w->writable_length(), 0u);
+  EXPECT_EQ(other->scalar("SELECT count(*) FROM t"), total);
+  EXPECT_EQ(other->scalar("SELECT sum(id) FROM t"), total * (total - 1) / 2);
+}
+
+TEST(SqliteWriter, AConstraintViolationNamesTheRowAndRollsBackItsBatchOnly) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE events (id INTEGER PRIMARY KEY)");
+  manual_loop loop;
+  auto w =
+      db::make_sqlite_writer<std::tuple<std::int64_t>>(loop, path, "events", {.batch_rows = 10});
+  std::error_code error;
+  w->on_error([&](std::error_code ec) { error = ec; });
+  outcomes o(30);
+  for (std::size_t i = 0; i < 30; ++i)
+    w->write({i == 15 ? 3 : static_cast<std::int64_t>(i)}, o.cb(i));
+  w->end();
+  loop.run();
+  EXPECT_TRUE(db::sqlite_constraint(error)) << error.message();
+  const std::string msg = w->error_message();
+  EXPECT_EQ(
+      msg.rfind("sqlite '" + path + "' table events: row 15: UNIQUE constraint failed: events.id",
+                0),
+      0u)
+      << msg;
+  EXPECT_TRUE(o.each_once());
+  for (std::size_t i = 0; i < 10; ++i) EXPECT_FALSE(o.codes[i]) << i;
+  for (std::size_t i = 10; i < 30; ++i) EXPECT_TRUE(o.codes[i]) << i;
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM events"), 10);  // the first batch, not a row more
+  EXPECT_EQ(p.scalar("SELECT max(id) FROM events"), 9);
+}
+
+TEST(SqliteWriter, BadRowsGoToTheDeadLetterAndTheRestIsCommitted) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  manual_loop loop;
+  std::vector<std::int64_t> dead;
+  auto dl = sluice::make_writable<std::tuple<std::int64_t>>(
+      loop, {.write = [&](sluice::writable<std::tuple<std::int64_t>>&, std::tuple<std::int64_t>&& r,
+                          auto cb) {
+        dead.push_back(std::get<0>(r));
+        cb();
+      }});
+  auto w = db::make_sqlite_writer<std::tuple<std::int64_t>>(loop, path, "t",
+                                                            {.batch_rows = 5, .dead_letter = dl});
+  for (std::int64_t i = 0; i < 15; ++i) w->write({i == 7 ? 1 : i});
+  bool finished = false;
+  w->end([&](std::error_code ec) { finished = !ec; });
+  loop.run();
+  EXPECT_TRUE(finished) << w->error_message();
+  EXPECT_EQ(dead, (std::vector<std::int64_t>{5, 6, 1, 8, 9}));
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 10);
+}
+
+TEST(SqliteWriter, AMissingDirectoryIsAnErrorNamingThePath) {
+  temp_dir dir;
+  const std::string path = dir / "no-such-dir" / "data.db";
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<std::tuple<int>>(loop, path, "t", {.create_table = true});
+  std::error_code cb_ec;
+  w->write({1}, [&](std::error_code ec) { cb_ec = ec; });
+  w->end();
+  loop.run();
+  EXPECT_EQ(cb_ec, std::errc::no_such_file_or_directory);
+  EXPECT_EQ(w->error_message(), "sqlite '" + path + "' table t: open: No such file or directory");
+}
+
+TEST(SqliteWriter, DestroyWhenIdleClosesAndKeepsWhatWasAcknowledged) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<std::tuple<int>>(loop, path, "t",
+                                                   {.batch_rows = 2, .create_table = true});
+  outcomes o(2);
+  w->write({1}, o.cb(0));
+  w->write({2}, o.cb(1));
+  loop.run();
+  EXPECT_TRUE(o.each_once());
+  bool closed = false;
+  w->on_close([&] { closed = true; });
+  w->destroy();
+  loop.run();
+  EXPECT_TRUE(closed);
+  EXPECT_FALSE(o.codes[0] || o.codes[1]);
+  for (const auto& e : dir.entries()) EXPECT_FALSE(e.ends_with("-wal")) << e;  // closed
+  peer p(path);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 2);
+}
+
+TEST(SqliteWriter, DestroyWithABatchBufferedFailsItsWritesAndCommitsNothing) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<std::tuple<int>>(
+      loop, path, "t", {.batch_rows = 10, .max_delay = 1h, .create_table = true});
+  outcomes o(3);
+  for (std::size_t i = 0; i < 3; ++i) w->write({int(i)}, o.cb(i));
+  loop.run_until_idle();
+  w->destroy();
+  loop.run_until_quiet();
+  EXPECT_TRUE(o.each_once());
+  for (auto ec : o.codes) EXPECT_EQ(ec, sluice::errc::stream_destroyed);
+  peer p(path);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), -1);  // never opened: no table at all
+}
+
+TEST(SqliteWriter, DestroyWhileCommittingRollsBackPromptly) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer other(path);
+  other.exec("PRAGMA journal_mode=WAL; CREATE TABLE t (id INTEGER)");
+  other.exec("BEGIN EXCLUSIVE");
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<std::tuple<int>>(loop, path, "t",
+                                                   {.batch_rows = 3, .busy_timeout = 60s});
+  outcomes o(3);
+  for (std::size_t i = 0; i < 3; ++i) w->write({int(i)}, o.cb(i));
+  loop.run_until_idle();  // the batch is on the pool, waiting for the lock
+  EXPECT_FALSE(loop.run_until_quiet_for(50ms));
+  const auto t0 = std::chrono::steady_clock::now();
+  w->destroy();
+  EXPECT_TRUE(loop.run_until_quiet_for(5s));  // not the 60 s busy timeout
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 2s);
+  EXPECT_TRUE(o.each_once());
+  for (auto ec : o.codes) EXPECT_EQ(ec, sluice::errc::stream_destroyed);
+  other.exec("COMMIT");
+  EXPECT_EQ(other.scalar("SELECT count(*) FROM t"), 0);
+}
+
+// ---- the reader -------------------------------------------------------------------------------
+
+void fill(const std::string& path, int n) {
+  peer p(path);
+  p.exec("CREATE TABLE t (id INTEGER, v)");
+  p.exec("BEGIN");
+  for (int i = 0; i < n; ++i)
+    p.exec("INSERT INTO t VALUES (" + std::to_string(i) + ", " + std::to_string(i * 2) + ")");
+  p.exec("COMMIT");
+}
+
+TEST(SqliteReader, StepsOnlyWhatTheConsumerAsksFor) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  fill(path, 1000);
+  manual_loop loop;
+  auto r = db::make_sqlite_reader<std::tuple<std::int64_t, std::int64_t>>(
+      loop, path, "SELECT id, v FROM t ORDER BY id", {}, {.high_water_mark = 10, .fetch_rows = 10});
+  std::vector<std::int64_t> got;
+  bool ended = false;
+  r->on_end([&] { ended = true; });
+  const auto paused =
+      r->on_readable([] {});  // paused mode: the reader fills its buffer, then waits
+  loop.run();
+  for (int i = 0; i < 5; ++i) got.push_back(std::get<0>(r->read(1).value()));
+  loop.run();
+  EXPECT_LE(r->rows_stepped(), 10u + 10u + 5u);  // hwm + one fetch, beyond what was read
+  EXPECT_GE(r->rows_stepped(), 10u);
+  loop.run();
+  EXPECT_LE(r->rows_stepped(), 25u);  // still: nobody reads
+  r->off(paused);
+  r->on_data([&](std::tuple<std::int64_t, std::int64_t>&& row) {
+    EXPECT_EQ(std::get<1>(row), std::get<0>(row) * 2);
+    got.push_back(std::get<0>(row));
+  });
+  r->resume();
+  loop.run();
+  EXPECT_TRUE(ended);
+  ASSERT_EQ(got.size(), 1000u);
+  for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], std::int64_t(i));
+}
+
+TEST(SqliteReader, ATypeMismatchNamesTheRowAndTheColumn) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  fill(path, 30);
+  peer(path).exec("UPDATE t SET v = 'abc' WHERE id = 17");
+  manual_loop loop;
+  std::shared_ptr<sluice::readable<std::tuple<std::int64_t, std::int64_t>>> r =
+      db::make_sqlite_reader<std::tuple<std::int64_t, std::int64_t>>(
+          loop, path, "SELECT id, v FROM t ORDER BY id");
+  auto c = collect(r);
+  loop.run();
+  EXPECT_FALSE(c->ended);
+  EXPECT_EQ(c->rows.size(), 17u);  // the rows before it were delivered
+  EXPECT_EQ(c->message, "sqlite '" + path +
+                            "': row 17, column \"v\" (1): expected an integer, got text 'abc': "
+                            "datatype mismatch");
+}
+
+TEST(SqliteReader, NullIntoAFieldThatIsNotOptionalIsAnError) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  fill(path, 3);
+  peer(path).exec("UPDATE t SET v = NULL WHERE id = 1");
+  manual_loop loop;
+  std::shared_ptr<sluice::readable<std::tuple<std::int64_t, double>>> r =
+      db::make_sqlite_reader<std::tuple<std::int64_t, double>>(loop, path,
+                                                               "SELECT id, v FROM t ORDER BY id");
+  auto c = collect(r);
+  loop.run();
+  EXPECT_EQ(c->rows.size(), 1u);
+  EXPECT_NE(c->message.find("row 1, column \"v\" (1): expected a number, got NULL"),
+            std::string::npos)
+      << c->message;
+
+  std::shared_ptr<sluice::readable<std::tuple<std::int64_t, std::optional<double>>>> r2 =
+      db::make_sqlite_reader<std::tuple<std::int64_t, std::optional<double>>>(
+          loop, path, "SELECT id, v FROM t WHERE id = ?", {db::value(std::int64_t(1))});
+  auto c2 = collect(r2);
+  loop.run();
+  EXPECT_TRUE(c2->ended) << c2->message;
+  ASSERT_EQ(c2->rows.size(), 1u);
+  EXPECT_EQ(std::get<1>(c2->rows[0]), std::nullopt);
+}
+
+TEST(SqliteReader, AMissingFileIsAnErrorNamingThePath) {
+  temp_dir dir;
+  const std::string path = dir / "missing.db";
+  manual_loop loop;
+  auto r = db::make_sqlite_record_reader(loop, path, "SELECT 1");
+  auto c = collect(r);
+  loop.run();
+  EXPECT_FALSE(c->ended);
+  EXPECT_EQ(c->error, std::errc::no_such_file_or_directory);
+  EXPECT_EQ(c->message, "sqlite '" + path + "': open: No such file or directory");
+  EXPECT_FALSE(std::filesystem::exists(path));  // a reader never creates the file
+}
+
+TEST(SqliteReader, AFileThatIsNotADatabaseIsAnErrorNamingThePath) {
+  temp_dir dir;
+  const std::string path = dir / "notes.txt";
+  sluice::test::write_file(path, std::string(4096, 'x'));
+  manual_loop loop;
+  auto r = db::make_sqlite_record_reader(loop, path, "SELECT * FROM t");
+  auto c = collect(r);
+  auto w = db::make_sqlite_writer<std::tuple<int>>(loop, path, "t");
+  std::error_code wrote;
+  w->write({1}, [&](std::error_code ec) { wrote = ec; });
+  w->end();
+  loop.run();
+  EXPECT_EQ(c->error, db::make_sqlite_error(SQLITE_NOTADB));
+  EXPECT_EQ(c->message, "sqlite '" + path + "': prepare: file is not a database");
+  EXPECT_EQ(wrote, db::make_sqlite_error(SQLITE_NOTADB));
+  EXPECT_EQ(w->error_message(), "sqlite '" + path + "' table t: pragmas: file is not a database");
+  EXPECT_EQ(sluice::test::read_file(path), std::string(4096, 'x'));  // left as it was
+}
+
+TEST(SqliteReader, AQueryErrorAndAWrongColumnCountAreNamed) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  fill(path, 3);
+  manual_loop loop;
+  auto r = db::make_sqlite_record_reader(loop, path, "SELECT nope FROM t");
+  auto c = collect(r);
+  std::shared_ptr<sluice::readable<std::tuple<std::int64_t>>> r2 =
+      db::make_sqlite_reader<std::tuple<std::int64_t>>(loop, path, "SELECT * FROM t");
+  auto c2 = collect(r2);
+  loop.run();
+  EXPECT_EQ(c->message, "sqlite '" + path + "': prepare: no such column: nope: SQL logic error");
+  EXPECT_EQ(c2->message, "sqlite '" + path +
+                             "': the query returns 2 columns, the row type has 1: datatype "
+                             "mismatch");
+}
+
+TEST(SqliteReader, DestroyWhileReadingStopsAndCloses) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  fill(path, 100);
+  manual_loop loop;
+  auto r = db::make_sqlite_record_reader(loop, path, "SELECT * FROM t", {}, {.high_water_mark = 4});
+  std::size_t n = 0;
+  bool closed = false;
+  std::shared_ptr<sluice::readable<db::record>> keep = r;
+  r->on_data([&](db::record&&) {
+    if (++n == 6) keep->destroy();
+  });
+  r->on_close([&] { closed = true; });
+  loop.run();
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(n, 6u);
+}
+
+}  // namespace
