@@ -1,8 +1,8 @@
 // JSON lines to records and back with Boost.JSON (sluice/db/jsonl.hpp).
 #include "sluice/db/jsonl.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parser.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/serializer.hpp>
 #include <boost/json/value.hpp>
@@ -71,16 +71,9 @@ struct jsonl_parser::impl {
   std::uint64_t records = 0;
   enum class shape : std::uint8_t { unknown, objects, arrays } kind = shape::unknown;
   column_names columns;
+  std::shared_ptr<std::vector<std::string>> first_names;  // while the first object is read
   std::unordered_map<std::string, std::size_t, string_hash, std::equal_to<>> index;
   std::size_t width = 0;
-  unsigned char arena[8192];
-  json::monotonic_resource mr{arena, sizeof arena};
-  // Text is taken as bytes, as the writer writes it: invalid UTF-8 is not an error.
-  json::parser parser{json::storage_ptr(), [] {
-                        json::parse_options po;
-                        po.allow_invalid_utf8 = true;
-                        return po;
-                      }()};
   std::error_code error;
   std::string context;
 
@@ -90,99 +83,225 @@ struct jsonl_parser::impl {
     return false;
   }
 
-  // A JSON value to a column's value; false (error set) for a nested one.
-  bool to_value(const json::value& v, std::string_view key, value& out) {
-    switch (v.kind()) {
-      case json::kind::null:
-        out = null;
-        return true;
-      case json::kind::bool_:
-        out = v.get_bool();
-        return true;
-      case json::kind::int64:
-        out = v.get_int64();
-        return true;
-      case json::kind::uint64:  // beyond int64
-        out = static_cast<double>(v.get_uint64());
-        return true;
-      case json::kind::double_:
-        out = v.get_double();
-        return true;
-      case json::kind::string:
-        out.emplace<std::string>(v.get_string().data(), v.get_string().size());
-        return true;
-      case json::kind::array:
-      case json::kind::object:
-        if (options.nested_as_text) {
-          out = json::serialize(v);
-          return true;
-        }
-        return fail(jsonl_errc::nested_value,
-                    key.empty() ? std::string() : ", key \"" + std::string(key) + "\"");
-    }
-    return true;
-  }
+  // One line to a record; false (error set) if it is not a row. Parsed with Boost.JSON's
+  // basic_parser straight into the record (no DOM): doubles are read again from their text with
+  // std::from_chars, exactly (Boost 1.81's own conversion can be off by an ulp).
+  bool parse_line(std::string_view text, record& r);
+  // A nested value with nested_as_text: the line again as a DOM, for its JSON text.
+  bool nested_texts(std::string_view text, record& r);
 
-  // One line to a record; false (error set) if it is not a row.
-  bool parse_line(std::string_view text, record& r) {
-    mr.release();
-    parser.reset(json::storage_ptr(&mr));
-    boost::system::error_code ec;
-    const std::size_t used = parser.write(text.data(), text.size(), ec);
-    if (ec)
-      return fail(jsonl_errc::syntax_error,
-                  ", byte " + std::to_string(used + 1) + " (" + ec.message() + ")");
-    const json::value v = parser.release();
-    if (v.is_object()) return object_row(v.get_object(), r);
-    if (v.is_array()) return array_row(v.get_array(), r);
-    return fail(jsonl_errc::not_a_row, "");
-  }
-
-  bool object_row(const json::object& o, record& r) {
-    if (kind == shape::arrays) return fail(jsonl_errc::not_a_row, " (an object after arrays)");
-    if (kind == shape::unknown) {
-      kind = shape::objects;
-      auto names = std::make_shared<std::vector<std::string>>();
-      for (const auto& kv : o) {
-        index.emplace(std::string(kv.key()), names->size());
-        names->emplace_back(kv.key());
-      }
-      columns = std::move(names);
-      width = columns->size();
-    }
-    r.values.assign(width, value(null));
-    std::size_t i = 0;
-    for (const auto& kv : o) {
-      std::size_t col = i;
-      if (col >= width || (*columns)[col] != kv.key()) {  // not in the first object's order
-        const auto it = index.find(std::string_view(kv.key()));
-        if (it == index.end())
-          return fail(jsonl_errc::unknown_key, ", key \"" + std::string(kv.key()) + "\"");
-        col = it->second;
-      }
-      if (!to_value(kv.value(), kv.key(), r.values[col])) return false;
-      ++i;
-    }
-    r.columns = columns;
-    return true;
-  }
-
-  bool array_row(const json::array& a, record& r) {
-    if (kind == shape::objects) return fail(jsonl_errc::not_a_row, " (an array after objects)");
-    if (kind == shape::unknown) {
-      kind = shape::arrays;
-      width = a.size();
-    }
-    if (a.size() != width)
-      return fail(jsonl_errc::wrong_field_count, ": " + std::to_string(a.size()) +
-                                                     " values where the first line has " +
-                                                     std::to_string(width));
-    r.values.resize(width);
-    for (std::size_t i = 0; i < width; ++i)
-      if (!to_value(a[i], "", r.values[i])) return false;
-    return true;
-  }
+  struct handler;
+  std::unique_ptr<json::basic_parser<handler>> sax;
+  std::vector<std::size_t> nested_columns;  // columns of this line holding a nested value
 };
+
+// The row being built by the SAX parser: depth 1 is the row; anything deeper is nested.
+struct jsonl_parser::impl::handler {
+  static constexpr std::size_t max_array_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_object_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_string_size = static_cast<std::size_t>(-1);
+  static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
+
+  impl* s = nullptr;
+  record* row = nullptr;
+  int depth = 0;
+  bool first_object = false;  // this line is the first object: its keys are the columns
+  std::size_t key_index = 0;  // where the value of the current key goes
+  std::string key;            // the key being read, across parts
+  std::string current_key;    // the last key read
+  std::string text;
+  std::string number;
+
+  // Stops the parse with a jsonl error (recorded in impl).
+  bool stop(boost::system::error_code& ec) {
+    ec = json::error::exception;
+    return false;
+  }
+  std::string where() const {
+    if (s->kind == shape::objects) return ", key \"" + current_key + "\"";
+    return "";
+  }
+  bool put(value v, boost::system::error_code& ec) {
+    if (depth > 1) return true;  // inside a nested value kept as text: filled in later
+    if (depth == 0) {
+      s->fail(jsonl_errc::not_a_row, "");
+      return stop(ec);
+    }
+    if (s->kind == shape::arrays) {
+      if (row->values.size() == s->width && !first_object) {
+        s->fail(jsonl_errc::wrong_field_count,
+                ": more values than the " + std::to_string(s->width) + " of the first line");
+        return stop(ec);
+      }
+      row->values.push_back(std::move(v));
+    } else {
+      row->values[key_index] = std::move(v);
+    }
+    return true;
+  }
+  bool begin_nested(boost::system::error_code& ec) {
+    if (depth == 1) {
+      if (!s->options.nested_as_text) {
+        s->fail(jsonl_errc::nested_value, where());
+        return stop(ec);
+      }
+      const std::size_t col = s->kind == shape::arrays ? row->values.size() : key_index;
+      if (s->kind == shape::arrays) row->values.emplace_back(null);
+      s->nested_columns.push_back(col);
+    }
+    ++depth;
+    return true;
+  }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code& ec) {
+    if (depth > 0) return begin_nested(ec);
+    depth = 1;
+    if (s->kind == shape::objects) {
+      s->fail(jsonl_errc::not_a_row, " (an array after objects)");
+      return stop(ec);
+    }
+    first_object = s->kind == shape::unknown;  // (the first array: its length is the width)
+    s->kind = shape::arrays;
+    if (!first_object) row->values.reserve(s->width);
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code& ec) {
+    if (--depth > 0) return true;
+    if (first_object) s->width = row->values.size();
+    if (row->values.size() != s->width) {
+      s->fail(jsonl_errc::wrong_field_count, ": " + std::to_string(row->values.size()) +
+                                                 " values where the first line has " +
+                                                 std::to_string(s->width));
+      return stop(ec);
+    }
+    return true;
+  }
+  bool on_object_begin(boost::system::error_code& ec) {
+    if (depth > 0) return begin_nested(ec);
+    depth = 1;
+    if (s->kind == shape::arrays) {
+      s->fail(jsonl_errc::not_a_row, " (an object after arrays)");
+      return stop(ec);
+    }
+    first_object = s->kind == shape::unknown;
+    s->kind = shape::objects;
+    if (first_object) s->first_names = std::make_shared<std::vector<std::string>>();
+    row->values.assign(s->width, value(null));
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    if (--depth > 0) return true;
+    if (first_object) {
+      s->columns = std::move(s->first_names);
+      s->width = s->columns->size();
+    }
+    row->columns = s->columns;
+    return true;
+  }
+  bool on_key_part(json::string_view p, std::size_t, boost::system::error_code&) {
+    if (depth == 1) key.append(p.data(), p.size());
+    return true;
+  }
+  bool on_key(json::string_view p, std::size_t, boost::system::error_code& ec) {
+    if (depth != 1) return true;
+    key.append(p.data(), p.size());
+    current_key = std::move(key);
+    key.clear();
+    if (first_object) {
+      const auto [it, fresh] = s->index.emplace(current_key, s->first_names->size());
+      if (fresh) {
+        s->first_names->push_back(current_key);
+        row->values.emplace_back(null);
+      }
+      key_index = it->second;
+    } else {
+      const auto it = s->index.find(std::string_view(current_key));
+      if (it == s->index.end()) {
+        s->fail(jsonl_errc::unknown_key, where());
+        return stop(ec);
+      }
+      key_index = it->second;
+    }
+    return true;
+  }
+  bool on_string_part(json::string_view p, std::size_t, boost::system::error_code&) {
+    if (depth == 1) text.append(p.data(), p.size());
+    return true;
+  }
+  bool on_string(json::string_view p, std::size_t, boost::system::error_code& ec) {
+    if (depth != 1) return put(null, ec);
+    text.append(p.data(), p.size());
+    value v(std::in_place_type<std::string>, std::move(text));
+    text.clear();
+    return put(std::move(v), ec);
+  }
+  bool on_number_part(json::string_view p, boost::system::error_code&) {
+    number.append(p.data(), p.size());
+    return true;
+  }
+  bool on_int64(std::int64_t i, json::string_view, boost::system::error_code& ec) {
+    number.clear();
+    return put(i, ec);
+  }
+  bool on_uint64(std::uint64_t u, json::string_view, boost::system::error_code& ec) {
+    number.clear();
+    return put(static_cast<double>(u), ec);  // beyond int64
+  }
+  bool on_double(double d, json::string_view p, boost::system::error_code& ec) {
+    number.append(p.data(), p.size());
+    double exact = d;
+    const auto r = std::from_chars(number.data(), number.data() + number.size(), exact);
+    if (r.ec != std::errc{}) exact = d;  // (out of range: Boost's infinity)
+    number.clear();
+    return put(exact, ec);
+  }
+  bool on_bool(bool b, boost::system::error_code& ec) { return put(b, ec); }
+  bool on_null(boost::system::error_code& ec) { return put(null, ec); }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+};
+
+bool jsonl_parser::impl::parse_line(std::string_view line_text, record& r) {
+  if (!sax) {
+    json::parse_options po;
+    po.allow_invalid_utf8 = true;  // text is bytes, as the writer writes them
+    sax = std::make_unique<json::basic_parser<handler>>(po);
+    sax->handler().s = this;
+  }
+  sax->reset();
+  handler& h = sax->handler();
+  h.row = &r;
+  h.depth = 0;
+  h.key.clear();
+  h.text.clear();
+  h.number.clear();
+  nested_columns.clear();
+  boost::system::error_code ec;
+  const std::size_t used = sax->write_some(false, line_text.data(), line_text.size(), ec);
+  if (error) return false;  // the handler's own
+  if (ec)
+    return fail(jsonl_errc::syntax_error,
+                ", byte " + std::to_string(used + 1) + " (" + ec.message() + ")");
+  if (!nested_columns.empty()) return nested_texts(line_text, r);
+  return true;
+}
+
+bool jsonl_parser::impl::nested_texts(std::string_view line_text, record& r) {
+  json::parse_options po;
+  po.allow_invalid_utf8 = true;
+  const json::value v = json::parse(json::string_view(line_text.data(), line_text.size()), {}, po);
+  for (const std::size_t col : nested_columns) {
+    const json::value* x = nullptr;
+    if (v.is_array())
+      x = &v.get_array().at(col);
+    else
+      x = v.get_object().if_contains((*columns)[col]);
+    if (x != nullptr) r.values[col] = json::serialize(*x);
+  }
+  return true;
+}
 
 jsonl_parser::jsonl_parser(sluice::loop& l, const jsonl_options& o, const transform_options& to)
     : transform<buffer, record>(l, to), impl_(std::make_unique<impl>(o)) {
