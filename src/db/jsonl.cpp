@@ -496,32 +496,21 @@ void jsonl_writer::encode(const record& row) {
   out_ += named ? "}\n" : "]\n";
 }
 
+// As csv_writer: one buffer for the rows of a turn, up to chunk_size.
 void jsonl_writer::do_transform(record&& row, transform_callback cb) {
   encode(row);
-  cb(take());
-}
-
-jsonl_writer::run_outcome jsonl_writer::do_write_run(record* items, std::size_t n) {
-  auto r = transform_each(items, n, [this](record&& row, transform_callback cb) {
-    encode(row);
-    if (out_.size() >= options_.chunk_size)
-      cb(take());
-    else
-      cb();
-  });
-  // Whatever the run left is handed on now: nothing may wait for rows that may never come.
-  if (!out_.empty() && !destroyed()) push(take());
-  return r;
-}
-
-bool jsonl_writer::do_writev(std::vector<record>& rows, write_callback cb) {
-  for (const record& row : rows) {
-    encode(row);
-    if (out_.size() >= options_.chunk_size) push(take());
+  if (out_.size() >= options_.chunk_size) {
+    cb(take());
+    return;
   }
-  if (!out_.empty()) push(take());
+  if (!flush_pending_) {
+    flush_pending_ = true;
+    defer([this] {
+      flush_pending_ = false;
+      if (!out_.empty() && !destroyed()) push(take());
+    });
+  }
   cb();
-  return true;
 }
 
 void jsonl_writer::do_flush(callback cb) {

@@ -309,9 +309,10 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_parser final
 /// quote, '\r' or '\n'; it is the empty string; with quote_spaces, it starts or ends with a
 /// space); NULL is an empty unquoted field. Integers in decimal, doubles in their shortest form
 /// that reads back exactly, booleans as true/false, bytes as PostgreSQL's bytea hex ("\x0aff"),
-/// timestamps in RFC 3339 (format_timestamp). Rows written together (a run) are coalesced into
-/// buffers of about chunk_size bytes; a row written alone is handed on at once. Each write's
-/// callback runs once.
+/// timestamps in RFC 3339 (format_timestamp). Rows that come in the same turn of the loop are
+/// coalesced into buffers of about chunk_size bytes, handed on when full or at the end of the
+/// turn (a row alone is never held waiting for more input). Each write's callback runs once,
+/// when its text is in the buffer being filled (at most chunk_size bytes ahead of the output).
 template <class Row = record>
 requires(std::is_same_v<Row, record> || static_row<Row>) class csv_writer final
     : public transform<Row, buffer> {
@@ -323,32 +324,23 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_writer final
   csv_writer(sluice::loop& l, csv_write_options o = {}, const transform_options& to = {});
 
  protected:
+  // Rows are gathered into one buffer until it holds chunk_size bytes or the loop's turn ends:
+  // rows that come together (a parsed chunk, a run) share a buffer, a row alone waits for no
+  // more than the rest of this turn.
   void do_transform(Row&& row, typename base::transform_callback cb) override {
     encode(row);
-    cb(take());
-  }
-  typename writable<Row>::run_outcome do_write_run(Row* items, std::size_t n) override {
-    auto r =
-        this->transform_each(items, n, [this](Row&& row, typename base::transform_callback cb) {
-          encode(row);
-          if (out_.size() >= options_.chunk_size)
-            cb(take());
-          else
-            cb();
-        });
-    // Whatever the run left is handed on now: nothing may wait for rows that may never come.
-    if (!out_.empty() && !this->destroyed()) this->push(take());
-    return r;
-  }
-  // Writes buffered while the stream was busy or corked, all at once.
-  bool do_writev(std::vector<Row>& rows, typename writable<Row>::write_callback cb) override {
-    for (const Row& row : rows) {
-      encode(row);
-      if (out_.size() >= options_.chunk_size) this->push(take());
+    if (out_.size() >= options_.chunk_size) {
+      cb(take());
+      return;
     }
-    if (!out_.empty()) this->push(take());
+    if (!flush_pending_) {
+      flush_pending_ = true;
+      this->defer([this] {
+        flush_pending_ = false;
+        if (!out_.empty() && !this->destroyed()) this->push(take());
+      });
+    }
     cb();
-    return true;
   }
   void do_flush(callback cb) override {
     if (options_.header && !header_done_) write_header(nullptr);
@@ -364,6 +356,7 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_writer final
   csv_write_options options_;
   std::string out_;
   bool header_done_ = false;
+  bool flush_pending_ = false;  // a push of out_ is deferred to the end of this turn
 };
 
 /// A CSV parser of `Row` (db::record unless given).

@@ -105,9 +105,9 @@ class jsonl_parser final : public transform<buffer, record> {
 /// Writes records as JSON lines: an object keyed by the record's column names (an array when it
 /// has none), one per line, strings escaped by Boost.JSON. Doubles in their shortest form that
 /// reads back exactly (NaN and infinities, which JSON lacks, as null); bytes as "\x..." hex
-/// strings; timestamps as RFC 3339 strings. Rows written together are coalesced into buffers of
-/// about chunk_size bytes; a row written alone is handed on at once. Each write's callback runs
-/// once.
+/// strings; timestamps as RFC 3339 strings. Rows that come in the same turn of the loop are
+/// coalesced into buffers of about chunk_size bytes, handed on when full or at the end of the
+/// turn (a row alone is never held waiting for more input). Each write's callback runs once.
 class jsonl_writer final : public transform<record, buffer> {
  public:
   explicit jsonl_writer(sluice::loop& l, const jsonl_write_options& o = {},
@@ -115,8 +115,6 @@ class jsonl_writer final : public transform<record, buffer> {
 
  protected:
   void do_transform(record&& row, transform_callback cb) override;
-  run_outcome do_write_run(record* items, std::size_t n) override;
-  bool do_writev(std::vector<record>& rows, write_callback cb) override;
   void do_flush(callback cb) override;
 
  private:
@@ -125,6 +123,7 @@ class jsonl_writer final : public transform<record, buffer> {
 
   jsonl_write_options options_;
   std::string out_;
+  bool flush_pending_ = false;  // a push of out_ is deferred to the end of this turn
 };
 
 /// A JSON lines parser.
