@@ -284,6 +284,10 @@ bool jsonl_parser::impl::parse_line(std::string_view line_text, record& r) {
   if (ec)
     return fail(jsonl_errc::syntax_error,
                 ", byte " + std::to_string(used + 1) + " (" + ec.message() + ")");
+  if (used != line_text.size() &&
+      line_text.find_first_not_of(" \t\r", used) != std::string_view::npos)
+    return fail(jsonl_errc::syntax_error,
+                ", byte " + std::to_string(used + 1) + " (more text after the value)");
   if (!nested_columns.empty()) return nested_texts(line_text, r);
   return true;
 }
