@@ -49,6 +49,10 @@ const std::map<std::string, std::string>& samples() {
       {"unix-connect", "unix-connect no-such.sock"},
       {"http-get", "http-get http://127.0.0.1:9/"},
       {"http-post", "http-post http://127.0.0.1:9/"},
+      {"csv", "csv --header --sep ';' --ragged"},
+      {"jsonl", "jsonl --nested-as-text"},
+      {"to-csv", "to-csv --header --sep tab"},
+      {"to-jsonl", "to-jsonl"},
   };
   return m;
 }
@@ -101,6 +105,9 @@ TEST(StageKinds, EachKindStandsOnlyWhereItsRoleAllows) {
     const std::string sample = samples().at(std::string(k.name));
     // Alone, between an explicit source and sink, or as its own source or sink.
     std::string expr = sample;
+    // A record stage stands in a record segment: after a parser, before a formatter.
+    if (k.role == stage_role::record_parser) expr += " | to-jsonl";
+    if (k.role == stage_role::record_formatter) expr = "csv | " + expr;
     if (k.role != stage_role::source) expr = "stdin | " + expr;
     if (k.role != stage_role::sink && k.role != stage_role::endpoint) expr += " | stdout";
     auto ok = parse_run_expression(expr);
@@ -116,6 +123,16 @@ TEST(StageKinds, EachKindStandsOnlyWhereItsRoleAllows) {
       auto bad = parse_run_expression(sample + " | stdout");
       ASSERT_TRUE(std::holds_alternative<syntax_error>(bad)) << k.name;
       EXPECT_NE(std::get<syntax_error>(bad).message.find("last stage"), std::string::npos);
+    }
+    if (k.role == stage_role::record_parser) {  // records where bytes are expected
+      auto bad = parse_run_expression("stdin | " + sample + " | stdout");
+      ASSERT_TRUE(std::holds_alternative<syntax_error>(bad)) << k.name;
+      EXPECT_NE(std::get<syntax_error>(bad).message.find("gives records"), std::string::npos);
+    }
+    if (k.role == stage_role::record_formatter) {  // bytes where records are expected
+      auto bad = parse_run_expression("stdin | " + sample + " | stdout");
+      ASSERT_TRUE(std::holds_alternative<syntax_error>(bad)) << k.name;
+      EXPECT_NE(std::get<syntax_error>(bad).message.find("takes records"), std::string::npos);
     }
     if (k.role == stage_role::endpoint) {  // first or last, never between
       ASSERT_TRUE(std::holds_alternative<std::vector<stage_spec>>(
@@ -136,6 +153,8 @@ TEST(StageKinds, EachKindBuildsAStreamWithTheSidesOfItsRole) {
   auto handle = std::make_shared<sluice::pipeline_handle>();
   std::vector<sluice::byte_stage> built;
   for (const auto& k : stage_kinds()) {
+    // (Record stages are built per segment: record_stages_test.cpp.)
+    if (k.role == stage_role::record_parser || k.role == stage_role::record_formatter) continue;
     std::string sample = samples().at(std::string(k.name));
     for (const char* file : {"in.txt", "out.txt"})
       if (auto at = sample.find(file); at != std::string::npos)

@@ -110,6 +110,40 @@ std::variant<std::vector<token>, syntax_error> tokenize(std::string_view expr) {
   return out;
 }
 
+namespace {
+
+// Bytes and records meet only where a parser or a formatter stands: a stage that takes records
+// must follow one that gives them, and the reverse. The error names both stages and points at
+// the second.
+std::optional<syntax_error> check_records(const std::vector<stage_spec>& stages,
+                                          const std::vector<stage_role>& roles) {
+  bool records = false;  // what the stage before gives
+  std::string before = "the input (stdin)";
+  for (std::size_t i = 0; i < stages.size(); ++i) {
+    const stage_role r = roles[i];
+    const stage_spec& s = stages[i];
+    const bool is_source = r == stage_role::source || r == stage_role::record_source;
+    const bool takes_records = r == stage_role::record_formatter || r == stage_role::record_sink;
+    const syntax_error here{"", s.offset, std::max<std::size_t>(1, s.length)};
+    if (!is_source && takes_records && !records)
+      return syntax_error{quote(s.name) + " takes records, but " + before +
+                              " gives bytes (put csv or jsonl before it)",
+                          here.offset, here.length};
+    if (!is_source && !takes_records && records)
+      return syntax_error{quote(s.name) + " takes bytes, but " + before +
+                              " gives records (put to-csv or to-jsonl before it)",
+                          here.offset, here.length};
+    records = r == stage_role::record_parser || r == stage_role::record_source;
+    before = quote(s.name);
+  }
+  if (records)
+    return syntax_error{before + " gives records: end with to-csv, to-jsonl or a record sink",
+                        stages.back().offset, std::max<std::size_t>(1, stages.back().length)};
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::variant<std::vector<stage_spec>, syntax_error> parse_run_expression(std::string_view expr) {
   auto tokenized = tokenize(expr);
   if (auto* e = std::get_if<syntax_error>(&tokenized)) return *e;
@@ -160,9 +194,10 @@ std::variant<std::vector<stage_spec>, syntax_error> parse_run_expression(std::st
     spec.name = st.name->text;
     spec.offset = st.name->offset;
     spec.length = st.end_offset - st.name->offset;
-    if (kind->role == stage_role::source && g != 0)
+    if ((kind->role == stage_role::source || kind->role == stage_role::record_source) && g != 0)
       return error_at(*st.name, quote(spec.name) + " is a source: it can only be the first stage");
-    if (kind->role == stage_role::sink && g + 1 != groups.size())
+    if ((kind->role == stage_role::sink || kind->role == stage_role::record_sink) &&
+        g + 1 != groups.size())
       return error_at(*st.name, quote(spec.name) + " is a sink: it can only be the last stage");
     if (kind->role == stage_role::endpoint && g != 0 && g + 1 != groups.size())
       return error_at(*st.name, quote(spec.name) +
@@ -174,7 +209,8 @@ std::variant<std::vector<stage_spec>, syntax_error> parse_run_expression(std::st
                     : g == 0                           ? stage_role::source
                                                        : stage_role::sink);
   }
-  if (roles.front() != stage_role::source) {
+  if (auto e = check_records(stages, roles)) return *e;
+  if (roles.front() != stage_role::source && roles.front() != stage_role::record_source) {
     stage_spec in{std::make_shared<stdin_stage>(), "stdin", 0, 0, true};
     stages.insert(stages.begin(), std::move(in));
   }

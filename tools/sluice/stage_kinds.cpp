@@ -10,6 +10,7 @@
 #include "concat.hpp"
 #include "filters.hpp"
 #include "net_stages.hpp"
+#include "record_stages.hpp"
 #include "sluice/codec/brotli.hpp"
 #include "sluice/codec/gzip.hpp"
 #include "sluice/codec/zstd.hpp"
@@ -282,6 +283,15 @@ constexpr std::array kinds{
     stage_kind{"http-post", "URL",
                "POST the data as the request body (sink; an HTTP error status fails)",
                stage_role::sink, parse_http_post},
+    stage_kind{"csv", "[--header] [--sep C] [--ragged]",
+               "CSV (RFC 4180) to records; --header: the first line names the columns",
+               stage_role::record_parser, parse_csv_stage},
+    stage_kind{"jsonl", "[--nested-as-text]", "JSON lines (an object or array per line) to records",
+               stage_role::record_parser, parse_jsonl_stage},
+    stage_kind{"to-csv", "[--header] [--sep C]", "records to CSV; --header: a line of column names",
+               stage_role::record_formatter, parse_to_csv_stage},
+    stage_kind{"to-jsonl", "", "records to JSON lines (objects by column name, else arrays)",
+               stage_role::record_formatter, parse_to_jsonl_stage},
 };
 
 }  // namespace

@@ -53,6 +53,12 @@ enum class stage_role : std::uint8_t {
   sink,    ///< last only (write, stdout)
   /// first (a source) or last (a sink), never between: tcp-connect, unix-connect
   endpoint,
+  // Record stages (record_stages.hpp): a run of them between a maker and a taker of records is
+  // one byte stage of the pipeline.
+  record_parser,     ///< bytes in, records out: csv, jsonl
+  record_formatter,  ///< records in, bytes out: to-csv, to-jsonl
+  record_source,     ///< first only; records out: a database query
+  record_sink,       ///< last only; records in: a database table
 };
 
 /// One entry of the table.

@@ -10,6 +10,7 @@
 
 #include "codec_messages.hpp"
 #include "net_stages.hpp"
+#include "record_stages.hpp"
 #include "report.hpp"
 #include "sluice/compose/runtime_pipeline.hpp"
 #include "sluice/core/asio_loop.hpp"
@@ -36,10 +37,26 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   auto handle = std::make_shared<pipeline_handle>();
   std::shared_ptr<file_reader> source_file;
   std::vector<byte_stage> stages;
+  // Per byte stage: the index of its (first) spec, and for a record segment its streams, one
+  // per spec (record_stages.hpp).
+  std::vector<std::size_t> first_spec;
+  std::vector<std::vector<std::shared_ptr<stream>>> segments;
   try {
     for (std::size_t i = 0; i < specs.size(); ++i) {
       build_context ctx{loop, i, specs[i].name, handle, nullptr};
+      first_spec.push_back(i);
+      if (specs[i].is<record_parser_config>() || specs[i].is<record_source_config>()) {
+        std::size_t last = i + 1;
+        while (!specs[last].is<record_formatter_config>() && !specs[last].is<record_sink_config>())
+          ++last;  // (the syntax check guarantees one)
+        record_segment seg = build_record_segment(specs, i, last, ctx);
+        stages.push_back(std::move(seg.stage));
+        segments.push_back(std::move(seg.streams));
+        i = last;
+        continue;
+      }
       stages.push_back(specs[i].config->build(ctx));
+      segments.emplace_back();
       if (ctx.source_file) source_file = ctx.source_file;
     }
   } catch (const std::exception& e) {
@@ -73,9 +90,21 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   const double seconds = seconds_since(t0);
   if (opts.stats) {
     std::vector<stage_stats> rows;
-    for (const auto& s : stages)
-      rows.push_back({s.name(), s.get()->counters(), s.writable_side() != nullptr,
-                      s.readable_side() != nullptr});
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+      const auto& s = stages[i];
+      if (segments[i].empty()) {
+        rows.push_back({s.name(), s.get()->counters(), s.writable_side() != nullptr,
+                        s.readable_side() != nullptr});
+        continue;
+      }
+      // A record segment: a line per stage of it (a record source takes nothing in, a record
+      // sink gives nothing out).
+      for (std::size_t k = 0; k < segments[i].size(); ++k) {
+        const stage_spec& spec = specs[first_spec[i] + k];
+        rows.push_back({spec.name, segments[i][k]->counters(), !spec.is<record_source_config>(),
+                        !spec.is<record_sink_config>()});
+      }
+    }
     std::fputs(format_stats(rows, seconds).c_str(), opts.err);
   }
   if (!result) {
@@ -86,8 +115,15 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   if (!*result) return 0;
   // The reader of our output went away (`sluice cat big | head`): stop quietly, as cat does.
   if (result->stage == specs.size() && is_broken_pipe(result->code)) return 0;
-  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(),
-               failure_message(specs, *result, opts.command).c_str());
+  std::string message = failure_message(specs, *result, opts.command);
+  if (const std::size_t b = result->stage - 1;
+      result->stage != 0 && b < segments.size() && !segments[b].empty()) {
+    // A record segment failed: name its stage that failed, in the expression's numbering.
+    if (const std::size_t k = failed_stream(segments[b]); k < segments[b].size())
+      message = "stage " + std::to_string(first_spec[b] + k + 1) + " (" +
+                specs[first_spec[b] + k].name + "): " + segments[b][k]->error_message();
+  }
+  std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), message.c_str());
   return 1;
 }
 
