@@ -6,3 +6,7 @@
 
 #include "sluice/core.hpp"
 #include "sluice/db/row.hpp"
+#include "sluice/db/csv.hpp"
+#include "sluice/db/jsonl.hpp"
+#include "sluice/db/postgres.hpp"
+#include "sluice/db/sqlite.hpp"

@@ -2,13 +2,14 @@
 //
 // For faster builds include a layer (<sluice/core.hpp>, <sluice/compose.hpp>, <sluice/io.hpp>,
 // <sluice/codec.hpp>, <sluice/net.hpp>, <sluice/http.hpp>,
-// <sluice/sinks.hpp>) or a single header
+// <sluice/sinks.hpp>, <sluice/db.hpp>) or a single header
 // (<sluice/codec/gzip.hpp>) instead.
 #pragma once
 
 #include "sluice/codec.hpp"
 #include "sluice/compose.hpp"
 #include "sluice/core.hpp"
+#include "sluice/db.hpp"
 #include "sluice/http.hpp"
 #include "sluice/io.hpp"
 #include "sluice/net.hpp"

@@ -53,6 +53,10 @@ const std::map<std::string, std::string>& samples() {
       {"jsonl", "jsonl --nested-as-text"},
       {"to-csv", "to-csv --header --sep tab"},
       {"to-jsonl", "to-jsonl"},
+      {"sqlite", "sqlite out.db events --create --batch 10"},
+      {"sqlite-query", "sqlite-query in.db 'select 1'"},
+      {"pg", "pg 'dbname=x' events --batch 5"},
+      {"pg-query", "pg-query 'dbname=x' 'select 1'"},
   };
   return m;
 }
@@ -108,8 +112,14 @@ TEST(StageKinds, EachKindStandsOnlyWhereItsRoleAllows) {
     // A record stage stands in a record segment: after a parser, before a formatter.
     if (k.role == stage_role::record_parser) expr += " | to-jsonl";
     if (k.role == stage_role::record_formatter) expr = "csv | " + expr;
-    if (k.role != stage_role::source) expr = "stdin | " + expr;
-    if (k.role != stage_role::sink && k.role != stage_role::endpoint) expr += " | stdout";
+    // A record source starts a pipeline and a segment; a record sink ends both.
+    if (k.role == stage_role::record_source) expr += " | to-jsonl";
+    if (k.role == stage_role::record_sink) expr = "csv | " + expr;
+    if (k.role != stage_role::source && k.role != stage_role::record_source)
+      expr = "stdin | " + expr;
+    if (k.role != stage_role::sink && k.role != stage_role::endpoint &&
+        k.role != stage_role::record_sink)
+      expr += " | stdout";
     auto ok = parse_run_expression(expr);
     ASSERT_TRUE(std::holds_alternative<std::vector<stage_spec>>(ok))
         << expr << ": " << std::get<syntax_error>(ok).message;
@@ -134,6 +144,12 @@ TEST(StageKinds, EachKindStandsOnlyWhereItsRoleAllows) {
       ASSERT_TRUE(std::holds_alternative<syntax_error>(bad)) << k.name;
       EXPECT_NE(std::get<syntax_error>(bad).message.find("takes records"), std::string::npos);
     }
+    if (k.role == stage_role::record_source || k.role == stage_role::record_sink) {
+      // Records where bytes are expected, on either side.
+      auto bad = parse_run_expression(
+          k.role == stage_role::record_source ? sample + " | gzip | stdout" : "stdin | " + sample);
+      ASSERT_TRUE(std::holds_alternative<syntax_error>(bad)) << k.name;
+    }
     if (k.role == stage_role::endpoint) {  // first or last, never between
       ASSERT_TRUE(std::holds_alternative<std::vector<stage_spec>>(
           parse_run_expression(sample + " | stdout")))
@@ -154,7 +170,9 @@ TEST(StageKinds, EachKindBuildsAStreamWithTheSidesOfItsRole) {
   std::vector<sluice::byte_stage> built;
   for (const auto& k : stage_kinds()) {
     // (Record stages are built per segment: record_stages_test.cpp.)
-    if (k.role == stage_role::record_parser || k.role == stage_role::record_formatter) continue;
+    if (k.role == stage_role::record_parser || k.role == stage_role::record_formatter ||
+        k.role == stage_role::record_source || k.role == stage_role::record_sink)
+      continue;
     std::string sample = samples().at(std::string(k.name));
     for (const char* file : {"in.txt", "out.txt"})
       if (auto at = sample.find(file); at != std::string::npos)

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "concat.hpp"
+#include "db_stages.hpp"
 #include "filters.hpp"
 #include "net_stages.hpp"
 #include "record_stages.hpp"
@@ -292,6 +293,16 @@ constexpr std::array kinds{
                stage_role::record_formatter, parse_to_csv_stage},
     stage_kind{"to-jsonl", "", "records to JSON lines (objects by column name, else arrays)",
                stage_role::record_formatter, parse_to_jsonl_stage},
+    stage_kind{"sqlite", "FILE TABLE [--create] [--batch N]",
+               "records into a SQLite table, a transaction per batch (sink; --create: make it)",
+               stage_role::record_sink, parse_sqlite_stage},
+    stage_kind{"sqlite-query", "FILE SQL", "the rows of a SQLite query as records (source)",
+               stage_role::record_source, parse_sqlite_query_stage},
+    stage_kind{"pg", "CONNINFO TABLE [--batch N]",
+               "records into a PostgreSQL table by COPY, a COPY per batch (sink)",
+               stage_role::record_sink, parse_pg_stage},
+    stage_kind{"pg-query", "CONNINFO SQL", "the rows of a PostgreSQL query as records (source)",
+               stage_role::record_source, parse_pg_query_stage},
 };
 
 }  // namespace

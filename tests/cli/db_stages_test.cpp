@@ -1,0 +1,133 @@
+// The database stages of `sluice run` (tools/sluice/db_stages.hpp) end to end with the real
+// binary: a gzipped CSV loaded into SQLite and read back, a constraint violation that names the
+// row and fails the run, and the same through a real PostgreSQL server (the Postgres* suites run
+// under ctest's postgres fixture, scripts/pg-server.sh).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "cli/cli_fixture.hpp"
+
+namespace sluice::cli {
+namespace {
+
+using testing::CliTest;
+
+class DbCli : public CliTest {
+ protected:
+  // id,name,v for ids 1..n; every 7th name is NULL (an unquoted empty field).
+  void make_csv(const std::string& name, int n) {
+    std::string s = "id,name,v\n";
+    for (int i = 1; i <= n; ++i)
+      s += std::to_string(i) + "," + (i % 7 == 0 ? "" : "\"n, " + std::to_string(i) + "\"") + "," +
+           std::to_string(i) + ".5\n";
+    testing::spit(path(name), s);
+  }
+};
+
+TEST_F(DbCli, GzippedCsvIntoSqliteAndBackAsJsonLines) {
+  if (!testing::have("sqlite3") || !testing::have("gzip")) GTEST_SKIP() << "no sqlite3 or gzip";
+  make_csv("a.csv", 5000);
+  ASSERT_EQ(sh("gzip a.csv").status, 0);
+  auto r =
+      sh("$SLUICE run --stats 'read a.csv.gz | gunzip | csv --header | sqlite data.db events "
+         "--create --batch 500'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("sqlite"), std::string::npos) << r.err;  // --stats has its line
+  const auto check =
+      sh("sqlite3 data.db \"select count(*), sum(cast(id as integer)), count(name), "
+         "printf('%.1f', total(v)) from events; pragma journal_mode;\"");
+  ASSERT_EQ(check.status, 0) << check.err;
+  EXPECT_EQ(check.out, "5000|12502500|4286|12505000.0\nwal\n");
+
+  r =
+      sh("$SLUICE run 'sqlite-query data.db \"select id, name from events where id in (6, 7) "
+         "order by id\" | to-jsonl'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "{\"id\":\"6\",\"name\":\"n, 6\"}\n{\"id\":\"7\",\"name\":null}\n");
+}
+
+TEST_F(DbCli, AConstraintViolationFailsTheRunNamingTheRowAndKeepsCommittedBatches) {
+  if (!testing::have("sqlite3")) GTEST_SKIP() << "no sqlite3";
+  ASSERT_EQ(sh("sqlite3 data.db 'create table events (id integer primary key, name text, v real)'")
+                .status,
+            0);
+  make_csv("a.csv", 3000);
+  testing::spit(path("dup.csv"), testing::slurp(path("a.csv")) + "2500,again,1\n");
+  const auto r =
+      sh("$SLUICE run 'read dup.csv | csv --header | sqlite data.db events --batch 1000'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("row 3000"), std::string::npos) << r.err;  // the 3001st row, from 0
+  EXPECT_NE(r.err.find("UNIQUE constraint failed: events.id"), std::string::npos) << r.err;
+  // The first three batches were committed; the failing one is rolled back whole.
+  EXPECT_EQ(sh("sqlite3 data.db 'select count(*) from events'").out, "3000\n");
+}
+
+TEST_F(DbCli, MissingArgumentsAreSyntaxErrors) {
+  auto r = sh("$SLUICE run 'csv | sqlite data.db'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("sqlite: missing a table name"), std::string::npos) << r.err;
+  r = sh("$SLUICE run 'pg-query \"dbname=x\" | to-csv'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("pg-query: missing a query"), std::string::npos) << r.err;
+  r = sh("$SLUICE run 'csv | pg \"dbname=x\" t --batch 0'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("--batch takes a number of rows"), std::string::npos) << r.err;
+}
+
+class PostgresCli : public DbCli {
+ protected:
+  void SetUp() override {
+    DbCli::SetUp();
+    const char* dir = std::getenv("SLUICE_PG_SOCKET_DIR");
+    if (dir == nullptr || *dir == 0)
+      GTEST_SKIP() << "no PostgreSQL server: run under ctest (fixture postgres), or start one "
+                      "with scripts/pg-server.sh start DIR and set SLUICE_PG_SOCKET_DIR=DIR";
+    conninfo_ = std::string("host=") + dir + " user=sluice dbname=postgres";
+  }
+  testing::result psql(const std::string& sql) {
+    return sh("psql -X -q -A -t '" + conninfo_ + "' -c \"" + sql + "\"");
+  }
+  std::string conninfo_;
+};
+
+TEST_F(PostgresCli, GzippedCsvIntoATableAndBackAsCsv) {
+  if (!testing::have("gzip")) GTEST_SKIP() << "no gzip";
+  ASSERT_EQ(psql("drop table if exists cli_events; create table cli_events (id bigint primary "
+                 "key, name text, v double precision)")
+                .status,
+            0);
+  make_csv("a.csv", 20000);
+  ASSERT_EQ(sh("gzip a.csv").status, 0);
+  auto r = sh("$SLUICE run --stats 'read a.csv.gz | gunzip | csv --header | pg \"" + conninfo_ +
+              "\" cli_events --batch 3000'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("pg"), std::string::npos) << r.err;
+  const auto check = psql("select count(*), sum(id), count(name), sum(v) from cli_events");
+  ASSERT_EQ(check.status, 0) << check.err;
+  EXPECT_EQ(check.out, "20000|200010000|17143|200020000\n");
+
+  r = sh("$SLUICE run 'pg-query \"" + conninfo_ +
+         "\" \"select id, name from cli_events where id in (13, 14) order by id\" | to-csv "
+         "--header'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "id,name\n13,\"n, 13\"\n14,\n");
+}
+
+TEST_F(PostgresCli, ABadValueFailsTheRunNamingTheRow) {
+  ASSERT_EQ(psql("drop table if exists cli_bad; create table cli_bad (id bigint, name text, v "
+                 "double precision)")
+                .status,
+            0);
+  testing::spit(path("bad.csv"), "id,name,v\n1,a,1.5\n2,b,not-a-number\n");
+  const auto r = sh("$SLUICE run 'read bad.csv | csv --header | pg \"" + conninfo_ + "\" cli_bad'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("row 1"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("invalid input syntax for type double precision"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(psql("select count(*) from cli_bad").out, "0\n");  // one COPY: nothing of it
+}
+
+}  // namespace
+}  // namespace sluice::cli

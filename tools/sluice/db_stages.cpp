@@ -1,0 +1,117 @@
+// The database stages of `sluice run` (db_stages.hpp).
+#include "db_stages.hpp"
+
+#include <charconv>
+#include <optional>
+#include <utility>
+
+#include "sluice/db/postgres.hpp"
+#include "sluice/db/sqlite.hpp"
+
+namespace sluice::cli {
+
+std::shared_ptr<writable<db::record>> sqlite_stage::make(build_context& ctx) const {
+  db::sqlite_writer_options<db::record> o;
+  o.batch_rows = batch;
+  o.high_water_mark = 2 * batch;
+  o.create_table = create;
+  o.name = "sqlite";
+  return db::make_sqlite_record_writer(ctx.loop, path, table, std::move(o));
+}
+
+std::shared_ptr<readable<db::record>> sqlite_query_stage::make(build_context& ctx) const {
+  db::sqlite_reader_options o;
+  o.name = "sqlite-query";
+  return db::make_sqlite_record_reader(ctx.loop, path, sql, {}, std::move(o));
+}
+
+std::shared_ptr<writable<db::record>> pg_stage::make(build_context& ctx) const {
+  db::pg_copy_options<db::record> o;
+  o.batch.max_items = batch;
+  o.batch.name = "pg";
+  return db::make_pg_record_writer(ctx.loop, conninfo, table, std::move(o));
+}
+
+std::shared_ptr<readable<db::record>> pg_query_stage::make(build_context& ctx) const {
+  return db::make_pg_record_reader(ctx.loop, conninfo, sql);
+}
+
+namespace {
+
+using parse_result = std::variant<std::shared_ptr<const stage_config>, syntax_error>;
+
+// The next word that is not an option, or an error saying that `what` is missing.
+std::variant<std::string, syntax_error> word(stage_args& a, const std::string& what) {
+  if (a.done()) return a.missing(what);
+  const token& t = a.next();
+  if (is_option(t)) return a.unexpected(t);
+  return t.text;
+}
+
+// --batch N: rows per transaction (at least 1).
+std::optional<syntax_error> parse_batch(stage_args& a, const token& t, std::size_t& out) {
+  auto v = a.value_of(t);
+  if (auto* e = std::get_if<syntax_error>(&v)) return *e;
+  const token& n = *std::get<const token*>(v);
+  std::size_t value = 0;
+  const auto [end, ec] = std::from_chars(n.text.data(), n.text.data() + n.text.size(), value);
+  if (ec != std::errc() || end != n.text.data() + n.text.size() || value == 0)
+    return error_at(n, a.name() + ": --batch takes a number of rows, at least 1");
+  out = value;
+  return std::nullopt;
+}
+
+// TARGET NAME [options]: two words, then --batch (and --create where allowed).
+template <class Stage>
+parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::string& first_what,
+                        bool create_allowed) {
+  auto s = std::make_shared<Stage>();
+  auto f = word(a, first_what);
+  if (auto* e = std::get_if<syntax_error>(&f)) return *e;
+  (*s).*first = std::get<std::string>(std::move(f));
+  auto table = word(a, "a table name");
+  if (auto* e = std::get_if<syntax_error>(&table)) return *e;
+  s->table = std::get<std::string>(std::move(table));
+  while (!a.done()) {
+    const token& t = a.next();
+    const std::string name = is_option(t) ? option_name(t) : "";
+    if (name == "--batch") {
+      if (auto e = parse_batch(a, t, s->batch)) return *e;
+    } else if (create_allowed && name == "--create" && t.text == name) {
+      if constexpr (requires { s->create; }) s->create = true;
+    } else {
+      return a.unexpected(t);
+    }
+  }
+  return s;
+}
+
+template <class Stage>
+parse_result parse_source(stage_args& a, std::string Stage::*first, const std::string& first_what) {
+  auto s = std::make_shared<Stage>();
+  auto f = word(a, first_what);
+  if (auto* e = std::get_if<syntax_error>(&f)) return *e;
+  (*s).*first = std::get<std::string>(std::move(f));
+  auto sql = word(a, "a query");
+  if (auto* e = std::get_if<syntax_error>(&sql)) return *e;
+  s->sql = std::get<std::string>(std::move(sql));
+  if (!a.done()) return a.unexpected(a.next());
+  return s;
+}
+
+}  // namespace
+
+parse_result parse_sqlite_stage(stage_args& a) {
+  return parse_sink<sqlite_stage>(a, &sqlite_stage::path, "a database file", true);
+}
+parse_result parse_sqlite_query_stage(stage_args& a) {
+  return parse_source<sqlite_query_stage>(a, &sqlite_query_stage::path, "a database file");
+}
+parse_result parse_pg_stage(stage_args& a) {
+  return parse_sink<pg_stage>(a, &pg_stage::conninfo, "a connection string", false);
+}
+parse_result parse_pg_query_stage(stage_args& a) {
+  return parse_source<pg_query_stage>(a, &pg_query_stage::conninfo, "a connection string");
+}
+
+}  // namespace sluice::cli
