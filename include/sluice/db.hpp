@@ -5,8 +5,8 @@
 #pragma once
 
 #include "sluice/core.hpp"
-#include "sluice/db/row.hpp"
 #include "sluice/db/csv.hpp"
 #include "sluice/db/jsonl.hpp"
 #include "sluice/db/postgres.hpp"
+#include "sluice/db/row.hpp"
 #include "sluice/db/sqlite.hpp"
