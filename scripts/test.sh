@@ -100,13 +100,15 @@ if [[ "${SLUICE_SKIP_ASAN:-0}" == "1" ]]; then
   echo "==> sanitizer build and tests skipped (SLUICE_SKIP_ASAN=1)"
   summary+=("asan skipped")
 else
-  # Debug (assertions on) at -O1: fast enough, with usable stack traces.
+  # Debug (assertions on) at -O1: fast enough, with usable stack traces. The library, the CLI
+  # and the tests only: the examples and benchmarks were compiled by the GCC build and do not
+  # run here, so building them again under the sanitizers would only cost time.
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
   step asan-build "clang++ ASan+UBSan Debug -O1 build in build/asan (SLUICE_WERROR=ON)"
   configure "$root" build/asan clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" \
-    -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=ON
+    -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=ON -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_BUILD_BENCH=OFF
   cmake --build build/asan -j"$jobs"
 
   step asan-test "ctest --test-dir build/asan (ASan+UBSan)"

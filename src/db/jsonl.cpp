@@ -481,9 +481,7 @@ void append_json_value(std::string& out, const value& v, json::serializer& sr) {
 
 jsonl_writer::jsonl_writer(sluice::loop& l, const jsonl_write_options& o,
                            const transform_options& to)
-    : transform<record, buffer>(l, to), options_(o) {
-  if (options_.chunk_size == 0) options_.chunk_size = 1;
-}
+    : row_formatter<record>(l, o.chunk_size, to) {}
 
 void jsonl_writer::encode(const record& row) {
   thread_local json::serializer sr;
@@ -498,28 +496,6 @@ void jsonl_writer::encode(const record& row) {
     append_json_value(out_, row.values[i], sr);
   }
   out_ += named ? "}\n" : "]\n";
-}
-
-// As csv_writer: one buffer for the rows of a turn, up to chunk_size.
-void jsonl_writer::do_transform(record&& row, transform_callback cb) {
-  encode(row);
-  if (out_.size() >= options_.chunk_size) {
-    cb(take());
-    return;
-  }
-  if (!flush_pending_) {
-    flush_pending_ = true;
-    defer([this] {
-      flush_pending_ = false;
-      if (!out_.empty() && !destroyed()) push(take());
-    });
-  }
-  cb();
-}
-
-void jsonl_writer::do_flush(callback cb) {
-  if (!out_.empty()) push(take());
-  cb({});
 }
 
 }  // namespace sluice::db

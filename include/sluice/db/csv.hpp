@@ -28,6 +28,7 @@
 
 #include "sluice/core/buffer.hpp"
 #include "sluice/core/transform.hpp"
+#include "sluice/db/detail/row_formatter.hpp"
 #include "sluice/db/row.hpp"
 
 namespace sluice::db {
@@ -315,8 +316,8 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_parser final
 /// when its text is in the buffer being filled (at most chunk_size bytes ahead of the output).
 template <class Row = record>
 requires(std::is_same_v<Row, record> || static_row<Row>) class csv_writer final
-    : public transform<Row, buffer> {
-  using base = transform<Row, buffer>;
+    : public detail::row_formatter<Row> {
+  using base = detail::row_formatter<Row>;
 
  public:
   /// Throws std::system_error(errc::invalid_argument) for a separator that is '"', '\r' or
@@ -324,39 +325,17 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_writer final
   csv_writer(sluice::loop& l, csv_write_options o = {}, const transform_options& to = {});
 
  protected:
-  // Rows are gathered into one buffer until it holds chunk_size bytes or the loop's turn ends:
-  // rows that come together (a parsed chunk, a run) share a buffer, a row alone waits for no
-  // more than the rest of this turn.
-  void do_transform(Row&& row, typename base::transform_callback cb) override {
-    encode(row);
-    if (out_.size() >= options_.chunk_size) {
-      cb(take());
-      return;
-    }
-    if (!flush_pending_) {
-      flush_pending_ = true;
-      this->defer([this] {
-        flush_pending_ = false;
-        if (!out_.empty() && !this->destroyed()) this->push(take());
-      });
-    }
-    cb();
-  }
+  void encode(const Row& row) override;
   void do_flush(callback cb) override {
     if (options_.header && !header_done_) write_header(nullptr);
-    if (!out_.empty()) this->push(take());
-    cb({});
+    base::do_flush(std::move(cb));
   }
 
  private:
-  void encode(const Row& row);
   void write_header(const column_names& names);
-  buffer take() { return buffer(std::exchange(out_, std::string())); }
 
   csv_write_options options_;
-  std::string out_;
   bool header_done_ = false;
-  bool flush_pending_ = false;  // a push of out_ is deferred to the end of this turn
 };
 
 /// A CSV parser of `Row` (db::record unless given).

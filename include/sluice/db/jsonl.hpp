@@ -26,6 +26,7 @@
 
 #include "sluice/core/buffer.hpp"
 #include "sluice/core/transform.hpp"
+#include "sluice/db/detail/row_formatter.hpp"
 #include "sluice/db/row.hpp"
 
 namespace sluice::db {
@@ -108,22 +109,13 @@ class jsonl_parser final : public transform<buffer, record> {
 /// strings; timestamps as RFC 3339 strings. Rows that come in the same turn of the loop are
 /// coalesced into buffers of about chunk_size bytes, handed on when full or at the end of the
 /// turn (a row alone is never held waiting for more input). Each write's callback runs once.
-class jsonl_writer final : public transform<record, buffer> {
+class jsonl_writer final : public detail::row_formatter<record> {
  public:
   explicit jsonl_writer(sluice::loop& l, const jsonl_write_options& o = {},
                         const transform_options& to = {});
 
  protected:
-  void do_transform(record&& row, transform_callback cb) override;
-  void do_flush(callback cb) override;
-
- private:
-  void encode(const record& row);
-  buffer take() { return buffer(std::exchange(out_, std::string())); }
-
-  jsonl_write_options options_;
-  std::string out_;
-  bool flush_pending_ = false;  // a push of out_ is deferred to the end of this turn
+  void encode(const record& row) override;
 };
 
 /// A JSON lines parser.

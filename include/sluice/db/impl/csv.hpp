@@ -185,9 +185,8 @@ template <class Row>
 requires(std::is_same_v<Row, record> ||
          static_row<Row>) csv_writer<Row>::csv_writer(sluice::loop& l, csv_write_options o,
                                                       const transform_options& to)
-    : base(l, to), options_(std::move(o)) {
+    : base(l, o.chunk_size, to), options_(std::move(o)) {
   detail::check_separator(options_.separator, "csv_writer");
-  if (options_.chunk_size == 0) options_.chunk_size = 1;
 }
 
 template <class Row>
@@ -198,10 +197,10 @@ requires(std::is_same_v<Row, record> ||
   if (cols->empty() && names) cols = names.get();
   if (cols->empty()) return;
   for (std::size_t i = 0; i < cols->size(); ++i) {
-    if (i != 0) out_ += options_.separator;
-    detail::csv_append_text(out_, (*cols)[i], options_);
+    if (i != 0) this->out_ += options_.separator;
+    detail::csv_append_text(this->out_, (*cols)[i], options_);
   }
-  out_ += options_.crlf ? "\r\n" : "\n";
+  this->out_ += options_.crlf ? "\r\n" : "\n";
 }
 
 template <class Row>
@@ -210,17 +209,17 @@ requires(std::is_same_v<Row, record> ||
   if constexpr (std::is_same_v<Row, record>) {
     if (options_.header && !header_done_) write_header(row.columns);
     for (std::size_t i = 0; i < row.values.size(); ++i) {
-      if (i != 0) out_ += options_.separator;
-      detail::csv_append_value(out_, row.values[i], options_);
+      if (i != 0) this->out_ += options_.separator;
+      detail::csv_append_value(this->out_, row.values[i], options_);
     }
   } else {
     if (options_.header && !header_done_) write_header(nullptr);
     for_each_field(row, [this](const auto& f, auto index) {
-      if (index != 0) out_ += options_.separator;
-      detail::csv_append_field(out_, f, options_);
+      if (index != 0) this->out_ += options_.separator;
+      detail::csv_append_field(this->out_, f, options_);
     });
   }
-  out_ += options_.crlf ? "\r\n" : "\n";
+  this->out_ += options_.crlf ? "\r\n" : "\n";
 }
 
 }  // namespace sluice::db
