@@ -185,6 +185,20 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
   // ---- connecting -------------------------------------------------------------------------
 
   // Connects if there is no healthy connection, then runs `next`.
+  // Starts the statement `sql` (done_ set by the caller): or, on a closed or busy session,
+  // reports that on a later tick. Returns whether it started.
+  bool start(std::string sql, std::vector<std::string>* names) {
+    if (closed_ || busy_) {
+      finish_later({make_error_code(pg_errc::aborted), server_ + ": session closed or busy", 0});
+      return false;
+    }
+    busy_ = true;
+    sql_ = std::move(sql);
+    names_ = names;
+    with_connection(&impl::send_query);
+    return true;
+  }
+
   void with_connection(step next) {
     if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) {
       // Still on the caller's call: go on from the loop, so done_ is never called from within.
@@ -377,17 +391,14 @@ void pg_session::copy_in(std::string sql, std::string data, std::size_t chunk_by
                          std::function<void(pg_outcome)> done) {
   auto& s = *impl_;
   s.done_ = std::move(done);
-  if (s.closed_ || s.busy_) {
-    s.finish_later({make_error_code(pg_errc::aborted), s.server_ + ": session closed or busy", 0});
+  if (s.closed_ || s.busy_) {  // the COPY in flight keeps its data; start() reports it
+    s.start({}, nullptr);
     return;
   }
-  s.busy_ = true;
-  s.sql_ = std::move(sql);
   s.data_ = std::move(data);
   s.pos_ = 0;
   s.chunk_ = chunk_bytes == 0 ? 64 * 1024 : chunk_bytes;
-  s.names_ = nullptr;
-  s.with_connection(&impl::send_query);
+  s.start(std::move(sql), nullptr);
 }
 
 void pg_session::describe(std::string sql,
@@ -395,27 +406,12 @@ void pg_session::describe(std::string sql,
   auto& s = *impl_;
   auto names = std::make_shared<std::vector<std::string>>();
   s.done_ = [names, done = std::move(done)](pg_outcome o) { done(std::move(o), *names); };
-  if (s.closed_ || s.busy_) {
-    s.finish_later({make_error_code(pg_errc::aborted), s.server_ + ": session closed or busy", 0});
-    return;
-  }
-  s.busy_ = true;
-  s.sql_ = std::move(sql);
-  s.names_ = names.get();
-  s.with_connection(&impl::send_query);
+  s.start(std::move(sql), names.get());
 }
 
 void pg_session::copy_out_start(std::string sql, std::function<void(pg_outcome)> done) {
-  auto& s = *impl_;
-  s.done_ = std::move(done);
-  if (s.closed_ || s.busy_) {
-    s.finish_later({make_error_code(pg_errc::aborted), s.server_ + ": session closed or busy", 0});
-    return;
-  }
-  s.busy_ = true;
-  s.sql_ = std::move(sql);
-  s.names_ = nullptr;
-  s.with_connection(&impl::send_query);
+  impl_->done_ = std::move(done);
+  impl_->start(std::move(sql), nullptr);
 }
 
 void pg_session::copy_out_next(std::function<bool(std::string_view)> on_line,

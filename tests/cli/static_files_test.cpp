@@ -189,16 +189,20 @@ TEST_F(StaticFiles, CacheKeepsLargeFilesWithoutTheirBytesAndStaysWithinItsBounds
 }
 
 TEST_F(StaticFiles, CacheRedoesTheResolutionAfterItsValidity) {
-  static_file_cache cache(root_, {.validity = std::chrono::seconds(0)});
-  (void)cache.get("/");
-  (void)cache.get("/");
-  EXPECT_EQ(cache.stats().hits, 0u);
-  EXPECT_EQ(cache.stats().misses, 2u);
-  // A file made unreachable (its directory replaced by a link outside) is refused once the
-  // resolution is redone.
-  fs::rename(root_ / "docs", base_ / "docs-moved");
-  fs::create_directory_symlink(base_, root_ / "docs");
-  EXPECT_EQ(cache.get("/docs/secret.txt")->where.status, 403);
+  fs::create_symlink(root_ / "docs" / "a b.txt", root_ / "link.txt");
+  static_file_cache trusting(root_);  // validity 1 s
+  static_file_cache strict(root_, {.validity = std::chrono::seconds(0)});
+  EXPECT_EQ(trusting.get("/link.txt")->where.status, 200);
+  EXPECT_EQ(strict.get("/link.txt")->where.status, 200);
+  EXPECT_EQ(strict.stats().hits, 0u);
+  // The link retargeted outside the root; the file it led to is unchanged. Within its
+  // validity the resolution is trusted; after it, it is redone and refused.
+  fs::remove(root_ / "link.txt");
+  fs::create_symlink(base_ / "secret.txt", root_ / "link.txt");
+  EXPECT_EQ(trusting.get("/link.txt")->where.status, 200);
+  EXPECT_EQ(trusting.stats().hits, 1u);
+  EXPECT_EQ(strict.get("/link.txt")->where.status, 403);
+  EXPECT_EQ(strict.stats().misses, 2u);
 }
 
 }  // namespace

@@ -61,10 +61,9 @@ std::optional<syntax_error> parse_batch(stage_args& a, const token& t, std::size
   return std::nullopt;
 }
 
-// TARGET NAME [options]: two words, then --batch (and --create where allowed).
+// TARGET NAME [options]: two words, then --batch (and --create for a stage that has it).
 template <class Stage>
-parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::string& first_what,
-                        bool create_allowed) {
+parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::string& first_what) {
   auto s = std::make_shared<Stage>();
   auto f = word(a, first_what);
   if (auto* e = std::get_if<syntax_error>(&f)) return *e;
@@ -77,8 +76,9 @@ parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::str
     const std::string name = is_option(t) ? option_name(t) : "";
     if (name == "--batch") {
       if (auto e = parse_batch(a, t, s->batch)) return *e;
-    } else if (create_allowed && name == "--create" && t.text == name) {
-      if constexpr (requires { s->create; }) s->create = true;
+    } else if constexpr (requires { s->create; }) {
+      if (name != "--create" || t.text != name) return a.unexpected(t);
+      s->create = true;
     } else {
       return a.unexpected(t);
     }
@@ -102,13 +102,13 @@ parse_result parse_source(stage_args& a, std::string Stage::*first, const std::s
 }  // namespace
 
 parse_result parse_sqlite_stage(stage_args& a) {
-  return parse_sink<sqlite_stage>(a, &sqlite_stage::path, "a database file", true);
+  return parse_sink<sqlite_stage>(a, &sqlite_stage::path, "a database file");
 }
 parse_result parse_sqlite_query_stage(stage_args& a) {
   return parse_source<sqlite_query_stage>(a, &sqlite_query_stage::path, "a database file");
 }
 parse_result parse_pg_stage(stage_args& a) {
-  return parse_sink<pg_stage>(a, &pg_stage::conninfo, "a connection string", false);
+  return parse_sink<pg_stage>(a, &pg_stage::conninfo, "a connection string");
 }
 parse_result parse_pg_query_stage(stage_args& a) {
   return parse_source<pg_query_stage>(a, &pg_query_stage::conninfo, "a connection string");
