@@ -5,25 +5,37 @@ namespace sluice::db {
 
 namespace detail {
 
-std::string pg_copy_sql(std::string_view table, const std::vector<std::string>& columns) {
+namespace {
+// The columns as quoted identifiers, comma-separated: the names exactly as given ("Id" stays
+// "Id").
+std::string column_list(const std::vector<std::string>& columns) {
+  std::string list;
+  for (std::size_t i = 0; i < columns.size(); ++i) {
+    if (i != 0) list += ", ";
+    list += '"';
+    for (char c : columns[i]) {
+      if (c == '"') list += '"';
+      list += c;
+    }
+    list += '"';
+  }
+  return list;
+}
+}  // namespace
+
+std::string pg_copy_sql(std::string_view table, const std::vector<std::string>& columns,
+                        pg_copy_format format) {
   std::string sql = "COPY ";
   sql += table;
-  if (!columns.empty()) {
-    sql += " (";
-    for (std::size_t i = 0; i < columns.size(); ++i) {
-      if (i != 0) sql += ", ";
-      // A quoted identifier: the name exactly as given ("Id" stays "Id").
-      sql += '"';
-      for (char c : columns[i]) {
-        if (c == '"') sql += '"';
-        sql += c;
-      }
-      sql += '"';
-    }
-    sql += ')';
-  }
+  if (!columns.empty()) sql += " (" + column_list(columns) + ")";
   sql += " FROM STDIN";
+  if (format == pg_copy_format::binary) sql += " (FORMAT binary)";
   return sql;
+}
+
+std::string pg_columns_sql(std::string_view table, const std::vector<std::string>& columns) {
+  return "SELECT " + (columns.empty() ? std::string("*") : column_list(columns)) + " FROM " +
+         std::string(table) + " LIMIT 0";
 }
 
 std::string pg_batch_error(std::string_view table, std::uint64_t batch_number,
@@ -55,11 +67,11 @@ void pg_execute(asio_loop& l, std::string conninfo, std::string sql,
                 std::function<void(std::error_code, const std::string& message)> done) {
   auto session = std::make_shared<detail::pg_session>(l, std::move(conninfo));
   // The callback keeps the session alive until the statement is over.
-  session->describe(std::move(sql), [session, done = std::move(done)](
-                                        detail::pg_outcome o, const std::vector<std::string>&) {
-    done(o.ec, o.message);
-    session->close();
-  });
+  session->describe(std::move(sql),
+                    [session, done = std::move(done)](detail::pg_outcome o, auto&&, auto&&) {
+                      done(o.ec, o.message);
+                      session->close();
+                    });
 }
 
 std::shared_ptr<writable<record>> make_pg_record_writer(loop& l, std::string conninfo,

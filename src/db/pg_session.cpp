@@ -124,13 +124,15 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
   std::size_t chunk_ = 64 * 1024;
   std::optional<pg_outcome> result_error_;  // the first error result of the statement
   std::vector<std::string>* names_ = nullptr;
-  bool copy_out_ready_ = false;  // copy_out_start's result was COPY OUT
+  std::vector<std::uint32_t>* types_ = nullptr;  // describe's column types (with names_)
+  bool copy_out_ready_ = false;                  // copy_out_start's result was COPY OUT
 
   // ---- completion -------------------------------------------------------------------------
 
   void finish(pg_outcome o) {
     busy_ = false;
     names_ = nullptr;
+    types_ = nullptr;
     on_line_ = nullptr;
     data_.clear();
     data_.shrink_to_fit();
@@ -143,6 +145,7 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
   void finish_later(pg_outcome o) {
     busy_ = false;
     names_ = nullptr;
+    types_ = nullptr;
     auto d = std::move(done_);
     done_ = nullptr;
     on_line_ = nullptr;
@@ -281,7 +284,10 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
         return finish({});
       }
       if (st == PGRES_TUPLES_OK && names_ != nullptr) {
-        for (int i = 0; i < PQnfields(r); ++i) names_->emplace_back(PQfname(r, i));
+        for (int i = 0; i < PQnfields(r); ++i) {
+          names_->emplace_back(PQfname(r, i));
+          if (types_ != nullptr) types_->push_back(PQftype(r, i));
+        }
       } else if (st == PGRES_FATAL_ERROR || st == PGRES_BAD_RESPONSE ||
                  st == PGRES_NONFATAL_ERROR) {
         if (!result_error_) result_error_ = error_of(r);
@@ -301,10 +307,15 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
     if (detail != nullptr) o.message += std::string(" (") + detail + ")";
     if (state != nullptr) o.message += std::string(" [SQLSTATE ") + state + "]";
     if (context != nullptr) {
-      // "COPY events, line 35, column id: ..." — the line of the data that failed.
-      const std::string_view c = context;
-      if (const auto at = c.find(", line "); c.starts_with("COPY ") && at != c.npos)
-        o.line = std::strtoull(context + at + 7, nullptr, 10);
+      // "COPY events, line 35, column id: ..." — the line of the data that failed; the COPY's
+      // context line may come after others ("JSON data, line 1: ...\nCOPY events, line 35").
+      std::string_view c = context;
+      if (const auto copy = c.find("COPY "); copy == 0 || (copy != c.npos && c[copy - 1] == '\n')) {
+        c.remove_prefix(copy);
+        c = c.substr(0, c.find('\n'));
+        if (const auto at = c.find(", line "); at != c.npos)
+          o.line = std::strtoull(std::string(c.substr(at + 7, 20)).c_str(), nullptr, 10);
+      }
     }
     return o;
   }
@@ -401,12 +412,17 @@ void pg_session::copy_in(std::string sql, std::string data, std::size_t chunk_by
   s.start(std::move(sql), nullptr);
 }
 
-void pg_session::describe(std::string sql,
-                          std::function<void(pg_outcome, std::vector<std::string>)> done) {
+void pg_session::describe(std::string sql, describe_done done) {
   auto& s = *impl_;
-  auto names = std::make_shared<std::vector<std::string>>();
-  s.done_ = [names, done = std::move(done)](pg_outcome o) { done(std::move(o), *names); };
-  s.start(std::move(sql), names.get());
+  struct columns {
+    std::vector<std::string> names;
+    std::vector<std::uint32_t> types;
+  };
+  auto c = std::make_shared<columns>();
+  s.done_ = [c, done = std::move(done)](pg_outcome o) {
+    done(std::move(o), std::move(c->names), std::move(c->types));
+  };
+  if (s.start(std::move(sql), &c->names)) s.types_ = &c->types;
 }
 
 void pg_session::copy_out_start(std::string sql, std::function<void(pg_outcome)> done) {

@@ -323,6 +323,52 @@ TEST(PostgresWriter, RefusedRowsGoToRejectedAndTheRestCommits) {
   EXPECT_EQ(psql("SELECT count(*) FROM rej_events WHERE id IN (7, 60, 61)"), "0");
 }
 
+// A deferred constraint is checked when the COPY commits: the server names no line, so the
+// writer bisects the batch, committing the halves that pass, down to the rows it refuses.
+TEST(PostgresWriter, ARefusalWithoutALineIsBisectedDownToTheBadRows) {
+  SLUICE_NEED_PG();
+  make_table("bisect_events", "(id bigint UNIQUE DEFERRABLE INITIALLY DEFERRED, v text)");
+  psql("INSERT INTO bisect_events VALUES (1000, 'before')");
+  boost::asio::io_context io;
+  asio_loop l(io);
+  using row = std::tuple<std::int64_t, std::string>;
+  std::vector<row> refused;
+  auto rejected = make_writable<row>(l, {.write = [&](writable<row>&, row&& r, auto cb) {
+                                       refused.push_back(std::move(r));
+                                       cb();
+                                     }});
+  auto w = db::make_pg_copy_writer<row>(l, test::pg_conninfo(), "bisect_events",
+                                        {.rejected = rejected, .batch = {.max_items = 64}});
+  std::vector<int> calls(100, 0);
+  int failures = 0;
+  for (int i = 0; i < 100; ++i) {
+    std::int64_t id = i;
+    if (i == 40) id = 10;    // the same id as row 10, in the same batch
+    if (i == 50) id = 1000;  // already in the table
+    if (i == 70) id = 20;    // the same as row 20, committed in the batch before
+    w->write(row{id, "v" + std::to_string(i)}, [&, i](std::error_code ec) {
+      ++calls[static_cast<std::size_t>(i)];
+      if (ec) ++failures;
+    });
+  }
+  bool ended = false;
+  w->end([&](std::error_code ec) {
+    EXPECT_FALSE(ec) << w->error_message();
+    ended = true;
+  });
+  ASSERT_TRUE(test::run_until(io, [&] { return ended; }));
+  EXPECT_EQ(failures, 0);
+  for (int c : calls) EXPECT_EQ(c, 1);
+  std::vector<std::string> values;
+  for (auto& r : refused) values.push_back(std::get<1>(r));
+  std::sort(values.begin(), values.end());
+  // Of two rows with one id, the one in the half sent first is kept.
+  EXPECT_EQ(values, (std::vector<std::string>{"v40", "v50", "v70"}));
+  EXPECT_EQ(psql("SELECT count(*), count(DISTINCT id) FROM bisect_events"), "98|98");
+  EXPECT_EQ(psql("SELECT v FROM bisect_events WHERE id IN (10, 20, 1000) ORDER BY id"),
+            "v10\nv20\nbefore");
+}
+
 TEST(PostgresWriter, AServerCrashMidLoadNamesTheServerAndLosesNoAcknowledgedRow) {
   SLUICE_NEED_PG();
   make_table("crash_events", "(id bigint primary key, pad text)");

@@ -29,6 +29,7 @@ std::shared_ptr<writable<db::record>> pg_stage::make(build_context& ctx) const {
   db::pg_copy_options<db::record> o;
   o.batch.max_items = batch;
   o.batch.name = "pg";
+  if (binary) o.format = db::pg_copy_format::binary;
   return db::make_pg_record_writer(ctx.loop, conninfo, table, std::move(o));
 }
 
@@ -61,7 +62,8 @@ std::optional<syntax_error> parse_batch(stage_args& a, const token& t, std::size
   return std::nullopt;
 }
 
-// TARGET NAME [options]: two words, then --batch (and --create for a stage that has it).
+// TARGET NAME [options]: two words, then --batch (and --create, --binary for a stage that has
+// it).
 template <class Stage>
 parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::string& first_what) {
   auto s = std::make_shared<Stage>();
@@ -76,12 +78,22 @@ parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::str
     const std::string name = is_option(t) ? option_name(t) : "";
     if (name == "--batch") {
       if (auto e = parse_batch(a, t, s->batch)) return *e;
-    } else if constexpr (requires { s->create; }) {
-      if (name != "--create" || t.text != name) return a.unexpected(t);
-      s->create = true;
-    } else {
-      return a.unexpected(t);
+      continue;
     }
+    if (t.text != name) return a.unexpected(t);  // a flag takes no value
+    if constexpr (requires { s->create; }) {
+      if (name == "--create") {
+        s->create = true;
+        continue;
+      }
+    }
+    if constexpr (requires { s->binary; }) {
+      if (name == "--binary") {
+        s->binary = true;
+        continue;
+      }
+    }
+    return a.unexpected(t);
   }
   return s;
 }

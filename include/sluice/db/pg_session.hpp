@@ -62,8 +62,11 @@ class pg_session {
   void copy_in(std::string sql, std::string data, std::size_t chunk_bytes,
                std::function<void(pg_outcome)> done);
 
-  /// Runs `sql` and calls `done` once with the names of its result's columns.
-  void describe(std::string sql, std::function<void(pg_outcome, std::vector<std::string>)> done);
+  /// Runs `sql` and calls `done` once with the names of its result's columns and their type
+  /// OIDs (pg_type.oid), in order.
+  using describe_done =
+      std::function<void(pg_outcome, std::vector<std::string>, std::vector<std::uint32_t>)>;
+  void describe(std::string sql, describe_done done);
 
   /// Starts `sql` (a COPY ... TO STDOUT); then copy_out_next hands out its lines.
   void copy_out_start(std::string sql, std::function<void(pg_outcome)> done);

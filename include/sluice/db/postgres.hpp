@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -30,6 +31,7 @@
 
 #include "sluice/core/asio_loop.hpp"
 #include "sluice/core/readable.hpp"
+#include "sluice/db/pg_copy_binary.hpp"
 #include "sluice/db/pg_copy_text.hpp"
 #include "sluice/db/pg_session.hpp"
 #include "sluice/db/row.hpp"
@@ -41,6 +43,14 @@ namespace sluice::db {
 template <class Row>
 concept pg_row = static_row<Row> || std::is_same_v<Row, record>;
 
+/// COPY's data format. Text is COPY's default: the server parses each value from its text.
+/// Binary (pg_copy_binary.hpp) sends each value in its column's own binary form, read from the
+/// server's column types before the first COPY: type-exact (a value that does not fit its
+/// column is refused before it is sent, naming the row and column) and less work for the
+/// server. Binary encodes the common types only (pg_binary::supported); a table with another
+/// column type fails the first batch, naming the column.
+enum class pg_copy_format : std::uint8_t { text, binary };
+
 template <pg_row Row>
 struct pg_copy_options {
   /// The columns the rows fill, in order. Empty: for static rows, every column of the table in
@@ -48,13 +58,17 @@ struct pg_copy_options {
   std::vector<std::string> columns{};
   /// COPY data is handed to libpq in pieces of this size (not row by row: that halves the rate).
   std::size_t chunk_bytes = 64 * 1024;
+  /// Text (default) or binary COPY.
+  pg_copy_format format = pg_copy_format::text;
   /// Where rows the server refuses go (a constraint, a value its column does not take), one by
   /// one, while the batch's other rows are committed: the server names the row of a failed COPY
-  /// (its line), so the batch is sent again without it, one more COPY per refused row. A
-  /// refused row counts as done once `rejected` has taken it (its write's callback); its own
-  /// callback then reports success. Rows reach `rejected` in the order the server refuses them
-  /// (it checks keys after parsing some later rows). Null: a refused row fails its batch and the
-  /// stream.
+  /// (its line), so the batch is sent again without it, one more COPY per refused row; when the
+  /// server names no row (a constraint checked at the end of the COPY), the batch is bisected,
+  /// each half sent as a COPY of its own, down to the rows it refuses. In binary format a value
+  /// that does not fit its column goes there before anything is sent. A refused row counts as
+  /// done once `rejected` has taken it (its write's callback); its own callback then reports
+  /// success. Rows reach `rejected` in the order they are refused (the server checks keys after
+  /// parsing some later rows). Null: a refused row fails its batch and the stream.
   std::shared_ptr<writable<Row>> rejected{};
   /// Batching, retries and dead letter (batch_writer). One connection runs one COPY at a time:
   /// max_in_flight is always 1. The default name is "pg_copy_writer".
@@ -63,7 +77,10 @@ struct pg_copy_options {
 
 namespace detail {
 
-std::string pg_copy_sql(std::string_view table, const std::vector<std::string>& columns);
+std::string pg_copy_sql(std::string_view table, const std::vector<std::string>& columns,
+                        pg_copy_format format = pg_copy_format::text);
+// SELECT columns (or *) FROM table LIMIT 0: asks the server for the columns' types.
+std::string pg_columns_sql(std::string_view table, const std::vector<std::string>& columns);
 std::string pg_batch_error(std::string_view table, std::uint64_t batch_number,
                            std::uint64_t first_index, std::size_t rows, const pg_outcome& o);
 
@@ -72,10 +89,18 @@ struct pg_copy_state {
   std::string table;
   std::vector<std::string> columns;
   std::size_t chunk_bytes = 0;
-  std::uint64_t batches = 0;  // batches started (first attempts), for "line N of batch K"
-  // The rows of the current batch already handed to `rejected`: a retry of the batch (a lost
-  // connection) does not send them again, nor to `rejected` twice.
-  std::vector<bool> refused;
+  pg_copy_format format = pg_copy_format::text;
+  // Binary format: the target columns' types, read from the server for the column list
+  // `types_for` (records may name their own columns).
+  std::optional<std::vector<std::string>> types_for;
+  std::vector<std::uint32_t> types;
+  std::vector<std::string> type_names;  // the server's names of those columns
+  std::uint64_t batches = 0;            // batches started (first attempts), for "line N of batch K"
+  // What became of the current batch's rows so far: handed to `rejected`, or committed by the
+  // COPY of a part of the batch (bisection). A retry of the batch (a lost connection) sends
+  // neither again, nor a row to `rejected` twice. Empty: every row is pending.
+  enum row_state : std::uint8_t { pending, refused, committed };
+  std::vector<row_state> settled;
   batch_writer<Row>* writer = nullptr;
   std::weak_ptr<stream> weak_writer;
   // Whether a failed batch fails the stream (no retry, no dead letter): the flush then fails it
@@ -86,51 +111,143 @@ struct pg_copy_state {
   std::shared_ptr<writable<Row>> rejected;
 };
 
-// One flush: COPY the batch's rows but those refused so far; on a refusal that names a row,
-// hand that row to `rejected` and COPY the rest again.
+// One flush: COPY the batch's rows but those settled so far. On a refusal that names a row
+// (the server's "line N"), hand that row to `rejected` and COPY the rest again; on a refusal
+// that names none (an error at the end of the COPY, a check without a line), bisect: COPY each
+// half on its own, down to the single row to hand to `rejected`. Without `rejected`, a refusal
+// fails the batch.
 template <pg_row Row>
 struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
+  using state = pg_copy_state<Row>;
   std::shared_ptr<pg_session> session;
-  std::shared_ptr<pg_copy_state<Row>> st;
+  std::shared_ptr<state> st;
   const write_batch<Row>* b = nullptr;  // alive until `done` (batch_flush's contract)
   std::uint64_t number = 0;
   std::vector<std::size_t> lines;  // line (from 0) of the COPY → index in the batch
+  // The part of the batch the COPY under way sends, [lo, hi), and the parts still to send
+  // (bisection), the next at the back.
+  std::size_t lo = 0;
+  std::size_t hi = 0;
+  std::vector<std::pair<std::size_t, std::size_t>> later;
   callback done;
 
-  void run() {
-    std::string data;
-    data.reserve(b->items.size() * 32);
-    lines.clear();
-    for (std::size_t i = 0; i < b->items.size(); ++i) {
-      if (!st->refused.empty() && st->refused[i]) continue;
-      lines.push_back(i);
-      pg_text::append_row(data, b->items[i]);
-    }
-    if (lines.empty()) return finish({});
-    const std::vector<std::string>* cols = &st->columns;
+  bool pending(std::size_t i) const {
+    return st->settled.empty() || st->settled[i] == state::pending;
+  }
+  void settle(std::size_t i, typename state::row_state how) {
+    if (st->settled.empty()) st->settled.assign(b->items.size(), state::pending);
+    st->settled[i] = how;
+  }
+
+  // The columns the batch fills: the options', or a record's own names.
+  const std::vector<std::string>& columns() const {
     if constexpr (std::is_same_v<Row, record>) {
-      const auto& first = b->items[lines.front()];
-      if (cols->empty() && first.columns && first.columns->size() == first.values.size())
-        cols = first.columns.get();
+      for (std::size_t i = 0; i < b->items.size(); ++i) {
+        if (!pending(i)) continue;
+        const auto& first = b->items[i];
+        if (st->columns.empty() && first.columns && first.columns->size() == first.values.size())
+          return *first.columns;
+        break;
+      }
     }
-    session->copy_in(pg_copy_sql(st->table, *cols), std::move(data), st->chunk_bytes,
+    return st->columns;
+  }
+
+  void start() {
+    lo = 0;
+    hi = b->items.size();
+    run();
+  }
+
+  void run() {
+    const std::vector<std::string>& cols = columns();
+    if (st->format == pg_copy_format::binary && st->types_for != cols) {
+      // Before the first binary COPY (or records with other columns): the columns' types.
+      session->describe(
+          pg_columns_sql(st->table, cols),
+          [self = this->shared_from_this(), cols](pg_outcome r, std::vector<std::string> names,
+                                                  std::vector<std::uint32_t> types) {
+            self->described(std::move(r), cols, std::move(names), std::move(types));
+          });
+      return;
+    }
+    std::string data;
+    data.reserve((hi - lo) * 32);
+    lines.clear();
+    if (st->format == pg_copy_format::binary) pg_binary::append_header(data);
+    for (std::size_t i = lo; i < hi; ++i) {
+      if (!pending(i)) continue;
+      if (st->format == pg_copy_format::binary) {
+        if (!append_binary(data, i)) return;
+      } else {
+        pg_text::append_row(data, b->items[i]);
+      }
+      lines.push_back(i);
+    }
+    if (lines.empty()) return part_done();
+    if (st->format == pg_copy_format::binary) pg_binary::append_trailer(data);
+    session->copy_in(pg_copy_sql(st->table, cols, st->format), std::move(data), st->chunk_bytes,
                      [self = this->shared_from_this()](pg_outcome r) { self->copied(r); });
   }
 
+  void described(pg_outcome r, std::vector<std::string> cols, std::vector<std::string> names,
+                 std::vector<std::uint32_t> types) {
+    if (!r.ec) {
+      if (std::string why = pg_binary::check_types(types, names); !why.empty())
+        r = {make_error_code(pg_errc::server_error), "binary COPY: " + why, 0};
+    }
+    if (r.ec) return fail_whole(std::move(r));
+    st->types = std::move(types);
+    st->type_names = std::move(names);
+    st->types_for = std::move(cols);
+    run();
+  }
+
+  // Appends row i in binary. A value that does not fit its column: the row goes to `rejected`
+  // (then the part is encoded again without it), or fails the batch. False when the row was
+  // not appended (the flush goes on later, or has finished).
+  bool append_binary(std::string& data, std::size_t i) {
+    const Row& row = b->items[i];
+    std::size_t count = 0;
+    if constexpr (std::is_same_v<Row, record>)
+      count = row.values.size();
+    else
+      count = column_count_v<Row>;
+    pg_binary::row_error e;
+    if (count == st->types.size() && pg_binary::append_row(data, row, st->types, e)) return true;
+    if (st->rejected) {
+      divert(i);
+      return false;
+    }
+    std::string why;
+    if (count != st->types.size()) {
+      why = "the row has " + std::to_string(count) + " columns, the COPY's column list " +
+            std::to_string(st->types.size());
+    } else {
+      const auto& names = st->type_names;
+      why = "column " + (e.column < names.size() ? names[e.column] : std::to_string(e.column + 1)) +
+            ": " + e.reason;
+    }
+    fail_whole({make_error_code(pg_errc::bad_value), std::move(why), i + 1},
+               /*line_is_batch_index=*/true);
+    return false;
+  }
+
   void copied(pg_outcome r) {
-    if (!r.ec) return finish({});
-    if (st->rejected && r.ec == make_error_code(pg_errc::server_error) && r.line != 0 &&
-        r.line <= lines.size()) {
-      const std::size_t bad = lines[r.line - 1];
-      if (st->refused.empty()) st->refused.assign(b->items.size(), false);
-      st->refused[bad] = true;
+    if (!r.ec) {
+      if (!later.empty() || lo != 0 || hi != b->items.size())  // a part: remember it is in
+        for (const std::size_t i : lines) settle(i, state::committed);
+      return part_done();
+    }
+    if (st->rejected && r.ec == make_error_code(pg_errc::server_error)) {
       // Next COPY once `rejected` has the row (its own backpressure holds us).
-      st->rejected->write(Row(b->items[bad]),
-                          [self = this->shared_from_this()](std::error_code ec) {
-                            if (ec) return self->finish(ec);
-                            self->run();
-                          });
-      return;
+      if (r.line != 0 && r.line <= lines.size()) return divert(lines[r.line - 1]);
+      if (lines.size() == 1) return divert(lines.front());
+      // No row named: each half on its own.
+      const std::size_t mid = lines[lines.size() / 2];
+      later.emplace_back(mid, hi);
+      hi = mid;
+      return run();
     }
     const bool retry = b->attempt < st->max_attempts && st->retryable && st->retryable(r.ec);
     if (!retry && !st->has_dead_letter && r.ec != make_error_code(pg_errc::aborted)) {
@@ -138,9 +255,40 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
       pg_outcome named = r;
       if (named.line != 0 && named.line <= lines.size())
         named.line = lines[named.line - 1] + 1;  // the line it had in the whole batch
+      else
+        named.line = 0;
       if (auto w = st->weak_writer.lock())
         st->writer->fail(r.ec,
                          pg_batch_error(st->table, number, b->first_index, b->items.size(), named));
+    }
+    finish(r.ec);
+  }
+
+  // The part [lo, hi) is in: the next part, or the batch is.
+  void part_done() {
+    if (later.empty()) return finish({});
+    std::tie(lo, hi) = later.back();
+    later.pop_back();
+    run();
+  }
+
+  // Hands row `bad` to `rejected`; the part is sent again without it once `rejected` took it.
+  void divert(std::size_t bad) {
+    settle(bad, state::refused);
+    st->rejected->write(Row(b->items[bad]), [self = this->shared_from_this()](std::error_code ec) {
+      if (ec) return self->finish(ec);
+      self->run();
+    });
+  }
+
+  // The batch failed before or without a COPY line to map (a type check, a lost connection).
+  void fail_whole(pg_outcome r, bool line_is_batch_index = false) {
+    const bool retry = b->attempt < st->max_attempts && st->retryable && st->retryable(r.ec);
+    if (!retry && !st->has_dead_letter && r.ec != make_error_code(pg_errc::aborted)) {
+      if (!line_is_batch_index) r.line = 0;
+      if (auto w = st->weak_writer.lock())
+        st->writer->fail(r.ec,
+                         pg_batch_error(st->table, number, b->first_index, b->items.size(), r));
     }
     finish(r.ec);
   }
@@ -170,6 +318,7 @@ template <pg_row Row>
   st->table = std::move(table);
   st->columns = std::move(o.columns);
   st->chunk_bytes = o.chunk_bytes;
+  st->format = o.format;
   st->max_attempts = o.batch.max_attempts;
   st->retryable = o.batch.retryable;
   st->has_dead_letter = o.batch.dead_letter != nullptr;
@@ -183,9 +332,9 @@ template <pg_row Row>
     f->st = st;
     f->b = &b;
     f->number = st->batches;
-    if (b.attempt == 1) st->refused.clear();
+    if (b.attempt == 1) st->settled.clear();
     f->done = std::move(done);
-    f->run();
+    f->start();
   };
   auto w = make_batch_writer<Row>(l, std::move(flush), std::move(o.batch));
   st->writer = w.get();
@@ -265,7 +414,8 @@ class pg_reader final : public readable<Row> {
     state_ = state::starting;
     if constexpr (std::is_same_v<Row, record>) {
       session_.describe("SELECT * FROM (" + query_ + ") AS sluice_describe LIMIT 0",
-                        guarded([this](detail::pg_outcome o, std::vector<std::string> names) {
+                        guarded([this](detail::pg_outcome o, std::vector<std::string> names,
+                                       std::vector<std::uint32_t>) {
                           if (o.ec) return failed(o);
                           columns_ =
                               std::make_shared<const std::vector<std::string>>(std::move(names));
