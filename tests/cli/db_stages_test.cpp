@@ -129,5 +129,30 @@ TEST_F(PostgresCli, ABadValueFailsTheRunNamingTheRow) {
   EXPECT_EQ(psql("select count(*) from cli_bad").out, "0\n");  // one COPY: nothing of it
 }
 
+TEST_F(PostgresCli, BinaryCopyLoadsTheSameValuesAndNamesABadColumn) {
+  ASSERT_EQ(psql("drop table if exists cli_bin; create table cli_bin (id bigint primary key, "
+                 "name text, v double precision)")
+                .status,
+            0);
+  make_csv("a.csv", 20000);
+  auto r = sh("$SLUICE run 'read a.csv | csv --header | pg \"" + conninfo_ +
+              "\" cli_bin --binary --batch 3000'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto check = psql("select count(*), sum(id), count(name), sum(v) from cli_bin");
+  ASSERT_EQ(check.status, 0) << check.err;
+  EXPECT_EQ(check.out, "20000|200010000|17143|200020000\n");
+
+  testing::spit(path("bad.csv"), "id,name,v\n100001,a,1.5\n100002,b,not-a-number\n");
+  r = sh("$SLUICE run 'read bad.csv | csv --header | pg \"" + conninfo_ + "\" cli_bin --binary'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("row 1 (line 2 of batch 1): column v: 'not-a-number' is not a valid double "
+                       "precision"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(psql("select count(*) from cli_bin where id > 100000").out, "0\n");
+  r = sh("$SLUICE run 'read bad.csv | csv --header | pg \"" + conninfo_ + "\" cli_bin --binary=1'");
+  EXPECT_EQ(r.status, 2) << r.err;  // a flag takes no value
+}
+
 }  // namespace
 }  // namespace sluice::cli
