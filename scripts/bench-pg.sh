@@ -9,12 +9,17 @@
 #                                                           (sluice parses, COPY text format)
 #   node    bench/node/pg_copy.js: fs.createReadStream piped into pg-copy-streams'
 #           COPY t FROM STDIN WITH (FORMAT csv, HEADER true)  (npm pg 8, pg-copy-streams 6)
+#   psql_bin    psql -c "\copy t from FILE.bin (format binary)"  (the same rows in COPY's binary
+#               format, exported by the server once before the rounds: no parsing anywhere)
+#   sluice_bin  sluice run 'read FILE | csv --header | pg "CONNINFO" t --batch BATCH --binary'
+#               (sluice parses the CSV and encodes by the columns' types, binary COPY)
 #
 # Before each run the table is truncated (and a CHECKPOINT taken); after it, count(*) must be
 # ROWS. Wall time (bash's EPOCHREALTIME) and peak RSS of the client process (/usr/bin/time -v;
 # the server's own memory is not counted; server and client share the machine's cores). Prints
 # each run's rows/s and RSS, then per contender the median and min-max, and the ratios
-# sluice/psql and sluice/node (ratio of the medians, and the min-max of the per-round ratios).
+# sluice/psql, sluice/node, sluice_bin/psql_bin and sluice_bin/node (ratio of the medians, and
+# the min-max of the per-round ratios).
 #
 # STALL=1 adds a backpressure check: sluice runs once normally and once while its COPY backend
 # (found in pg_stat_activity) is stopped with SIGSTOP for STALL_SECS seconds, then SIGCONT; the
@@ -98,6 +103,12 @@ awk -v n="$rows" 'BEGIN {
   }
 }' >"$csv"
 
+bin="$dir/rows.bin"
+echo "==> exporting the rows in COPY's binary format into $bin"
+psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy t from '$csv' csv header"
+psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy t to '$bin' (format binary)"
+q "TRUNCATE t"
+
 pg_version="$(q 'SHOW server_version')"
 node_versions="$(cd "$node_dir" && node -e "console.log('pg ' + require('pg/package.json').version +
   ', pg-copy-streams ' + require('pg-copy-streams/package.json').version)")"
@@ -120,6 +131,14 @@ check_count() {
 # shellcheck disable=SC2317  # called as "run_$name"
 run_psql() { "$@" psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy t from '$csv' csv header"; }
 run_sluice() { "$@" "$sluice" run "read $csv | csv --header | pg \"$conninfo\" t --batch $batch"; }
+# shellcheck disable=SC2317
+run_psql_bin() {
+  "$@" psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy t from '$bin' (format binary)"
+}
+# shellcheck disable=SC2317
+run_sluice_bin() {
+  "$@" "$sluice" run "read $csv | csv --header | pg \"$conninfo\" t --batch $batch --binary"
+}
 # shellcheck disable=SC2317
 run_node() {
   "$@" env NODE_PATH="$node_dir/node_modules" node "$root/bench/node/pg_copy.js" --file "$csv" \
@@ -144,17 +163,18 @@ timed() {
   check_count "$name"
   rss="$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$log")"
   rate="$(awk -v r="$rows" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')"
-  printf '  round %d  %-7s %10s rows/s  %7.2f s  peak RSS %7s MiB\n' "$round" "$name" "$rate" \
+  printf '  round %d  %-10s %10s rows/s  %7.2f s  peak RSS %7s MiB\n' "$round" "$name" "$rate" \
     "$secs" "$rss"
   echo "$round $name $rate $secs $rss" >>"$results"
 }
 
 echo
-echo "-- load: $repeat round(s); psql \\copy, sluice (csv | pg, text COPY), node pg-copy-streams"
-contenders=(psql sluice node)
+echo "-- load: $repeat round(s); psql \\copy, sluice (csv | pg, text COPY), node pg-copy-streams," \
+  "psql \\copy binary, sluice binary COPY"
+contenders=(psql sluice node psql_bin sluice_bin)
 for ((r = 1; r <= repeat; ++r)); do
-  for ((k = 0; k < 3; ++k)); do
-    timed "${contenders[$(((r - 1 + k) % 3))]}" "$r"
+  for ((k = 0; k < ${#contenders[@]}; ++k)); do
+    timed "${contenders[$(((r - 1 + k) % ${#contenders[@]}))]}" "$r"
   done
 done
 
@@ -170,15 +190,17 @@ for name in "${contenders[@]}"; do
   lo="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | head -1)"
   hi="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | tail -1)"
   rss="$(awk -v n="$name" '$2 == n {print $5}' "$results" | median)"
-  printf '  %-7s %10.0f rows/s  (%s-%s)  peak RSS %s MiB\n' "$name" "${med[$name]}" "$lo" "$hi" \
-    "$rss"
+  printf '  %-10s %10.0f rows/s  (%s-%s)  peak RSS %s MiB\n' "$name" "${med[$name]}" "$lo" \
+    "$hi" "$rss"
 done
-for base in psql node; do
-  spread="$(awk -v b="$base" '$2 == "sluice" {s[$1] = $3} $2 == b {o[$1] = $3}
+for pair in sluice/psql sluice/node sluice_bin/psql_bin sluice_bin/psql sluice_bin/node; do
+  ours="${pair%/*}"
+  base="${pair#*/}"
+  spread="$(awk -v a="$ours" -v b="$base" '$2 == a {s[$1] = $3} $2 == b {o[$1] = $3}
     END {lo = 1e9; hi = 0; for (r in s) {x = s[r] / o[r]; if (x < lo) lo = x; if (x > hi) hi = x}
          printf "%.2f-%.2f", lo, hi}' "$results")"
-  awk -v s="${med[sluice]}" -v o="${med[$base]}" -v b="$base" -v sp="$spread" \
-    'BEGIN {printf "  sluice/%-5s %.2f× (ratio of medians; per round %s)\n", b, s / o, sp}'
+  awk -v s="${med[$ours]}" -v o="${med[$base]}" -v p="$pair" -v sp="$spread" \
+    'BEGIN {printf "  %-20s %.2f× (ratio of medians; per round %s)\n", p, s / o, sp}'
 done
 
 # ---- STALL=1: RSS through a stopped backend ------------------------------------------------------

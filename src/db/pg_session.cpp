@@ -27,7 +27,7 @@ class pg_category_impl final : public std::error_category {
       case pg_errc::server_error:
         return "the PostgreSQL server reported an error";
       case pg_errc::bad_value:
-        return "a column's value does not convert to the row's field";
+        return "a value does not convert to its field or column type";
       case pg_errc::aborted:
         return "PostgreSQL operation aborted";
     }

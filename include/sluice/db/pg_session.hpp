@@ -26,7 +26,8 @@ enum class pg_errc {
   connect_failed = 1,  ///< no connection could be made (refused, bad conninfo, auth)
   connection_lost,     ///< the connection broke during a COPY
   server_error,        ///< the server refused the statement or the data (a constraint, a type)
-  bad_value,           ///< the reader could not convert a column to the row's field type
+  bad_value,           ///< a value does not convert: a column to the reader's field type, or a
+                       ///< field to its column's type (binary COPY)
   aborted,             ///< the stream was destroyed while the operation was in flight
 };
 [[nodiscard]] const std::error_category& pg_category() noexcept;
