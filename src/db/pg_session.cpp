@@ -119,9 +119,11 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
   done_fn done_;  // the operation's completion (copy_in, describe, copy_out_start, copy_out end)
   std::function<bool(std::string_view)> on_line_;  // copy_out_next's consumer
   std::string sql_;
-  std::string data_;  // copy_in's rows
-  std::size_t pos_ = 0;
-  std::size_t chunk_ = 64 * 1024;
+  copy_source source_;   // copy_in's rows, a chunk at a time
+  std::string chunk_;    // the chunk being handed to libpq
+  std::size_t pos_ = 0;  // how much of it libpq has taken
+  bool source_done_ = false;
+  bool aborting_ = false;                   // the source gave up: the COPY ends with an error
   std::optional<pg_outcome> result_error_;  // the first error result of the statement
   std::vector<std::string>* names_ = nullptr;
   std::vector<std::uint32_t>* types_ = nullptr;  // describe's column types (with names_)
@@ -134,8 +136,9 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
     names_ = nullptr;
     types_ = nullptr;
     on_line_ = nullptr;
-    data_.clear();
-    data_.shrink_to_fit();
+    source_ = nullptr;
+    chunk_.clear();
+    chunk_.shrink_to_fit();
     if (auto d = std::move(done_)) {
       done_ = nullptr;
       d(std::move(o));
@@ -146,6 +149,7 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
     busy_ = false;
     names_ = nullptr;
     types_ = nullptr;
+    source_ = nullptr;
     auto d = std::move(done_);
     done_ = nullptr;
     on_line_ = nullptr;
@@ -332,21 +336,34 @@ struct pg_session::impl : std::enable_shared_from_this<impl> {
 
   // ---- COPY FROM STDIN ----------------------------------------------------------------------
 
+  // Hands libpq the data a chunk at a time, asking the source for the next chunk only once
+  // libpq has passed the last one to the socket: rows are encoded while the server works
+  // through the chunks before them, and never more than a chunk ahead of the socket.
   void put_data() {
-    while (pos_ < data_.size()) {
-      const std::size_t n = std::min(chunk_, data_.size() - pos_);
-      const int r = PQputCopyData(conn_, data_.data() + pos_, static_cast<int>(n));
-      if (r < 0) return copy_refused();
-      if (r == 0) return wait(boost::asio::posix::stream_descriptor::wait_write, &impl::put_data);
-      pos_ += n;
+    for (;;) {
+      if (pos_ < chunk_.size()) {
+        const int r = PQputCopyData(conn_, chunk_.data(), static_cast<int>(chunk_.size()));
+        if (r < 0) return copy_refused();
+        if (r == 0) return wait(boost::asio::posix::stream_descriptor::wait_write, &impl::put_data);
+        pos_ = chunk_.size();
+      }
       const int f = PQflush(conn_);
       if (f < 0) return fail_connection("COPY");
       if (f == 1) return wait(boost::asio::posix::stream_descriptor::wait_write, &impl::put_data);
+      if (source_done_) return put_end();
+      chunk_.clear();
+      pos_ = 0;
+      const copy_step step = source_(chunk_);
+      if (closed_ || conn_ == nullptr) return;
+      if (step == copy_step::abort) {
+        aborting_ = true;
+        return put_end();
+      }
+      source_done_ = step == copy_step::last;
     }
-    put_end();
   }
   void put_end() {
-    const int r = PQputCopyEnd(conn_, nullptr);
+    const int r = PQputCopyEnd(conn_, aborting_ ? abandoned : nullptr);
     if (r < 0) return copy_refused();
     if (r == 0) return wait(boost::asio::posix::stream_descriptor::wait_write, &impl::put_end);
     flush_then_await();
@@ -398,17 +415,19 @@ pg_session::pg_session(asio_loop& l, std::string conninfo)
 
 pg_session::~pg_session() { close(); }
 
-void pg_session::copy_in(std::string sql, std::string data, std::size_t chunk_bytes,
+void pg_session::copy_in(std::string sql, copy_source source,
                          std::function<void(pg_outcome)> done) {
   auto& s = *impl_;
   s.done_ = std::move(done);
-  if (s.closed_ || s.busy_) {  // the COPY in flight keeps its data; start() reports it
+  if (s.closed_ || s.busy_) {  // the COPY in flight keeps its source; start() reports it
     s.start({}, nullptr);
     return;
   }
-  s.data_ = std::move(data);
+  s.source_ = std::move(source);
+  s.chunk_.clear();
   s.pos_ = 0;
-  s.chunk_ = chunk_bytes == 0 ? 64 * 1024 : chunk_bytes;
+  s.source_done_ = false;
+  s.aborting_ = false;
   s.start(std::move(sql), nullptr);
 }
 

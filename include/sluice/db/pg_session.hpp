@@ -57,11 +57,18 @@ class pg_session {
   /// close()s.
   ~pg_session();
 
-  /// Runs `sql` (a COPY ... FROM STDIN), sends `data` in chunks of `chunk_bytes`, ends the COPY
-  /// and calls `done` once with its result (success: the rows are committed). Never calls `done`
-  /// from within this function.
-  void copy_in(std::string sql, std::string data, std::size_t chunk_bytes,
-               std::function<void(pg_outcome)> done);
+  /// What a copy_in source did with the chunk it was given: filled it with more data, with the
+  /// last of it, or gave up (the COPY is then ended with an error and rolled back).
+  enum class copy_step : std::uint8_t { more, last, abort };
+  /// Fills `chunk` (empty when called) with the next piece of COPY data.
+  using copy_source = std::function<copy_step(std::string& chunk)>;
+  /// In the server's message for a COPY its source gave up.
+  static constexpr const char* abandoned = "sluice: a row could not be encoded";
+
+  /// Runs `sql` (a COPY ... FROM STDIN) and sends what `source` makes, asking it for a chunk
+  /// only when the socket took the previous one; then ends the COPY and calls `done` once with
+  /// its result (success: the rows are committed). Never calls `done` from within this function.
+  void copy_in(std::string sql, copy_source source, std::function<void(pg_outcome)> done);
 
   /// Runs `sql` and calls `done` once with the names of its result's columns and their type
   /// OIDs (pg_type.oid), in order.

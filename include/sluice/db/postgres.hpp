@@ -129,6 +129,10 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
   std::size_t lo = 0;
   std::size_t hi = 0;
   std::vector<std::pair<std::size_t, std::size_t>> later;
+  std::size_t next = 0;      // the next row fill() encodes
+  bool header_sent = false;  // binary: the COPY's header is in a chunk
+  // Binary: the row that could not be encoded, and why.
+  std::optional<std::pair<std::size_t, std::string>> unencodable;
   callback done;
 
   bool pending(std::size_t i) const {
@@ -171,23 +175,40 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
           });
       return;
     }
-    std::string data;
-    data.reserve((hi - lo) * 32);
     lines.clear();
-    if (st->format == pg_copy_format::binary) pg_binary::append_header(data);
-    for (std::size_t i = lo; i < hi; ++i) {
+    next = lo;
+    header_sent = false;
+    unencodable.reset();
+    bool any = false;
+    for (std::size_t i = lo; i < hi && !any; ++i) any = pending(i);
+    if (!any) return part_done();
+    // The rows are encoded a chunk at a time, as the socket takes them (pg_session::copy_in).
+    session->copy_in(
+        pg_copy_sql(st->table, cols, st->format),
+        [self = this->shared_from_this()](std::string& chunk) { return self->fill(chunk); },
+        [self = this->shared_from_this()](pg_outcome r) { self->copied(r); });
+  }
+
+  // The next chunk of COPY data: rows from `next` until the chunk is chunk_bytes long.
+  pg_session::copy_step fill(std::string& chunk) {
+    const bool binary = st->format == pg_copy_format::binary;
+    if (binary && !header_sent) {
+      pg_binary::append_header(chunk);
+      header_sent = true;
+    }
+    while (next < hi && chunk.size() < st->chunk_bytes) {
+      const std::size_t i = next++;
       if (!pending(i)) continue;
-      if (st->format == pg_copy_format::binary) {
-        if (!append_binary(data, i)) return;
+      if (binary) {
+        if (!append_binary(chunk, i)) return pg_session::copy_step::abort;
       } else {
-        pg_text::append_row(data, b->items[i]);
+        pg_text::append_row(chunk, b->items[i]);
       }
       lines.push_back(i);
     }
-    if (lines.empty()) return part_done();
-    if (st->format == pg_copy_format::binary) pg_binary::append_trailer(data);
-    session->copy_in(pg_copy_sql(st->table, cols, st->format), std::move(data), st->chunk_bytes,
-                     [self = this->shared_from_this()](pg_outcome r) { self->copied(r); });
+    if (next < hi) return pg_session::copy_step::more;
+    if (binary) pg_binary::append_trailer(chunk);
+    return pg_session::copy_step::last;
   }
 
   void described(pg_outcome r, std::vector<std::string> cols, std::vector<std::string> names,
@@ -203,9 +224,8 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
     run();
   }
 
-  // Appends row i in binary. A value that does not fit its column: the row goes to `rejected`
-  // (then the part is encoded again without it), or fails the batch. False when the row was
-  // not appended (the flush goes on later, or has finished).
+  // Appends row i in binary; when a value does not fit its column, notes why in `unencodable`
+  // and returns false (the COPY is then abandoned, and the row diverted or the batch failed).
   bool append_binary(std::string& data, std::size_t i) {
     const Row& row = b->items[i];
     std::size_t count = 0;
@@ -215,10 +235,6 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
       count = column_count_v<Row>;
     pg_binary::row_error e;
     if (count == st->types.size() && pg_binary::append_row(data, row, st->types, e)) return true;
-    if (st->rejected) {
-      divert(i);
-      return false;
-    }
     std::string why;
     if (count != st->types.size()) {
       why = "the row has " + std::to_string(count) + " columns, the COPY's column list " +
@@ -228,12 +244,20 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
       why = "column " + (e.column < names.size() ? names[e.column] : std::to_string(e.column + 1)) +
             ": " + e.reason;
     }
-    fail_whole({make_error_code(pg_errc::bad_value), std::move(why), i + 1},
-               /*line_is_batch_index=*/true);
+    unencodable.emplace(i, std::move(why));
     return false;
   }
 
   void copied(pg_outcome r) {
+    if (unencodable && r.ec == make_error_code(pg_errc::server_error) &&
+        r.message.find(pg_session::abandoned) != std::string::npos) {
+      // The COPY was abandoned for a row sluice could not encode (none of it is in).
+      auto [i, why] = std::move(*unencodable);
+      unencodable.reset();
+      if (st->rejected) return divert(i);
+      return fail_whole({make_error_code(pg_errc::bad_value), std::move(why), i + 1},
+                        /*line_is_batch_index=*/true);
+    }
     if (!r.ec) {
       if (!later.empty() || lo != 0 || hi != b->items.size())  // a part: remember it is in
         for (const std::size_t i : lines) settle(i, state::committed);
