@@ -2,7 +2,7 @@
 # The PostgreSQL load benchmark (issue 16, "Performance"; docs/benchmarks.md): ROWS rows of
 # (id bigint, name text, v double precision, at timestamptz) from one CSV file with a header into
 # a table t (id primary key), on a throwaway server (scripts/pg-server.sh: Unix socket, fsync off),
-# three contenders side by side in each round, in a rotating order:
+# five contenders side by side in each round, in a rotating order:
 #
 #   psql    psql -c "\copy t from FILE csv header"          (the server parses the CSV)
 #   sluice  sluice run 'read FILE | csv --header | pg "CONNINFO" t --batch BATCH'
@@ -21,6 +21,14 @@
 # sluice/psql, sluice/node, sluice_bin/psql_bin and sluice_bin/node (ratio of the medians, and
 # the min-max of the per-round ratios).
 #
+# READ=1 adds the read-back (issue 16: rows/s against psql, RSS flat): the loaded table read out
+# as CSV to a pipe counting its lines, REPEAT rounds, alternating:
+#
+#   psql_out    psql -c "\copy (SELECT id, name, v, at FROM t) to stdout csv"
+#   sluice_out  sluice run 'pg-query "CONNINFO" "SELECT id, name, v, at FROM t" | to-csv'
+#               (db::pg_reader: COPY (query) TO STDOUT in text format, parsed into records by
+#               the columns' types, then written as CSV again)
+#
 # STALL=1 adds a backpressure check: sluice runs once normally and once while its COPY backend
 # (found in pg_stat_activity) is stopped with SIGSTOP for STALL_SECS seconds, then SIGCONT; the
 # sluice process's VmRSS is sampled every 100 ms from /proc and the peaks compared (issue 16:
@@ -31,9 +39,10 @@
 #   ROWS=100000 REPEAT=1 STALL=1 SLUICE=build/gcc/tools/sluice/sluice scripts/bench-pg.sh
 #
 # Knobs: ROWS (10000000), REPEAT (3 rounds), BATCH (10000: rows per COPY for sluice's pg stage),
-# STALL (0), STALL_SECS (3), SLUICE (a built sluice CLI; unset: builds it, Release, in BUILD =
-# build/gcc), NODE_DIR (where pg and pg-copy-streams are installed with npm: build/node-pg), DIR
-# (for the CSV, about 55 bytes a row; default a temporary directory, removed at the end).
+# LOAD (1; 0 skips the load rounds), READ (0), STALL (0), STALL_SECS (3), SLUICE (a built sluice
+# CLI; unset: builds it, Release, in BUILD = build/gcc), NODE_DIR (where pg and pg-copy-streams
+# are installed with npm: build/node-pg), DIR (for the CSV, about 55 bytes a row; default a
+# temporary directory, removed at the end).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,6 +51,8 @@ rows="${ROWS:-10000000}"
 repeat="${REPEAT:-3}"
 batch="${BATCH:-10000}"
 stall="${STALL:-0}"
+read_back="${READ:-0}"
+load="${LOAD:-1}"
 stall_secs="${STALL_SECS:-3}"
 build="${BUILD:-build/gcc}"
 node_dir="${NODE_DIR:-$root/build/node-pg}"
@@ -168,40 +179,94 @@ timed() {
   echo "$round $name $rate $secs $rss" >>"$results"
 }
 
-echo
-echo "-- load: $repeat round(s); psql \\copy, sluice (csv | pg, text COPY), node pg-copy-streams," \
-  "psql \\copy binary, sluice binary COPY"
-contenders=(psql sluice node psql_bin sluice_bin)
-for ((r = 1; r <= repeat; ++r)); do
-  for ((k = 0; k < ${#contenders[@]}; ++k)); do
-    timed "${contenders[$(((r - 1 + k) % ${#contenders[@]}))]}" "$r"
-  done
-done
-
-echo
-echo "-- summary (rows/s: median, min-max; peak RSS of the client: median)"
+declare -A med
 median() {
   sort -n | awk '{a[NR] = $1}
     END {printf "%.1f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
-declare -A med
-for name in "${contenders[@]}"; do
-  med[$name]="$(awk -v n="$name" '$2 == n {print $3}' "$results" | median)"
-  lo="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | head -1)"
-  hi="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | tail -1)"
-  rss="$(awk -v n="$name" '$2 == n {print $5}' "$results" | median)"
-  printf '  %-10s %10.0f rows/s  (%s-%s)  peak RSS %s MiB\n' "$name" "${med[$name]}" "$lo" \
-    "$hi" "$rss"
-done
-for pair in sluice/psql sluice/node sluice_bin/psql_bin sluice_bin/psql sluice_bin/node; do
-  ours="${pair%/*}"
-  base="${pair#*/}"
-  spread="$(awk -v a="$ours" -v b="$base" '$2 == a {s[$1] = $3} $2 == b {o[$1] = $3}
-    END {lo = 1e9; hi = 0; for (r in s) {x = s[r] / o[r]; if (x < lo) lo = x; if (x > hi) hi = x}
-         printf "%.2f-%.2f", lo, hi}' "$results")"
-  awk -v s="${med[$ours]}" -v o="${med[$base]}" -v p="$pair" -v sp="$spread" \
-    'BEGIN {printf "  %-20s %.2f× (ratio of medians; per round %s)\n", p, s / o, sp}'
-done
+if [[ "$load" == 1 ]]; then
+  echo
+  echo "-- load: $repeat round(s); psql \\copy, sluice (csv | pg, text COPY)," \
+    "node pg-copy-streams, psql \\copy binary, sluice binary COPY"
+  contenders=(psql sluice node psql_bin sluice_bin)
+  for ((r = 1; r <= repeat; ++r)); do
+    for ((k = 0; k < ${#contenders[@]}; ++k)); do
+      timed "${contenders[$(((r - 1 + k) % ${#contenders[@]}))]}" "$r"
+    done
+  done
+
+  echo
+  echo "-- summary (rows/s: median, min-max; peak RSS of the client: median)"
+  for name in "${contenders[@]}"; do
+    med[$name]="$(awk -v n="$name" '$2 == n {print $3}' "$results" | median)"
+    lo="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | head -1)"
+    hi="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | tail -1)"
+    rss="$(awk -v n="$name" '$2 == n {print $5}' "$results" | median)"
+    printf '  %-10s %10.0f rows/s  (%s-%s)  peak RSS %s MiB\n' "$name" "${med[$name]}" "$lo" \
+      "$hi" "$rss"
+  done
+  for pair in sluice/psql sluice/node sluice_bin/psql_bin sluice_bin/psql sluice_bin/node; do
+    ours="${pair%/*}"
+    base="${pair#*/}"
+    spread="$(awk -v a="$ours" -v b="$base" '$2 == a {s[$1] = $3} $2 == b {o[$1] = $3}
+      END {lo = 1e9; hi = 0; for (r in s) {x = s[r] / o[r]; if (x < lo) lo = x; if (x > hi) hi = x}
+           printf "%.2f-%.2f", lo, hi}' "$results")"
+    awk -v s="${med[$ours]}" -v o="${med[$base]}" -v p="$pair" -v sp="$spread" \
+      'BEGIN {printf "  %-20s %.2f× (ratio of medians; per round %s)\n", p, s / o, sp}'
+  done
+
+fi
+
+# ---- READ=1: the table read back ---------------------------------------------------------------
+select_sql="SELECT id, name, v, at FROM t"
+# shellcheck disable=SC2317  # called as "out_$name"
+out_psql_out() {
+  "$@" psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy ($select_sql) to stdout csv"
+}
+# shellcheck disable=SC2317
+out_sluice_out() { "$@" "$sluice" run "pg-query \"$conninfo\" \"$select_sql\" | to-csv"; }
+
+# timed_out NAME ROUND: one read-back, its lines counted; appends to $out_results.
+out_results="$dir/out-results.txt"
+timed_out() {
+  local name="$1" round="$2" log="$dir/time.log" secs rss rate t0 lines
+  t0="$EPOCHREALTIME"
+  lines="$("out_$name" /usr/bin/time -v 2>"$log" | wc -l)"
+  secs="$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}')"
+  [[ "$lines" == "$rows" ]] || {
+    cat "$log" >&2
+    echo "bench-pg.sh: $name wrote $lines lines, expected $rows" >&2
+    exit 1
+  }
+  rss="$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$log")"
+  rate="$(awk -v r="$rows" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')"
+  printf '  round %d  %-10s %10s rows/s  %7.2f s  peak RSS %7s MiB\n' "$round" "$name" "$rate" \
+    "$secs" "$rss"
+  echo "$round $name $rate $secs $rss" >>"$out_results"
+}
+
+if [[ "$read_back" == 1 ]]; then
+  echo
+  echo "-- read back: $repeat round(s); psql \\copy (SELECT ...) to stdout," \
+    "sluice pg-query | to-csv"
+  reset_table
+  psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy t from '$csv' csv header"
+  : >"$out_results"
+  for ((r = 1; r <= repeat; ++r)); do
+    if ((r % 2)); then order=(psql_out sluice_out); else order=(sluice_out psql_out); fi
+    for name in "${order[@]}"; do timed_out "$name" "$r"; done
+  done
+  for name in psql_out sluice_out; do
+    m="$(awk -v n="$name" '$2 == n {print $3}' "$out_results" | median)"
+    lo="$(awk -v n="$name" '$2 == n {print $3}' "$out_results" | sort -n | head -1)"
+    hi="$(awk -v n="$name" '$2 == n {print $3}' "$out_results" | sort -n | tail -1)"
+    rss="$(awk -v n="$name" '$2 == n {print $5}' "$out_results" | median)"
+    printf '  %-10s %10.0f rows/s  (%s-%s)  peak RSS %s MiB\n' "$name" "$m" "$lo" "$hi" "$rss"
+    med[$name]="$m"
+  done
+  awk -v s="${med[sluice_out]}" -v o="${med[psql_out]}" \
+    'BEGIN {printf "  %-20s %.2f× (ratio of medians)\n", "sluice_out/psql_out", s / o}'
+fi
 
 # ---- STALL=1: RSS through a stopped backend ------------------------------------------------------
 # rss_run STALL?: sluice in the background, VmRSS sampled every 100 ms into $dir/rss.txt as
