@@ -225,9 +225,12 @@ void sqlite_binder::time(int i, timestamp t) {
     integer(i, t.time_since_epoch().count());
     return;
   }
-  const std::string s = format_timestamp(t);
-  check(
-      ::sqlite3_bind_text64(stmt_of(stmt_), i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  // Not a temporary that SQLite would have to copy: the slot keeps the text until parameter i is
+  // bound again or the bindings are cleared.
+  if (slots_.size() <= static_cast<std::size_t>(i)) slots_.resize(static_cast<std::size_t>(i) + 1);
+  std::string& s = slots_[static_cast<std::size_t>(i)];
+  s = format_timestamp(t);
+  check(::sqlite3_bind_text64(stmt_of(stmt_), i, s.data(), s.size(), SQLITE_STATIC, SQLITE_UTF8));
 }
 void sqlite_binder::value(int i, const db::value& v) {
   std::visit(
@@ -249,6 +252,16 @@ void sqlite_binder::value(int i, const db::value& v) {
           time(i, x);
       },
       v);
+}
+void sqlite_binder::attach(void* stmt) {
+  stmt_ = stmt;
+  params_ = ::sqlite3_bind_parameter_count(stmt_of(stmt));
+  rc_ = SQLITE_OK;  // a binder is kept from batch to batch: an earlier failure does not stick
+  error_.clear();
+  // Every slot exists before the first bind: growing the vector later could move a slot's text
+  // (a short string lives inside it) while the statement still points at it.
+  if (slots_.size() <= static_cast<std::size_t>(params_))
+    slots_.resize(static_cast<std::size_t>(params_) + 1);
 }
 void sqlite_binder::fail(std::string message) {
   if (rc_ != SQLITE_OK) return;
@@ -334,6 +347,18 @@ int exec(sqlite3* db, const char* sql) {
   return ::sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
 }
 
+int prepare(sqlite3* db, std::string_view sql, void** out) {
+  sqlite3_stmt* st = nullptr;
+  const int rc = ::sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+  *out = st;
+  return rc;
+}
+
+void finalize(void*& stmt) {
+  if (stmt != nullptr) ::sqlite3_finalize(stmt_of(std::exchange(stmt, nullptr)));
+}
+
 }  // namespace
 
 sqlite_connection::sqlite_connection(sqlite_config cfg, std::string target)
@@ -384,7 +409,7 @@ void sqlite_connection::shut_down(loop& l, std::function<void()> done) {
 }
 
 void sqlite_connection::close_locked() {
-  if (insert_ != nullptr) ::sqlite3_finalize(stmt_of(std::exchange(insert_, nullptr)));
+  for (void** st : {&insert_, &begin_, &commit_, &rollback_}) finalize(*st);
   if (db_ != nullptr) ::sqlite3_close_v2(db_of(std::exchange(db_, nullptr)));
 }
 
@@ -404,6 +429,9 @@ sqlite_outcome sqlite_connection::open_locked() {
   if (int rc = exec(db, pragmas.c_str()); rc != SQLITE_OK) return fail("pragmas", rc);
   if (!shape_.create.empty())
     if (int rc = exec(db, shape_.create.c_str()); rc != SQLITE_OK) return fail("create table", rc);
+  if (int rc = prepare(db, "BEGIN IMMEDIATE", &begin_); rc != SQLITE_OK) return fail("prepare", rc);
+  if (int rc = prepare(db, "COMMIT", &commit_); rc != SQLITE_OK) return fail("prepare", rc);
+  if (int rc = prepare(db, "ROLLBACK", &rollback_); rc != SQLITE_OK) return fail("prepare", rc);
   std::string sql;
   if (statement_) {
     sql = target_;
@@ -419,13 +447,8 @@ sqlite_outcome sqlite_connection::open_locked() {
     for (int i = 0; i < shape_.parameters; ++i) sql += i != 0 ? ", ?" : "?";
     sql += ")";
   }
-  sqlite3_stmt* st = nullptr;
-  if (int rc = ::sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()),
-                                    SQLITE_PREPARE_PERSISTENT, &st, nullptr);
-      rc != SQLITE_OK)
-    return fail("prepare", rc);
-  insert_ = st;
-  const int takes = ::sqlite3_bind_parameter_count(st);
+  if (int rc = prepare(db, sql, &insert_); rc != SQLITE_OK) return fail("prepare", rc);
+  const int takes = ::sqlite3_bind_parameter_count(stmt_of(insert_));
   if (shape_.parameters != 0 && takes != shape_.parameters) {
     sqlite_outcome r{make_sqlite_error(SQLITE_RANGE),
                      cfg_.label + ": the statement takes " + std::to_string(takes) +
@@ -445,17 +468,15 @@ sqlite_outcome sqlite_connection::insert_locked(const void* rows, std::size_t n,
     if (auto r = open_locked(); r.ec) return r;
   sqlite3* db = db_of(db_);
   sqlite3_stmt* st = stmt_of(insert_);
-  if (int rc = exec(db, "BEGIN IMMEDIATE"); rc != SQLITE_OK)
-    return failure(cfg_, "begin", db, ::sqlite3_extended_errcode(db));
+  if (auto r = transaction_locked(begin_, "begin"); r.ec) return r;
   auto rollback = [&](sqlite_outcome r) {
     ::sqlite3_reset(st);
     ::sqlite3_clear_bindings(st);
-    exec(db, "ROLLBACK");
+    (void)transaction_locked(rollback_, "rollback");  // the error that led here is the one to tell
     return r;
   };
-  sqlite_binder b;
-  b.stmt_ = st;
-  b.params_ = ::sqlite3_bind_parameter_count(st);
+  sqlite_binder& b = binder_;
+  b.attach(st);
   b.ts_ = cfg_.timestamps;
   for (std::size_t i = 0; i < n; ++i) {
     if (cancel_.load(std::memory_order_relaxed)) return rollback(destroyed);
@@ -473,11 +494,18 @@ sqlite_outcome sqlite_connection::insert_locked(const void* rows, std::size_t n,
   }
   ::sqlite3_clear_bindings(st);  // they point into the batch, which goes after this
   if (cancel_.load(std::memory_order_relaxed)) return rollback(destroyed);
-  if (int rc = exec(db, "COMMIT"); rc != SQLITE_OK) {
-    sqlite_outcome r = failure(cfg_, "commit", db, ::sqlite3_extended_errcode(db));
-    return rollback(std::move(r));
-  }
+  if (auto r = transaction_locked(commit_, "commit"); r.ec) return rollback(std::move(r));
   return {};
+}
+
+// Steps BEGIN, COMMIT or ROLLBACK and resets it for the next batch.
+sqlite_outcome sqlite_connection::transaction_locked(void* stmt, std::string_view what) {
+  sqlite3* db = db_of(db_);
+  sqlite_outcome r;
+  if (int rc = ::sqlite3_step(stmt_of(stmt)); rc != SQLITE_DONE)
+    r = failure(cfg_, what, db, ::sqlite3_extended_errcode(db));
+  ::sqlite3_reset(stmt_of(stmt));
+  return r;
 }
 
 // ---- the reader's query ---------------------------------------------------------------------
@@ -512,9 +540,8 @@ sqlite_outcome sqlite_query::open(int columns) {
     return fail({make_sqlite_error(SQLITE_MISMATCH),
                  cfg_.label + ": the query returns " + std::to_string(n) +
                      " columns, the row type has " + std::to_string(columns)});
-  sqlite_binder b;
-  b.stmt_ = st;
-  b.params_ = ::sqlite3_bind_parameter_count(st);
+  sqlite_binder& b = binder_;  // a member: the bound timestamps' text stays while stepping
+  b.attach(st);
   if (static_cast<int>(params_.size()) != b.params_)
     return fail({make_sqlite_error(SQLITE_RANGE), cfg_.label + ": the query takes " +
                                                       std::to_string(b.params_) + " parameters, " +

@@ -361,6 +361,33 @@ TEST(SqliteWriter, BadRowsGoToTheDeadLetterAndTheRestIsCommitted) {
   EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 10);
 }
 
+TEST(SqliteWriter, ARecordThatCannotBeBoundIsDivertedWithItsBatchOnly) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE t (a INTEGER, b TEXT)");
+  manual_loop loop;
+  std::vector<db::record> dead;
+  auto dl = sluice::make_writable<db::record>(
+      loop, {.write = [&](sluice::writable<db::record>&, db::record&& r, auto cb) {
+        dead.push_back(std::move(r));
+        cb();
+      }});
+  auto w = db::make_sqlite_record_writer(loop, path, "t", {.batch_rows = 2, .dead_letter = dl});
+  for (std::int64_t i = 0; i < 6; ++i)
+    w->write(i == 3 ? db::record{{db::value(i)}}
+                    : db::record{{db::value(i), db::value(std::to_string(i))}});
+  bool finished = false;
+  w->end([&](std::error_code ec) { finished = !ec; });
+  loop.run();
+  EXPECT_TRUE(finished) << w->error_message();
+  ASSERT_EQ(dead.size(), 2u);  // rows 2 and 3: the batch of the short record
+  EXPECT_EQ(dead[0].values[0], db::value(std::int64_t(2)));
+  // The batch after it binds afresh: the failure does not stick to the next rows.
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 4);
+  EXPECT_EQ(p.scalar("SELECT sum(a) FROM t"), 0 + 1 + 4 + 5);
+}
+
 TEST(SqliteWriter, AMissingDirectoryIsAnErrorNamingThePath) {
   temp_dir dir;
   const std::string path = dir / "no-such-dir" / "data.db";
@@ -476,6 +503,28 @@ TEST(SqliteReader, StepsOnlyWhatTheConsumerAsksFor) {
   EXPECT_TRUE(ended);
   ASSERT_EQ(got.size(), 1000u);
   for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], std::int64_t(i));
+}
+
+TEST(SqliteReader, ATimestampParameterStaysBoundWhileSteppingInSeveralJobs) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<event>(
+      loop, path, "events",
+      {.create_table = true, .columns = {"id", "name", "v", "n", "flag", "payload", "at", "note"}});
+  for (std::int64_t i = 0; i < 40; ++i) w->write(make_event(i));
+  w->end();
+  loop.run();
+  ASSERT_FALSE(w->errored()) << w->error_message();
+  // The parameter's text is bound without a copy: it must outlive open(), into every step.
+  auto r = db::make_sqlite_reader<std::tuple<std::int64_t>>(
+      loop, path, "SELECT id FROM events WHERE at >= ? ORDER BY id", {db::value(make_event(25).at)},
+      {.high_water_mark = 2, .fetch_rows = 2});
+  auto c = collect<std::tuple<std::int64_t>>(r);
+  loop.run();
+  EXPECT_TRUE(c->ended) << c->message;
+  ASSERT_EQ(c->rows.size(), 15u);
+  for (std::size_t i = 0; i < 15; ++i) EXPECT_EQ(std::get<0>(c->rows[i]), std::int64_t(25 + i));
 }
 
 TEST(SqliteReader, ATypeMismatchNamesTheRowAndTheColumn) {

@@ -59,6 +59,9 @@ namespace detail {
 [[nodiscard]] sluice::detail::io_pool& sqlite_pool();
 
 /// Binds one row's parameters (1-based, as SQLite counts them); the first failure sticks.
+/// Nothing is copied: text and blobs are bound where they are (the row outlives the step), and
+/// a text timestamp is formatted into its parameter's slot, which stays until that parameter is
+/// bound again or the bindings are cleared; so a binder outlives the statements it bound.
 class sqlite_binder {
  public:
   void null(int i);
@@ -77,11 +80,14 @@ class sqlite_binder {
   friend class sqlite_connection;
   friend class sqlite_query;
   void check(int rc);
+  // Binds to `stmt` (a sqlite3_stmt) from now on, with a slot for each of its parameters.
+  void attach(void* stmt);
   void* stmt_ = nullptr;  // sqlite3_stmt
   int params_ = 0;
   sqlite_timestamps ts_ = sqlite_timestamps::text;
   int rc_ = 0;
   std::string error_;
+  std::vector<std::string> slots_;  // time(): the text of parameter i, in slots_[i]
 };
 
 /// Binds a static row's fields to parameters 1..N.
@@ -216,6 +222,7 @@ class sqlite_connection : public std::enable_shared_from_this<sqlite_connection>
   sqlite_outcome open_locked();
   sqlite_outcome insert_locked(const void* rows, std::size_t n, std::uint64_t first,
                                sqlite_bind_fn bind);
+  sqlite_outcome transaction_locked(void* stmt, std::string_view what);
   void close_locked();
   static int on_busy(void* self, int count);
 
@@ -227,7 +234,13 @@ class sqlite_connection : public std::enable_shared_from_this<sqlite_connection>
   std::mutex mu_;           // one job at a time
   void* db_ = nullptr;      // sqlite3
   void* insert_ = nullptr;  // sqlite3_stmt
-  bool closed_ = false;     // shut down: no more jobs
+  // BEGIN IMMEDIATE, COMMIT and ROLLBACK, prepared once per connection: each batch steps them
+  // rather than having sqlite3_exec parse them again.
+  void* begin_ = nullptr;
+  void* commit_ = nullptr;
+  void* rollback_ = nullptr;
+  sqlite_binder binder_;  // the INSERT's bindings point into its slots
+  bool closed_ = false;   // shut down: no more jobs
   std::atomic<bool> cancel_{false};
   std::atomic<std::uint64_t> inserted_{0};
 };
@@ -265,6 +278,7 @@ class sqlite_query {
   std::mutex mu_;
   void* db_ = nullptr;
   void* stmt_ = nullptr;
+  sqlite_binder binder_;  // the parameters stay bound while the statement is stepped
   column_names names_;
   std::atomic<std::uint64_t> stepped_{0};
 };
