@@ -193,9 +193,10 @@ void sqlite_binder::check(int rc) {
   }
 }
 
-void sqlite_binder::null(int i) { check(::sqlite3_bind_null(stmt_of(stmt_), i)); }
+// Each takes i as the row counts it (1..N); base_ moves it to the row's place in the statement.
+void sqlite_binder::null(int i) { check(::sqlite3_bind_null(stmt_of(stmt_), base_ + i)); }
 void sqlite_binder::integer(int i, std::int64_t v) {
-  check(::sqlite3_bind_int64(stmt_of(stmt_), i, v));
+  check(::sqlite3_bind_int64(stmt_of(stmt_), base_ + i, v));
 }
 void sqlite_binder::unsigned_integer(int i, std::uint64_t v) {
   if (v > static_cast<std::uint64_t>(INT64_MAX)) {
@@ -208,26 +209,33 @@ void sqlite_binder::unsigned_integer(int i, std::uint64_t v) {
   }
   integer(i, static_cast<std::int64_t>(v));
 }
-void sqlite_binder::real(int i, double v) { check(::sqlite3_bind_double(stmt_of(stmt_), i, v)); }
+void sqlite_binder::real(int i, double v) {
+  check(::sqlite3_bind_double(stmt_of(stmt_), base_ + i, v));
+}
 void sqlite_binder::text(int i, std::string_view v) {
   // The row outlives the step (the batch stays alive until its flush completes): no copy.
-  check(::sqlite3_bind_text64(stmt_of(stmt_), i, v.empty() ? "" : v.data(), v.size(), SQLITE_STATIC,
-                              SQLITE_UTF8));
+  check(::sqlite3_bind_text64(stmt_of(stmt_), base_ + i, v.empty() ? "" : v.data(), v.size(),
+                              SQLITE_STATIC, SQLITE_UTF8));
 }
 void sqlite_binder::blob(int i, std::span<const std::byte> v) {
   if (v.empty())  // a null pointer would bind NULL, not an empty blob
-    check(::sqlite3_bind_zeroblob(stmt_of(stmt_), i, 0));
+    check(::sqlite3_bind_zeroblob(stmt_of(stmt_), base_ + i, 0));
   else
-    check(::sqlite3_bind_blob64(stmt_of(stmt_), i, v.data(), v.size(), SQLITE_STATIC));
+    check(::sqlite3_bind_blob64(stmt_of(stmt_), base_ + i, v.data(), v.size(), SQLITE_STATIC));
 }
 void sqlite_binder::time(int i, timestamp t) {
   if (ts_ == sqlite_timestamps::micros) {
     integer(i, t.time_since_epoch().count());
     return;
   }
-  const std::string s = format_timestamp(t);
-  check(
-      ::sqlite3_bind_text64(stmt_of(stmt_), i, s.data(), s.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  // Not a temporary that SQLite would have to copy: the slot keeps the text until the parameter
+  // is bound again or the bindings are cleared.
+  const auto p = static_cast<std::size_t>(base_ + i);
+  if (slots_.size() <= p) slots_.resize(p + 1);
+  std::string& s = slots_[p];
+  s = format_timestamp(t);
+  check(::sqlite3_bind_text64(stmt_of(stmt_), base_ + i, s.data(), s.size(), SQLITE_STATIC,
+                              SQLITE_UTF8));
 }
 void sqlite_binder::value(int i, const db::value& v) {
   std::visit(
@@ -249,6 +257,18 @@ void sqlite_binder::value(int i, const db::value& v) {
           time(i, x);
       },
       v);
+}
+void sqlite_binder::attach(void* stmt, int row_params) {
+  stmt_ = stmt;
+  const int all = ::sqlite3_bind_parameter_count(stmt_of(stmt));
+  params_ = row_params != 0 ? row_params : all;
+  base_ = 0;
+  rc_ = SQLITE_OK;  // a binder is kept from batch to batch: an earlier failure does not stick
+  error_.clear();
+  // Every slot exists before the first bind: growing the vector later could move a slot's text
+  // (a short string lives inside it) while the statement still points at it.
+  if (slots_.size() <= static_cast<std::size_t>(all))
+    slots_.resize(static_cast<std::size_t>(all) + 1);
 }
 void sqlite_binder::fail(std::string message) {
   if (rc_ != SQLITE_OK) return;
@@ -334,6 +354,33 @@ int exec(sqlite3* db, const char* sql) {
   return ::sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
 }
 
+int prepare(sqlite3* db, std::string_view sql, void** out) {
+  sqlite3_stmt* st = nullptr;
+  const int rc = ::sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &st, nullptr);
+  *out = st;
+  return rc;
+}
+
+void finalize(void*& stmt) {
+  if (stmt != nullptr) ::sqlite3_finalize(stmt_of(std::exchange(stmt, nullptr)));
+}
+
+// Rows per INSERT into a table. A statement's step, reset and start cost the same for one row as
+// for many; at a hundred they are a small part of each row's cost, while the statement's text and
+// its bindings stay small.
+constexpr std::size_t max_group_rows = 100;
+
+// "row 12", or "rows 700..799" for a statement of several rows.
+std::string rows_name(std::uint64_t first, std::size_t k) {
+  if (k == 1) return "row " + std::to_string(first);
+  return "rows " + std::to_string(first) + ".." + std::to_string(first + k - 1);
+}
+
+sqlite_outcome destroyed(const sqlite_config& cfg) {
+  return {make_error_code(errc::stream_destroyed), cfg.label + ": destroyed"};
+}
+
 }  // namespace
 
 sqlite_connection::sqlite_connection(sqlite_config cfg, std::string target)
@@ -363,7 +410,7 @@ void sqlite_connection::flush(loop& l, const void* rows, std::size_t n, std::uin
       sqlite_pool(), l,
       [self = shared_from_this(), rows, n, first_index, bind] {
         std::lock_guard lk(self->mu_);
-        return self->insert_locked(rows, n, first_index, bind);
+        return self->insert_locked({rows, n, first_index, bind});
       },
       [done = std::move(done)](sqlite_outcome r) { done(std::move(r)); });
 }
@@ -384,7 +431,8 @@ void sqlite_connection::shut_down(loop& l, std::function<void()> done) {
 }
 
 void sqlite_connection::close_locked() {
-  if (insert_ != nullptr) ::sqlite3_finalize(stmt_of(std::exchange(insert_, nullptr)));
+  for (void** st : {&insert_, &group_, &rest_, &begin_, &commit_, &rollback_}) finalize(*st);
+  rest_rows_ = 0;
   if (db_ != nullptr) ::sqlite3_close_v2(db_of(std::exchange(db_, nullptr)));
 }
 
@@ -404,28 +452,12 @@ sqlite_outcome sqlite_connection::open_locked() {
   if (int rc = exec(db, pragmas.c_str()); rc != SQLITE_OK) return fail("pragmas", rc);
   if (!shape_.create.empty())
     if (int rc = exec(db, shape_.create.c_str()); rc != SQLITE_OK) return fail("create table", rc);
-  std::string sql;
-  if (statement_) {
-    sql = target_;
-  } else {
-    sql = "INSERT INTO " + sqlite_quote(target_);
-    if (!shape_.columns.empty()) {
-      sql += " (";
-      for (std::size_t i = 0; i < shape_.columns.size(); ++i)
-        (sql += i != 0 ? ", " : "") += sqlite_quote(shape_.columns[i]);
-      sql += ")";
-    }
-    sql += " VALUES (";
-    for (int i = 0; i < shape_.parameters; ++i) sql += i != 0 ? ", ?" : "?";
-    sql += ")";
-  }
-  sqlite3_stmt* st = nullptr;
-  if (int rc = ::sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size()),
-                                    SQLITE_PREPARE_PERSISTENT, &st, nullptr);
-      rc != SQLITE_OK)
+  if (int rc = prepare(db, "BEGIN IMMEDIATE", &begin_); rc != SQLITE_OK) return fail("prepare", rc);
+  if (int rc = prepare(db, "COMMIT", &commit_); rc != SQLITE_OK) return fail("prepare", rc);
+  if (int rc = prepare(db, "ROLLBACK", &rollback_); rc != SQLITE_OK) return fail("prepare", rc);
+  if (int rc = prepare(db, statement_ ? target_ : insert_sql(1), &insert_); rc != SQLITE_OK)
     return fail("prepare", rc);
-  insert_ = st;
-  const int takes = ::sqlite3_bind_parameter_count(st);
+  const int takes = ::sqlite3_bind_parameter_count(stmt_of(insert_));
   if (shape_.parameters != 0 && takes != shape_.parameters) {
     sqlite_outcome r{make_sqlite_error(SQLITE_RANGE),
                      cfg_.label + ": the statement takes " + std::to_string(takes) +
@@ -433,51 +465,140 @@ sqlite_outcome sqlite_connection::open_locked() {
     close_locked();
     return r;
   }
+  // A user's statement is stepped once per row: it is not ours to rewrite.
+  group_rows_ = 1;
+  if (!statement_ && shape_.parameters > 0) {
+    const auto limit =
+        static_cast<std::size_t>(::sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1));
+    group_rows_ = std::clamp<std::size_t>(limit / static_cast<std::size_t>(shape_.parameters), 1,
+                                          max_group_rows);
+  }
+  if (group_rows_ > 1)
+    if (int rc = prepare(db, insert_sql(group_rows_), &group_); rc != SQLITE_OK)
+      return fail("prepare", rc);
   return {};
 }
 
-sqlite_outcome sqlite_connection::insert_locked(const void* rows, std::size_t n,
-                                                std::uint64_t first, sqlite_bind_fn bind) {
-  const sqlite_outcome destroyed{make_error_code(errc::stream_destroyed),
-                                 cfg_.label + ": destroyed"};
-  if (closed_ || cancel_.load(std::memory_order_relaxed)) return destroyed;
+// INSERT INTO "t" ("a", "b") VALUES (?, ?), (?, ?), ...: `rows` rows.
+std::string sqlite_connection::insert_sql(std::size_t rows) const {
+  std::string sql = "INSERT INTO " + sqlite_quote(target_);
+  if (!shape_.columns.empty()) {
+    sql += " (";
+    for (std::size_t i = 0; i < shape_.columns.size(); ++i)
+      (sql += i != 0 ? ", " : "") += sqlite_quote(shape_.columns[i]);
+    sql += ")";
+  }
+  std::string row = "(";
+  for (int i = 0; i < shape_.parameters; ++i) row += i != 0 ? ", ?" : "?";
+  row += ")";
+  sql += " VALUES ";
+  for (std::size_t r = 0; r < rows; ++r) (sql += r != 0 ? ", " : "") += row;
+  return sql;
+}
+
+// The INSERT of k rows: the one-row statement, the group's, or the one for a batch's shorter last
+// group (prepared when a batch first ends with k rows; kept until one ends otherwise).
+void* sqlite_connection::insert_for_locked(std::size_t k) {
+  if (k == 1) return insert_;
+  if (k == group_rows_) return group_;
+  if (rest_ == nullptr || rest_rows_ != k) {
+    finalize(rest_);
+    rest_rows_ = 0;
+    if (prepare(db_of(db_), insert_sql(k), &rest_) != SQLITE_OK) return nullptr;
+    rest_rows_ = k;
+  }
+  return rest_;
+}
+
+sqlite_outcome sqlite_connection::insert_locked(const batch& b) {
+  if (closed_ || cancel_.load(std::memory_order_relaxed)) return destroyed(cfg_);
   if (db_ == nullptr)
     if (auto r = open_locked(); r.ec) return r;
+  if (auto r = transaction_locked(begin_, "begin"); r.ec) return r;
+  sqlite_outcome r = insert_rows_locked(b);
+  for (void* st : {insert_, group_, rest_})  // they point into the batch, which goes after this
+    if (st != nullptr) ::sqlite3_clear_bindings(stmt_of(st));
+  if (!r.ec && cancel_.load(std::memory_order_relaxed)) r = destroyed(cfg_);
+  if (!r.ec) r = transaction_locked(commit_, "commit");
+  if (r.ec) (void)transaction_locked(rollback_, "rollback");  // the error that led here is told
+  return r;
+}
+
+// The batch as INSERTs of group_rows_ rows, the last one shorter; when one fails, its rows are
+// tried one at a time to name the row.
+sqlite_outcome sqlite_connection::insert_rows_locked(const batch& b) {
   sqlite3* db = db_of(db_);
-  sqlite3_stmt* st = stmt_of(insert_);
-  if (int rc = exec(db, "BEGIN IMMEDIATE"); rc != SQLITE_OK)
-    return failure(cfg_, "begin", db, ::sqlite3_extended_errcode(db));
-  auto rollback = [&](sqlite_outcome r) {
-    ::sqlite3_reset(st);
-    ::sqlite3_clear_bindings(st);
-    exec(db, "ROLLBACK");
-    return r;
-  };
-  sqlite_binder b;
-  b.stmt_ = st;
-  b.params_ = ::sqlite3_bind_parameter_count(st);
-  b.ts_ = cfg_.timestamps;
-  for (std::size_t i = 0; i < n; ++i) {
-    if (cancel_.load(std::memory_order_relaxed)) return rollback(destroyed);
-    bind(b, rows, i);
-    if (b.rc_ != SQLITE_OK)
-      return rollback({make_sqlite_error(b.rc_),
-                       cfg_.label + ": row " + std::to_string(first + i) + ": " + b.error_});
-    if (int rc = ::sqlite3_step(st); rc != SQLITE_DONE && rc != SQLITE_ROW) {
-      sqlite_outcome r =
-          failure(cfg_, "row " + std::to_string(first + i), db, ::sqlite3_extended_errcode(db));
-      return rollback(std::move(r));
-    }
-    ::sqlite3_reset(st);
-    inserted_.fetch_add(1, std::memory_order_relaxed);
-  }
-  ::sqlite3_clear_bindings(st);  // they point into the batch, which goes after this
-  if (cancel_.load(std::memory_order_relaxed)) return rollback(destroyed);
-  if (int rc = exec(db, "COMMIT"); rc != SQLITE_OK) {
-    sqlite_outcome r = failure(cfg_, "commit", db, ::sqlite3_extended_errcode(db));
-    return rollback(std::move(r));
+  for (std::size_t i = 0; i < b.n;) {
+    if (cancel_.load(std::memory_order_relaxed)) return destroyed(cfg_);
+    const std::size_t k = std::min(group_rows_, b.n - i);
+    const std::int64_t changes = ::sqlite3_total_changes64(db);
+    sqlite_outcome r = step_rows_locked(b, i, k);
+    if (r.ec && k > 1) r = find_row_locked(b, i, k, changes, std::move(r));
+    if (r.ec) return r;
+    inserted_.fetch_add(k, std::memory_order_relaxed);
+    i += k;
   }
   return {};
+}
+
+// Binds rows [from, from + k) of the batch to the INSERT of k rows and steps it once. A row that
+// cannot be bound is named (nothing was stepped); a failed step names the rows it had.
+sqlite_outcome sqlite_connection::step_rows_locked(const batch& b, std::size_t from,
+                                                   std::size_t k) {
+  sqlite3* db = db_of(db_);
+  void* st = insert_for_locked(k);
+  if (st == nullptr) return failure(cfg_, "prepare", db, ::sqlite3_extended_errcode(db));
+  sqlite_binder& binder = binder_;
+  binder.attach(st, shape_.parameters);
+  binder.ts_ = cfg_.timestamps;
+  for (std::size_t j = 0; j < k; ++j) {
+    binder.at_row(static_cast<int>(j));
+    b.bind(binder, b.rows, from + j);
+    if (binder.rc_ != SQLITE_OK)
+      return {make_sqlite_error(binder.rc_),
+              cfg_.label + ": row " + std::to_string(b.first + from + j) + ": " + binder.error_};
+  }
+  sqlite_outcome r;
+  if (int rc = ::sqlite3_step(stmt_of(st)); rc != SQLITE_DONE && rc != SQLITE_ROW)
+    r = failure(cfg_, rows_name(b.first + from, k), db, ::sqlite3_extended_errcode(db));
+  ::sqlite3_reset(stmt_of(st));
+  return r;
+}
+
+// The INSERT of rows [from, from + k), k > 1, failed with `failed` (a row that does not bind, a
+// constraint, ...): the rows go in again one at a time, in the same transaction, and the first
+// that fails is named, as if the batch had been inserted a row at a time.
+sqlite_outcome sqlite_connection::find_row_locked(const batch& b, std::size_t from, std::size_t k,
+                                                  std::int64_t changes_before,
+                                                  sqlite_outcome failed) {
+  sqlite3* db = db_of(db_);
+  // The error ended the transaction (SQLITE_FULL, an I/O error, ON CONFLICT ROLLBACK): the rows
+  // before are gone too, and it is not a row's error to name; the message names the group.
+  if (::sqlite3_get_autocommit(db) != 0) return failed;
+  // A failed statement is undone by itself (ABORT, the default), leaving the rows before it; with
+  // ON CONFLICT FAIL or RAISE(FAIL) it keeps the rows it had inserted, counted in the changes:
+  // then the transaction starts again, with the batch's earlier groups.
+  if (::sqlite3_total_changes64(db) != changes_before) {
+    if (auto r = transaction_locked(rollback_, "rollback"); r.ec) return r;
+    if (auto r = transaction_locked(begin_, "begin"); r.ec) return r;
+    for (std::size_t j = 0; j < from; j += group_rows_)
+      if (auto r = step_rows_locked(b, j, group_rows_); r.ec) return r;
+  }
+  for (std::size_t j = from; j < from + k; ++j) {
+    if (cancel_.load(std::memory_order_relaxed)) return destroyed(cfg_);
+    if (auto r = step_rows_locked(b, j, 1); r.ec) return r;
+  }
+  return {};  // each row went in on its own: what failed has passed
+}
+
+// Steps BEGIN, COMMIT or ROLLBACK and resets it for the next batch.
+sqlite_outcome sqlite_connection::transaction_locked(void* stmt, std::string_view what) {
+  sqlite3* db = db_of(db_);
+  sqlite_outcome r;
+  if (int rc = ::sqlite3_step(stmt_of(stmt)); rc != SQLITE_DONE)
+    r = failure(cfg_, what, db, ::sqlite3_extended_errcode(db));
+  ::sqlite3_reset(stmt_of(stmt));
+  return r;
 }
 
 // ---- the reader's query ---------------------------------------------------------------------
@@ -512,9 +633,8 @@ sqlite_outcome sqlite_query::open(int columns) {
     return fail({make_sqlite_error(SQLITE_MISMATCH),
                  cfg_.label + ": the query returns " + std::to_string(n) +
                      " columns, the row type has " + std::to_string(columns)});
-  sqlite_binder b;
-  b.stmt_ = st;
-  b.params_ = ::sqlite3_bind_parameter_count(st);
+  sqlite_binder& b = binder_;  // a member: the bound timestamps' text stays while stepping
+  b.attach(st);
   if (static_cast<int>(params_.size()) != b.params_)
     return fail({make_sqlite_error(SQLITE_RANGE), cfg_.label + ": the query takes " +
                                                       std::to_string(b.params_) + " parameters, " +

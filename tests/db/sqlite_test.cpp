@@ -361,6 +361,220 @@ TEST(SqliteWriter, BadRowsGoToTheDeadLetterAndTheRestIsCommitted) {
   EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 10);
 }
 
+// ---- multi-row INSERTs: a table takes up to 100 rows per statement, yet a failing row is named
+
+using id_row = std::tuple<std::int64_t>;
+
+// Writes ids 0..n-1 into `table` of path, row `bad` taking the id of row 3, and runs the loop;
+// returns the writer (its error) and leaves each row's outcome in `o`.
+std::shared_ptr<sluice::writable<id_row>> write_ids(const std::string& path,
+                                                    const std::string& table, std::size_t n,
+                                                    std::size_t bad, std::size_t batch_rows,
+                                                    outcomes& o) {
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<id_row>(loop, path, table, {.batch_rows = batch_rows});
+  for (std::size_t i = 0; i < n; ++i)
+    w->write({i == bad ? 3 : static_cast<std::int64_t>(i)}, o.cb(i));
+  w->end();
+  loop.run();
+  return w;
+}
+
+TEST(SqliteWriter, ABadRowInTheMiddleOfAMultiRowInsertIsNamedExactly) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  outcomes o(3000);
+  auto w = write_ids(path, "t", 3000, 1750, 1000, o);
+  EXPECT_EQ(w->error_message().rfind(
+                "sqlite '" + path + "' table t: row 1750: UNIQUE constraint failed: t.id", 0),
+            0u)
+      << w->error_message();
+  EXPECT_TRUE(o.each_once());
+  EXPECT_FALSE(o.codes[999]);
+  EXPECT_TRUE(o.codes[1000]);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 1000);  // the first batch; its second is undone
+  EXPECT_EQ(p.scalar("SELECT max(id) FROM t"), 999);
+}
+
+TEST(SqliteWriter, AnEarlierBadRowIsNamedBeforeALaterRowThatCannotBeBound) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, s TEXT)");
+  manual_loop loop;
+  auto w = db::make_sqlite_record_writer(loop, path, "t", {.batch_rows = 300});
+  for (std::int64_t i = 0; i < 300; ++i) {
+    if (i == 150)  // too short: cannot be bound, found before its group is stepped
+      w->write(db::record{{db::value(i)}});
+    else
+      w->write(db::record{{db::value(i == 120 ? 7 : i), db::value(std::string("x"))}});
+  }
+  w->end();
+  loop.run();
+  // A row at a time, row 120 fails first, as it did before rows were grouped.
+  EXPECT_EQ(w->error_message().rfind(
+                "sqlite '" + path + "' table t: row 120: UNIQUE constraint failed: t.id", 0),
+            0u)
+      << w->error_message();
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 0);
+}
+
+TEST(SqliteWriter, ABadRowInAGroupSendsItsBatchToTheDeadLetterAndTheOthersAreCommitted) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  manual_loop loop;
+  std::vector<std::int64_t> dead;
+  auto dl = sluice::make_writable<id_row>(
+      loop, {.write = [&](sluice::writable<id_row>&, id_row&& r, auto cb) {
+        dead.push_back(std::get<0>(r));
+        cb();
+      }});
+  auto w = db::make_sqlite_writer<id_row>(loop, path, "t", {.batch_rows = 100, .dead_letter = dl});
+  for (std::int64_t i = 0; i < 300; ++i) w->write({i == 150 ? 3 : i});
+  bool finished = false;
+  w->end([&](std::error_code ec) { finished = !ec; });
+  loop.run();
+  EXPECT_TRUE(finished) << w->error_message();
+  // batch_writer's dead letter takes the failed batch whole (here the batch is one group).
+  ASSERT_EQ(dead.size(), 100u);
+  EXPECT_EQ(dead.front(), 100);
+  EXPECT_EQ(dead[50], 3);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 200);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t WHERE id BETWEEN 100 AND 199"), 0);
+}
+
+TEST(SqliteWriter, BatchesThatAreNotAMultipleOfAHundredGoInWhole) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  manual_loop loop;
+  // 250-row batches (groups of 100, 100, 50) and a last batch of 234 (100, 100, 34).
+  auto w = db::make_sqlite_writer<event>(
+      loop, path, "events",
+      {.batch_rows = 250,
+       .create_table = true,
+       .columns = {"id", "name", "v", "n", "flag", "payload", "at", "note"}});
+  constexpr std::size_t n = 1234;
+  outcomes o(n);
+  for (std::size_t i = 0; i < n; ++i) w->write(make_event(static_cast<std::int64_t>(i)), o.cb(i));
+  w->end();
+  loop.run();
+  EXPECT_FALSE(w->errored()) << w->error_message();
+  EXPECT_TRUE(o.each_once());
+  for (auto ec : o.codes) EXPECT_FALSE(ec);
+  auto r = db::make_sqlite_reader<event>(loop, path, "SELECT * FROM events ORDER BY rowid");
+  auto c = collect<event>(r);
+  loop.run();
+  EXPECT_TRUE(c->ended) << c->message;
+  ASSERT_EQ(c->rows.size(), n);  // in order, each row with its own values (no parameter shifted)
+  for (std::size_t i = 0; i < n; ++i)
+    ASSERT_TRUE(same(c->rows[i], make_event(static_cast<std::int64_t>(i)))) << "row " << i;
+
+  // A bad row in a last, shorter group is named too.
+  peer p(path);
+  p.exec("CREATE TABLE u (id INTEGER PRIMARY KEY)");
+  outcomes o2(234);
+  auto w2 = write_ids(path, "u", 234, 220, 250, o2);
+  EXPECT_NE(w2->error_message().find(": row 220: UNIQUE constraint failed: u.id"),
+            std::string::npos)
+      << w2->error_message();
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM u"), 0);
+}
+
+TEST(SqliteWriter, AGivenInsertStatementIsSteppedARowAtATime) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, at TEXT, c TEXT DEFAULT 'd')");
+  const std::string sql = "INSERT INTO t (at, id) VALUES (?, ?)";
+  manual_loop loop;
+  using row = std::pair<db::timestamp, std::int64_t>;
+  auto w = db::make_sqlite_writer<row>(loop, path, sql, {.batch_rows = 250});
+  for (std::int64_t i = 0; i < 300; ++i) w->write({make_event(i).at, i == 260 ? 5 : i});
+  w->end();
+  loop.run();
+  EXPECT_EQ(w->error_message().rfind("sqlite '" + path + "' statement '" + sql +
+                                         "': row 260: UNIQUE constraint failed: t.id",
+                                     0),
+            0u)
+      << w->error_message();
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 250);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t WHERE at = '" +
+                     db::format_timestamp(make_event(7).at) + "' AND id = 7 AND c = 'd'"),
+            1);
+
+  // Records into a statement, as the CLI's `sqlite` stage can be given one.
+  auto rw = db::make_sqlite_record_writer(loop, path, "INSERT INTO t (id) VALUES (?)",
+                                          {.batch_rows = 150});
+  for (std::int64_t i = 1000; i < 1300; ++i) rw->write(db::record{{db::value(i)}});
+  rw->end();
+  loop.run();
+  EXPECT_FALSE(rw->errored()) << rw->error_message();
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t WHERE id >= 1000"), 300);
+}
+
+TEST(SqliteWriter, AStatementThatKeepsItsEarlierRowsOnFailureStillNamesTheRow) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  // ON CONFLICT FAIL keeps the rows a failing statement inserted before the bad one.
+  p.exec("CREATE TABLE t (id INTEGER UNIQUE ON CONFLICT FAIL)");
+  outcomes o(1000);
+  auto w = write_ids(path, "t", 1000, 450, 1000, o);
+  EXPECT_NE(w->error_message().find(": row 450: UNIQUE constraint failed: t.id"), std::string::npos)
+      << w->error_message();
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 0);  // the batch is undone whole
+}
+
+TEST(SqliteWriter, AnErrorThatEndsTheTransactionNamesTheRowsOfItsStatement) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  // ON CONFLICT ROLLBACK ends the transaction: no row can be tried again on its own.
+  p.exec("CREATE TABLE t (id INTEGER UNIQUE ON CONFLICT ROLLBACK)");
+  outcomes o(2000);
+  auto w = write_ids(path, "t", 2000, 1750, 1000, o);
+  EXPECT_EQ(
+      w->error_message().rfind(
+          "sqlite '" + path + "' table t: rows 1700..1799: UNIQUE constraint failed: t.id", 0),
+      0u)
+      << w->error_message();
+  EXPECT_TRUE(o.each_once());
+  EXPECT_FALSE(o.codes[999]);
+  EXPECT_TRUE(o.codes[1000]);
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 1000);
+}
+
+TEST(SqliteWriter, ARecordThatCannotBeBoundIsDivertedWithItsBatchOnly) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  peer p(path);
+  p.exec("CREATE TABLE t (a INTEGER, b TEXT)");
+  manual_loop loop;
+  std::vector<db::record> dead;
+  auto dl = sluice::make_writable<db::record>(
+      loop, {.write = [&](sluice::writable<db::record>&, db::record&& r, auto cb) {
+        dead.push_back(std::move(r));
+        cb();
+      }});
+  auto w = db::make_sqlite_record_writer(loop, path, "t", {.batch_rows = 2, .dead_letter = dl});
+  for (std::int64_t i = 0; i < 6; ++i)
+    w->write(i == 3 ? db::record{{db::value(i)}}
+                    : db::record{{db::value(i), db::value(std::to_string(i))}});
+  bool finished = false;
+  w->end([&](std::error_code ec) { finished = !ec; });
+  loop.run();
+  EXPECT_TRUE(finished) << w->error_message();
+  ASSERT_EQ(dead.size(), 2u);  // rows 2 and 3: the batch of the short record
+  EXPECT_EQ(dead[0].values[0], db::value(std::int64_t(2)));
+  // The batch after it binds afresh: the failure does not stick to the next rows.
+  EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 4);
+  EXPECT_EQ(p.scalar("SELECT sum(a) FROM t"), 0 + 1 + 4 + 5);
+}
+
 TEST(SqliteWriter, AMissingDirectoryIsAnErrorNamingThePath) {
   temp_dir dir;
   const std::string path = dir / "no-such-dir" / "data.db";
@@ -476,6 +690,28 @@ TEST(SqliteReader, StepsOnlyWhatTheConsumerAsksFor) {
   EXPECT_TRUE(ended);
   ASSERT_EQ(got.size(), 1000u);
   for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], std::int64_t(i));
+}
+
+TEST(SqliteReader, ATimestampParameterStaysBoundWhileSteppingInSeveralJobs) {
+  temp_dir dir;
+  const std::string path = dir / "data.db";
+  manual_loop loop;
+  auto w = db::make_sqlite_writer<event>(
+      loop, path, "events",
+      {.create_table = true, .columns = {"id", "name", "v", "n", "flag", "payload", "at", "note"}});
+  for (std::int64_t i = 0; i < 40; ++i) w->write(make_event(i));
+  w->end();
+  loop.run();
+  ASSERT_FALSE(w->errored()) << w->error_message();
+  // The parameter's text is bound without a copy: it must outlive open(), into every step.
+  auto r = db::make_sqlite_reader<std::tuple<std::int64_t>>(
+      loop, path, "SELECT id FROM events WHERE at >= ? ORDER BY id", {db::value(make_event(25).at)},
+      {.high_water_mark = 2, .fetch_rows = 2});
+  auto c = collect<std::tuple<std::int64_t>>(r);
+  loop.run();
+  EXPECT_TRUE(c->ended) << c->message;
+  ASSERT_EQ(c->rows.size(), 15u);
+  for (std::size_t i = 0; i < 15; ++i) EXPECT_EQ(std::get<0>(c->rows[i]), std::int64_t(25 + i));
 }
 
 TEST(SqliteReader, ATypeMismatchNamesTheRowAndTheColumn) {

@@ -59,6 +59,9 @@ namespace detail {
 [[nodiscard]] sluice::detail::io_pool& sqlite_pool();
 
 /// Binds one row's parameters (1-based, as SQLite counts them); the first failure sticks.
+/// Nothing is copied: text and blobs are bound where they are (the row outlives the step), and
+/// a text timestamp is formatted into its parameter's slot, which stays until that parameter is
+/// bound again or the bindings are cleared; so a binder outlives the statements it bound.
 class sqlite_binder {
  public:
   void null(int i);
@@ -77,11 +80,19 @@ class sqlite_binder {
   friend class sqlite_connection;
   friend class sqlite_query;
   void check(int rc);
+  // Binds to `stmt` (a sqlite3_stmt) from now on, with a slot for each of its parameters; a row
+  // takes `row_params` of them (0: all).
+  void attach(void* stmt, int row_params = 0);
+  // The next row is the k-th (from 0) of a multi-row INSERT: its parameters follow the k rows'
+  // before it.
+  void at_row(int k) noexcept { base_ = k * params_; }
   void* stmt_ = nullptr;  // sqlite3_stmt
-  int params_ = 0;
+  int params_ = 0;        // a row's
+  int base_ = 0;          // parameters before the current row's
   sqlite_timestamps ts_ = sqlite_timestamps::text;
   int rc_ = 0;
   std::string error_;
+  std::vector<std::string> slots_;  // time(): the text of parameter i, in slots_[i]
 };
 
 /// Binds a static row's fields to parameters 1..N.
@@ -175,7 +186,10 @@ struct sqlite_outcome {
   std::string context;  // "sqlite 'data.db' table events: row 12: UNIQUE constraint failed: ..."
 };
 
-/// What the writer's jobs share: the connection, the prepared INSERT, and the cancel flag.
+/// What the writer's jobs share: the connection, the prepared statements, and the cancel flag.
+/// Into a table, a batch goes in as INSERTs of up to 100 rows each (VALUES (?, ..), (?, ..), ...,
+/// as many as SQLITE_LIMIT_VARIABLE_NUMBER allows); a user's statement, and the search for the
+/// row that made a multi-row INSERT fail, use the one-row INSERT.
 /// Loop thread: flush(), shut_down(). Pool: everything else.
 class sqlite_connection : public std::enable_shared_from_this<sqlite_connection> {
  public:
@@ -213,9 +227,22 @@ class sqlite_connection : public std::enable_shared_from_this<sqlite_connection>
   }
 
  private:
+  // What one flush inserts: rows[0..n), rows[0] being the stream's row `first`.
+  struct batch {
+    const void* rows;
+    std::size_t n;
+    std::uint64_t first;
+    sqlite_bind_fn bind;
+  };
   sqlite_outcome open_locked();
-  sqlite_outcome insert_locked(const void* rows, std::size_t n, std::uint64_t first,
-                               sqlite_bind_fn bind);
+  sqlite_outcome insert_locked(const batch& b);
+  sqlite_outcome insert_rows_locked(const batch& b);
+  sqlite_outcome step_rows_locked(const batch& b, std::size_t from, std::size_t k);
+  sqlite_outcome find_row_locked(const batch& b, std::size_t from, std::size_t k,
+                                 std::int64_t changes_before, sqlite_outcome failed);
+  void* insert_for_locked(std::size_t k);
+  [[nodiscard]] std::string insert_sql(std::size_t rows) const;
+  sqlite_outcome transaction_locked(void* stmt, std::string_view what);
   void close_locked();
   static int on_busy(void* self, int count);
 
@@ -226,8 +253,18 @@ class sqlite_connection : public std::enable_shared_from_this<sqlite_connection>
   bool shape_set_ = false;
   std::mutex mu_;           // one job at a time
   void* db_ = nullptr;      // sqlite3
-  void* insert_ = nullptr;  // sqlite3_stmt
-  bool closed_ = false;     // shut down: no more jobs
+  void* insert_ = nullptr;  // sqlite3_stmt: one row
+  void* group_ = nullptr;   // group_rows_ rows (none when that is 1)
+  void* rest_ = nullptr;    // rest_rows_ rows: a batch's last group, when shorter
+  std::size_t group_rows_ = 1;
+  std::size_t rest_rows_ = 0;
+  // BEGIN IMMEDIATE, COMMIT and ROLLBACK, prepared once per connection: each batch steps them
+  // rather than having sqlite3_exec parse them again.
+  void* begin_ = nullptr;
+  void* commit_ = nullptr;
+  void* rollback_ = nullptr;
+  sqlite_binder binder_;  // the INSERT's bindings point into its slots
+  bool closed_ = false;   // shut down: no more jobs
   std::atomic<bool> cancel_{false};
   std::atomic<std::uint64_t> inserted_{0};
 };
@@ -265,6 +302,7 @@ class sqlite_query {
   std::mutex mu_;
   void* db_ = nullptr;
   void* stmt_ = nullptr;
+  sqlite_binder binder_;  // the parameters stay bound while the statement is stepped
   column_names names_;
   std::atomic<std::uint64_t> stepped_{0};
 };

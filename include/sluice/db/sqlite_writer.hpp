@@ -2,7 +2,8 @@
 // transaction per batch.
 //
 // The writer is a batch_writer<Row> (sluice/sinks/batch_writer.hpp) whose flush runs, on the
-// SQLite pool (sqlite_core.hpp), BEGIN IMMEDIATE, the prepared INSERT once per row, and COMMIT.
+// SQLite pool (sqlite_core.hpp), BEGIN IMMEDIATE, the batch's rows (into a table: prepared INSERTs
+// of up to 100 rows each; into a given statement: a row at a time), and COMMIT.
 // A write's callback runs only after the COMMIT of the batch holding it (with synchronous=FULL, the
 // default, once it is on disk), so writable_length(), write() returning false and 'drain' count
 // rows the database does not have yet: a slow or locked database holds the producer back. Rows
@@ -134,7 +135,10 @@ sqlite_connection::shape sqlite_static_shape(const sqlite_connection& c,
 /// came between its COMMIT and the callback. end() commits the rest, then 'finish'; the
 /// connection closes (on the pool) at 'close'. Errors name the file, the table and, for a row
 /// that fails (a constraint, a type), its index in the stream (from 0):
-/// "sqlite 'data.db' table events: row 1234: UNIQUE constraint failed: events.id".
+/// "sqlite 'data.db' table events: row 1234: UNIQUE constraint failed: events.id" (a multi-row
+/// INSERT that fails is tried again a row at a time to find it). An error that ends the
+/// transaction itself (SQLITE_FULL, an I/O error, ON CONFLICT ROLLBACK) names the rows of the
+/// statement it came from: "... table events: rows 1200..1299: database or disk is full".
 ///
 /// Throws std::system_error(invalid_argument) for options that cannot work (batch_rows 0,
 /// `columns` of the wrong length).
