@@ -337,6 +337,18 @@ TEST(SqliteWriter, AConstraintViolationNamesTheRowAndRollsBackItsBatchOnly) {
   EXPECT_EQ(p.scalar("SELECT max(id) FROM events"), 9);
 }
 
+using id_row = std::tuple<std::int64_t>;
+
+// A dead letter that keeps the ids it is given.
+std::shared_ptr<sluice::writable<id_row>> dead_letter_of_ids(manual_loop& loop,
+                                                             std::vector<std::int64_t>& dead) {
+  return sluice::make_writable<id_row>(
+      loop, {.write = [&dead](sluice::writable<id_row>&, id_row&& r, auto cb) {
+        dead.push_back(std::get<0>(r));
+        cb();
+      }});
+}
+
 TEST(SqliteWriter, BadRowsGoToTheDeadLetterAndTheRestIsCommitted) {
   temp_dir dir;
   const std::string path = dir / "data.db";
@@ -344,14 +356,8 @@ TEST(SqliteWriter, BadRowsGoToTheDeadLetterAndTheRestIsCommitted) {
   p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
   manual_loop loop;
   std::vector<std::int64_t> dead;
-  auto dl = sluice::make_writable<std::tuple<std::int64_t>>(
-      loop, {.write = [&](sluice::writable<std::tuple<std::int64_t>>&, std::tuple<std::int64_t>&& r,
-                          auto cb) {
-        dead.push_back(std::get<0>(r));
-        cb();
-      }});
-  auto w = db::make_sqlite_writer<std::tuple<std::int64_t>>(loop, path, "t",
-                                                            {.batch_rows = 5, .dead_letter = dl});
+  auto dl = dead_letter_of_ids(loop, dead);
+  auto w = db::make_sqlite_writer<id_row>(loop, path, "t", {.batch_rows = 5, .dead_letter = dl});
   for (std::int64_t i = 0; i < 15; ++i) w->write({i == 7 ? 1 : i});
   bool finished = false;
   w->end([&](std::error_code ec) { finished = !ec; });
@@ -362,8 +368,6 @@ TEST(SqliteWriter, BadRowsGoToTheDeadLetterAndTheRestIsCommitted) {
 }
 
 // ---- multi-row INSERTs: a table takes up to 100 rows per statement, yet a failing row is named
-
-using id_row = std::tuple<std::int64_t>;
 
 // Writes ids 0..n-1 into `table` of path, row `bad` taking the id of row 3, and runs the loop;
 // returns the writer (its error) and leaves each row's outcome in `o`.
@@ -428,11 +432,7 @@ TEST(SqliteWriter, ABadRowInAGroupSendsItsBatchToTheDeadLetterAndTheOthersAreCom
   p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
   manual_loop loop;
   std::vector<std::int64_t> dead;
-  auto dl = sluice::make_writable<id_row>(
-      loop, {.write = [&](sluice::writable<id_row>&, id_row&& r, auto cb) {
-        dead.push_back(std::get<0>(r));
-        cb();
-      }});
+  auto dl = dead_letter_of_ids(loop, dead);
   auto w = db::make_sqlite_writer<id_row>(loop, path, "t", {.batch_rows = 100, .dead_letter = dl});
   for (std::int64_t i = 0; i < 300; ++i) w->write({i == 150 ? 3 : i});
   bool finished = false;
