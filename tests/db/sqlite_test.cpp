@@ -339,14 +339,40 @@ TEST(SqliteWriter, AConstraintViolationNamesTheRowAndRollsBackItsBatchOnly) {
 
 using id_row = std::tuple<std::int64_t>;
 
-// A dead letter that keeps the ids it is given.
-std::shared_ptr<sluice::writable<id_row>> dead_letter_of_ids(manual_loop& loop,
-                                                             std::vector<std::int64_t>& dead) {
-  return sluice::make_writable<id_row>(
-      loop, {.write = [&dead](sluice::writable<id_row>&, id_row&& r, auto cb) {
-        dead.push_back(std::get<0>(r));
-        cb();
-      }});
+// A load of ids 0..n-1, run to its end: the writer (its error), whether end() succeeded, and
+// the ids a dead letter received.
+struct id_load {
+  std::shared_ptr<sluice::writable<id_row>> w;
+  bool finished = false;
+  std::vector<std::int64_t> dead;
+};
+
+// Writes ids 0..n-1 into `table` of path in batches of batch_rows, row `bad` taking the id
+// `bad_id`, and runs the loop. Each row's outcome goes to `o` when given; with `dead_letter`,
+// failed batches go to a dead letter that keeps their ids.
+id_load write_ids(const std::string& path, const std::string& table, std::size_t n, std::size_t bad,
+                  std::size_t batch_rows, outcomes* o = nullptr, bool dead_letter = false,
+                  std::int64_t bad_id = 3) {
+  manual_loop loop;
+  id_load r;
+  db::sqlite_writer_options<id_row> opts{.batch_rows = batch_rows};
+  if (dead_letter)
+    opts.dead_letter = sluice::make_writable<id_row>(
+        loop, {.write = [&r](sluice::writable<id_row>&, id_row&& row, auto cb) {
+          r.dead.push_back(std::get<0>(row));
+          cb();
+        }});
+  r.w = db::make_sqlite_writer<id_row>(loop, path, table, std::move(opts));
+  for (std::size_t i = 0; i < n; ++i) {
+    id_row row{i == bad ? bad_id : static_cast<std::int64_t>(i)};
+    if (o != nullptr)
+      r.w->write(std::move(row), o->cb(i));
+    else
+      r.w->write(std::move(row));
+  }
+  r.w->end([&r](std::error_code ec) { r.finished = !ec; });
+  loop.run();
+  return r;
 }
 
 TEST(SqliteWriter, BadRowsGoToTheDeadLetterAndTheRestIsCommitted) {
@@ -354,35 +380,13 @@ TEST(SqliteWriter, BadRowsGoToTheDeadLetterAndTheRestIsCommitted) {
   const std::string path = dir / "data.db";
   peer p(path);
   p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
-  manual_loop loop;
-  std::vector<std::int64_t> dead;
-  auto dl = dead_letter_of_ids(loop, dead);
-  auto w = db::make_sqlite_writer<id_row>(loop, path, "t", {.batch_rows = 5, .dead_letter = dl});
-  for (std::int64_t i = 0; i < 15; ++i) w->write({i == 7 ? 1 : i});
-  bool finished = false;
-  w->end([&](std::error_code ec) { finished = !ec; });
-  loop.run();
-  EXPECT_TRUE(finished) << w->error_message();
-  EXPECT_EQ(dead, (std::vector<std::int64_t>{5, 6, 1, 8, 9}));
+  const auto r = write_ids(path, "t", 15, 7, 5, nullptr, /*dead_letter=*/true, /*bad_id=*/1);
+  EXPECT_TRUE(r.finished) << r.w->error_message();
+  EXPECT_EQ(r.dead, (std::vector<std::int64_t>{5, 6, 1, 8, 9}));
   EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 10);
 }
 
 // ---- multi-row INSERTs: a table takes up to 100 rows per statement, yet a failing row is named
-
-// Writes ids 0..n-1 into `table` of path, row `bad` taking the id of row 3, and runs the loop;
-// returns the writer (its error) and leaves each row's outcome in `o`.
-std::shared_ptr<sluice::writable<id_row>> write_ids(const std::string& path,
-                                                    const std::string& table, std::size_t n,
-                                                    std::size_t bad, std::size_t batch_rows,
-                                                    outcomes& o) {
-  manual_loop loop;
-  auto w = db::make_sqlite_writer<id_row>(loop, path, table, {.batch_rows = batch_rows});
-  for (std::size_t i = 0; i < n; ++i)
-    w->write({i == bad ? 3 : static_cast<std::int64_t>(i)}, o.cb(i));
-  w->end();
-  loop.run();
-  return w;
-}
 
 TEST(SqliteWriter, ABadRowInTheMiddleOfAMultiRowInsertIsNamedExactly) {
   temp_dir dir;
@@ -390,7 +394,7 @@ TEST(SqliteWriter, ABadRowInTheMiddleOfAMultiRowInsertIsNamedExactly) {
   peer p(path);
   p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
   outcomes o(3000);
-  auto w = write_ids(path, "t", 3000, 1750, 1000, o);
+  auto w = write_ids(path, "t", 3000, 1750, 1000, &o).w;
   EXPECT_EQ(w->error_message().rfind(
                 "sqlite '" + path + "' table t: row 1750: UNIQUE constraint failed: t.id", 0),
             0u)
@@ -430,19 +434,12 @@ TEST(SqliteWriter, ABadRowInAGroupSendsItsBatchToTheDeadLetterAndTheOthersAreCom
   const std::string path = dir / "data.db";
   peer p(path);
   p.exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
-  manual_loop loop;
-  std::vector<std::int64_t> dead;
-  auto dl = dead_letter_of_ids(loop, dead);
-  auto w = db::make_sqlite_writer<id_row>(loop, path, "t", {.batch_rows = 100, .dead_letter = dl});
-  for (std::int64_t i = 0; i < 300; ++i) w->write({i == 150 ? 3 : i});
-  bool finished = false;
-  w->end([&](std::error_code ec) { finished = !ec; });
-  loop.run();
-  EXPECT_TRUE(finished) << w->error_message();
+  const auto r = write_ids(path, "t", 300, 150, 100, nullptr, /*dead_letter=*/true);
+  EXPECT_TRUE(r.finished) << r.w->error_message();
   // batch_writer's dead letter takes the failed batch whole (here the batch is one group).
-  ASSERT_EQ(dead.size(), 100u);
-  EXPECT_EQ(dead.front(), 100);
-  EXPECT_EQ(dead[50], 3);
+  ASSERT_EQ(r.dead.size(), 100u);
+  EXPECT_EQ(r.dead.front(), 100);
+  EXPECT_EQ(r.dead[50], 3);
   EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 200);
   EXPECT_EQ(p.scalar("SELECT count(*) FROM t WHERE id BETWEEN 100 AND 199"), 0);
 }
@@ -477,7 +474,7 @@ TEST(SqliteWriter, BatchesThatAreNotAMultipleOfAHundredGoInWhole) {
   peer p(path);
   p.exec("CREATE TABLE u (id INTEGER PRIMARY KEY)");
   outcomes o2(234);
-  auto w2 = write_ids(path, "u", 234, 220, 250, o2);
+  auto w2 = write_ids(path, "u", 234, 220, 250, &o2).w;
   EXPECT_NE(w2->error_message().find(": row 220: UNIQUE constraint failed: u.id"),
             std::string::npos)
       << w2->error_message();
@@ -523,7 +520,7 @@ TEST(SqliteWriter, AStatementThatKeepsItsEarlierRowsOnFailureStillNamesTheRow) {
   // ON CONFLICT FAIL keeps the rows a failing statement inserted before the bad one.
   p.exec("CREATE TABLE t (id INTEGER UNIQUE ON CONFLICT FAIL)");
   outcomes o(1000);
-  auto w = write_ids(path, "t", 1000, 450, 1000, o);
+  auto w = write_ids(path, "t", 1000, 450, 1000, &o).w;
   EXPECT_NE(w->error_message().find(": row 450: UNIQUE constraint failed: t.id"), std::string::npos)
       << w->error_message();
   EXPECT_EQ(p.scalar("SELECT count(*) FROM t"), 0);  // the batch is undone whole
@@ -536,7 +533,7 @@ TEST(SqliteWriter, AnErrorThatEndsTheTransactionNamesTheRowsOfItsStatement) {
   // ON CONFLICT ROLLBACK ends the transaction: no row can be tried again on its own.
   p.exec("CREATE TABLE t (id INTEGER UNIQUE ON CONFLICT ROLLBACK)");
   outcomes o(2000);
-  auto w = write_ids(path, "t", 2000, 1750, 1000, o);
+  auto w = write_ids(path, "t", 2000, 1750, 1000, &o).w;
   EXPECT_EQ(
       w->error_message().rfind(
           "sqlite '" + path + "' table t: rows 1700..1799: UNIQUE constraint failed: t.id", 0),
