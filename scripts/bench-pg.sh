@@ -156,22 +156,16 @@ run_node() {
     --conninfo "$conninfo" --rows "$rows" >/dev/null
 }
 
-# timed NAME: one run of the contender under /usr/bin/time -v, row count checked; appends
-# "round name rows_per_s seconds rss_mib" to $results.
+# Every run's "round name rows_per_s seconds rss_mib", loads and read-backs alike.
 results="$dir/results.txt"
 : >"$results"
-timed() {
-  local name="$1" round="$2" log="$dir/time.log" secs rss rate t0
-  reset_table
-  t0="$EPOCHREALTIME"
-  "run_$name" /usr/bin/time -v 2>"$log" || {
-    cat "$log" >&2
-    echo "bench-pg.sh: $name failed" >&2
-    exit 1
-  }
-  # Wall time from bash's clock (time -v's has a resolution of 10 ms).
+
+# record NAME ROUND T0 LOG: a finished run (started at bash time T0, /usr/bin/time -v's report
+# in LOG): prints it and appends it to $results. Wall time from bash's clock (time -v's has a
+# resolution of 10 ms).
+record() {
+  local name="$1" round="$2" t0="$3" log="$4" secs rss rate
   secs="$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}')"
-  check_count "$name"
   rss="$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$log")"
   rate="$(awk -v r="$rows" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')"
   printf '  round %d  %-10s %10s rows/s  %7.2f s  peak RSS %7s MiB\n' "$round" "$name" "$rate" \
@@ -179,11 +173,51 @@ timed() {
   echo "$round $name $rate $secs $rss" >>"$results"
 }
 
+# timed NAME ROUND: one load by the contender under /usr/bin/time -v, row count checked.
+timed() {
+  local name="$1" round="$2" log="$dir/time.log" t0
+  reset_table
+  t0="$EPOCHREALTIME"
+  "run_$name" /usr/bin/time -v 2>"$log" || {
+    cat "$log" >&2
+    echo "bench-pg.sh: $name failed" >&2
+    exit 1
+  }
+  record "$name" "$round" "$t0" "$log"
+  check_count "$name"
+}
+
 declare -A med
 median() {
   sort -n | awk '{a[NR] = $1}
     END {printf "%.1f\n", (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
+# summarize NAME...: per contender the median rows/s (also into med[NAME]), min-max and RSS.
+summarize() {
+  local name lo hi rss
+  for name in "$@"; do
+    med[$name]="$(awk -v n="$name" '$2 == n {print $3}' "$results" | median)"
+    lo="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | head -1)"
+    hi="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | tail -1)"
+    rss="$(awk -v n="$name" '$2 == n {print $5}' "$results" | median)"
+    printf '  %-10s %10.0f rows/s  (%s-%s)  peak RSS %s MiB\n' "$name" "${med[$name]}" "$lo" \
+      "$hi" "$rss"
+  done
+}
+# ratios OURS/BASE...: the ratio of the medians, and the min-max of the per-round ratios.
+ratios() {
+  local pair ours base spread
+  for pair in "$@"; do
+    ours="${pair%/*}"
+    base="${pair#*/}"
+    spread="$(awk -v a="$ours" -v b="$base" '$2 == a {s[$1] = $3} $2 == b {o[$1] = $3}
+      END {lo = 1e9; hi = 0; for (r in s) {x = s[r] / o[r]; if (x < lo) lo = x; if (x > hi) hi = x}
+           printf "%.2f-%.2f", lo, hi}' "$results")"
+    awk -v s="${med[$ours]}" -v o="${med[$base]}" -v p="$pair" -v sp="$spread" \
+      'BEGIN {printf "  %-20s %.2f× (ratio of medians; per round %s)\n", p, s / o, sp}'
+  done
+}
+
 if [[ "$load" == 1 ]]; then
   echo
   echo "-- load: $repeat round(s); psql \\copy, sluice (csv | pg, text COPY)," \
@@ -194,27 +228,10 @@ if [[ "$load" == 1 ]]; then
       timed "${contenders[$(((r - 1 + k) % ${#contenders[@]}))]}" "$r"
     done
   done
-
   echo
   echo "-- summary (rows/s: median, min-max; peak RSS of the client: median)"
-  for name in "${contenders[@]}"; do
-    med[$name]="$(awk -v n="$name" '$2 == n {print $3}' "$results" | median)"
-    lo="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | head -1)"
-    hi="$(awk -v n="$name" '$2 == n {print $3}' "$results" | sort -n | tail -1)"
-    rss="$(awk -v n="$name" '$2 == n {print $5}' "$results" | median)"
-    printf '  %-10s %10.0f rows/s  (%s-%s)  peak RSS %s MiB\n' "$name" "${med[$name]}" "$lo" \
-      "$hi" "$rss"
-  done
-  for pair in sluice/psql sluice/node sluice_bin/psql_bin sluice_bin/psql sluice_bin/node; do
-    ours="${pair%/*}"
-    base="${pair#*/}"
-    spread="$(awk -v a="$ours" -v b="$base" '$2 == a {s[$1] = $3} $2 == b {o[$1] = $3}
-      END {lo = 1e9; hi = 0; for (r in s) {x = s[r] / o[r]; if (x < lo) lo = x; if (x > hi) hi = x}
-           printf "%.2f-%.2f", lo, hi}' "$results")"
-    awk -v s="${med[$ours]}" -v o="${med[$base]}" -v p="$pair" -v sp="$spread" \
-      'BEGIN {printf "  %-20s %.2f× (ratio of medians; per round %s)\n", p, s / o, sp}'
-  done
-
+  summarize "${contenders[@]}"
+  ratios sluice/psql sluice/node sluice_bin/psql_bin sluice_bin/psql sluice_bin/node
 fi
 
 # ---- READ=1: the table read back ---------------------------------------------------------------
@@ -226,23 +243,17 @@ out_psql_out() {
 # shellcheck disable=SC2317
 out_sluice_out() { "$@" "$sluice" run "pg-query \"$conninfo\" \"$select_sql\" | to-csv"; }
 
-# timed_out NAME ROUND: one read-back, its lines counted; appends to $out_results.
-out_results="$dir/out-results.txt"
+# timed_out NAME ROUND: one read-back under /usr/bin/time -v, its lines counted.
 timed_out() {
-  local name="$1" round="$2" log="$dir/time.log" secs rss rate t0 lines
+  local name="$1" round="$2" log="$dir/time.log" t0 lines
   t0="$EPOCHREALTIME"
   lines="$("out_$name" /usr/bin/time -v 2>"$log" | wc -l)"
-  secs="$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.3f", b - a}')"
+  record "$name" "$round" "$t0" "$log"
   [[ "$lines" == "$rows" ]] || {
     cat "$log" >&2
     echo "bench-pg.sh: $name wrote $lines lines, expected $rows" >&2
     exit 1
   }
-  rss="$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2 / 1024}' "$log")"
-  rate="$(awk -v r="$rows" -v s="$secs" 'BEGIN {printf "%.0f", r / s}')"
-  printf '  round %d  %-10s %10s rows/s  %7.2f s  peak RSS %7s MiB\n' "$round" "$name" "$rate" \
-    "$secs" "$rss"
-  echo "$round $name $rate $secs $rss" >>"$out_results"
 }
 
 if [[ "$read_back" == 1 ]]; then
@@ -251,21 +262,12 @@ if [[ "$read_back" == 1 ]]; then
     "sluice pg-query | to-csv"
   reset_table
   psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy t from '$csv' csv header"
-  : >"$out_results"
   for ((r = 1; r <= repeat; ++r)); do
     if ((r % 2)); then order=(psql_out sluice_out); else order=(sluice_out psql_out); fi
     for name in "${order[@]}"; do timed_out "$name" "$r"; done
   done
-  for name in psql_out sluice_out; do
-    m="$(awk -v n="$name" '$2 == n {print $3}' "$out_results" | median)"
-    lo="$(awk -v n="$name" '$2 == n {print $3}' "$out_results" | sort -n | head -1)"
-    hi="$(awk -v n="$name" '$2 == n {print $3}' "$out_results" | sort -n | tail -1)"
-    rss="$(awk -v n="$name" '$2 == n {print $5}' "$out_results" | median)"
-    printf '  %-10s %10.0f rows/s  (%s-%s)  peak RSS %s MiB\n' "$name" "$m" "$lo" "$hi" "$rss"
-    med[$name]="$m"
-  done
-  awk -v s="${med[sluice_out]}" -v o="${med[psql_out]}" \
-    'BEGIN {printf "  %-20s %.2f× (ratio of medians)\n", "sluice_out/psql_out", s / o}'
+  summarize psql_out sluice_out
+  ratios sluice_out/psql_out
 fi
 
 # ---- STALL=1: RSS through a stopped backend ------------------------------------------------------
