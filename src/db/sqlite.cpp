@@ -384,7 +384,9 @@ sqlite_outcome destroyed(const sqlite_config& cfg) {
 }  // namespace
 
 sqlite_connection::sqlite_connection(sqlite_config cfg, std::string target)
-    : cfg_(std::move(cfg)), target_(std::move(target)), statement_(sqlite_is_statement(target_)) {}
+    : cfg_(std::move(cfg)), target_(std::move(target)), statement_(sqlite_is_statement(target_)) {
+  binder_.ts_ = cfg_.timestamps;
+}
 
 sqlite_connection::~sqlite_connection() { close_locked(); }
 
@@ -548,15 +550,13 @@ sqlite_outcome sqlite_connection::step_rows_locked(const batch& b, std::size_t f
   sqlite3* db = db_of(db_);
   void* st = insert_for_locked(k);
   if (st == nullptr) return failure(cfg_, "prepare", db, ::sqlite3_extended_errcode(db));
-  sqlite_binder& binder = binder_;
-  binder.attach(st, shape_.parameters);
-  binder.ts_ = cfg_.timestamps;
+  binder_.attach(st, shape_.parameters);
   for (std::size_t j = 0; j < k; ++j) {
-    binder.at_row(static_cast<int>(j));
-    b.bind(binder, b.rows, from + j);
-    if (binder.rc_ != SQLITE_OK)
-      return {make_sqlite_error(binder.rc_),
-              cfg_.label + ": row " + std::to_string(b.first + from + j) + ": " + binder.error_};
+    binder_.at_row(static_cast<int>(j));
+    b.bind(binder_, b.rows, from + j);
+    if (binder_.rc_ != SQLITE_OK)
+      return {make_sqlite_error(binder_.rc_),
+              cfg_.label + ": row " + std::to_string(b.first + from + j) + ": " + binder_.error_};
   }
   sqlite_outcome r;
   if (int rc = ::sqlite3_step(stmt_of(st)); rc != SQLITE_DONE && rc != SQLITE_ROW)
