@@ -2,11 +2,13 @@
 # The PostgreSQL load benchmark (issue 16, "Performance"; docs/benchmarks.md): ROWS rows of
 # (id bigint, name text, v double precision, at timestamptz) from one CSV file with a header into
 # a table t (id primary key), on a throwaway server (scripts/pg-server.sh: Unix socket, fsync off),
-# five contenders side by side in each round, in a rotating order:
+# six contenders side by side in each round, in a rotating order:
 #
 #   psql    psql -c "\copy t from FILE csv header"          (the server parses the CSV)
 #   sluice  sluice run 'read FILE | csv --header | pg "CONNINFO" t --batch BATCH'
-#                                                           (sluice parses, COPY text format)
+#                                  (sluice parses, COPY text format, two connections: the CLI's
+#                                  default)
+#   sluice_1c   the same with --connections 1 (one COPY at a time, commits strictly in order)
 #   node    bench/node/pg_copy.js: fs.createReadStream piped into pg-copy-streams'
 #           COPY t FROM STDIN WITH (FORMAT csv, HEADER true)  (npm pg 8, pg-copy-streams 6)
 #   psql_bin    psql -c "\copy t from FILE.bin (format binary)"  (the same rows in COPY's binary
@@ -18,8 +20,8 @@
 # ROWS. Wall time (bash's EPOCHREALTIME) and peak RSS of the client process (/usr/bin/time -v;
 # the server's own memory is not counted; server and client share the machine's cores). Prints
 # each run's rows/s and RSS, then per contender the median and min-max, and the ratios
-# sluice/psql, sluice/node, sluice_bin/psql_bin and sluice_bin/node (ratio of the medians, and
-# the min-max of the per-round ratios).
+# sluice/psql, sluice_1c/psql, sluice/node, sluice_bin/psql_bin and sluice_bin/node (ratio of
+# the medians, and the min-max of the per-round ratios).
 #
 # READ=1 adds the read-back (issue 16: rows/s against psql, RSS flat): the loaded table read out
 # as CSV to a pipe counting its lines, REPEAT rounds, alternating:
@@ -29,8 +31,8 @@
 #               (db::pg_reader: COPY (query) TO STDOUT in text format, parsed into records by
 #               the columns' types, then written as CSV again)
 #
-# STALL=1 adds a backpressure check: sluice runs once normally and once while its COPY backend
-# (found in pg_stat_activity) is stopped with SIGSTOP for STALL_SECS seconds, then SIGCONT; the
+# STALL=1 adds a backpressure check: sluice runs once normally and once while its COPY backends
+# (both connections', found in pg_stat_activity) are stopped with SIGSTOP for STALL_SECS seconds, then SIGCONT; the
 # sluice process's VmRSS is sampled every 100 ms from /proc and the peaks compared (issue 16:
 # through a stalled server RSS stays <= 8 MiB above the idle figure). With a small ROWS the load
 # may end before the stall begins; the script says so.
@@ -66,7 +68,8 @@ bg_pid=""
 
 # shellcheck disable=SC2317  # called by the trap
 cleanup() {
-  [[ -n "$stopped_pid" ]] && kill -CONT "$stopped_pid" 2>/dev/null
+  # shellcheck disable=SC2086  # a list of pids
+  [[ -n "$stopped_pid" ]] && kill -CONT $stopped_pid 2>/dev/null
   [[ -n "$bg_pid" ]] && kill "$bg_pid" 2>/dev/null && wait "$bg_pid" 2>/dev/null
   "$root/scripts/pg-server.sh" stop "$server_dir" || true
   [[ -z "${DIR:-}" ]] && rm -rf "$dir"
@@ -142,6 +145,10 @@ check_count() {
 # shellcheck disable=SC2317  # called as "run_$name"
 run_psql() { "$@" psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy t from '$csv' csv header"; }
 run_sluice() { "$@" "$sluice" run "read $csv | csv --header | pg \"$conninfo\" t --batch $batch"; }
+# shellcheck disable=SC2317
+run_sluice_1c() {
+  "$@" "$sluice" run "read $csv | csv --header | pg \"$conninfo\" t --batch $batch --connections 1"
+}
 # shellcheck disable=SC2317
 run_psql_bin() {
   "$@" psql "$conninfo" -X -q -v ON_ERROR_STOP=1 -c "\\copy t from '$bin' (format binary)"
@@ -220,9 +227,9 @@ ratios() {
 
 if [[ "$load" == 1 ]]; then
   echo
-  echo "-- load: $repeat round(s); psql \\copy, sluice (csv | pg, text COPY)," \
-    "node pg-copy-streams, psql \\copy binary, sluice binary COPY"
-  contenders=(psql sluice node psql_bin sluice_bin)
+  echo "-- load: $repeat round(s); psql \\copy, sluice (csv | pg, text COPY; sluice_1c: on" \
+    "one connection), node pg-copy-streams, psql \\copy binary, sluice binary COPY"
+  contenders=(psql sluice sluice_1c node psql_bin sluice_bin)
   for ((r = 1; r <= repeat; ++r)); do
     for ((k = 0; k < ${#contenders[@]}; ++k)); do
       timed "${contenders[$(((r - 1 + k) % ${#contenders[@]}))]}" "$r"
@@ -231,7 +238,7 @@ if [[ "$load" == 1 ]]; then
   echo
   echo "-- summary (rows/s: median, min-max; peak RSS of the client: median)"
   summarize "${contenders[@]}"
-  ratios sluice/psql sluice/node sluice_bin/psql_bin sluice_bin/psql sluice_bin/node
+  ratios sluice/psql sluice_1c/psql sluice/node sluice_bin/psql_bin sluice_bin/psql sluice_bin/node
 fi
 
 # ---- READ=1: the table read back ---------------------------------------------------------------
@@ -272,10 +279,11 @@ fi
 
 # ---- STALL=1: RSS through a stopped backend ------------------------------------------------------
 # rss_run STALL?: sluice in the background, VmRSS sampled every 100 ms into $dir/rss.txt as
-# "epoch_seconds kib"; with a stall, the COPY backend is stopped for $stall_secs once it appears.
+# "epoch_seconds kib"; with a stall, the COPY backends are stopped for $stall_secs once both
+# connections have one (or after 3 s, those there are).
 # Sets stop_at and cont_at (epoch seconds, empty without a stall) and run_secs.
 rss_run() {
-  local do_stall="$1" t0 backend="" spid
+  local do_stall="$1" t0 backends="" spid tries=0
   stop_at=""
   cont_at=""
   reset_table
@@ -291,18 +299,22 @@ rss_run() {
   ) >"$dir/rss.txt" &
   local sampler=$!
   if [[ "$do_stall" == 1 ]]; then
-    while kill -0 "$spid" 2>/dev/null && [[ -z "$backend" ]]; do
-      backend="$(q "SELECT pid FROM pg_stat_activity WHERE query ILIKE 'copy%' AND
-                    pid <> pg_backend_pid() LIMIT 1")"
-      [[ -z "$backend" ]] && sleep 0.05
+    # (A backend keeps its last query in pg_stat_activity between two COPYs.)
+    while kill -0 "$spid" 2>/dev/null && (($(wc -w <<<"$backends") < 2 && tries < 60)); do
+      backends="$(q "SELECT pid FROM pg_stat_activity WHERE query ILIKE 'copy%' AND
+                     pid <> pg_backend_pid()")"
+      ((++tries))
+      sleep 0.05
     done
-    if [[ -n "$backend" ]] && kill -0 "$spid" 2>/dev/null; then
-      stopped_pid="$backend"
+    if [[ -n "$backends" ]] && kill -0 "$spid" 2>/dev/null; then
+      stopped_pid="${backends//$'\n'/ }"
       stop_at="$EPOCHREALTIME"
-      kill -STOP "$backend"
+      # shellcheck disable=SC2086  # a list of pids
+      kill -STOP $stopped_pid
       sleep "$stall_secs"
       cont_at="$EPOCHREALTIME"
-      kill -CONT "$backend"
+      # shellcheck disable=SC2086
+      kill -CONT $stopped_pid
       stopped_pid=""
     fi
   fi
@@ -320,7 +332,7 @@ peak_mib() { awk -v a="${1:-0}" -v b="${2:-1e18}" '$1 >= a + 0 && $1 <= b + 0 &&
 
 if [[ "$stall" == 1 ]]; then
   echo
-  echo "-- stall: sluice's RSS (VmRSS every 100 ms), unstalled vs its COPY backend stopped" \
+  echo "-- stall: sluice's RSS (VmRSS every 100 ms), unstalled vs its COPY backends stopped" \
     "${stall_secs} s"
   rss_run 0
   printf '  unstalled  %6s s  peak RSS %s MiB  (%d samples)\n' "$run_secs" "$(peak_mib)" \

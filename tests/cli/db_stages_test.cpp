@@ -74,6 +74,15 @@ TEST_F(DbCli, MissingArgumentsAreSyntaxErrors) {
   r = sh("$SLUICE run 'csv | pg \"dbname=x\" t --batch 0'");
   EXPECT_EQ(r.status, 2);
   EXPECT_NE(r.err.find("--batch takes a number of rows"), std::string::npos) << r.err;
+  for (const char* n : {"0", "17", "two"}) {
+    r = sh(std::string("$SLUICE run 'csv | pg \"dbname=x\" t --connections ") + n + "'");
+    EXPECT_EQ(r.status, 2) << n;
+    EXPECT_NE(r.err.find("pg: --connections takes a number of connections, from 1 to 16"),
+              std::string::npos)
+        << r.err;
+  }
+  r = sh("$SLUICE run 'csv | sqlite data.db t --connections 2'");  // SQLite has one writer
+  EXPECT_EQ(r.status, 2) << r.err;
 }
 
 class PostgresCli : public DbCli {
@@ -113,6 +122,23 @@ TEST_F(PostgresCli, GzippedCsvIntoATableAndBackAsCsv) {
          "--header'");
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_EQ(r.out, "id,name\n13,\"n, 13\"\n14,\n");
+}
+
+TEST_F(PostgresCli, OneConnectionLoadsEveryBatchOnOneBackend) {
+  ASSERT_EQ(psql("drop table if exists cli_one; create table cli_one (id bigint primary key, "
+                 "name text, v double precision, backend int default pg_backend_pid())")
+                .status,
+            0);
+  make_csv("a.csv", 20000);
+  for (const char* n : {"3", "1"}) {
+    ASSERT_EQ(psql("truncate cli_one").status, 0);
+    const auto r = sh("$SLUICE run 'read a.csv | csv --header | pg \"" + conninfo_ +
+                      "\" cli_one --batch 1000 --connections " + n + "'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(psql("select count(*), sum(id) from cli_one").out, "20000|200010000\n") << n;
+  }
+  // With --connections 1, every batch went through one backend.
+  EXPECT_EQ(psql("select count(distinct backend) from cli_one").out, "1\n");
 }
 
 TEST_F(PostgresCli, ABadValueFailsTheRunNamingTheRow) {

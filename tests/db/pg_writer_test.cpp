@@ -279,10 +279,18 @@ TEST(PostgresWriter, AConstraintViolationNamesTheRowAndKeepsEarlierBatches) {
   EXPECT_EQ(psql("SELECT count(*), max(id) FROM dup_events WHERE id < 100000"), "200|199");
 }
 
-TEST(PostgresWriter, RefusedRowsGoToRejectedAndTheRestCommits) {
+// The tests below run on one connection and on two (pg_copy_options::connections). (The
+// prefix starts with Postgres: ctest gives Postgres* tests the server fixture.)
+class PostgresWriterOnConnections : public ::testing::TestWithParam<std::size_t> {};
+INSTANTIATE_TEST_SUITE_P(PostgresConnections, PostgresWriterOnConnections,
+                         ::testing::Values(1u, 2u),
+                         [](const auto& info) { return std::to_string(info.param); });
+
+TEST_P(PostgresWriterOnConnections, RefusedRowsGoToRejectedAndTheRestCommits) {
   SLUICE_NEED_PG();
-  make_table("rej_events", "(id bigint primary key, v bigint)");
-  psql("INSERT INTO rej_events VALUES (1000, 0)");
+  const std::string table = "rej_events_" + std::to_string(GetParam());
+  make_table(table, "(id bigint primary key, v bigint)");
+  psql("INSERT INTO " + table + " VALUES (1000, 0)");
   boost::asio::io_context io;
   asio_loop l(io);
   std::vector<db::record> refused;
@@ -291,8 +299,9 @@ TEST(PostgresWriter, RefusedRowsGoToRejectedAndTheRestCommits) {
                                   refused.push_back(std::move(r));
                                   cb();
                                 }});
-  auto w = db::make_pg_record_writer(l, test::pg_conninfo(), "rej_events",
-                                     {.rejected = rejected, .batch = {.max_items = 50}});
+  auto w = db::make_pg_record_writer(
+      l, test::pg_conninfo(), table,
+      {.rejected = rejected, .connections = GetParam(), .batch = {.max_items = 50}});
   std::vector<int> calls(120, 0);
   int failures = 0;
   for (int i = 0; i < 120; ++i) {
@@ -319,8 +328,8 @@ TEST(PostgresWriter, RefusedRowsGoToRejectedAndTheRestCommits) {
   for (auto& r : refused) ids.push_back(std::get<std::string>(r.values[0]));
   std::sort(ids.begin(), ids.end());
   EXPECT_EQ(ids, (std::vector<std::string>{"1000", "61", "7"}));
-  EXPECT_EQ(psql("SELECT count(*) FROM rej_events WHERE id < 1000"), "117");
-  EXPECT_EQ(psql("SELECT count(*) FROM rej_events WHERE id IN (7, 60, 61)"), "0");
+  EXPECT_EQ(psql("SELECT count(*) FROM " + table + " WHERE id < 1000"), "117");
+  EXPECT_EQ(psql("SELECT count(*) FROM " + table + " WHERE id IN (7, 60, 61)"), "0");
 }
 
 // A deferred constraint is checked when the COPY commits: the server names no line, so the
@@ -369,13 +378,14 @@ TEST(PostgresWriter, ARefusalWithoutALineIsBisectedDownToTheBadRows) {
             "v10\nv20\nbefore");
 }
 
-TEST(PostgresWriter, AServerCrashMidLoadNamesTheServerAndLosesNoAcknowledgedRow) {
+TEST_P(PostgresWriterOnConnections, AServerCrashMidLoadNamesTheServerAndLosesNoAcknowledgedRow) {
   SLUICE_NEED_PG();
-  make_table("crash_events", "(id bigint primary key, pad text)");
+  const std::string table = "crash_events_" + std::to_string(GetParam());
+  make_table(table, "(id bigint primary key, pad text)");
   boost::asio::io_context io;
   asio_loop l(io);
   auto w = db::make_pg_copy_writer<std::tuple<std::int64_t, std::string>>(
-      l, test::pg_conninfo(), "crash_events", {.batch = {.max_items = 200}});
+      l, test::pg_conninfo(), table, {.connections = GetParam(), .batch = {.max_items = 200}});
   std::vector<std::int64_t> acked;
   int failed = 0;
   std::int64_t i = 0;
@@ -409,13 +419,60 @@ TEST(PostgresWriter, AServerCrashMidLoadNamesTheServerAndLosesNoAcknowledgedRow)
   EXPECT_EQ(err, db::pg_errc::connection_lost);
   const std::string m = w->error_message();
   EXPECT_NE(m.find(test::pg_socket_dir() + ":5432 dbname postgres"), std::string::npos) << m;
-  EXPECT_NE(m.find("postgres COPY crash_events: batch "), std::string::npos) << m;
+  EXPECT_NE(m.find("postgres COPY " + table + ": batch "), std::string::npos) << m;
   test::run_for(io, 50ms);
   EXPECT_EQ(static_cast<std::int64_t>(acked.size()) + failed, i);
   // Every acknowledged row survived the crash.
+  // Every acknowledged row survived the crash (acknowledged in order: ids 0..acked.back()).
+  ASSERT_EQ(acked.back() + 1, static_cast<std::int64_t>(acked.size()));
   const std::string count =
-      psql("SELECT count(*) FROM crash_events WHERE id <= " + std::to_string(acked.back()));
+      psql("SELECT count(*) FROM " + table + " WHERE id <= " + std::to_string(acked.back()));
   EXPECT_EQ(count, std::to_string(acked.size()));
+}
+
+// Two connections: batches load side by side, one COPY on each, and are acknowledged in the
+// order of the writes all the same.
+TEST(PostgresWriter, TwoConnectionsLoadBatchesSideBySideAndAcknowledgeInOrder) {
+  SLUICE_NEED_PG();
+  // Each row records the backend (connection) that inserted it.
+  make_table("two_events", "(id bigint primary key, v text, backend int DEFAULT pg_backend_pid())");
+  boost::asio::io_context io;
+  asio_loop l(io);
+  auto w = db::make_pg_copy_writer<std::tuple<std::int64_t, std::string>>(
+      l, test::pg_conninfo(), "two_events",
+      {.columns = {"id", "v"}, .connections = 2, .batch = {.max_items = 100}});
+  constexpr std::int64_t n = 3000;
+  std::vector<std::int64_t> order;
+  std::size_t most_in_flight = 0;
+  std::int64_t i = 0;
+  std::function<void()> pump = [&] {
+    while (i < n) {
+      const std::int64_t id = i++;
+      const bool more = w->write({id, "v" + std::to_string(id)}, [&, id](std::error_code ec) {
+        EXPECT_FALSE(ec) << id << ": " << w->error_message();
+        order.push_back(id);
+        most_in_flight = std::max(most_in_flight, w->batches_in_flight());
+      });
+      most_in_flight = std::max(most_in_flight, w->batches_in_flight());
+      if (!more) return;
+    }
+    w->end();
+  };
+  w->on_drain(pump);
+  pump();
+  ASSERT_TRUE(test::run_until(io, [&] { return w->destroyed(); }));
+  EXPECT_FALSE(w->errored()) << w->error_message();
+  ASSERT_EQ(order.size(), static_cast<std::size_t>(n));
+  EXPECT_TRUE(std::is_sorted(order.begin(), order.end()));
+  EXPECT_EQ(most_in_flight, 2u);
+  EXPECT_EQ(w->stats().batches, 30u);
+  EXPECT_EQ(psql("SELECT count(*), count(DISTINCT id), min(id), max(id) FROM two_events"),
+            "3000|3000|0|2999");
+  // Two backends did the work: each batch's COPY ran on one of the two connections.
+  EXPECT_EQ(psql("SELECT count(DISTINCT backend) FROM two_events"), "2");
+  EXPECT_EQ(psql("SELECT count(*) FROM (SELECT id / 100 AS b FROM two_events GROUP BY 1 "
+                 "HAVING count(DISTINCT backend) > 1) AS split"),
+            "0");
 }
 
 }  // namespace

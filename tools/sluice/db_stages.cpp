@@ -30,6 +30,7 @@ std::shared_ptr<writable<db::record>> pg_stage::make(build_context& ctx) const {
   o.batch.max_items = batch;
   o.batch.name = "pg";
   if (binary) o.format = db::pg_copy_format::binary;
+  o.connections = connections;
   return db::make_pg_record_writer(ctx.loop, conninfo, table, std::move(o));
 }
 
@@ -49,21 +50,23 @@ std::variant<std::string, syntax_error> word(stage_args& a, const std::string& w
   return t.text;
 }
 
-// --batch N: rows per transaction (at least 1).
-std::optional<syntax_error> parse_batch(stage_args& a, const token& t, std::size_t& out) {
+// --batch N (rows per transaction), --connections N: a count, at least 1 and at most `max`.
+std::optional<syntax_error> parse_count(stage_args& a, const token& t, const std::string& what,
+                                        std::size_t max, std::size_t& out) {
   auto v = a.value_of(t);
   if (auto* e = std::get_if<syntax_error>(&v)) return *e;
   const token& n = *std::get<const token*>(v);
   std::size_t value = 0;
   const auto [end, ec] = std::from_chars(n.text.data(), n.text.data() + n.text.size(), value);
-  if (ec != std::errc() || end != n.text.data() + n.text.size() || value == 0)
-    return error_at(n, a.name() + ": --batch takes a number of rows, at least 1");
+  if (ec != std::errc() || end != n.text.data() + n.text.size() || value == 0 || value > max)
+    return error_at(n, a.name() + ": " + option_name(t) + " takes a number of " + what +
+                           ", from 1 to " + std::to_string(max));
   out = value;
   return std::nullopt;
 }
 
-// TARGET NAME [options]: two words, then --batch (and --create, --binary for a stage that has
-// it).
+// TARGET NAME [options]: two words, then --batch (and --create, --binary, --connections for a
+// stage that has it).
 template <class Stage>
 parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::string& first_what) {
   auto s = std::make_shared<Stage>();
@@ -77,8 +80,14 @@ parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::str
     const token& t = a.next();
     const std::string name = is_option(t) ? option_name(t) : "";
     if (name == "--batch") {
-      if (auto e = parse_batch(a, t, s->batch)) return *e;
+      if (auto e = parse_count(a, t, "rows", 100'000'000, s->batch)) return *e;
       continue;
+    }
+    if constexpr (requires { s->connections; }) {
+      if (name == "--connections") {
+        if (auto e = parse_count(a, t, "connections", 16, s->connections)) return *e;
+        continue;
+      }
     }
     if (t.text != name) return a.unexpected(t);  // a flag takes no value
     if constexpr (requires { s->create; }) {

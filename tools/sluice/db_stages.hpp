@@ -35,7 +35,8 @@ struct pg_stage final : record_sink_config {
   std::string conninfo;
   std::string table;
   std::size_t batch = 10000;
-  bool binary = false;  // --binary: binary COPY (type-exact, by the table's column types)
+  bool binary = false;          // --binary: binary COPY (type-exact, by the table's column types)
+  std::size_t connections = 2;  // --connections N: batches in flight, each on a connection
   [[nodiscard]] std::shared_ptr<writable<db::record>> make(build_context& ctx) const override;
 };
 /// pg-query CONNINFO SQL

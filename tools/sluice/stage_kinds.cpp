@@ -298,8 +298,9 @@ constexpr std::array kinds{
                stage_role::record_sink, parse_sqlite_stage},
     stage_kind{"sqlite-query", "FILE SQL", "the rows of a SQLite query as records (source)",
                stage_role::record_source, parse_sqlite_query_stage},
-    stage_kind{"pg", "CONNINFO TABLE [--batch N]",
-               "records into a PostgreSQL table by COPY, a COPY per batch (sink)",
+    stage_kind{"pg", "CONNINFO TABLE [--batch N] [--binary] [--connections N]",
+               "records into a PostgreSQL table by COPY, a COPY per batch, batches on 2 "
+               "connections unless --connections says otherwise (sink)",
                stage_role::record_sink, parse_pg_stage},
     stage_kind{"pg-query", "CONNINFO SQL", "the rows of a PostgreSQL query as records (source)",
                stage_role::record_source, parse_pg_query_stage},

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -70,8 +71,16 @@ struct pg_copy_options {
   /// success. Rows reach `rejected` in the order they are refused (the server checks keys after
   /// parsing some later rows). Null: a refused row fails its batch and the stream.
   std::shared_ptr<writable<Row>> rejected{};
-  /// Batching, retries and dead letter (batch_writer). One connection runs one COPY at a time:
-  /// max_in_flight is always 1. The default name is "pg_copy_writer".
+  /// Connections to the server, each running one batch's COPY at a time: batch.max_in_flight
+  /// is set to this. With 2, the next batch streams on one connection while the server commits
+  /// the previous one on the other (a commit waits for the WAL to reach the disk), so the
+  /// server is never idle between COPYs. Callbacks still run in the order of the writes; but
+  /// batches on different connections commit independently, so another session can see a
+  /// later batch's rows before an earlier one's, and rows refused by different batches reach
+  /// `rejected` interleaved. 1: batches commit strictly in order.
+  std::size_t connections = 1;
+  /// Batching, retries and dead letter (batch_writer). max_in_flight is `connections`. The
+  /// default name is "pg_copy_writer".
   batch_writer_options<Row> batch{};
 };
 
@@ -96,11 +105,19 @@ struct pg_copy_state {
   std::vector<std::uint32_t> types;
   std::vector<std::string> type_names;  // the server's names of those columns
   std::uint64_t batches = 0;            // batches started (first attempts), for "line N of batch K"
-  // What became of the current batch's rows so far: handed to `rejected`, or committed by the
-  // COPY of a part of the batch (bisection). A retry of the batch (a lost connection) sends
-  // neither again, nor a row to `rejected` twice. Empty: every row is pending.
+  // What became of a batch's rows so far: handed to `rejected`, or committed by the COPY of a
+  // part of the batch (bisection). A retry of the batch (a lost connection) sends neither
+  // again, nor a row to `rejected` twice. Empty: every row is pending.
   enum row_state : std::uint8_t { pending, refused, committed };
-  std::vector<row_state> settled;
+  struct batch_state {
+    std::uint64_t number = 0;
+    std::vector<row_state> settled;
+  };
+  // The batches in flight, by the stream index of their first row.
+  std::map<std::uint64_t, batch_state> in_flight;
+  // The connections, and those no COPY is using.
+  std::vector<std::shared_ptr<pg_session>> sessions;
+  std::vector<std::shared_ptr<pg_session>> idle;
   batch_writer<Row>* writer = nullptr;
   std::weak_ptr<stream> weak_writer;
   // Whether a failed batch fails the stream (no retry, no dead letter): the flush then fails it
@@ -121,7 +138,8 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
   using state = pg_copy_state<Row>;
   std::shared_ptr<pg_session> session;
   std::shared_ptr<state> st;
-  const write_batch<Row>* b = nullptr;  // alive until `done` (batch_flush's contract)
+  const write_batch<Row>* b = nullptr;        // alive until `done` (batch_flush's contract)
+  typename state::batch_state* bs = nullptr;  // st->in_flight's entry for b, until `done`
   std::uint64_t number = 0;
   std::vector<std::size_t> lines;  // line (from 0) of the COPY → index in the batch
   // The part of the batch the COPY under way sends, [lo, hi), and the parts still to send
@@ -136,11 +154,11 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
   callback done;
 
   bool pending(std::size_t i) const {
-    return st->settled.empty() || st->settled[i] == state::pending;
+    return bs->settled.empty() || bs->settled[i] == state::pending;
   }
   void settle(std::size_t i, typename state::row_state how) {
-    if (st->settled.empty()) st->settled.assign(b->items.size(), state::pending);
-    st->settled[i] = how;
+    if (bs->settled.empty()) bs->settled.assign(b->items.size(), state::pending);
+    bs->settled[i] = how;
   }
 
   // The columns the batch fills: the options', or a record's own names.
@@ -320,7 +338,13 @@ struct pg_copy_flush : std::enable_shared_from_this<pg_copy_flush<Row>> {
   void finish(std::error_code ec) {
     auto d = std::move(done);
     done = nullptr;
-    if (d) d(ec);
+    if (!d) return;
+    // The batch's record goes unless it is flushed again (a retry keeps what is settled).
+    const bool retry = ec && b->attempt < st->max_attempts && st->retryable && st->retryable(ec);
+    if (!retry) st->in_flight.erase(b->first_index);
+    bs = nullptr;
+    st->idle.push_back(std::move(session));
+    d(ec);
   }
 };
 
@@ -337,8 +361,11 @@ template <pg_row Row>
                                                                      std::string conninfo,
                                                                      std::string table,
                                                                      pg_copy_options<Row> o = {}) {
-  auto session = std::make_shared<detail::pg_session>(l, std::move(conninfo));
   auto st = std::make_shared<detail::pg_copy_state<Row>>();
+  const std::size_t connections = o.connections == 0 ? 1 : o.connections;
+  for (std::size_t i = 0; i < connections; ++i)
+    st->sessions.push_back(std::make_shared<detail::pg_session>(l, conninfo));
+  st->idle = st->sessions;
   st->table = std::move(table);
   st->columns = std::move(o.columns);
   st->chunk_bytes = o.chunk_bytes;
@@ -346,24 +373,30 @@ template <pg_row Row>
   st->max_attempts = o.batch.max_attempts;
   st->retryable = o.batch.retryable;
   st->has_dead_letter = o.batch.dead_letter != nullptr;
-  o.batch.max_in_flight = 1;
+  o.batch.max_in_flight = connections;
   if (o.batch.name == "batch_writer") o.batch.name = "pg_copy_writer";
   st->rejected = std::move(o.rejected);
-  batch_flush<Row> flush = [session, st](const write_batch<Row>& b, callback done) {
-    if (b.attempt == 1) ++st->batches;
+  batch_flush<Row> flush = [st](const write_batch<Row>& b, callback done) {
+    auto& bs = st->in_flight[b.first_index];
+    if (b.attempt == 1) bs = {++st->batches, {}};
+    // batch_writer runs at most max_in_flight (= connections) flushes at once.
     auto f = std::make_shared<detail::pg_copy_flush<Row>>();
-    f->session = session;
+    f->session = std::move(st->idle.back());
+    st->idle.pop_back();
     f->st = st;
     f->b = &b;
-    f->number = st->batches;
-    if (b.attempt == 1) st->settled.clear();
+    f->bs = &bs;
+    f->number = bs.number;
     f->done = std::move(done);
     f->start();
   };
   auto w = make_batch_writer<Row>(l, std::move(flush), std::move(o.batch));
   st->writer = w.get();
   st->weak_writer = w;
-  w->on_close([session] { session->close(); });
+  w->on_close([weak = std::weak_ptr(st)] {
+    if (auto s = weak.lock())
+      for (auto& session : s->sessions) session->close();
+  });
   return w;
 }
 
