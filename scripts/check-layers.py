@@ -33,6 +33,9 @@ ALLOWED = {
     # Rows, the formats that carry them (CSV, JSON lines) and the databases (SQLite, PostgreSQL
     # COPY): the database sinks are batch writers underneath.
     "db": ["core", "compose", "io", "codec", "sinks"],
+    # Figures of running pipelines for a monitoring system: the monitors' snapshots (core) in the
+    # Prometheus text format and JSON, served at /metrics by the HTTP server.
+    "metrics": ["core", "compose", "io", "codec", "net", "http"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](sluice/[^>"]+)[>"]')

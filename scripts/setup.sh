@@ -17,6 +17,9 @@ packages=(
   # Databases: SQLite embedded (and its CLI as a baseline); PostgreSQL 15, whose server the tests
   # start themselves in a temporary directory (initdb, pg_ctl), and its client library.
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
+  # Metrics: promtool checks the /metrics text; a Prometheus server started by a test scrapes a
+  # running pipeline (the package's service is not started: the test runs its own server).
+  prometheus
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then

@@ -2,7 +2,7 @@
 //
 // For faster builds include a layer (<sluice/core.hpp>, <sluice/compose.hpp>, <sluice/io.hpp>,
 // <sluice/codec.hpp>, <sluice/net.hpp>, <sluice/http.hpp>,
-// <sluice/sinks.hpp>, <sluice/db.hpp>) or a single header
+// <sluice/sinks.hpp>, <sluice/db.hpp>, <sluice/metrics.hpp>) or a single header
 // (<sluice/codec/gzip.hpp>) instead.
 #pragma once
 
@@ -12,5 +12,6 @@
 #include "sluice/db.hpp"
 #include "sluice/http.hpp"
 #include "sluice/io.hpp"
+#include "sluice/metrics.hpp"
 #include "sluice/net.hpp"
 #include "sluice/sinks.hpp"

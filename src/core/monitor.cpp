@@ -41,6 +41,10 @@ struct monitor::watched final : stream_observer {
   loop::time_point progress_at{};
   bool stalled = false;
   std::uint64_t stalls = 0;
+  // The stream's counters and shape when last seen (at a tick or its close), for once it is
+  // gone.
+  stream_counters last_counters{};
+  monitor::probe last_probe{};
   // The last samples, oldest first from `head` (a ring of owner->ring_size_ slots).
   std::vector<sample> ring;
   std::size_t head = 0;
@@ -107,6 +111,8 @@ void monitor::add(const std::shared_ptr<stream>& s, std::string name, probe_fn p
   w->name = std::move(name);
   w->probe = p;
   w->closed = s->closed();
+  w->last_counters = s->counters();
+  w->last_probe = p(*s);
   w->ring.resize(ring_size_);
   const loop::time_point now = loop_->event_time();
   const sample first = measure(*s, p(*s), now);
@@ -167,6 +173,11 @@ void monitor::end_episode(watched& w, stream_side side, loop::duration lasted) {
   bp.active = false;
   bp.total += lasted;
   bp.longest = std::max(bp.longest, lasted);
+  const double seconds = std::chrono::duration<double>(lasted).count();
+  const auto bucket =
+      std::lower_bound(episode_bucket_bounds.begin(), episode_bucket_bounds.end(), seconds) -
+      episode_bucket_bounds.begin();
+  ++bp.histogram[static_cast<std::size_t>(bucket)];
   if (end_signal_.empty()) return;
   if (auto s = w.ref.lock()) end_signal_.for_each([&](auto& h, bool) { h(*s, side, lasted); });
 }
@@ -174,6 +185,10 @@ void monitor::end_episode(watched& w, stream_side side, loop::duration lasted) {
 void monitor::closed(watched& w) {
   if (w.closed) return;
   w.closed = true;
+  if (auto s = w.ref.lock()) {
+    w.last_counters = s->counters();
+    w.last_probe = w.probe(*s);
+  }
   const loop::time_point now = loop_->event_time();
   for (std::size_t i = 0; i < 2; ++i)
     if (w.sides[i].bp.active) end_episode(w, side_at(i), now - w.sides[i].bp.since);
@@ -229,6 +244,8 @@ void monitor::check(watched& w, loop::time_point now) {
   }
   const sample now_sample = measure(*s, p, now);
   w.push_sample(now_sample);
+  w.last_counters = s->counters();
+  w.last_probe = p;
   const bool waiting = p.writable_length > 0 || p.readable_length > 0;
   if (!waiting || now_sample.out != w.progress_mark) {
     w.progress_mark = now_sample.out;
@@ -267,15 +284,17 @@ stream_stats monitor::stats_of(const watched& w, loop::time_point now) const {
   st.stalls = w.stalls;
   const std::shared_ptr<stream> s = w.ref.lock();
   st.alive = s && !w.closed && !s->closed();
-  if (!s) return st;
-  const probe p = w.probe(*s);
+  st.counters = s ? s->counters() : w.last_counters;
+  // A stream that is gone: its shape as last seen, nothing buffered.
+  const probe p = s ? w.probe(*s) : w.last_probe;
   st.has_writable = p.has_writable;
   st.has_readable = p.has_readable;
   st.object_mode = p.object_mode;
-  st.writable_length = p.writable_length;
   st.writable_high_water_mark = p.writable_high_water_mark;
-  st.readable_length = p.readable_length;
   st.readable_high_water_mark = p.readable_high_water_mark;
+  if (!s) return st;
+  st.writable_length = p.writable_length;
+  st.readable_length = p.readable_length;
   const sample cur = measure(*s, p, now);
   const sample& old = w.oldest();
   st.in_per_second = per_second(old.in, cur.in, cur.at - old.at);

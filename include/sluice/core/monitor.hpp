@@ -15,6 +15,7 @@
 //   mon->on_backpressure_timeout([](sluice::stream& s, sluice::stream_side, auto lasted) {...});
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -47,6 +48,11 @@ struct monitor_options {
   loop::duration window = std::chrono::seconds(5);
 };
 
+/// The upper bounds of the buckets of side_backpressure::histogram, in seconds (a last bucket,
+/// without bound, takes longer episodes).
+inline constexpr std::array<double, 10> episode_bucket_bounds{0.001, 0.005, 0.01, 0.05, 0.1,
+                                                              0.5,   1.0,   5.0,  10.0, 60.0};
+
 /// One side's backpressure history, as the monitor saw it since watch().
 struct side_backpressure {
   std::uint64_t episodes = 0;  ///< episodes started
@@ -55,6 +61,10 @@ struct side_backpressure {
   bool active = false;         ///< in an episode now
   loop::time_point since{};    ///< when the current episode started (if active)
   std::uint64_t timeouts = 0;  ///< episodes that outlasted backpressure_timeout
+  /// Finished episodes by length: histogram[i] counts those longer than
+  /// episode_bucket_bounds[i - 1] and no longer than episode_bucket_bounds[i]; the last slot,
+  /// those longer than every bound.
+  std::array<std::uint64_t, episode_bucket_bounds.size() + 1> histogram{};
 };
 
 /// One watched stream, at snapshot() time.
@@ -79,6 +89,9 @@ struct stream_stats {
   double out_per_second = 0;
   bool stalled = false;  ///< stalled now (reported, no progress since)
   std::uint64_t stalls = 0;
+  /// The stream's own counters (stream::counters()): now, or for a stream that closed or is
+  /// gone, as they were when the monitor last saw it.
+  stream_counters counters{};
 };
 
 /// Everything a monitor knows, at one instant.
