@@ -14,6 +14,7 @@ packages=(
   libssl-dev openssl  # TLS sockets and HTTPS; the tests make their own certificates
   # Real peers and baselines for sockets and HTTP: clients, servers, attack tools.
   curl wrk netcat-openbsd slowhttptest nginx-light iproute2
+  tmux  # the live view (run --monitor) is tested on a real terminal: a tmux pane
   # Databases: SQLite embedded (and its CLI as a baseline); PostgreSQL 15, whose server the tests
   # start themselves in a temporary directory (initdb, pg_ctl), and its client library.
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client

@@ -44,6 +44,7 @@ const std::map<std::string, std::string>& samples() {
       {"grep", "grep -v -i DEBUG"},
       {"head", "head -n 5"},
       {"count", "count -c"},
+      {"throttle", "throttle 10M"},
       {"tcp-listen", "tcp-listen 127.0.0.1:0"},
       {"tcp-connect", "tcp-connect 127.0.0.1:9"},
       {"unix-connect", "unix-connect no-such.sock"},

@@ -67,6 +67,8 @@ run_options options_for(std::string_view command, const common_flags& f) {
   o.command = std::string(command);
   o.quiet = f.quiet;
   o.stats = f.stats;
+  o.monitor = f.monitor;
+  o.metrics = f.metrics;
   return o;
 }
 

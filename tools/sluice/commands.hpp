@@ -15,8 +15,10 @@ namespace sluice::cli {
 
 /// Options every data-moving subcommand has.
 struct common_flags {
-  bool quiet = false;  ///< --quiet: no progress bar
-  bool stats = false;  ///< --stats: per-stage counters on stderr at the end
+  bool quiet = false;    ///< --quiet: no progress bar
+  bool stats = false;    ///< --stats: per-stage counters on stderr at the end
+  bool monitor = false;  ///< --monitor (run only): the live per-stage view
+  std::string metrics;   ///< --metrics HOST:PORT (run only): serve /metrics while running
 };
 
 /// sluice gzip|gunzip|zstd|unzstd|brotli|unbrotli [FILE] [-o OUT] [-c] [-f] [--level N]

@@ -142,6 +142,27 @@ void grep_filter::do_flush(callback cb) {
 
 // ---- head_filter -------------------------------------------------------------------------------
 
+rate_limiter::rate_limiter(sluice::loop& l, std::uint64_t bytes_per_second,
+                           const transform_options& o)
+    : transform(l, o), rate_(bytes_per_second == 0 ? 1 : bytes_per_second) {}
+
+void rate_limiter::do_transform(buffer&& chunk, transform_callback cb) {
+  const loop::time_point now = get_loop().now();
+  next_ = std::max(next_, now) +
+          std::chrono::duration_cast<loop::duration>(std::chrono::duration<double>(
+              static_cast<double>(chunk.size()) / static_cast<double>(rate_)));
+  timer_ = get_loop().start_timer(next_ - now,
+                                  [weak = weak_from_this(), c = std::move(chunk), cb]() mutable {
+                                    if (auto self = weak.lock(); self && !self->destroyed())
+                                      cb(std::move(c));
+                                  });
+}
+
+void rate_limiter::do_destroy(std::error_code ec, callback cb) {
+  timer_.cancel();
+  cb(ec);
+}
+
 head_filter::head_filter(sluice::loop& l, options h, const transform_options& o)
     : transform(l, o), left_(h.count), bytes_(h.bytes), on_limit_(std::move(h.on_limit)) {}
 

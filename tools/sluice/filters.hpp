@@ -5,6 +5,7 @@
 //                ("grep [-v] [-F] [-i] P")
 // head_filter    passes the first N lines or bytes, then asks for its input to stop ("head")
 // line_counter   replaces its input with one line: the number of lines or bytes ("count")
+// rate_limiter   passes bytes at a given rate at most ("throttle RATE")
 //
 // All are transform<buffer, buffer> in byte mode, so they take part in backpressure like any
 // other stage. A line is the bytes up to and including '\n'; the bytes after the last newline
@@ -100,6 +101,24 @@ class head_filter final : public transform<buffer, buffer> {
   bool bytes_;
   bool limit_reported_ = false;
   std::function<void()> on_limit_;
+};
+
+/// Passes bytes at `bytes_per_second` at most, as `pv -L` does: each chunk is handed on once the
+/// time its bytes take at that rate has passed since the previous one went (a chunk after a
+/// pause waits only for its own bytes). Until then it holds the chunk, so the stages before it
+/// slow down to the rate: a deliberately slow stage, for trying backpressure out.
+class rate_limiter final : public transform<buffer, buffer> {
+ public:
+  rate_limiter(sluice::loop& l, std::uint64_t bytes_per_second, const transform_options& o = {});
+
+ protected:
+  void do_transform(buffer&& chunk, transform_callback cb) override;
+  void do_destroy(std::error_code ec, callback cb) override;
+
+ private:
+  std::uint64_t rate_;
+  loop::time_point next_{};  // when the chunk being held may go
+  timer timer_;
 };
 
 /// Consumes everything and emits one line at end(): the number of lines (newlines, plus one for

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "commands.hpp"
+#include "net_stages.hpp"
 #include "run_syntax.hpp"
 #include "sluice/codec/gzip.hpp"
 #include "sluice/io/temporary_files.hpp"
@@ -31,6 +32,14 @@ const CLI::Validator size_validator(
       return parse_size(s) ? std::string() : "not a size (examples: 1048576, 64K, 256M, 1G)";
     },
     "SIZE");
+
+// CLI11 validator for --metrics: HOST:PORT or [V6]:PORT.
+const CLI::Validator host_port_validator(
+    [](std::string& s) -> std::string {
+      return parse_host_port(s, false) ? std::string()
+                                       : "not HOST:PORT (examples: 127.0.0.1:9464, [::1]:0)";
+    },
+    "HOST:PORT");
 
 // CLI11 validator for --memory: a size of at least 1K.
 const CLI::Validator memory_validator(
@@ -216,6 +225,16 @@ int main(int argc, char** argv) {
   run_cmd->footer("Stages (docs/cli.md has the details):\n" + stage_help() +
                   "Words may be quoted with '...' or \"...\"; a quoted | is not a separator.");
   add_common_flags(*run_cmd, run_flags);
+  run_cmd->add_flag("--monitor", run_flags.monitor,
+                    "Instead of the progress bar, show each stage every second: rates in and out, "
+                    "buffered against its highWaterMark, time backpressured, and the bottleneck "
+                    "(a table on a terminal, else one JSON line per second on stderr)");
+  run_cmd
+      ->add_option("--metrics", run_flags.metrics,
+                   "Serve the stages' figures at http://HOST:PORT/metrics (Prometheus text "
+                   "format) and /metrics.json while the pipeline runs; port 0 picks one")
+      ->type_name("HOST:PORT")
+      ->check(host_port_validator);
   run_cmd->callback([&] { status = run_run_command(expression, run_flags); });
 
   fetch_command fetch;

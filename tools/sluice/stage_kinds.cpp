@@ -233,6 +233,21 @@ parse_result parse_count(stage_args& args) {
   return c;
 }
 
+// ---- throttle RATE   (bytes per second; K/M/G suffixes) --------------------------------------
+
+parse_result parse_throttle(stage_args& args) {
+  auto t = std::make_shared<throttle_stage>();
+  if (args.done()) return args.missing("RATE");
+  const token& rate = args.next();
+  const auto n = is_option(rate) ? std::nullopt : parse_size(rate.text);
+  if (!n || *n == 0)
+    return error_at(rate, "throttle: not a rate in bytes per second: " + quote(rate.text) +
+                              " (examples: 500K, 10M)");
+  t->bytes_per_second = *n;
+  if (!args.done()) return args.unexpected(args.next());
+  return t;
+}
+
 // ---- The table --------------------------------------------------------------------------------
 
 constexpr std::array kinds{
@@ -268,6 +283,10 @@ constexpr std::array kinds{
     stage_kind{"head", "[N] | -N | -n N | -c N",
                "the first N lines (default 10) or bytes, then stop reading", stage_role::filter,
                parse_head},
+    stage_kind{"throttle", "RATE",
+               "pass at most RATE bytes a second (500K, 10M), as pv -L: the stages before slow "
+               "down to it",
+               stage_role::filter, parse_throttle},
     stage_kind{"count", "[-l] [-c]", "one line: the number of lines (or of bytes, -c)",
                stage_role::filter, parse_count},
     stage_kind{"tcp-listen", "[HOST:]PORT",
@@ -383,6 +402,10 @@ byte_stage codec_stage::build(build_context& ctx) const {
 
 byte_stage lines_stage::build(build_context& ctx) const {
   return {std::make_shared<line_splitter>(ctx.loop), ctx.name};
+}
+
+byte_stage throttle_stage::build(build_context& ctx) const {
+  return {std::make_shared<rate_limiter>(ctx.loop, bytes_per_second), ctx.name};
 }
 
 byte_stage grep_stage::build(build_context& ctx) const {

@@ -142,6 +142,12 @@ struct count_stage final : stage_config {
   [[nodiscard]] byte_stage build(build_context& ctx) const override;
 };
 
+/// Passes bytes at a rate at most (bytes per second).
+struct throttle_stage final : stage_config {
+  std::uint64_t bytes_per_second = 0;
+  [[nodiscard]] byte_stage build(build_context& ctx) const override;
+};
+
 // ---- zstd windows (--long, --memory) ----------------------------------------------------------
 
 /// zstd's window sizes, as log2: what --long and --memory may ask for (64-bit builds).

@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "codec_messages.hpp"
+#include "live_view.hpp"
 #include "net_stages.hpp"
 #include "record_stages.hpp"
 #include "report.hpp"
@@ -17,6 +18,7 @@
 #include "sluice/io/copy_file.hpp"
 #include "sluice/io/file.hpp"
 #include "sluice/io/stdio.hpp"
+#include "sluice/metrics/endpoint.hpp"
 #include "stage_kinds.hpp"
 
 namespace sluice::cli {
@@ -64,7 +66,42 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
     std::fprintf(opts.err, "sluice: %s: %s\n", opts.command.c_str(), e.what());
     return 1;
   }
-  if (opts.progress && !opts.quiet && ::isatty(STDERR_FILENO) == 1) {
+  // --monitor and --metrics: a monitor of every stage, in the expression's order.
+  std::shared_ptr<monitor> mon;
+  std::unique_ptr<live_view> live;
+  std::unique_ptr<http_server> metrics_server;
+  if (opts.monitor || !opts.metrics.empty()) {
+    using namespace std::chrono_literals;
+    mon = monitor::create(loop, {.tick = 100ms, .window = 1s});
+    for (std::size_t i = 0; i < stages.size(); ++i) {
+      if (segments[i].empty()) {
+        (void)watch_stage(*mon, stages[i].get(), stages[i].name());
+        continue;
+      }
+      for (std::size_t k = 0; k < segments[i].size(); ++k)
+        (void)watch_stage(*mon, segments[i][k], specs[first_spec[i] + k].name);
+    }
+  }
+  if (!opts.metrics.empty()) {
+    const auto where = parse_host_port(opts.metrics, false);  // (main.cpp checked it)
+    auto reg = std::make_shared<metrics::registry>();
+    reg->add(opts.command, mon);
+    metrics_server = make_http_server(loop, {}, metrics::metrics_handler(reg));
+    if (!where || metrics_server->listen(where->host, where->port)) {
+      std::fprintf(opts.err, "sluice: %s: --metrics: %s\n", opts.command.c_str(),
+                   where ? metrics_server->error_message().c_str() : "not HOST:PORT");
+      return 1;
+    }
+    const bool v6 = where->host.find(':') != std::string::npos;
+    std::fprintf(opts.err, "sluice: %s: metrics at http://%s%s%s:%u/metrics\n",
+                 opts.command.c_str(), v6 ? "[" : "", where->host.c_str(), v6 ? "]" : "",
+                 static_cast<unsigned>(metrics_server->port()));
+    std::fflush(opts.err);
+  }
+  if (opts.monitor && !opts.quiet) {
+    live = std::make_unique<live_view>(loop, mon, opts.err, ::isatty(::fileno(opts.err)) == 1);
+    live->start();
+  } else if (opts.progress && !opts.quiet && ::isatty(STDERR_FILENO) == 1) {
     progress = std::make_unique<progress_meter>(
         loop,
         [source = stages.front().get(), src = source_file, t0] {
@@ -83,9 +120,12 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   *handle = pipeline(stages, [&](const pipeline_error& e) {
     result = e;
     if (progress) progress->stop();
+    if (live) live->stop();
+    if (metrics_server) metrics_server->close();
   });
   io.run();
   if (progress) progress->stop();
+  if (live) live->stop();
 
   const double seconds = seconds_since(t0);
   if (opts.stats) {

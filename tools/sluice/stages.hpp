@@ -26,6 +26,12 @@ struct run_options {
   bool stats = false;
   /// Show a progress bar if stderr is a terminal (and not quiet).
   bool progress = true;
+  /// --monitor: instead of the progress bar, a per-stage view every second (live_view.hpp): a
+  /// table redrawn in place when stderr is a terminal, else one JSON line per second.
+  bool monitor = false;
+  /// --metrics HOST:PORT: serve the stages' figures at http://HOST:PORT/metrics (Prometheus)
+  /// and /metrics.json while the pipeline runs. Empty: not served.
+  std::string metrics{};
   /// Where the messages go (tests use a file; the CLI stderr).
   std::FILE* err = stderr;
 };
