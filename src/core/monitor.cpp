@@ -263,8 +263,9 @@ monitor::sample monitor::measure(const stream& s, const probe& p, loop::time_poi
   const stream_counters& c = s.counters();
   sample r;
   r.at = now;
-  const std::uint64_t in = p.object_mode ? c.chunks_in : c.bytes_in;
-  const std::uint64_t out = p.object_mode ? c.chunks_out : c.bytes_out;
+  // Each side in its own unit (a transform of records into bytes counts records in, bytes out).
+  const std::uint64_t in = p.writable_object_mode ? c.chunks_in : c.bytes_in;
+  const std::uint64_t out = p.readable_object_mode ? c.chunks_out : c.bytes_out;
   if (p.has_writable) {
     r.in = in;
     r.out = p.has_readable ? out : in - std::min<std::uint64_t>(in, p.writable_length);
@@ -290,6 +291,8 @@ stream_stats monitor::stats_of(const watched& w, loop::time_point now) const {
   st.has_writable = p.has_writable;
   st.has_readable = p.has_readable;
   st.object_mode = p.object_mode;
+  st.writable_object_mode = p.writable_object_mode;
+  st.readable_object_mode = p.readable_object_mode;
   st.writable_high_water_mark = p.writable_high_water_mark;
   st.readable_high_water_mark = p.readable_high_water_mark;
   if (!s) return st;

@@ -182,12 +182,12 @@ std::string registry::prometheus_text() const {
        });
   each("sluice_stage_bytes_in_total", "counter",
        "Bytes accepted by the stage's writable side (byte streams only).", [&](const stage& s) {
-         if (s.st->has_writable && !s.st->object_mode)
+         if (s.st->has_writable && !s.st->writable_object_mode)
            x.sample("sluice_stage_bytes_in_total", "", s.labels, "", s.st->counters.bytes_in);
        });
   each("sluice_stage_bytes_out_total", "counter",
        "Bytes delivered by the stage's readable side (byte streams only).", [&](const stage& s) {
-         if (s.st->has_readable && !s.st->object_mode)
+         if (s.st->has_readable && !s.st->readable_object_mode)
            x.sample("sluice_stage_bytes_out_total", "", s.labels, "", s.st->counters.bytes_out);
        });
   each("sluice_stage_drains_total", "counter", "'drain' events emitted by the stage.",

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <sstream>
 #include <string>
 
 #include "cli/cli_fixture.hpp"
@@ -62,6 +63,46 @@ TEST_F(DbCli, AConstraintViolationFailsTheRunNamingTheRowAndKeepsCommittedBatche
   EXPECT_NE(r.err.find("UNIQUE constraint failed: events.id"), std::string::npos) << r.err;
   // The first three batches were committed; the failing one is rolled back whole.
   EXPECT_EQ(sh("sqlite3 data.db 'select count(*) from events'").out, "3000\n");
+}
+
+// The last figure of a stage's --stats line ("peak buf in/out": "16 B / 64.8 KiB"), in bytes.
+double peak_out_bytes(const std::string& stats, const std::string& stage) {
+  std::istringstream in(stats);
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream words(line);
+    std::string index, name;
+    words >> index >> name;
+    if (name != stage) continue;
+    const auto slash = line.rfind(" / ");
+    std::istringstream tail(line.substr(slash + 3));
+    double v = 0;
+    std::string unit;
+    tail >> v >> unit;
+    if (unit == "KiB") return v * 1024;
+    if (unit == "MiB") return v * 1024 * 1024;
+    if (unit == "GiB") return v * 1024 * 1024 * 1024;
+    return v;
+  }
+  ADD_FAILURE() << "no --stats line for " << stage << " in\n" << stats;
+  return 0;
+}
+
+// A database source reads as fast as it is let; a formatter (to-csv, to-jsonl) behind it must
+// hold it back at its own highWaterMark when the stages after it are slower. (The formatters
+// once completed each row's write at once and pushed the text later, past the highWaterMark:
+// with a stalled consumer the whole table went into memory.)
+TEST_F(DbCli, ARecordSourceIntoAFormatterStaysWithinTheHighWaterMark) {
+  if (!testing::have("sqlite3")) GTEST_SKIP() << "no sqlite3";
+  make_csv("a.csv", 100000);
+  ASSERT_EQ(sh("$SLUICE run 'read a.csv | csv --header | sqlite data.db t --create'").status, 0);
+  for (const char* format : {"to-csv", "to-jsonl"}) {
+    const auto r = sh(std::string("$SLUICE run -q --stats 'sqlite-query data.db \"select * from "
+                                  "t\" | ") +
+                      format + " | throttle 20M | write out.txt'");
+    ASSERT_EQ(r.status, 0) << r.err;
+    // 64 KiB, plus a row that came while the output was full, plus one coalesced chunk.
+    EXPECT_LT(peak_out_bytes(r.err, format), 200.0 * 1024) << r.err;
+  }
 }
 
 TEST_F(DbCli, MissingArgumentsAreSyntaxErrors) {

@@ -51,7 +51,9 @@ TEST_F(MonitorCli, OffATerminalAJsonLineEachSecondNamesTheSlowStage) {
     EXPECT_EQ(stages[0].at("name").as_string(), "read");
     EXPECT_EQ(stages[1].at("name").as_string(), "throttle");
     EXPECT_EQ(stages[2].at("name").as_string(), "write");
-    EXPECT_EQ(stages[1].at("unit").as_string(), "bytes");
+    EXPECT_EQ(stages[1].at("in_unit").as_string(), "bytes");
+    EXPECT_EQ(stages[0].at("out_unit").as_string(), "bytes");
+    EXPECT_FALSE(stages[0].as_object().contains("in_unit"));
     EXPECT_EQ(stages[2].at("high_water_mark").to_number<std::uint64_t>(), 64u * 1024) << l;
     // When a stage is named, it is the throttle, never the stages around it.
     if (!v.at("bottleneck").is_null()) {
@@ -125,6 +127,32 @@ TEST_F(MonitorCli, MetricsAreServedWhileThePipelineRuns) {
   const auto bad = sh("$SLUICE run --metrics nowhere 'read in.txt | write o.txt'");
   EXPECT_EQ(bad.status, 2);
   EXPECT_NE(bad.err.find("not HOST:PORT"), std::string::npos) << bad.err;
+}
+
+TEST_F(MonitorCli, RecordStagesCountRecordsAndByteStagesBytes) {
+  // 200,000 rows into SQLite, then out as CSV behind a throttle: to-csv takes records and gives
+  // bytes, and each of its rates is in its side's unit.
+  std::string csv = "id,v\n";
+  for (int i = 0; i < 200000; ++i) csv += std::to_string(i) + ",some text\n";
+  testing::spit(path("rows.csv"), csv);
+  ASSERT_EQ(sh("$SLUICE run 'read rows.csv | csv --header | sqlite rows.db t --create'").status, 0);
+  const auto r =
+      sh("$SLUICE run --monitor 'sqlite-query rows.db \"select * from t\" | to-csv | throttle 1M "
+         "| write out.csv'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  const auto lines = lines_of(r.err);
+  ASSERT_GE(lines.size(), 2u) << r.err;
+  const boost::json::value v = boost::json::parse(lines.front());  // a full second
+  const auto& stages = v.at("stages").as_array();
+  EXPECT_EQ(stages[0].at("out_unit").as_string(), "records");
+  EXPECT_EQ(stages[1].at("in_unit").as_string(), "records");
+  EXPECT_EQ(stages[1].at("out_unit").as_string(), "bytes");
+  const auto in = stages[1].at("in_per_second").to_number<double>();
+  const auto out = stages[1].at("out_per_second").to_number<double>();
+  // About 16 bytes a row: what goes out in bytes is many times what comes in in records.
+  EXPECT_GT(in, 0) << lines.front();
+  EXPECT_GT(out, 5 * in) << lines.front();
+  EXPECT_EQ(v.at("bottleneck").to_number<int>(), 2) << lines.front();
 }
 
 TEST_F(MonitorCli, ThrottleRefusesARateThatIsNotOne) {

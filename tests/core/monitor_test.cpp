@@ -185,6 +185,26 @@ TEST(Monitor, snapshot_lengths_state_and_throughput) {
   EXPECT_EQ(st.writable_length, 0U);
 }
 
+// A transform whose sides differ (items in, bytes out) is measured on each side in that side's
+// unit: its rate in counts items, its rate out bytes.
+TEST(Monitor, each_side_of_a_mixed_transform_in_its_own_unit) {
+  manual_loop l;
+  auto t = sluice::make_transform<int, sluice::buffer>(
+      l, {.transform = [](auto&, int&&, auto cb) { cb(sluice::buffer(std::string("abc"))); }});
+  std::size_t got = 0;
+  t->on_data([&](sluice::buffer&& b) { got += b.size(); });
+  auto mon = monitor::create(l, {.tick = 100ms, .window = 1s});
+  mon->watch(t);
+  for (int i = 0; i < 10; ++i) (void)t->write(i);
+  l.advance(1s);
+  const auto st = mon->snapshot().streams[0];
+  EXPECT_TRUE(st.writable_object_mode);
+  EXPECT_FALSE(st.readable_object_mode);
+  EXPECT_EQ(got, 30U);
+  EXPECT_NEAR(st.in_per_second, 10.0, 0.5);   // items
+  EXPECT_NEAR(st.out_per_second, 30.0, 1.5);  // bytes
+}
+
 TEST(Monitor, readable_side_episode_from_push_false_to_the_next_read) {
   manual_loop l;
   auto src = sluice::make_readable<int>(

@@ -20,6 +20,8 @@
 #include "sluice/compose/pipeline.hpp"
 #include "sluice/core/asio_loop.hpp"
 #include "sluice/core/loop.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/db/jsonl.hpp"
 #include "sluice/io/file.hpp"
 #include "support/temp_files.hpp"
 
@@ -394,6 +396,52 @@ TEST(CsvWriter, RowsWrittenTogetherAreCoalescedARowAloneIsNotHeldBack) {
   w->write(rec({std::int64_t{1}}));
   loop.run_until_idle();
   EXPECT_EQ(sizes, (std::vector<std::size_t>{2}));  // handed on without waiting for more
+}
+
+// A source that pushes rows as fast as it is asked, into writers whose output goes to a sink that
+// never completes a write: the writer's output stops at its highWaterMark (plus a row) and the
+// source stops being read, however many rows it has. (The CLI test
+// DbCli.ARecordSourceIntoAFormatterStaysWithinTheHighWaterMark covers the same through real
+// readers, where the writer once let its output grow with the source.)
+TEST(CsvWriter, AnUnreadWriterHoldsItsSourceBack) {
+  manual_loop loop;
+  std::int64_t next = 0;
+  for (const bool jsonl : {false, true}) {
+    next = 0;
+    std::shared_ptr<sluice::transform<db::record, buffer>> w;
+    if (jsonl)
+      w = db::write_jsonl(loop);
+    else
+      w = db::write_csv(loop);
+    // Rows come a little later than asked for, as from a database's reader (a pool thread
+    // posts them back).
+    auto source = sluice::make_readable<db::record>(
+        loop, {.read = [&](sluice::readable<db::record>& r, std::size_t) {
+          loop.defer([&r, &next, keep = r.shared_from_this()] {
+            while (next < 1'000'000 && r.push(rec({next, std::string("a row of some text")})))
+              ++next;
+          });
+        }});
+    // The output piped into a sink that takes one chunk and never completes it (a stalled
+    // consumer), as `sluice run 'sqlite-query ... | to-csv' | (sleep 9; cat)`.
+    std::vector<sluice::writable<buffer>::write_callback> held;
+    auto stalled = sluice::make_writable<buffer>(
+        loop, {.write = [&](auto&, buffer&&, auto cb) { held.push_back(cb); }});
+    source->pipe(w);
+    w->pipe(stalled);
+    loop.run_until_idle();
+    EXPECT_LT(next, 10'000) << (jsonl ? "jsonl" : "csv") << ": the source was read on";
+    EXPECT_LE(w->readable_length(), w->readable_high_water_mark() + 64)
+        << (jsonl ? "jsonl" : "csv");
+    // Once the consumer takes the output, every row goes through.
+    std::uint64_t bytes = 0;
+    w->unpipe(*stalled);
+    w->on_data([&](buffer&& b) { bytes += b.size(); });
+    w->resume();
+    loop.run_until_idle();
+    EXPECT_EQ(next, 1'000'000);
+    EXPECT_GT(bytes, 20'000'000u);
+  }
 }
 
 // ---- round trips ------------------------------------------------------------------------------

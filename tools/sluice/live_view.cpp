@@ -104,6 +104,7 @@ std::vector<std::string> format_live_table(const std::vector<live_row>& rows, do
   std::vector<std::array<std::string, cols>> cells;
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const live_row& r = rows[i];
+    const bool buffered_items = r.has_input ? r.in_items : r.out_items;
     std::string bar;
     if (r.high_water_mark > 0) {
       const double fill =
@@ -114,10 +115,10 @@ std::vector<std::string> format_live_table(const std::vector<live_row>& rows, do
     std::array<char, 16> bp{};
     std::snprintf(bp.data(), bp.size(), "%3.0f%%", 100 * std::clamp(r.backpressured, 0.0, 1.0));
     cells.push_back({std::to_string(i), r.name,
-                     r.has_input ? rate_text(r.in_per_second, r.object_mode) : "-",
-                     r.has_output ? rate_text(r.out_per_second, r.object_mode) : "-",
-                     bar + size_text(r.buffered, r.object_mode) + " / " +
-                         size_text(r.high_water_mark, r.object_mode),
+                     r.has_input ? rate_text(r.in_per_second, r.in_items) : "-",
+                     r.has_output ? rate_text(r.out_per_second, r.out_items) : "-",
+                     bar + size_text(r.buffered, buffered_items) + " / " +
+                         size_text(r.high_water_mark, buffered_items),
                      bp.data()});
   }
   std::array<std::size_t, cols> w{};
@@ -151,7 +152,8 @@ std::string format_live_json(const std::vector<live_row>& rows, double seconds) 
     js::object o;
     o["index"] = i;
     o["name"] = r.name;
-    o["unit"] = r.object_mode ? "records" : "bytes";
+    if (r.has_input) o["in_unit"] = r.in_items ? "records" : "bytes";
+    if (r.has_output) o["out_unit"] = r.out_items ? "records" : "bytes";
     // (Whole units a second; the share to a thousandth.)
     if (r.has_input) o["in_per_second"] = std::llround(r.in_per_second);
     if (r.has_output) o["out_per_second"] = std::llround(r.out_per_second);
@@ -210,7 +212,8 @@ void live_view::draw() {
     const stream_stats& st = snap.streams[i];
     live_row r;
     r.name = st.name;
-    r.object_mode = st.object_mode;
+    r.in_items = st.writable_object_mode;
+    r.out_items = st.readable_object_mode;
     r.has_input = st.has_writable;
     r.has_output = st.has_readable;
     r.in_per_second = st.in_per_second;

@@ -28,7 +28,8 @@ bool watch_stage(monitor& m, const std::shared_ptr<stream>& s, std::string name)
 /// One stage over one interval of the view.
 struct live_row {
   std::string name;
-  bool object_mode = false;  ///< rates and sizes in items (records), not bytes
+  bool in_items = false;   ///< what comes in is counted in items (records), not bytes
+  bool out_items = false;  ///< the same for what goes out
   bool has_input = false;
   bool has_output = false;
   double in_per_second = 0;

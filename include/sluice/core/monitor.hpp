@@ -73,8 +73,14 @@ struct stream_stats {
   bool alive = false;  ///< the stream still exists and has not closed
   bool has_writable = false;
   bool has_readable = false;
-  /// Sizes are in the stream's units: bytes for byte streams, items in object mode.
+  /// Sizes are in the stream's units: bytes for byte streams, items in object mode. For a
+  /// stream whose sides differ (records in, bytes out), object_mode is its readable side's, and
+  /// each side's size and rate are in that side's own unit (writable_object_mode for
+  /// writable_length and in_per_second, readable_object_mode for readable_length and
+  /// out_per_second).
   bool object_mode = false;
+  bool writable_object_mode = false;
+  bool readable_object_mode = false;
   std::size_t writable_length = 0;
   std::size_t writable_high_water_mark = 0;
   std::size_t readable_length = 0;
@@ -114,7 +120,9 @@ class monitor : public std::enable_shared_from_this<monitor> {
   struct probe {
     bool has_writable = false;
     bool has_readable = false;
-    bool object_mode = false;
+    bool object_mode = false;  // the readable side's mode if it has one, else the writable's
+    bool writable_object_mode = false;
+    bool readable_object_mode = false;
     bool need_drain = false;  // the writable side still waits for 'drain'
     bool done = false;        // every side it has is over ('finish', 'end'): nothing to watch
     std::size_t writable_length = 0;
@@ -189,7 +197,7 @@ class monitor : public std::enable_shared_from_this<monitor> {
     if constexpr (requires { writable_item(s); }) {
       p.has_writable = true;
       p.done = s.finished();
-      p.object_mode = !chunk_traits<decltype(writable_item(s))>::byte_mode;
+      p.object_mode = p.writable_object_mode = !chunk_traits<decltype(writable_item(s))>::byte_mode;
       p.need_drain = s.need_drain();
       p.writable_length = s.writable_length();
       p.writable_high_water_mark = s.writable_high_water_mark();
@@ -197,7 +205,7 @@ class monitor : public std::enable_shared_from_this<monitor> {
     if constexpr (requires { readable_item(s); }) {
       p.has_readable = true;
       p.done = p.done && s.readable_ended();
-      p.object_mode = !chunk_traits<decltype(readable_item(s))>::byte_mode;
+      p.object_mode = p.readable_object_mode = !chunk_traits<decltype(readable_item(s))>::byte_mode;
       p.readable_length = s.readable_length();
       p.readable_high_water_mark = s.readable_high_water_mark();
     }

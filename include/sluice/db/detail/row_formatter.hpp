@@ -27,7 +27,11 @@ class row_formatter : public transform<Row, buffer> {
 
   void do_transform(Row&& row, typename base::transform_callback cb) override {
     encode(row);
-    if (out_.size() >= chunk_size_) {
+    // A full chunk, or output nobody has read yet: hand it on through the callback, which holds
+    // the next write while the readable side is at its highWaterMark. (Completing the write
+    // at once and pushing later, below, is only for rows that come while the output has room;
+    // otherwise a fast source would fill the readable side without bound.)
+    if (out_.size() >= chunk_size_ || this->readable_length() >= this->readable_high_water_mark()) {
       cb(take());
       return;
     }
