@@ -81,6 +81,9 @@ struct objmode_options {
   std::string api = "typed";
   /// A sluice::monitor watches every stream of the pipeline (its cost: docs/benchmarks.md).
   bool monitor = false;
+  /// As monitor, and the monitor registered with a sluice::metrics::registry (exported, never
+  /// scraped: what a pipeline with metrics costs while nobody reads them).
+  bool metrics = false;
 };
 /// Prints a report and the RESULT line; returns the process exit code.
 int run_objmode(const objmode_options& o);

@@ -1,7 +1,7 @@
 // sluice-bench: the sluice benchmarks (docs/benchmarks.md).
 //
 //   sluice-bench objmode --items N --stages K [--hwm H] [--api typed|spec] [--loop manual|asio]
-//                        [--monitor]
+//                        [--monitor] [--metrics]
 //                        [--repeat R]
 //                        [--warmup W]
 //   sluice-bench bytes   --size 1G --chunk 64K --stages K [--hwm H] [--loop manual|asio]
@@ -122,6 +122,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   objmode->add_flag("--monitor", om.monitor,
                     "Watch every stream with a sluice::monitor (100 ms tick, throughput windows)");
+  objmode->add_flag("--metrics", om.metrics,
+                    "As --monitor, and register the monitor with a sluice::metrics::registry "
+                    "(exported, not scraped)");
   add_loop_option(*objmode, om.loop);
   add_warmup_option(*objmode, om.warmup);
   objmode->add_option("--repeat,-r", om.repeat, "Timed runs; best and median are reported")

@@ -17,6 +17,7 @@
 #include "sluice/core/readable.hpp"
 #include "sluice/core/transform.hpp"
 #include "sluice/core/writable.hpp"
+#include "sluice/metrics/registry.hpp"
 
 namespace sluice_bench {
 
@@ -87,12 +88,15 @@ run_result objmode_once(sluice::loop& loop, const std::function<void()>& run,
 
   // --monitor: every stream watched (the manual loop runs the monitor's timer once nothing else is
   // left to run, so on it the cost is that of the observer calls; on the asio loop the ticks too).
+  // --metrics: that monitor exported by a registry nobody scrapes.
   std::shared_ptr<sluice::monitor> mon;
-  if (o.monitor) {
+  sluice::metrics::registry registry;
+  if (o.monitor || o.metrics) {
     mon = sluice::monitor::create(loop);
     mon->watch(src);
     for (auto& t : stages) mon->watch(t);
     mon->watch(sink);
+    if (o.metrics) registry.add("objmode", mon);
   }
 
   // src->pipe(t1)->pipe(t2)->...->pipe(sink)
@@ -125,7 +129,9 @@ int run_objmode(const objmode_options& o) {
   std::printf(
       "sluice objmode: %llu items, %u stages, hwm %s, %s api, %s loop, %u runs (+%u warm-up)%s\n",
       static_cast<unsigned long long>(o.items), o.stages, hwm.c_str(), o.api.c_str(),
-      to_string(o.loop), o.repeat, o.warmup, o.monitor ? ", every stream monitored" : "");
+      to_string(o.loop), o.repeat, o.warmup, o.metrics   ? ", every stream monitored, metrics registered"
+      : o.monitor ? ", every stream monitored"
+                  : "");
   const double item_stages = static_cast<double>(o.items) * o.stages;
   std::vector<double> times;
   for (unsigned i = 0; i < o.warmup + o.repeat; ++i) {
@@ -153,10 +159,11 @@ int run_objmode(const objmode_options& o) {
   std::printf(
       "RESULT objmode items_per_s=%.0f ns_per_item_stage=%.3f median_items_per_s=%.0f "
       "median_ns_per_item_stage=%.3f impl=sluice api=%s loop=%s items=%llu stages=%u hwm=%s "
-      "runs=%u warmup=%u monitor=%d\n",
+      "runs=%u warmup=%u monitor=%d metrics=%d\n",
       best_rate, best_ns, median_rate, median_ns, o.api.c_str(), to_string(o.loop),
       static_cast<unsigned long long>(o.items), o.stages,
-      o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat, o.warmup, o.monitor ? 1 : 0);
+      o.hwm ? std::to_string(*o.hwm).c_str() : "default", o.repeat, o.warmup,
+      o.monitor || o.metrics ? 1 : 0, o.metrics ? 1 : 0);
   return 0;
 }
 
