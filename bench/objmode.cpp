@@ -129,7 +129,8 @@ int run_objmode(const objmode_options& o) {
   std::printf(
       "sluice objmode: %llu items, %u stages, hwm %s, %s api, %s loop, %u runs (+%u warm-up)%s\n",
       static_cast<unsigned long long>(o.items), o.stages, hwm.c_str(), o.api.c_str(),
-      to_string(o.loop), o.repeat, o.warmup, o.metrics   ? ", every stream monitored, metrics registered"
+      to_string(o.loop), o.repeat, o.warmup,
+      o.metrics   ? ", every stream monitored, metrics registered"
       : o.monitor ? ", every stream monitored"
                   : "");
   const double item_stages = static_cast<double>(o.items) * o.stages;

@@ -4,7 +4,8 @@
 Every public header under include/sluice/<layer>/, every layer's umbrella header
 include/sluice/<layer>.hpp and every source under src/<layer>/ belongs to <layer>. A file may
 include sluice headers of its own layer and of the layers listed for it in ALLOWED, nothing
-else: core includes nothing above it, compose only core, io and codec only core and compose.
+else: core includes nothing above it, compose only core, io only core and compose, codec those
+and offload (the CPU pool parallel gzip shares).
 <sluice/sluice.hpp> (everything) belongs to no layer and no layer may include it. The CLI
 (tools/) may include anything and is not checked.
 
@@ -23,7 +24,10 @@ ALLOWED = {
     "core": [],
     "compose": ["core"],
     "io": ["core", "compose"],
-    "codec": ["core", "compose"],
+    # CPU-heavy work on a pool of threads (beside compose: an operator); its pool is shared with
+    # parallel gzip, so codec may include it.
+    "offload": ["core", "compose"],
+    "codec": ["core", "compose", "offload"],
     # Sockets (TCP, Unix, TLS) and servers; HTTP on top of them (gzip bodies from codec).
     "net": ["core", "compose", "io"],
     "http": ["core", "compose", "io", "codec", "net"],

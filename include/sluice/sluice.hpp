@@ -1,9 +1,9 @@
 // sluice/sluice.hpp: all of sluice in one include, every layer's umbrella header.
 //
 // For faster builds include a layer (<sluice/core.hpp>, <sluice/compose.hpp>, <sluice/io.hpp>,
-// <sluice/codec.hpp>, <sluice/net.hpp>, <sluice/http.hpp>,
-// <sluice/sinks.hpp>, <sluice/db.hpp>, <sluice/metrics.hpp>) or a single header
-// (<sluice/codec/gzip.hpp>) instead.
+// <sluice/codec.hpp>, <sluice/net.hpp>, <sluice/http.hpp>, <sluice/sinks.hpp>, <sluice/db.hpp>,
+// <sluice/metrics.hpp>, <sluice/offload.hpp>) or a single header (<sluice/codec/gzip.hpp>)
+// instead.
 #pragma once
 
 #include "sluice/codec.hpp"
@@ -14,4 +14,5 @@
 #include "sluice/io.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/net.hpp"
+#include "sluice/offload.hpp"
 #include "sluice/sinks.hpp"

@@ -29,6 +29,7 @@
 #include "gzip_parallel.hpp"
 #include "sluice/codec/detail/codec_transform.hpp"
 #include "sluice/core/detail/io_pool.hpp"
+#include "sluice/offload/cpu_pool.hpp"
 
 namespace sluice::detail {
 
@@ -47,13 +48,11 @@ namespace {
 // dictionary, a reset) is noise, small enough that threads + 1 slots stay around a MiB or two.
 constexpr std::size_t block_size = 128 * 1024;
 
-// The threads that compress blocks, shared by every parallel gzip stream in the process: one per
-// core (a stream asking for more threads gets a deeper queue, not more parallelism). Separate
-// from io_pool::shared(), so file reads and writes never wait behind compression.
-io_pool& compress_pool() {
-  static io_pool pool(std::max(1U, std::thread::hardware_concurrency()));
-  return pool;
-}
+// The threads that compress blocks: the process-wide CPU pool (sluice/offload/cpu_pool.hpp),
+// shared with offload(): one thread per core unless set_cpu_pool_threads() said otherwise (a
+// stream asking for more threads gets a deeper queue, not more parallelism). Separate from
+// io_pool::shared(), so file reads and writes never wait behind compression.
+io_pool& compress_pool() { return sluice::detail::shared_cpu_pool(); }
 
 // One block on its way through: filled on the loop, compressed on a pool thread, written out on
 // the loop. Written by one thread at a time; the hand-overs go through the pool's queue and
