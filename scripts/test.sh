@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # THE test command: setup, format check, GCC Release build + tests, Clang ASan/UBSan build +
-# tests, and packaging checks (install + find_package, add_subdirectory).
+# tests, a Clang TSan build of the thread-crossing tests, and packaging checks (install +
+# find_package, add_subdirectory).
 #
 # Environment knobs:
 #   SLUICE_SKIP_ASAN=1       skip the sanitizer build and test run (quick local runs)
+#   SLUICE_SKIP_TSAN=1       skip the ThreadSanitizer build and run of the thread-crossing tests
 #   SLUICE_TEST_TIMEOUT=N    per-test timeout in seconds for ctest (default 300)
 set -euo pipefail
 
@@ -115,6 +117,28 @@ else
 
   step asan-test "ctest --test-dir build/asan (ASan+UBSan)"
   run_ctest build/asan
+fi
+
+if [[ "${SLUICE_SKIP_TSAN:-0}" == "1" ]]; then
+  echo
+  echo "==> ThreadSanitizer build and tests skipped (SLUICE_SKIP_TSAN=1)"
+  summary+=("tsan skipped")
+else
+  # ThreadSanitizer, for the code that crosses threads only: the pools that run blocking calls
+  # and CPU work and post results back to the loop (files, copy_file, stdio, parallel gzip,
+  # offload) and the loop's own cross-thread entry points. The library is built whole; only
+  # those tests are, and they run straight from the test program (no server fixtures).
+  export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
+  tsan_tests="tests/offload/|tests/codec/compress_parallel_test|tests/io/file_test|tests/io/copy_file_test|tests/io/stdio_test|tests/core/loop_test"
+  step tsan-build "clang++ TSan Debug -O1 build of the thread-crossing tests in build/tsan"
+  configure "$root" build/tsan clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O1" \
+    -DSLUICE_TEST_COMPILE_OPTIONS=-O0 -DSLUICE_WERROR=ON -DSLUICE_TSAN=ON \
+    -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_BUILD_BENCH=OFF -DSLUICE_BUILD_TOOLS=OFF \
+    "-DSLUICE_TEST_FILTER=$tsan_tests"
+  cmake --build build/tsan -j"$jobs" --target sluice_tests
+
+  step tsan-test "build/tsan/sluice_tests (ThreadSanitizer)"
+  build/tsan/sluice_tests --gtest_brief=1
 fi
 
 step package-find "install build/gcc into build/prefix; tests/package/find_package against it"

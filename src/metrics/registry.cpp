@@ -18,12 +18,8 @@ namespace {
 
 double seconds(loop::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Time a side spent backpressured, the episode under way included (so the counter grows while
-// a stage is stuck, and never goes back: the episode's end adds exactly what it had lasted).
 double backpressured_seconds(const side_backpressure& s, loop::time_point at) {
-  loop::duration t = s.total;
-  if (s.active && at > s.since) t += at - s.since;
-  return seconds(t);
+  return seconds(backpressured_until(s, at));
 }
 
 void append_number(std::string& out, double v) {
@@ -169,37 +165,42 @@ std::string registry::prometheus_text() const {
        [&](const stage& s) {
          x.sample("sluice_stage_open", "", s.labels, "", std::uint64_t{s.st->alive ? 1u : 0u});
        });
-  each("sluice_stage_items_in_total", "counter",
-       "Chunks (items in object mode) accepted by the stage's writable side.", [&](const stage& s) {
-         if (s.st->has_writable)
-           x.sample("sluice_stage_items_in_total", "", s.labels, "", s.st->counters.chunks_in);
-       });
-  each("sluice_stage_items_out_total", "counter",
+  // The stream's own counters, each on the side it counts.
+  struct counter_family {
+    const char* name;
+    const char* help;
+    bool (*has)(const stream_stats&);
+    std::uint64_t (*value)(const stream_counters&);
+  };
+  static constexpr counter_family counters[] = {
+      {"sluice_stage_items_in_total",
+       "Chunks (items in object mode) accepted by the stage's writable side.",
+       [](const stream_stats& st) { return st.has_writable; },
+       [](const stream_counters& c) { return c.chunks_in; }},
+      {"sluice_stage_items_out_total",
        "Chunks (items in object mode) delivered by the stage's readable side.",
-       [&](const stage& s) {
-         if (s.st->has_readable)
-           x.sample("sluice_stage_items_out_total", "", s.labels, "", s.st->counters.chunks_out);
-       });
-  each("sluice_stage_bytes_in_total", "counter",
-       "Bytes accepted by the stage's writable side (byte streams only).", [&](const stage& s) {
-         if (s.st->has_writable && !s.st->writable_object_mode)
-           x.sample("sluice_stage_bytes_in_total", "", s.labels, "", s.st->counters.bytes_in);
-       });
-  each("sluice_stage_bytes_out_total", "counter",
-       "Bytes delivered by the stage's readable side (byte streams only).", [&](const stage& s) {
-         if (s.st->has_readable && !s.st->readable_object_mode)
-           x.sample("sluice_stage_bytes_out_total", "", s.labels, "", s.st->counters.bytes_out);
-       });
-  each("sluice_stage_drains_total", "counter", "'drain' events emitted by the stage.",
-       [&](const stage& s) {
-         if (s.st->has_writable)
-           x.sample("sluice_stage_drains_total", "", s.labels, "", s.st->counters.drains);
-       });
-  each("sluice_stage_overflowed_total", "counter",
-       "Writes refused by the stage's overflow policy (dropped or failed).", [&](const stage& s) {
-         if (s.st->has_writable)
-           x.sample("sluice_stage_overflowed_total", "", s.labels, "", s.st->counters.overflowed);
-       });
+       [](const stream_stats& st) { return st.has_readable; },
+       [](const stream_counters& c) { return c.chunks_out; }},
+      {"sluice_stage_bytes_in_total",
+       "Bytes accepted by the stage's writable side (a side in byte mode only).",
+       [](const stream_stats& st) { return st.has_writable && !st.writable_object_mode; },
+       [](const stream_counters& c) { return c.bytes_in; }},
+      {"sluice_stage_bytes_out_total",
+       "Bytes delivered by the stage's readable side (a side in byte mode only).",
+       [](const stream_stats& st) { return st.has_readable && !st.readable_object_mode; },
+       [](const stream_counters& c) { return c.bytes_out; }},
+      {"sluice_stage_drains_total", "'drain' events emitted by the stage.",
+       [](const stream_stats& st) { return st.has_writable; },
+       [](const stream_counters& c) { return c.drains; }},
+      {"sluice_stage_overflowed_total",
+       "Writes refused by the stage's overflow policy (dropped or failed).",
+       [](const stream_stats& st) { return st.has_writable; },
+       [](const stream_counters& c) { return c.overflowed; }},
+  };
+  for (const counter_family& f : counters)
+    each(f.name, "counter", f.help, [&](const stage& s) {
+      if (f.has(*s.st)) x.sample(f.name, "", s.labels, "", f.value(s.st->counters));
+    });
   each("sluice_stage_stalls_total", "counter",
        "Times the stage had data waiting and made no progress for the monitor's stall_after.",
        [&](const stage& s) {

@@ -131,4 +131,40 @@ TEST_F(GrepCli, LinesAreBytes) {
             "c\n");
 }
 
+// `parallel N grep ...` keeps exactly what grep keeps, in the same order, whatever the number
+// of threads; grep(1) agrees.
+TEST_F(GrepCli, ParallelGrepKeepsWhatGrepKeepsInOrder) {
+  const std::string text = make_text("in.txt", 6u << 20);
+  for (const char* args : {"-i error", "-v -F INFO", "\"^2026-11-21 [0-9:.]+ WARN +(db|http)\""}) {
+    const auto one = sh(std::string("$SLUICE run 'read in.txt | grep ") + args + "'");
+    ASSERT_EQ(one.status, 0) << one.err;
+    ASSERT_FALSE(one.out.empty()) << args;
+    for (const char* n : {"1", "2", "4"}) {
+      const auto par =
+          sh(std::string("$SLUICE run 'read in.txt | parallel ") + n + " grep " + args + "'");
+      ASSERT_EQ(par.status, 0) << par.err;
+      EXPECT_TRUE(same_bytes(par.out, one.out)) << "parallel " << n << " grep " << args;
+    }
+  }
+  if (have("grep")) {
+    const auto real = sh("grep -i error in.txt");
+    const auto par = sh("$SLUICE run 'read in.txt | parallel 2 grep -i error'");
+    EXPECT_TRUE(same_bytes(par.out, real.out));
+  }
+}
+
+TEST_F(GrepCli, ParallelRunsGrepOnlyAndSaysWhy) {
+  auto r = sh("$SLUICE run 'parallel 0 grep x'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("parallel: the number of threads must be 1 to 64, not '0'"),
+            std::string::npos)
+      << r.err;
+  r = sh("$SLUICE run 'parallel 2 gzip'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("parallel: only grep runs in parallel"), std::string::npos) << r.err;
+  r = sh("$SLUICE run 'parallel 2 grep'");
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.err.find("PATTERN"), std::string::npos) << r.err;
+}
+
 }  // namespace

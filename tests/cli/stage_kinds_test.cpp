@@ -45,6 +45,7 @@ const std::map<std::string, std::string>& samples() {
       {"head", "head -n 5"},
       {"count", "count -c"},
       {"throttle", "throttle 10M"},
+      {"parallel", "parallel 2 grep -v -i DEBUG"},
       {"tcp-listen", "tcp-listen 127.0.0.1:0"},
       {"tcp-connect", "tcp-connect 127.0.0.1:9"},
       {"unix-connect", "unix-connect no-such.sock"},

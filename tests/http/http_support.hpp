@@ -62,6 +62,19 @@ inline command_result run_command_with(boost::asio::io_context& io, const std::s
   return f.get();
 }
 
+/// A free loopback port (bound, then released).
+inline std::uint16_t free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
 /// A blocking loopback TCP client socket (closed on destruction).
 class raw_socket {
  public:

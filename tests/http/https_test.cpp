@@ -25,19 +25,6 @@ using namespace sluice::test;
 using namespace std::chrono_literals;
 using res_ptr = std::shared_ptr<http_client_response>;
 
-/// A free loopback port (bound, then released).
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 /// A child process started with sh -c, killed at the end.
 class child {
  public:

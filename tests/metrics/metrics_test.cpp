@@ -2,9 +2,6 @@
 // the virtual clock, then by promtool), served at /metrics (curl as the client) and scraped by a
 // real Prometheus server that answers a PromQL query about the running pipeline.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/json/parse.hpp>
@@ -213,19 +210,6 @@ TEST(Metrics, PromtoolAcceptsTheExposition) {
   EXPECT_EQ(r2.exit_code, 0) << r2.out;
 }
 
-// A free TCP port on loopback (bound, read, released).
-std::uint16_t free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t n = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &n);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 // A pipeline that runs until stopped: a source of 16 KiB chunks into a sink that takes 2 ms
 // per chunk, watched and registered as "live", and an HTTP server serving the registry.
 class MetricsServed : public ::testing::Test {
@@ -305,7 +289,7 @@ TEST_F(MetricsServed, APrometheusServerScrapesThePipelineAndAnswersARateQuery) {
   const std::string script = std::string(SLUICE_SOURCE_DIR) + "/tests/metrics/prometheus-query.sh";
   const std::string query = "rate(sluice_stage_bytes_out_total{pipeline=\"live\"}[5s])";
   const auto r = run(script + " 127.0.0.1:" + std::to_string(server_->port()) + " " +
-                     std::to_string(free_port()) + " '" + query + "' 60");
+                     std::to_string(sluice::test::free_port()) + " '" + query + "' 60");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   // The API's answer: one series, the source's, with its labels and a rate above zero.
   const boost::json::value doc = boost::json::parse(r.out);

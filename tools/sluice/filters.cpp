@@ -69,15 +69,14 @@ std::string check_grep_pattern(const grep_options& g) {
   return {};
 }
 
-grep_filter::grep_filter(sluice::loop& l, grep_options g, const transform_options& o)
-    : transform(l, o), opts_(std::move(g)) {
+grep_matcher::grep_matcher(grep_options g) : opts_(std::move(g)) {
   if (opts_.fixed)
     lowered_pattern_ = opts_.ignore_case ? ascii_lower(opts_.pattern) : opts_.pattern;
   else
     re_.emplace(compile_or_throw(opts_));
 }
 
-bool grep_filter::matches(std::string_view line) const {
+bool grep_matcher::keeps(std::string_view line) const {
   if (!opts_.fixed) return re_->search(line) != opts_.invert;
   if (opts_.ignore_case) {
     auto it = std::search(
@@ -88,21 +87,25 @@ bool grep_filter::matches(std::string_view line) const {
   return (line.find(lowered_pattern_) != std::string_view::npos) != opts_.invert;
 }
 
-// Appends the matching complete lines of `text` (each with its newline) to `out`.
-void grep_filter::filter(std::string_view text, std::string& out) {
+grep_matcher::counts grep_matcher::filter(std::string_view text, std::string& out) const {
+  counts c;
   std::size_t start = 0;
   while (start < text.size()) {
     const std::size_t nl = text.find('\n', start);
     const std::size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
     const std::string_view line = text.substr(start, end - start);
-    ++lines_seen_;
-    if (matches(line.substr(0, nl == std::string_view::npos ? line.size() : line.size() - 1))) {
-      ++lines_kept_;
+    ++c.lines;
+    if (keeps(line.substr(0, nl == std::string_view::npos ? line.size() : line.size() - 1))) {
+      ++c.kept;
       out.append(line);
     }
     start = end;
   }
+  return c;
 }
+
+grep_filter::grep_filter(sluice::loop& l, grep_options g, const transform_options& o)
+    : transform(l, o), matcher_(std::move(g)) {}
 
 void grep_filter::do_transform(buffer&& chunk, transform_callback cb) {
   const std::string_view v = chunk.view();

@@ -46,6 +46,28 @@ struct grep_options {
   bool ignore_case = false;  ///< compare case-insensitively (ASCII for -F)
 };
 
+/// Which lines grep keeps. Immutable once made, so one matcher may serve several threads at
+/// once (`parallel N grep`: RE2 searches are thread-safe).
+class grep_matcher {
+ public:
+  /// Throws std::invalid_argument if compile_grep_pattern() refuses the pattern.
+  explicit grep_matcher(grep_options g);
+  /// Whether `line` (without its newline) is kept.
+  [[nodiscard]] bool keeps(std::string_view line) const;
+  /// Appends the kept lines of `text` (each with its newline; the last may have none) to `out`;
+  /// returns how many lines `text` had, and how many were kept.
+  struct counts {
+    std::uint64_t lines = 0;
+    std::uint64_t kept = 0;
+  };
+  counts filter(std::string_view text, std::string& out) const;
+
+ private:
+  grep_options opts_;
+  std::optional<grep_pattern> re_;
+  std::string lowered_pattern_;
+};
+
 /// Keeps whole lines that match. Emits at most one chunk per input chunk (the matching lines,
 /// joined), none when nothing matched. The newline is not part of what the pattern sees.
 class grep_filter final : public transform<buffer, buffer> {
@@ -62,12 +84,13 @@ class grep_filter final : public transform<buffer, buffer> {
   void do_flush(callback cb) override;
 
  private:
-  [[nodiscard]] bool matches(std::string_view line) const;
-  void filter(std::string_view text, std::string& out);
+  void filter(std::string_view text, std::string& out) {
+    const auto c = matcher_.filter(text, out);
+    lines_seen_ += c.lines;
+    lines_kept_ += c.kept;
+  }
 
-  grep_options opts_;
-  std::optional<grep_pattern> re_;
-  std::string lowered_pattern_;
+  grep_matcher matcher_;
   std::string carry_;
   std::uint64_t lines_seen_ = 0;
   std::uint64_t lines_kept_ = 0;

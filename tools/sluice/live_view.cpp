@@ -20,16 +20,11 @@ namespace {
 
 double seconds_of(loop::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// Time a side spent backpressured, the episode under way included.
-double side_seconds(const side_backpressure& s, loop::time_point at) {
-  loop::duration t = s.total;
-  if (s.active && at > s.since) t += at - s.since;
-  return seconds_of(t);
-}
-// A stage's backpressured time: the larger of its sides' (a stage is held on one side at a time
-// in a chain: its input refused, or its output full).
+// A stage's backpressured time, the episode under way included: the larger of its sides' (a
+// stage is held on one side at a time in a chain: its input refused, or its output full).
 double stage_seconds(const stream_stats& st, loop::time_point at) {
-  return std::max(side_seconds(st.writable_side, at), side_seconds(st.readable_side, at));
+  return seconds_of(std::max(backpressured_until(st.writable_side, at),
+                             backpressured_until(st.readable_side, at)));
 }
 
 bool input_full(const stream_stats& st) {

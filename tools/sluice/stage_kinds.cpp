@@ -15,7 +15,9 @@
 #include "sluice/codec/brotli.hpp"
 #include "sluice/codec/gzip.hpp"
 #include "sluice/codec/zstd.hpp"
+#include "sluice/compose/compose.hpp"
 #include "sluice/io/stdio.hpp"
+#include "sluice/offload/offload.hpp"
 
 namespace sluice::cli {
 namespace {
@@ -189,6 +191,29 @@ parse_result parse_grep(stage_args& args) {
   return g;
 }
 
+// ---- parallel N STAGE ...   (STAGE: grep) ---------------------------------------------------
+
+parse_result parse_parallel(stage_args& args) {
+  if (args.done()) return args.missing("a number of threads");
+  const token& n = args.next();
+  const auto threads = is_option(n) ? std::nullopt : parse_size(n.text);
+  if (!threads || *threads == 0 || *threads > 64)
+    return error_at(n, "parallel: the number of threads must be 1 to 64, not " + quote(n.text));
+  if (args.done()) return args.missing("a stage to run in parallel (grep)");
+  const token& inner = args.next();
+  if (inner.text != "grep")
+    return error_at(inner,
+                    "parallel: only grep runs in parallel (each chunk of whole lines on "
+                    "its own), not " +
+                        quote(inner.text));
+  auto g = parse_grep(args);
+  if (auto* e = std::get_if<syntax_error>(&g)) return *e;
+  auto p = std::make_shared<parallel_grep_stage>();
+  p->threads = static_cast<unsigned>(*threads);
+  p->grep = dynamic_cast<const grep_stage&>(*std::get<std::shared_ptr<const stage_config>>(g));
+  return p;
+}
+
 // ---- head [N] | head -n N | head -c N   (N may carry a K/M/G suffix) -------------------------
 
 parse_result parse_head(stage_args& args) {
@@ -287,6 +312,10 @@ constexpr std::array kinds{
                "pass at most RATE bytes a second (500K, 10M), as pv -L: the stages before slow "
                "down to it",
                stage_role::filter, parse_throttle},
+    stage_kind{"parallel", "N grep [-v] [-F] [-i] PATTERN",
+               "grep on N threads: chunks of whole lines filtered side by side, kept lines in "
+               "order",
+               stage_role::filter, parse_parallel},
     stage_kind{"count", "[-l] [-c]", "one line: the number of lines (or of bytes, -c)",
                stage_role::filter, parse_count},
     stage_kind{"tcp-listen", "[HOST:]PORT",
@@ -402,6 +431,23 @@ byte_stage codec_stage::build(build_context& ctx) const {
 
 byte_stage lines_stage::build(build_context& ctx) const {
   return {std::make_shared<line_splitter>(ctx.loop), ctx.name};
+}
+
+byte_stage parallel_grep_stage::build(build_context& ctx) const {
+  // Whole lines per chunk, then each chunk on a thread: a chunk's kept lines depend on that
+  // chunk alone. The matcher is shared by the threads (immutable; RE2 is thread-safe).
+  auto matcher = std::make_shared<const grep_matcher>(
+      grep_options{grep.pattern, grep.invert, grep.fixed, grep.ignore_case});
+  auto filter = offload<buffer>(ctx.loop,
+                                [matcher](const buffer& chunk) {
+                                  std::string out;
+                                  (void)matcher->filter(chunk.view(), out);
+                                  return buffer(std::move(out));
+                                },
+                                {.threads = threads,
+                                 .max_in_flight = 2 * static_cast<std::size_t>(threads),
+                                 .name = ctx.name});
+  return {compose(std::make_shared<line_splitter>(ctx.loop), filter), ctx.name};
 }
 
 byte_stage throttle_stage::build(build_context& ctx) const {

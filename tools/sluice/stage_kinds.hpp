@@ -130,6 +130,13 @@ struct grep_stage final : stage_config {
   bool ignore_case = false;  ///< -i
   [[nodiscard]] byte_stage build(build_context& ctx) const override;
 };
+/// `parallel N grep ...`: grep on N threads: the input cut into chunks of whole lines, each
+/// chunk filtered on a thread of a pool of N (sluice::offload), the kept lines in input order.
+struct parallel_grep_stage final : stage_config {
+  unsigned threads = 2;
+  grep_stage grep;
+  [[nodiscard]] byte_stage build(build_context& ctx) const override;
+};
 /// Passes the first `count` lines (or bytes, with -c), then stops reading its input.
 struct head_stage final : stage_config {
   std::uint64_t count = 10;

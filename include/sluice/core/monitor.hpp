@@ -67,6 +67,13 @@ struct side_backpressure {
   std::array<std::uint64_t, episode_bucket_bounds.size() + 1> histogram{};
 };
 
+/// Time `s` spent backpressured up to `at`, the episode under way included: grows while a
+/// stream is stuck, and never goes back (an episode's end adds exactly what it had lasted).
+[[nodiscard]] inline loop::duration backpressured_until(const side_backpressure& s,
+                                                        loop::time_point at) noexcept {
+  return s.active && at > s.since ? s.total + (at - s.since) : s.total;
+}
+
 /// One watched stream, at snapshot() time.
 struct stream_stats {
   std::string name;
