@@ -16,6 +16,8 @@
 //                        (bench/pipeline.cpp)
 //   sluice-bench sinks overhead|memory --items N --batch B [--repeat R] [--flush-ms MS]
 //                        (bench/sinks.cpp)
+//   sluice-bench offload sha|overhead [--size S --chunk C --threads N] [--items N]
+//                        (bench/offload.cpp)
 //   sluice-bench sqlite write|read|csv --rows N --file F [--batch B] [--sync full|normal]
 //                        (bench/db_sqlite.cpp)
 //
@@ -48,6 +50,12 @@ namespace sluice_bench {
 // bench/sinks.cpp: the `sinks` subcommand.
 CLI::App* add_sinks_subcommand(CLI::App& app);
 int run_sinks_subcommand();
+}  // namespace sluice_bench
+
+namespace sluice_bench {
+// bench/offload.cpp: the `offload` subcommand.
+CLI::App* add_offload_subcommand(CLI::App& app);
+int run_offload_subcommand();
 }  // namespace sluice_bench
 
 namespace sluice_bench {
@@ -202,6 +210,9 @@ int main(int argc, char** argv) {
   // ---- sqlite (bench/db_sqlite.cpp)
   CLI::App* sqlite_cmd = add_sqlite_subcommand(app);
 
+  // ---- offload (bench/offload.cpp)
+  CLI::App* offload_cmd = add_offload_subcommand(app);
+
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -236,6 +247,7 @@ int main(int argc, char** argv) {
     if (*pipeline_cmd) return run_pipeline_subcommand();
     if (*sinks_cmd) return run_sinks_subcommand();
     if (*sqlite_cmd) return run_sqlite_subcommand();
+    if (*offload_cmd) return run_offload_subcommand();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "sluice-bench: %s\n", e.what());
     return 1;
