@@ -27,12 +27,14 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
+#include <vector>
 
 #include "sluice/core/detail/io_pool.hpp"
 #include "sluice/core/duplex.hpp"
@@ -133,20 +135,24 @@ class offload_stream final : public duplex<In, Out> {
   void do_write(In&& item, typename writable<In>::write_callback cb) override {
     const std::uint64_t seq = next_seq_++;
     ++running_;
-    using outcome = detail::offload_outcome<Out>;
-    // (A weak_ptr to know it is alive, the pointer to reach it: stream is a virtual base.)
-    std::weak_ptr<stream> weak = this->weak_from_this();
-    // The item goes to the job; the result comes back to the loop (a shared_ptr: loop tasks
-    // are copyable, results need not be).
-    detail::run_blocking(
-        *pool_, this->get_loop(),
-        [fn = fn_, item = std::move(item)]() mutable {
-          return std::make_shared<outcome>(detail::offload_call<Out>(*fn, std::move(item)));
-        },
-        [weak, self = this, seq, pool = own_pool_](std::shared_ptr<outcome> r) {
-          (void)pool;  // a pool of this stream's own outlives its jobs
-          if (auto alive = weak.lock()) self->done(seq, std::move(*r));
-        });
+    // The item goes to the job. The result comes back through the mailbox: the job that finds
+    // it without a pending drain posts one to the loop, which takes every result in it, so a
+    // burst of results costs one wake-up of the loop, not one each. The job hands its reference
+    // to a pool of this stream's own over with its result, so the pool never loses its last
+    // reference on one of its own threads (its destructor joins them).
+    pool_->submit([fn = fn_, item = std::move(item), seq, mail = mail_, l = &this->get_loop(),
+                   guard = loop::work_guard(this->get_loop()), weak = this->weak_from_this(),
+                   self = this, pool = own_pool_]() mutable {
+      auto r = detail::offload_call<Out>(*fn, std::move(item));
+      bool post = false;
+      {
+        std::lock_guard lk(mail->mu);
+        mail->ready.push_back({seq, std::move(r), std::move(pool)});
+        post = !std::exchange(mail->posted, true);
+      }
+      if (post) l->post([mail, weak, self] { drain(*mail, weak, self); });
+      guard.reset();  // after the post: the loop never looks idle in between
+    });
     if (room()) {
       cb();
     } else {
@@ -172,6 +178,29 @@ class offload_stream final : public duplex<In, Out> {
   }
 
  private:
+  // Results on their way back to the loop (filled on pool threads, drained on the loop).
+  struct mailbox {
+    struct entry {
+      std::uint64_t seq;
+      detail::offload_outcome<Out> outcome;
+      std::shared_ptr<detail::io_pool> pool;  // released on the loop thread
+    };
+    std::mutex mu;
+    std::vector<entry> ready;
+    bool posted = false;  // a drain is on its way to the loop
+  };
+
+  static void drain(mailbox& mail, const std::weak_ptr<stream>& weak, offload_stream* self) {
+    std::vector<typename mailbox::entry> got;
+    {
+      std::lock_guard lk(mail.mu);
+      got.swap(mail.ready);
+      mail.posted = false;
+    }
+    if (auto alive = weak.lock())
+      for (auto& e : got) self->done(e.seq, std::move(e.outcome));
+  }
+
   [[nodiscard]] bool room() const noexcept { return in_flight() < max_in_flight_ && !output_full_; }
 
   void done(std::uint64_t seq, detail::offload_outcome<Out>&& r) {
@@ -222,6 +251,7 @@ class offload_stream final : public duplex<In, Out> {
   }
 
   std::shared_ptr<const Fn> fn_;
+  std::shared_ptr<mailbox> mail_ = std::make_shared<mailbox>();
   std::shared_ptr<detail::io_pool> own_pool_;
   detail::io_pool* pool_;
   std::size_t max_in_flight_;
