@@ -64,11 +64,6 @@ std::string size_text(std::size_t n, bool items) {
   return items ? std::to_string(n) + " rec" : format_bytes(n);
 }
 
-std::string pad(std::string s, std::size_t w, bool left) {
-  if (s.size() >= w) return s;
-  return left ? s + std::string(w - s.size(), ' ') : std::string(w - s.size(), ' ') + s;
-}
-
 }  // namespace
 
 bool watch_stage(monitor& m, const std::shared_ptr<stream>& s, std::string name) {
@@ -124,7 +119,7 @@ std::vector<std::string> format_live_table(const std::vector<live_row>& rows, do
   auto line = [&](const std::array<std::string, cols>& c, bool bottleneck) {
     std::string out;
     for (std::size_t k = 0; k < cols; ++k)
-      out += (k ? "  " : " ") + pad(c[k], w[k], k == 1 || k == 4);
+      out += (k ? "  " : " ") + (k == 1 || k == 4 ? pad_right(c[k], w[k]) : pad_left(c[k], w[k]));
     if (bottleneck) out += "  <- bottleneck";
     while (!out.empty() && out.back() == ' ') out.pop_back();
     if (out.size() > width) out.resize(width);

@@ -19,6 +19,10 @@ std::string printf_string(const char* fmt, double v, const char* unit) {
   return buf.data();
 }
 
+double to_seconds(loop::duration d) { return std::chrono::duration<double>(d).count(); }
+
+}  // namespace
+
 std::string pad_left(std::string s, std::size_t w) {
   if (s.size() < w) s.insert(0, w - s.size(), ' ');
   return s;
@@ -28,10 +32,6 @@ std::string pad_right(std::string s, std::size_t w) {
   if (s.size() < w) s.append(w - s.size(), ' ');
   return s;
 }
-
-double to_seconds(loop::duration d) { return std::chrono::duration<double>(d).count(); }
-
-}  // namespace
 
 std::string format_bytes(std::uint64_t n) {
   if (n < 1024) return std::to_string(n) + " B";

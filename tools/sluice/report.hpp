@@ -18,6 +18,10 @@
 
 namespace sluice::cli {
 
+/// `s` padded with spaces on the left (right-aligned) or the right to `w` columns.
+[[nodiscard]] std::string pad_left(std::string s, std::size_t w);
+[[nodiscard]] std::string pad_right(std::string s, std::size_t w);
+
 /// "0 B", "512 B", "1.5 KiB", "12.3 MiB", "1.00 GiB" (binary units, 3 significant digits).
 [[nodiscard]] std::string format_bytes(std::uint64_t n);
 /// "0:07", "12:34", "1:02:03" (h:mm:ss).
