@@ -14,4 +14,5 @@
 #include "sluice/compose/pipeline.hpp"
 #include "sluice/compose/run_pipeline.hpp"
 #include "sluice/compose/runtime_pipeline.hpp"
+#include "sluice/compose/supervise.hpp"
 #include "sluice/core.hpp"

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -210,6 +211,75 @@ TEST(Offload, AReturnedErrorFailsTheStreamOnceAndLaterResultsAreDropped) {
   ASSERT_LE(got.size(), 5u);
   for (std::size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], static_cast<std::int64_t>(i));
   EXPECT_LT(src.next, 1000);  // the source was not read to its end
+}
+
+TEST(Offload, UnderSkipFailedItemsAreDroppedAndTheRestComeInOrder) {
+  for (const bool ordered : {true, false}) {
+    boost::asio::io_context io;
+    sluice::asio_loop loop(io);
+    numbers src(loop, 3000);
+    // Every 10th item returns an error, every 25th throws; the others take a little time, more
+    // for some, so that they finish out of order.
+    auto checked = sluice::offload<std::int64_t>(
+        loop,
+        [](std::int64_t x) -> std::variant<std::int64_t, std::error_code> {
+          if (x % 25 == 7) throw std::system_error(std::make_error_code(std::errc::io_error));
+          if (x % 10 == 3) return std::make_error_code(std::errc::invalid_argument);
+          if (x % 5 == 0) std::this_thread::sleep_for(50us);
+          return x;
+        },
+        {.threads = 2, .max_in_flight = 16, .ordered = ordered,
+         .skip = sluice::skip_policy{
+             .on_skip = [&](const sluice::skipped_item& s) { EXPECT_EQ(s.stage, "offload"); }}});
+    std::vector<std::int64_t> got;
+    std::error_code result;
+    bool done = false;
+    auto sink =
+        sluice::make_writable<std::int64_t>(loop, {.write = [&](auto&, std::int64_t&& x, auto cb) {
+                                              got.push_back(x);
+                                              cb();
+                                            }});
+    sluice::pipeline(src.stream, checked, sink, [&](std::error_code ec) {
+      result = ec;
+      done = true;
+    });
+    ASSERT_TRUE(run_until(io, [&] { return done; }));
+    EXPECT_FALSE(result) << result.message();
+    std::vector<std::int64_t> want;
+    for (std::int64_t x = 0; x < 3000; ++x)
+      if (x % 25 != 7 && x % 10 != 3) want.push_back(x);
+    if (!ordered) std::sort(got.begin(), got.end());
+    EXPECT_EQ(got, want) << (ordered ? "ordered" : "unordered");
+    EXPECT_EQ(checked->items_skipped(), 3000 - want.size());
+  }
+}
+
+TEST(Offload, UnderSkipAnErrorThePolicyRefusesStillFailsTheStream) {
+  boost::asio::io_context io;
+  sluice::asio_loop loop(io);
+  numbers src(loop, 100);
+  auto checked = sluice::offload<std::int64_t>(
+      loop,
+      [](std::int64_t x) -> std::variant<std::int64_t, std::error_code> {
+        if (x == 4) return std::make_error_code(std::errc::invalid_argument);
+        if (x == 9) return std::make_error_code(std::errc::no_space_on_device);
+        return x;
+      },
+      {.threads = 1,
+       .skip = sluice::skip_policy{.skippable = [](std::error_code ec) {
+         return ec == std::errc::invalid_argument;
+       }}});
+  std::error_code result;
+  bool done = false;
+  auto sink = sluice::make_writable<std::int64_t>(
+      loop, {.write = [](auto&, std::int64_t&&, auto cb) { cb(); }});
+  sluice::pipeline(src.stream, checked, sink, [&](std::error_code ec) {
+    result = ec;
+    done = true;
+  });
+  ASSERT_TRUE(run_until(io, [&] { return done; }));
+  EXPECT_EQ(result, std::errc::no_space_on_device);
+  EXPECT_EQ(checked->items_skipped(), 1u);
 }
 
 TEST(Offload, AnExceptionBecomesTheStreamsError) {

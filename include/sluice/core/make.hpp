@@ -162,6 +162,8 @@ class lambda_transform final : public transform<In, Out> {
     if (spec_.construct) this->use_construct();
   }
   SLUICE_LAMBDA_LIFECYCLE(lambda_transform)
+  // A per-item function: skipping one item leaves the next intact (skip_item_errors()).
+  [[nodiscard]] bool items_independent() const noexcept override { return true; }
   void do_transform(In&& chunk, typename transform<In, Out>::transform_callback cb) override {
     if (spec_.transform)
       spec_.transform(*this, std::move(chunk), cb);
@@ -246,6 +248,7 @@ class fn_transform final : public transform<In, Out> {
 
  public:
   fn_transform(loop& l, const transform_options& o, Fn f) : base(l, o), fn_(std::move(f)) {}
+  [[nodiscard]] bool items_independent() const noexcept override { return true; }
 
  protected:
   void do_transform(In&& chunk, typename base::transform_callback cb) override {

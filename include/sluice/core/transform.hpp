@@ -6,12 +6,19 @@
 // the readable side is full the callback is held back, so backpressure travels upstream.
 // do_flush runs after end(), before 'finish'; what it pushes comes before 'end'. A transform
 // that can stop in the middle of a chunk when push() returns false resumes in do_output_wanted.
+// A transform whose items are independent (items_independent()) accepts the skip policy
+// (supervision.hpp): an error its callback reports then drops that item, not the stream.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <optional>
+#include <string>
+#include <system_error>
 #include <utility>
 
 #include "sluice/core/duplex.hpp"
+#include "sluice/core/supervision.hpp"
 
 namespace sluice {
 
@@ -41,6 +48,28 @@ class transform : public duplex<In, Out> {
     transform* t_;
     std::uint64_t gen_;
   };
+
+  /// Supervision: from now on, an error that a do_transform call reports through its callback
+  /// (for an item `policy` takes) drops that item instead of failing the stream: the write
+  /// completes without output, items_skipped() counts it, `policy.on_skip` hears of it, and the
+  /// next item goes on. Errors the stream raises otherwise (fail(), a flush error) still fail
+  /// it. Throws std::system_error(errc::invalid_argument) for a transform whose items are not
+  /// independent (a decoder: after an error its state is undefined, so the next item would be
+  /// read wrongly).
+  void skip_item_errors(skip_policy policy) {
+    if (!items_independent())
+      throw std::system_error(make_error_code(errc::invalid_argument),
+                              "skip_item_errors: " +
+                                  (this->name().empty() ? std::string("this transform")
+                                                        : "'" + this->name() + "'") +
+                                  " keeps state from one item to the next: it cannot skip one");
+    skip_ = std::make_unique<skip_state>(skip_state{std::move(policy), 0});
+  }
+  /// Items dropped under the skip policy so far.
+  [[nodiscard]] std::uint64_t items_skipped() const noexcept { return skip_ ? skip_->count : 0; }
+  /// Whether each item is transformed on its own, so that skipping one leaves the next intact.
+  /// False by default; transforms made from a per-item function say true.
+  [[nodiscard]] virtual bool items_independent() const noexcept { return false; }
 
  protected:
   transform(sluice::loop& l, const transform_options& o) : duplex<In, Out>(l, o) {
@@ -177,6 +206,10 @@ class transform : public duplex<In, Out> {
 
   void on_transform_error(std::uint64_t gen, std::error_code ec) {
     if (!take_pending(gen)) return;
+    if (skip_ && skip_->policy.takes(ec)) [[unlikely]] {
+      skip_item(gen, ec);
+      return;
+    }
     if (pend_ == pend_run_done) {
       pend_ = pend_none;
       run_error_ = ec;  // transform_each reports it
@@ -192,6 +225,19 @@ class transform : public duplex<In, Out> {
   [[gnu::always_inline]] void on_transform_ok(std::uint64_t gen, Out&& value) {
     if (!take_pending(gen)) return;
     this->push(std::move(value));
+    if (pend_ != pend_run_done) complete_write();  // an item of a run: transform_each goes on
+  }
+
+  // The item of write `gen` failed with `ec` under the skip policy: counted, reported, and its
+  // write completed as if it had no output.
+  [[gnu::noinline]] void skip_item(std::uint64_t gen, std::error_code ec) {
+    ++skip_->count;
+    if (skip_->policy.on_skip) {
+      // (The observer may destroy the stream: the write then completes as any write that
+      // outlives a destroy, and a run stops at the next item.)
+      auto keep = this->weak_from_this().lock();
+      skip_->policy.on_skip(skipped_item{gen - 1, ec, this->name()});
+    }
     if (pend_ != pend_run_done) complete_write();  // an item of a run: transform_each goes on
   }
 
@@ -227,6 +273,11 @@ class transform : public duplex<In, Out> {
   };
   std::uint8_t pend_ = pend_none;
   std::error_code run_error_;  // an item of a run failed with this, during its call
+  struct skip_state {
+    skip_policy policy;
+    std::uint64_t count;
+  };
+  std::unique_ptr<skip_state> skip_;  // set by skip_item_errors()
 };
 
 /// Passes every chunk through unchanged.
@@ -234,6 +285,7 @@ template <chunk T>
 class passthrough final : public transform<T, T> {
  public:
   explicit passthrough(sluice::loop& l, const transform_options& o = {}) : transform<T, T>(l, o) {}
+  [[nodiscard]] bool items_independent() const noexcept override { return true; }
 
  protected:
   void do_transform(T&& chunk, typename transform<T, T>::transform_callback cb) override {

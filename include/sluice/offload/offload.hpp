@@ -18,7 +18,10 @@
 // stream too: std::system_error with its code, anything else with errc::aborted, its what() in
 // error_message(). `fn` runs on several threads at once: it must be safe to call concurrently
 // (no shared mutable state without a lock). After the first error, or destroy(), results still
-// coming back are dropped on the loop thread without running user code on the stream.
+// coming back are dropped on the loop thread without running user code on the stream. With
+// the skip policy (offload_options::skip, supervision.hpp) an item whose function failed is
+// dropped and counted instead, and the stream goes on (in order, the items after it are not
+// held up).
 #pragma once
 
 #include <cstddef>
@@ -39,6 +42,7 @@
 #include "sluice/core/detail/io_pool.hpp"
 #include "sluice/core/duplex.hpp"
 #include "sluice/core/error.hpp"
+#include "sluice/core/supervision.hpp"
 #include "sluice/offload/cpu_pool.hpp"
 
 namespace sluice {
@@ -55,6 +59,9 @@ struct offload_options {
   std::optional<std::size_t> readable_high_water_mark{};
   std::optional<std::size_t> writable_high_water_mark{};
   std::string name = "offload";
+  /// Supervision: skip the items whose function failed (an error result or an exception) with
+  /// an error the policy takes, instead of failing the stream. Unset: the first error fails it.
+  std::optional<skip_policy> skip{};
 };
 
 namespace detail {
@@ -123,13 +130,16 @@ class offload_stream final : public duplex<In, Out> {
         own_pool_(o.threads != 0 ? std::make_shared<detail::io_pool>(o.threads) : nullptr),
         pool_(own_pool_ ? own_pool_.get() : &detail::shared_cpu_pool()),
         max_in_flight_(o.max_in_flight != 0 ? o.max_in_flight : 2 * pool_->thread_count()),
-        ordered_(o.ordered) {}
+        ordered_(o.ordered),
+        skip_(o.skip) {}
 
   /// Items handed to the pool and not yet pushed out (running, or done and waiting).
   [[nodiscard]] std::size_t in_flight() const noexcept { return running_ + waiting_.size(); }
   [[nodiscard]] std::size_t max_in_flight() const noexcept { return max_in_flight_; }
   /// Items done so far (pushed to the readable side).
   [[nodiscard]] std::uint64_t completed() const noexcept { return completed_; }
+  /// Items dropped under the skip policy so far.
+  [[nodiscard]] std::uint64_t items_skipped() const noexcept { return skipped_; }
 
  protected:
   void do_write(In&& item, typename writable<In>::write_callback cb) override {
@@ -207,21 +217,31 @@ class offload_stream final : public duplex<In, Out> {
     --running_;
     if (this->destroyed()) return;  // after an error or destroy(): dropped
     if (r.ec) {
-      this->fail(r.ec, "offload: item " + std::to_string(seq) + ": the function " + r.what);
-      return;
+      if (!skip_ || !skip_->takes(r.ec)) {
+        this->fail(r.ec, "offload: item " + std::to_string(seq) + ": the function " + r.what);
+        return;
+      }
+      ++skipped_;
+      if (skip_->on_skip) {
+        auto keep = this->shared_from_this();  // the observer may destroy the stream
+        skip_->on_skip(skipped_item{seq, r.ec, this->name()});
+        if (this->destroyed()) return;
+      }
     }
     if (!ordered_) {
-      emit(std::move(*r.value));
+      if (r.value) emit(std::move(*r.value));
     } else {
-      waiting_.emplace(seq, std::move(*r.value));
+      // (A skipped item waits as an empty result: the items after it go out in order.)
+      waiting_.emplace(seq, std::move(r.value));
       // Every result that is next in order goes out now (they are computed: holding them would
       // only hold memory); a full readable side stops the writes instead.
       for (auto it = waiting_.begin(); it != waiting_.end() && it->first == next_out_;
            it = waiting_.begin()) {
-        Out v = std::move(it->second);
+        std::optional<Out> v = std::move(it->second);
         waiting_.erase(it);
         ++next_out_;
-        emit(std::move(v));
+        if (!v) continue;
+        emit(std::move(*v));
         if (this->destroyed()) return;
       }
     }
@@ -260,7 +280,10 @@ class offload_stream final : public duplex<In, Out> {
   std::uint64_t next_out_ = 0;
   std::uint64_t completed_ = 0;
   std::size_t running_ = 0;
-  std::map<std::uint64_t, Out> waiting_;  // ordered: done, waiting for an earlier one
+  std::optional<skip_policy> skip_;
+  std::uint64_t skipped_ = 0;
+  // Ordered: done, waiting for an earlier one (empty: skipped).
+  std::map<std::uint64_t, std::optional<Out>> waiting_;
   bool output_full_ = false;              // the last push returned false; cleared by a read
   std::optional<typename writable<In>::write_callback> held_;
   std::optional<callback> final_;
