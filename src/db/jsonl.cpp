@@ -69,6 +69,7 @@ struct jsonl_parser::impl {
   std::string partial;  // the line being assembled across chunks
   std::uint64_t line = 0;
   std::uint64_t records = 0;
+  std::uint64_t skipped = 0;
   enum class shape : std::uint8_t { unknown, objects, arrays } kind = shape::unknown;
   column_names columns;
   std::shared_ptr<std::vector<std::string>> first_names;  // while the first object is read
@@ -318,6 +319,30 @@ jsonl_parser::~jsonl_parser() = default;
 
 const column_names& jsonl_parser::columns() const noexcept { return impl_->columns; }
 std::uint64_t jsonl_parser::record_count() const noexcept { return impl_->records; }
+std::uint64_t jsonl_parser::records_skipped() const noexcept { return impl_->skipped; }
+
+bool jsonl_parser::skip_bad_line() {
+  impl& s = *impl_;
+  if (!s.options.skip || !s.options.skip->takes(s.error)) return false;
+  ++s.skipped;
+  if (s.records == 0) {
+    // No row was taken yet: the bad line must not fix the shape or the columns.
+    s.kind = impl::shape::unknown;
+    s.columns = nullptr;
+    s.first_names = nullptr;
+    s.index.clear();
+    s.width = 0;
+  }
+  skipped_item item{.index = s.line - 1,
+                    .error = std::exchange(s.error, {}),
+                    .stage = name(),
+                    .detail = std::exchange(s.context, {})};
+  if (s.options.skip->on_skip) {
+    auto keep = shared_from_this();  // the observer may destroy the stream
+    s.options.skip->on_skip(item);
+  }
+  return true;
+}
 
 void jsonl_parser::do_transform(buffer&& chunk, transform_callback cb) {
   input_ = std::move(chunk);
@@ -359,6 +384,8 @@ void jsonl_parser::scan() {
     if (text.size() > s.options.max_line_length) {
       s.fail(jsonl_errc::line_too_long, " is longer than the limit of " +
                                             std::to_string(s.options.max_line_length) + " bytes");
+      s.partial.clear();
+      if (skip_bad_line() && !destroyed()) continue;  // (a whole line: its end is known)
       break;
     }
     if (text.find_first_not_of(" \t\r") == std::string_view::npos) {  // blank
@@ -368,7 +395,10 @@ void jsonl_parser::scan() {
     record r;
     const bool ok = s.parse_line(text, r);
     s.partial.clear();
-    if (!ok) break;
+    if (!ok) {
+      if (skip_bad_line() && !destroyed()) continue;
+      break;
+    }
     ++s.records;
     more = push(std::move(r));
     if ((!more || destroyed()) && pos_ < in.size()) {
@@ -400,11 +430,14 @@ void jsonl_parser::do_flush(callback cb) {
     if (text.size() > s.options.max_line_length) {
       s.fail(jsonl_errc::line_too_long, " is longer than the limit of " +
                                             std::to_string(s.options.max_line_length) + " bytes");
+      skip_bad_line();
     } else if (text.find_first_not_of(" \t\r") != std::string::npos) {
       record r;
       if (s.parse_line(text, r)) {
         ++s.records;
         push(std::move(r));
+      } else {
+        skip_bad_line();
       }
     }
   }

@@ -4,6 +4,7 @@
 // under ctest's postgres fixture, scripts/pg-server.sh).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -105,6 +106,60 @@ TEST_F(DbCli, ARecordSourceIntoAFormatterStaysWithinTheHighWaterMark) {
   }
 }
 
+TEST_F(DbCli, RestartWaitsForADatabaseDirectoryThatAppearsAndLoadsEveryRowOnce) {
+  if (!testing::have("sqlite3")) GTEST_SKIP() << "no sqlite3";
+  make_csv("a.csv", 5000);
+  // Without --restart, a database that cannot be opened fails the run at once.
+  auto r = sh("$SLUICE run 'read a.csv | csv --header | sqlite later/data.db events --create'");
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("sqlite 'later/data.db' table events: open: No such file or directory"),
+            std::string::npos)
+      << r.err;
+  // With it, the writer is made again until the directory is there (0.3 s later).
+  r =
+      sh("(sleep 0.3; mkdir later) & $SLUICE run 'read a.csv | csv --header | sqlite "
+         "later/data.db events --create --batch 500 --restart 10'; s=$?; wait; exit $s");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("sluice: sqlite: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("restart 1 in "), std::string::npos) << r.err;
+  EXPECT_EQ(
+      sh("sqlite3 later/data.db 'select count(*), count(distinct id), sum(id) from events'").out,
+      "5000|5000|12502500\n");
+  // A failure --restart does not cover (a constraint) is not retried.
+  testing::spit(path("dup.csv"), "id,name,v\n1,a,1\n");
+  ASSERT_EQ(sh("sqlite3 later/data.db 'create unique index ids on events(id)'").status, 0);
+  r = sh("$SLUICE run 'read dup.csv | csv --header | sqlite later/data.db events --restart 10'");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("not retryable"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("restart 1 in"), std::string::npos) << r.err;
+}
+
+TEST_F(DbCli, SkipBadReportsEachBadRecordByLineAndKeepsTheRest) {
+  testing::spit(path("m.csv"), "id,name\n1,a\n2\n3,c\n4,d,e\n5,e\n");
+  auto r = sh("$SLUICE run 'read m.csv | csv --header --skip-bad | to-csv'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(r.out, "1,a\n3,c\n5,e\n");
+  EXPECT_NE(r.err.find("sluice: csv: line 3: 1 fields where the header has 2: wrong number of "
+                       "fields (skipped)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("csv: line 5: 3 fields"), std::string::npos) << r.err;
+  // Without it, the first bad record fails the run.
+  EXPECT_EQ(sh("$SLUICE run 'read m.csv | csv --header | to-csv'").status, 1);
+  // Many bad lines: ten are shown, then the count at the end.
+  std::string lines;
+  for (int i = 0; i < 40; ++i)
+    lines += i % 3 == 0 ? "{\"a\":" + std::to_string(i) + "}\n" : "{oops\n";
+  testing::spit(path("m.jsonl"), lines);
+  r = sh("$SLUICE run 'read m.jsonl | jsonl --skip-bad | to-jsonl'");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 14) << r.out;
+  EXPECT_NE(r.err.find("sluice: jsonl: line 2, byte 2"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("further bad records are skipped without a message"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("sluice: jsonl: 26 bad records skipped"), std::string::npos) << r.err;
+}
+
 TEST_F(DbCli, MissingArgumentsAreSyntaxErrors) {
   auto r = sh("$SLUICE run 'csv | sqlite data.db'");
   EXPECT_EQ(r.status, 2);
@@ -180,6 +235,38 @@ TEST_F(PostgresCli, OneConnectionLoadsEveryBatchOnOneBackend) {
   }
   // With --connections 1, every batch went through one backend.
   EXPECT_EQ(psql("select count(distinct backend) from cli_one").out, "1\n");
+}
+
+TEST_F(PostgresCli, RestartRidesOutAServerCrashAndLoadsEveryRow) {
+  ASSERT_EQ(psql("drop table if exists cli_crash; create table cli_crash (id bigint, name text, v "
+                 "double precision)")
+                .status,
+            0);
+  make_csv("a.csv", 1'500'000);
+  const std::string server = std::string(SLUICE_PG_SERVER_SCRIPT) + " ";
+  const std::string dir = std::getenv("SLUICE_PG_SOCKET_DIR");
+  // The load runs in the background; once rows are in, the server is killed, and started again
+  // half a second later.
+  const auto r = sh(
+      "$SLUICE run 'read a.csv | csv --header | pg \"" + conninfo_ +
+      "\" cli_crash --batch 5000 --restart 20' & pid=$!; "
+      "until [ \"$(psql -X -q -A -t '" +
+      conninfo_ +
+      "' -c 'select count(*) from cli_crash' 2>/dev/null || echo 0)\" -gt 50000 ]; do sleep 0.02; "
+      "done; " +
+      server + "crash '" + dir + "' >/dev/null 2>&1; sleep 0.5; " + server + "start '" + dir +
+      "' >/dev/null 2>&1; wait $pid");
+  // (Whatever happened, the next tests find the server running.)
+  ASSERT_EQ(std::system((server + "start '" + dir + "' >/dev/null 2>&1").c_str()), 0);
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("sluice: pg: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("restart 1 in "), std::string::npos) << r.err;
+  // Every row is in. A batch the server committed just as it died, before it could say so, may
+  // be there twice (at least once); nothing is missing.
+  EXPECT_EQ(psql("select count(distinct id), sum(distinct id) from cli_crash").out,
+            "1500000|1125000750000\n");
+  const auto all = psql("select count(*) from cli_crash");
+  EXPECT_GE(std::stoll(all.out), 1'500'000) << all.out;
 }
 
 TEST_F(PostgresCli, ABadValueFailsTheRunNamingTheRow) {

@@ -58,11 +58,11 @@ std::shared_ptr<sluice::readable<int>> numbers(sluice::loop& loop, int from, int
 }
 
 std::shared_ptr<sluice::writable<int>> collect(sluice::loop& loop, std::vector<int>& out) {
-  return sluice::make_writable<int>(loop, {.high_water_mark = 4,
-                                           .write = [&out](auto&, int&& x, auto cb) {
-                                             out.push_back(x);
-                                             cb();
-                                           }});
+  return sluice::make_writable<int>(
+      loop, {.high_water_mark = 4, .write = [&out](auto&, int&& x, auto cb) {
+               out.push_back(x);
+               cb();
+             }});
 }
 
 // ---- skip ---------------------------------------------------------------------------------------
@@ -230,8 +230,7 @@ source_run run_source(manual_loop& loop, int n,
 TEST(RestartSource, AFeedThatFailsOnceResumesWhereItStoppedAndDeliversEachItemOnce) {
   manual_loop loop;
   source_run r = run_source(
-      loop, 50,
-      [](unsigned k, int) { return k == 0 ? std::optional<int>(17) : std::nullopt; }, {});
+      loop, 50, [](unsigned k, int) { return k == 0 ? std::optional<int>(17) : std::nullopt; }, {});
   EXPECT_EQ(r.calls, 1);
   EXPECT_FALSE(r.error) << r.error.message();
   EXPECT_EQ(r.out, iota(0, 50));
@@ -252,12 +251,11 @@ TEST(RestartSource, AFeedThatFailsOnceResumesWhereItStoppedAndDeliversEachItemOn
 TEST(RestartSource, IntermittentFailuresLoseAndRepeatNothing) {
   manual_loop loop;
   std::mt19937 rng(7);
-  source_run r = run_source(
-      loop, 2000,
-      [&rng](unsigned, int from) {
-        return std::optional<int>(from + 1 + static_cast<int>(rng() % 300));
-      },
-      {.max_restarts = 1000});
+  source_run r = run_source(loop, 2000,
+                            [&rng](unsigned, int from) {
+                              return std::optional<int>(from + 1 + static_cast<int>(rng() % 300));
+                            },
+                            {.max_restarts = 1000});
   EXPECT_FALSE(r.error) << r.error.message();
   EXPECT_EQ(r.out, iota(0, 2000));
   EXPECT_GT(r.counters.restarts, 5u);
@@ -267,9 +265,8 @@ TEST(RestartSource, IntermittentFailuresLoseAndRepeatNothing) {
 TEST(RestartSource, AFeedThatAlwaysFailsGivesUpAfterMaxRestartsWithTheLastError) {
   manual_loop loop;
   const auto start = loop.now();
-  source_run r = run_source(
-      loop, 10, [](unsigned, int from) { return std::optional<int>(from); },
-      {.max_restarts = 3, .name = "feed"});
+  source_run r = run_source(loop, 10, [](unsigned, int from) { return std::optional<int>(from); },
+                            {.max_restarts = 3, .name = "feed"});
   EXPECT_EQ(r.calls, 1);
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error.code, reset);
@@ -289,9 +286,8 @@ TEST(RestartSource, AFeedThatAlwaysFailsGivesUpAfterMaxRestartsWithTheLastError)
 
 TEST(RestartSource, AnErrorThatIsNotRetryableFailsAtOnce) {
   manual_loop loop;
-  source_run r = run_source(
-      loop, 10, [](unsigned, int) { return std::optional<int>(4); },
-      {.retryable = [](std::error_code ec) { return ec != reset; }});
+  source_run r = run_source(loop, 10, [](unsigned, int) { return std::optional<int>(4); },
+                            {.retryable = [](std::error_code ec) { return ec != reset; }});
   ASSERT_TRUE(r.error);
   EXPECT_NE(r.error.message().find("not retryable"), std::string::npos) << r.error.message();
   EXPECT_EQ(r.made.size(), 1u);
@@ -358,13 +354,12 @@ TEST(RestartSource, AFactoryThatThrowsOnARestartCountsAsAFailure) {
 TEST(RestartSource, DestroyedWhileWaitingToRestartItMakesNoMoreInstances) {
   manual_loop loop;
   int made = 0;
-  auto src = sluice::supervise_source<int>(
-      loop,
-      [&](const sluice::restart_context&) {
-        ++made;
-        return numbers(loop, 0, 10, 2);
-      },
-      {.backoff_base = 1s});
+  auto src = sluice::supervise_source<int>(loop,
+                                           [&](const sluice::restart_context&) {
+                                             ++made;
+                                             return numbers(loop, 0, 10, 2);
+                                           },
+                                           {.backoff_base = 1s});
   std::vector<int> out;
   pipeline_error got;
   auto h = sluice::pipeline(src, collect(loop, out), [&](const pipeline_error& e) { got = e; });
@@ -382,10 +377,9 @@ TEST(RestartSource, ASlowConsumerHoldsTheInstanceBack) {
   manual_loop loop;
   int produced = 0;
   auto src = sluice::supervise_source<int>(loop, [&](const sluice::restart_context&) {
-    return sluice::make_readable<int>(loop, {.high_water_mark = 4,
-                                             .read = [&produced](auto& self, std::size_t) {
-                                               self.push(produced++);
-                                             }});
+    return sluice::make_readable<int>(
+        loop, {.high_water_mark = 4,
+               .read = [&produced](auto& self, std::size_t) { self.push(produced++); }});
   });
   // Nobody reads: the supervised stream and its instance each fill their buffer and stop.
   src->on_readable([] {});
@@ -453,13 +447,13 @@ TEST(RestartSink, ASinkThatFailsOnceGetsTheUnacknowledgedItemsAgainAndLosesNothi
 TEST(RestartSink, AWriteCompletesOnlyWhenAnInstanceCommittedIt) {
   manual_loop loop;
   store st;
-  auto sink = sluice::supervise_sink<int>(
-      loop,
-      [&](const sluice::restart_context& c) {
-        const unsigned k = c.restart;
-        return store_instance(loop, st, [k](int x) { return k < 2 && x == 3; });
-      },
-      {.jitter = false});
+  auto sink = sluice::supervise_sink<int>(loop,
+                                          [&](const sluice::restart_context& c) {
+                                            const unsigned k = c.restart;
+                                            return store_instance(
+                                                loop, st, [k](int x) { return k < 2 && x == 3; });
+                                          },
+                                          {.jitter = false});
   std::vector<int> done_when_committed;
   for (int i = 0; i < 6; ++i)
     sink->write(i, [&, i](std::error_code ec) {
@@ -543,16 +537,16 @@ TEST(RestartSink, EndReachesTheNewInstanceWhenTheOldOneFailedWhileFinishing) {
       loop,
       [&](const sluice::restart_context& c) {
         const unsigned k = c.restart;
-        return sluice::make_writable<int>(
-            loop, {.write =
-                       [&st](auto&, int&& x, auto cb) {
-                         st.committed.push_back(x);
-                         cb();
-                       },
-                   .final = [&finals, k](auto&, sluice::callback cb) {
-                     ++finals;
-                     cb(k == 0 ? reset : std::error_code{});
-                   }});
+        return sluice::make_writable<int>(loop, {.write =
+                                                     [&st](auto&, int&& x, auto cb) {
+                                                       st.committed.push_back(x);
+                                                       cb();
+                                                     },
+                                                 .final =
+                                                     [&finals, k](auto&, sluice::callback cb) {
+                                                       ++finals;
+                                                       cb(k == 0 ? reset : std::error_code{});
+                                                     }});
       },
       {.jitter = false});
   for (int i = 0; i < 3; ++i) sink->write(i);

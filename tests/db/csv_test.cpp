@@ -177,6 +177,46 @@ TEST(CsvParser, WrongFieldCountIsAnErrorUnlessRaggedRecordsAreAllowed) {
   EXPECT_EQ(all_texts(ok.rows), (std::vector<strings>{{"a", "b"}, {"c"}, {"d", "e", "f"}}));
 }
 
+TEST(CsvParser, UnderSkipARecordWithAWrongFieldCountIsReportedAndTheRestGoOnAtEverySplit) {
+  const std::string text = "id,v\n1,a\n2\n3,c\n4,d,x\n5,e";
+  for_each_cut(text, [&](std::vector<std::string> pieces) {
+    std::vector<sluice::skipped_item> skipped;
+    const auto r = parse(
+        pieces,
+        {.header = true, .skip = sluice::skip_policy{.on_skip = [&](const sluice::skipped_item& s) {
+                           skipped.push_back(s);
+                         }}});
+    ASSERT_FALSE(r.error) << r.message;
+    EXPECT_TRUE(r.ended);
+    EXPECT_EQ(all_texts(r.rows), (std::vector<strings>{{"1", "a"}, {"3", "c"}, {"5", "e"}}));
+    ASSERT_EQ(skipped.size(), 2u);
+    EXPECT_EQ(skipped[0].index, 2u);  // line 3
+    EXPECT_EQ(skipped[0].error, db::csv_errc::wrong_field_count);
+    EXPECT_EQ(skipped[0].detail, "csv: line 3: 1 fields where the header has 2");
+    EXPECT_EQ(skipped[1].detail, "csv: line 5: 3 fields where the header has 2");
+  });
+}
+
+TEST(CsvParser, UnderSkipTypedRowsSkipBadValuesButMalformedQuotingStillFails) {
+  std::uint64_t count = 0;
+  const db::csv_options o{
+      .header = true,
+      .skip = sluice::skip_policy{.on_skip = [&](const sluice::skipped_item&) { ++count; }}};
+  const auto r = parse<std::tuple<int, double>>({"n,x\n1,0.5\n2,zero\nthree,3\n4,4.5\n"}, o);
+  ASSERT_FALSE(r.error) << r.message;
+  ASSERT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(std::get<0>(r.rows[1]), 4);
+  EXPECT_EQ(count, 2u);
+  // Where a record ends after a stray quote is not known: that is still an error.
+  const auto q = parse({"a,b\n1,x\"y\n2,z\n"}, o);
+  EXPECT_EQ(q.error, db::csv_errc::quote_in_unquoted_field);
+  // And a skip policy may narrow what it skips.
+  const auto n = parse({"a,b\n1\n"}, {.skip = sluice::skip_policy{.skippable = [](auto ec) {
+                                        return ec == db::csv_errc::bad_value;
+                                      }}});
+  EXPECT_EQ(n.error, db::csv_errc::wrong_field_count);
+}
+
 TEST(CsvParser, FieldAndRecordLimitsFailBeforeHoldingMore) {
   const auto f = parse({"ab,cd\nxy,\"12345", "6\"\n"}, {.max_field_size = 5});
   EXPECT_EQ(f.error, db::csv_errc::field_too_long);

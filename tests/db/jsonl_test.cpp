@@ -107,6 +107,42 @@ TEST(JsonlParser, ErrorsNameTheLineAndKey) {
   EXPECT_EQ(text.rows[0].values[0], db::value(std::string("{\"b\":[1,2]}")));
 }
 
+TEST(JsonlParser, UnderSkipBadLinesAreReportedWithTheirLineAndTheRestGoOnAtEverySplit) {
+  // The first line is bad too: it must not fix the columns.
+  const std::string text =
+      "{\"a\":1,\"b\":\n{\"a\":1,\"b\":2}\n[1,2]\n{\"a\":3,\"c\":4}\n{\"b\":5}\n{\"a\":6} x";
+  for (std::size_t i = 0; i <= text.size(); ++i) {
+    std::vector<sluice::skipped_item> skipped;
+    const auto r =
+        parse({text.substr(0, i), text.substr(i)},
+              {.skip = sluice::skip_policy{
+                   .on_skip = [&](const sluice::skipped_item& s) { skipped.push_back(s); }}});
+    ASSERT_FALSE(r.error) << r.message << " at " << i;
+    EXPECT_TRUE(r.ended);
+    ASSERT_EQ(r.rows.size(), 2u) << i;
+    EXPECT_EQ(*r.rows[0].columns, (std::vector<std::string>{"a", "b"}));
+    EXPECT_EQ(r.rows[1].values, (std::vector<db::value>{db::null, std::int64_t{5}}));
+    ASSERT_EQ(skipped.size(), 4u) << i;
+    EXPECT_EQ(skipped[0].index, 0u);
+    EXPECT_EQ(skipped[0].error, db::jsonl_errc::syntax_error);
+    EXPECT_EQ(skipped[1].error, db::jsonl_errc::not_a_row);
+    EXPECT_EQ(skipped[2].error, db::jsonl_errc::unknown_key);
+    EXPECT_EQ(skipped[2].detail, "jsonl: line 4, key \"c\"");
+    EXPECT_EQ(skipped[3].index, 5u);  // the last line, completed at the end
+  }
+}
+
+TEST(JsonlParser, UnderSkipALineTooLongIsSkippedWhenItsEndIsKnown) {
+  std::uint64_t skipped = 0;
+  const auto r = parse(
+      {"[1]\n[" + std::string(100, '2') + "]\n[3]\n"},
+      {.max_line_length = 50,
+       .skip = sluice::skip_policy{.on_skip = [&](const sluice::skipped_item&) { ++skipped; }}});
+  ASSERT_FALSE(r.error) << r.message;
+  EXPECT_EQ(r.rows.size(), 2u);
+  EXPECT_EQ(skipped, 1u);
+}
+
 TEST(JsonlParser, LineLimitFailsBeforeHoldingTheWholeLine) {
   const auto r = parse({"[1]\n[\"", std::string(100, 'x'), "\"]\n"}, {.max_line_length = 50});
   EXPECT_EQ(r.error, db::jsonl_errc::line_too_long);

@@ -228,7 +228,9 @@ TEST(Offload, UnderSkipFailedItemsAreDroppedAndTheRestComeInOrder) {
           if (x % 5 == 0) std::this_thread::sleep_for(50us);
           return x;
         },
-        {.threads = 2, .max_in_flight = 16, .ordered = ordered,
+        {.threads = 2,
+         .max_in_flight = 16,
+         .ordered = ordered,
          .skip = sluice::skip_policy{
              .on_skip = [&](const sluice::skipped_item& s) { EXPECT_EQ(s.stage, "offload"); }}});
     std::vector<std::int64_t> got;
@@ -265,10 +267,9 @@ TEST(Offload, UnderSkipAnErrorThePolicyRefusesStillFailsTheStream) {
         if (x == 9) return std::make_error_code(std::errc::no_space_on_device);
         return x;
       },
-      {.threads = 1,
-       .skip = sluice::skip_policy{.skippable = [](std::error_code ec) {
-         return ec == std::errc::invalid_argument;
-       }}});
+      {.threads = 1, .skip = sluice::skip_policy{.skippable = [](std::error_code ec) {
+                       return ec == std::errc::invalid_argument;
+                     }}});
   std::error_code result;
   bool done = false;
   auto sink = sluice::make_writable<std::int64_t>(

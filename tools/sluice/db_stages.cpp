@@ -2,13 +2,51 @@
 #include "db_stages.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <optional>
 #include <utility>
 
+#include "sluice/compose/supervise.hpp"
 #include "sluice/db/postgres.hpp"
 #include "sluice/db/sqlite.hpp"
 
 namespace sluice::cli {
+
+namespace {
+
+// --restart N: a new writer after each failure `retryable` accepts, up to N within a minute,
+// each failure told on stderr.
+template <class Make>
+std::shared_ptr<writable<db::record>> supervised(loop& l, std::size_t restarts, const char* stage,
+                                                 bool (*retryable)(std::error_code), Make make) {
+  if (restarts == 0) return make();
+  restart_options o{.max_restarts = static_cast<unsigned>(restarts),
+                    .window = std::chrono::minutes(1),
+                    .retryable = retryable,
+                    .on_restart =
+                        [stage](const restart_event& e) {
+                          if (e.gave_up) return;  // the pipeline's error says it
+                          std::fprintf(stderr, "sluice: %s: %s; restart %u in %.1f s\n", stage,
+                                       e.message.c_str(), e.restart,
+                                       std::chrono::duration<double>(e.delay).count());
+                        },
+                    .name = stage};
+  return supervise_sink<db::record>(
+      l, [make](const restart_context&) { return make(); }, std::move(o));
+}
+
+bool pg_retryable(std::error_code ec) {
+  return ec == db::pg_errc::connect_failed || ec == db::pg_errc::connection_lost;
+}
+
+bool sqlite_retryable(std::error_code ec) {
+  // Locked by another connection, or not openable (yet): a directory to be mounted, say.
+  return db::sqlite_busy(ec) || ec == std::errc::no_such_file_or_directory ||
+         (ec.category() == db::sqlite_category() && (ec.value() & 0xff) == 14);  // CANTOPEN
+}
+
+}  // namespace
 
 std::shared_ptr<writable<db::record>> sqlite_stage::make(build_context& ctx) const {
   db::sqlite_writer_options<db::record> o;
@@ -16,7 +54,10 @@ std::shared_ptr<writable<db::record>> sqlite_stage::make(build_context& ctx) con
   o.high_water_mark = 2 * batch;
   o.create_table = create;
   o.name = "sqlite";
-  return db::make_sqlite_record_writer(ctx.loop, path, table, std::move(o));
+  return supervised(ctx.loop, restarts, "sqlite", sqlite_retryable,
+                    [&l = ctx.loop, path = path, table = table, o] {
+                      return db::make_sqlite_record_writer(l, path, table, o);
+                    });
 }
 
 std::shared_ptr<readable<db::record>> sqlite_query_stage::make(build_context& ctx) const {
@@ -31,7 +72,10 @@ std::shared_ptr<writable<db::record>> pg_stage::make(build_context& ctx) const {
   o.batch.name = "pg";
   if (binary) o.format = db::pg_copy_format::binary;
   o.connections = connections;
-  return db::make_pg_record_writer(ctx.loop, conninfo, table, std::move(o));
+  return supervised(ctx.loop, restarts, "pg", pg_retryable,
+                    [&l = ctx.loop, conninfo = conninfo, table = table, o] {
+                      return db::make_pg_record_writer(l, conninfo, table, o);
+                    });
 }
 
 std::shared_ptr<readable<db::record>> pg_query_stage::make(build_context& ctx) const {
@@ -81,6 +125,10 @@ parse_result parse_sink(stage_args& a, std::string Stage::*first, const std::str
     const std::string name = is_option(t) ? option_name(t) : "";
     if (name == "--batch") {
       if (auto e = parse_count(a, t, "rows", 100'000'000, s->batch)) return *e;
+      continue;
+    }
+    if (name == "--restart") {
+      if (auto e = parse_count(a, t, "restarts", 1000, s->restarts)) return *e;
       continue;
     }
     if constexpr (requires { s->connections; }) {

@@ -4,7 +4,10 @@
 //
 // A sink's writes are acknowledged only once their batch is committed (docs/databases.md), so
 // the pipeline's backpressure is the database's own pace and `--stats` shows the time the stages
-// before it spent waiting for it.
+// before it spent waiting for it. `--restart N` puts a sink under the restart policy
+// (compose/supervise.hpp): a lost connection (pg) or a locked or unopenable database (sqlite)
+// makes a new writer after a backoff, up to N times a minute, which gets every row not yet
+// committed again.
 #pragma once
 
 #include <cstddef>
@@ -22,6 +25,7 @@ struct sqlite_stage final : record_sink_config {
   std::string table;
   bool create = false;
   std::size_t batch = 1000;
+  std::size_t restarts = 0;  // --restart N: restarts allowed within a minute (0: none)
   [[nodiscard]] std::shared_ptr<writable<db::record>> make(build_context& ctx) const override;
 };
 /// sqlite-query FILE SQL
@@ -37,6 +41,7 @@ struct pg_stage final : record_sink_config {
   std::size_t batch = 10000;
   bool binary = false;          // --binary: binary COPY (type-exact, by the table's column types)
   std::size_t connections = 2;  // --connections N: batches in flight, each on a connection
+  std::size_t restarts = 0;     // --restart N: restarts allowed within a minute (0: none)
   [[nodiscard]] std::shared_ptr<writable<db::record>> make(build_context& ctx) const override;
 };
 /// pg-query CONNINFO SQL

@@ -2,12 +2,17 @@
 // to-csv, to-jsonl).
 #include "record_stages.hpp"
 
+#include <cstdint>
+#include <cstdio>
+#include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <utility>
 
 #include "sluice/compose/compose.hpp"
 #include "sluice/core/error.hpp"
+#include "sluice/core/supervision.hpp"
 #include "sluice/db/csv.hpp"
 #include "sluice/db/jsonl.hpp"
 
@@ -126,13 +131,53 @@ std::size_t failed_stream(const std::vector<std::shared_ptr<stream>>& streams) {
 
 // ---- The kinds ----------------------------------------------------------------------------
 
+namespace {
+
+// --skip-bad: each skipped record on stderr, the first few of them, and the count at the end
+// (when the stage goes).
+class bad_record_report {
+ public:
+  explicit bad_record_report(std::string stage) : stage_(std::move(stage)) {}
+  bad_record_report(const bad_record_report&) = delete;
+  bad_record_report& operator=(const bad_record_report&) = delete;
+  ~bad_record_report() {
+    if (count_ > shown)
+      std::fprintf(stderr, "sluice: %s: %llu bad records skipped\n", stage_.c_str(),
+                   static_cast<unsigned long long>(count_));
+  }
+  void add(const skipped_item& s) {
+    if (++count_ <= shown)
+      std::fprintf(stderr, "sluice: %s: %s (skipped)\n", s.detail.c_str(),
+                   s.error.message().c_str());
+    if (count_ == shown)
+      std::fprintf(stderr, "sluice: %s: further bad records are skipped without a message\n",
+                   stage_.c_str());
+  }
+
+ private:
+  static constexpr std::uint64_t shown = 10;
+  std::string stage_;
+  std::uint64_t count_ = 0;
+};
+
+std::optional<skip_policy> bad_records(bool on, std::string stage) {
+  if (!on) return std::nullopt;
+  auto report = std::make_shared<bad_record_report>(std::move(stage));
+  return skip_policy{.on_skip = [report](const skipped_item& s) { report->add(s); }};
+}
+
+}  // namespace
+
 std::shared_ptr<transform<buffer, db::record>> csv_stage::make(build_context& ctx) const {
-  return db::parse_csv(ctx.loop,
-                       {.separator = separator, .header = header, .ragged_records = ragged});
+  return db::parse_csv(ctx.loop, {.separator = separator,
+                                  .header = header,
+                                  .ragged_records = ragged,
+                                  .skip = bad_records(skip_bad, "csv")});
 }
 
 std::shared_ptr<transform<buffer, db::record>> jsonl_stage::make(build_context& ctx) const {
-  return db::parse_jsonl(ctx.loop, {.nested_as_text = nested_as_text});
+  return db::parse_jsonl(
+      ctx.loop, {.nested_as_text = nested_as_text, .skip = bad_records(skip_bad, "jsonl")});
 }
 
 std::shared_ptr<transform<db::record, buffer>> to_csv_stage::make(build_context& ctx) const {
@@ -169,6 +214,8 @@ std::variant<std::shared_ptr<const stage_config>, syntax_error> parse_csv_stage(
       c->header = true;
     else if (name == "--ragged" && t.text == name)
       c->ragged = true;
+    else if (name == "--skip-bad" && t.text == name)
+      c->skip_bad = true;
     else if (name == "--sep") {
       if (auto e = parse_sep(a, t, c->separator)) return *e;
     } else
@@ -183,6 +230,8 @@ std::variant<std::shared_ptr<const stage_config>, syntax_error> parse_jsonl_stag
     const token& t = a.next();
     if (is_option(t) && t.text == "--nested-as-text")
       j->nested_as_text = true;
+    else if (is_option(t) && t.text == "--skip-bad")
+      j->skip_bad = true;
     else
       return a.unexpected(t);
   }

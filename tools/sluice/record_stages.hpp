@@ -75,17 +75,19 @@ struct record_segment {
 
 // ---- The kinds --------------------------------------------------------------------------------
 
-/// csv [--header] [--sep C] [--ragged]
+/// csv [--header] [--sep C] [--ragged] [--skip-bad]
 struct csv_stage final : record_parser_config {
   bool header = false;
   char separator = ',';
   bool ragged = false;
+  bool skip_bad = false;  // --skip-bad: a record with a wrong field count is skipped, reported
   [[nodiscard]] std::shared_ptr<transform<buffer, db::record>> make(
       build_context& ctx) const override;
 };
-/// jsonl [--nested-as-text]
+/// jsonl [--nested-as-text] [--skip-bad]
 struct jsonl_stage final : record_parser_config {
   bool nested_as_text = false;
+  bool skip_bad = false;  // --skip-bad: a line that is not a row is skipped, reported
   [[nodiscard]] std::shared_ptr<transform<buffer, db::record>> make(
       build_context& ctx) const override;
 };

@@ -9,7 +9,8 @@
 //            one made after an exponential backoff, up to max_restarts within a window, and the
 //            pipeline goes on without noticing.
 //
-//   auto src = sluice::supervise_source<sluice::buffer>(loop, [&](const sluice::restart_context& c) {
+//   auto src = sluice::supervise_source<sluice::buffer>(loop, [&](const sluice::restart_context& c)
+//   {
 //     return open_feed(loop, c.bytes);  // resume where the failed instance left off
 //   }, {.max_restarts = 5});
 //   auto sink = sluice::supervise_sink<row>(loop, [&](const auto&) { return connect_db(loop); });
@@ -192,6 +193,17 @@ class restart_governor {
   std::string gave_up_reason_;
   std::minstd_rand rng_{std::random_device{}()};
 };
+
+/// The context for the supervised stream's own failure: `verdict`, then the instance's message
+/// without the code's text at its end (error_message() adds it back once).
+inline std::string gave_up_context(const std::string& what, const std::string& verdict,
+                                   std::string message, std::error_code ec) {
+  const std::string tail = ": " + ec.message();
+  if (message.size() > tail.size() &&
+      message.compare(message.size() - tail.size(), tail.size(), tail) == 0)
+    message.resize(message.size() - tail.size());
+  return what + ": " + verdict + "; the last failure: " + message;
+}
 
 /// Calls a factory; an exception becomes an error code (system_error: its code; anything else:
 /// errc::aborted), a null stream errc::invalid_argument.

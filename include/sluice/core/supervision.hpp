@@ -25,10 +25,15 @@ struct skipped_item {
   std::error_code error{};
   /// The stage's name (stream::name(); empty if it has none).
   std::string stage{};
-  /// "stage 'parse': item 41 skipped: Invalid argument".
+  /// Where the stage says the item was, when it knows better than an index: a parser names the
+  /// line ("jsonl: line 12, byte 7 (expected comma)"). Empty otherwise.
+  std::string detail{};
+  /// "stage 'parse': item 41 skipped: Invalid argument", or with a detail
+  /// "stage 'jsonl': jsonl: line 12, byte 7 (expected comma) skipped: syntax error".
   [[nodiscard]] std::string message() const {
     std::string m = stage.empty() ? std::string("stage") : "stage '" + stage + "'";
-    return m + ": item " + std::to_string(index) + " skipped: " + error.message();
+    m += detail.empty() ? ": item " + std::to_string(index) : ": " + detail;
+    return m + " skipped: " + error.message();
   }
 };
 

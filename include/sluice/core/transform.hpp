@@ -58,11 +58,11 @@ class transform : public duplex<In, Out> {
   /// read wrongly).
   void skip_item_errors(skip_policy policy) {
     if (!items_independent())
-      throw std::system_error(make_error_code(errc::invalid_argument),
-                              "skip_item_errors: " +
-                                  (this->name().empty() ? std::string("this transform")
-                                                        : "'" + this->name() + "'") +
-                                  " keeps state from one item to the next: it cannot skip one");
+      throw std::system_error(
+          make_error_code(errc::invalid_argument),
+          "skip_item_errors: " +
+              (this->name().empty() ? std::string("this transform") : "'" + this->name() + "'") +
+              " keeps state from one item to the next: it cannot skip one");
     skip_ = std::make_unique<skip_state>(skip_state{std::move(policy), 0});
   }
   /// Items dropped under the skip policy so far.
@@ -236,7 +236,7 @@ class transform : public duplex<In, Out> {
       // (The observer may destroy the stream: the write then completes as any write that
       // outlives a destroy, and a run stops at the next item.)
       auto keep = this->weak_from_this().lock();
-      skip_->policy.on_skip(skipped_item{gen - 1, ec, this->name()});
+      skip_->policy.on_skip(skipped_item{.index = gen - 1, .error = ec, .stage = this->name()});
     }
     if (pend_ != pend_run_done) complete_write();  // an item of a run: transform_each goes on
   }

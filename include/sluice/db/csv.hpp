@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "sluice/core/buffer.hpp"
+#include "sluice/core/supervision.hpp"
 #include "sluice/core/transform.hpp"
 #include "sluice/db/detail/row_formatter.hpp"
 #include "sluice/db/row.hpp"
@@ -69,6 +70,13 @@ struct csv_options {
   /// Off: such a record fails the stream with wrong_field_count. A static row always needs
   /// exactly its column count.
   bool ragged_records = false;
+  /// Supervision: a record with the wrong number of fields, or (typed rows) a value that does
+  /// not convert, is skipped for an error the policy takes, counted (records_skipped()) and
+  /// reported (skipped_item::index is the 0-based line the record starts on, detail "csv: line
+  /// 12: 3 fields where the header has 4"), and the next record goes on. Malformed quoting and
+  /// records beyond the limits still fail the stream: where the next record starts is not known.
+  /// Unset: the first bad record fails the stream.
+  std::optional<skip_policy> skip{};
 };
 
 /// How CSV is written.
@@ -133,6 +141,11 @@ class csv_scanner {
   [[nodiscard]] const std::string& error_context() const noexcept { return context_; }
   /// Records an error found outside the scanner (field count, a bad value).
   void set_error(csv_errc e, std::string context);
+  /// Forgets an error set by set_error() (a record skipped under csv_options::skip).
+  void clear_error() noexcept {
+    error_ = {};
+    context_.clear();
+  }
 
  private:
   enum class state : std::uint8_t {
@@ -233,6 +246,8 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_parser final
   [[nodiscard]] const column_names& columns() const noexcept { return columns_; }
   /// The number of rows emitted so far.
   [[nodiscard]] std::uint64_t record_count() const noexcept { return records_; }
+  /// Records skipped under csv_options::skip so far.
+  [[nodiscard]] std::uint64_t records_skipped() const noexcept { return skipped_; }
 
  protected:
   void do_transform(buffer&& chunk, typename base::transform_callback cb) override {
@@ -242,11 +257,10 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_parser final
     scan();
   }
   void do_flush(callback cb) override {
-    if (scanner_.finish()) {
-      if (!take_record()) {
-        cb(scanner_.error());
-        return;
-      }
+    if (scanner_.finish() && !take_record() && !skip_bad_record()) {
+      this->fail(scanner_.error(), scanner_.error_context());
+      cb(scanner_.error());
+      return;
     }
     if (scanner_.error()) {
       this->fail(scanner_.error(), scanner_.error_context());
@@ -275,7 +289,10 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_parser final
   void scan() {
     scanning_ = true;
     while (scanner_.next_record()) {
-      if (!take_record()) break;
+      if (!take_record()) {
+        if (skip_bad_record() && !this->destroyed()) continue;
+        break;
+      }
       if (!more_ || this->destroyed()) {
         if (scanner_.input_left()) {
           scanning_ = false;
@@ -299,11 +316,33 @@ requires(std::is_same_v<Row, record> || static_row<Row>) class csv_parser final
   // the scanner).
   bool take_record();
   bool convert_static(Row& row);
+  // Under the skip policy: drops the record take_record() refused. False if it must fail the
+  // stream instead.
+  bool skip_bad_record() {
+    const std::error_code ec = scanner_.error();
+    const bool record_level = ec == csv_errc::wrong_field_count || ec == csv_errc::bad_value;
+    if (!options_.skip || !record_level || (options_.header && !columns_) ||
+        !options_.skip->takes(ec))
+      return false;
+    ++skipped_;
+    skipped_item item{.index = scanner_.record_line() - 1,
+                      .error = ec,
+                      .stage = this->name(),
+                      .detail = scanner_.error_context()};
+    scanner_.clear_error();
+    scanner_.clear_record();
+    if (options_.skip->on_skip) {
+      auto keep = this->shared_from_this();  // the observer may destroy the stream
+      options_.skip->on_skip(item);
+    }
+    return true;
+  }
 
   buffer input_;
   std::optional<typename base::transform_callback> cb_;
   bool scanning_ = false;
   bool more_ = true;
+  std::uint64_t skipped_ = 0;
 };
 
 /// Writes rows as CSV text. A field is quoted only when it must be (it holds the separator, a

@@ -25,6 +25,7 @@
 #include <type_traits>
 
 #include "sluice/core/buffer.hpp"
+#include "sluice/core/supervision.hpp"
 #include "sluice/core/transform.hpp"
 #include "sluice/db/detail/row_formatter.hpp"
 #include "sluice/db/row.hpp"
@@ -59,6 +60,11 @@ struct jsonl_options {
   std::size_t max_line_length = std::size_t{1} << 20;
   /// A nested array or object becomes its JSON text (a std::string) instead of an error.
   bool nested_as_text = false;
+  /// Supervision: a line that is not a row (for an error the policy takes) is skipped, counted
+  /// (records_skipped()) and reported with its line (skipped_item::index is the 0-based line,
+  /// detail "jsonl: line 12, byte 7 (...)"), and the next line goes on. A line too long to
+  /// hold is still an error: its end is not known. Unset: the first bad line fails the stream.
+  std::optional<skip_policy> skip{};
 };
 
 /// How JSON lines are written.
@@ -86,6 +92,8 @@ class jsonl_parser final : public transform<buffer, record> {
   [[nodiscard]] const column_names& columns() const noexcept;
   /// The number of records emitted so far.
   [[nodiscard]] std::uint64_t record_count() const noexcept;
+  /// Lines skipped under jsonl_options::skip so far.
+  [[nodiscard]] std::uint64_t records_skipped() const noexcept;
 
  protected:
   void do_transform(buffer&& chunk, transform_callback cb) override;
@@ -96,6 +104,8 @@ class jsonl_parser final : public transform<buffer, record> {
  private:
   struct impl;
   void scan();
+  // Under the skip policy: skips the line that just failed. False if it must fail the stream.
+  bool skip_bad_line();
   std::unique_ptr<impl> impl_;
   buffer input_;
   std::size_t pos_ = 0;

@@ -224,7 +224,7 @@ class offload_stream final : public duplex<In, Out> {
       ++skipped_;
       if (skip_->on_skip) {
         auto keep = this->shared_from_this();  // the observer may destroy the stream
-        skip_->on_skip(skipped_item{seq, r.ec, this->name()});
+        skip_->on_skip(skipped_item{.index = seq, .error = r.ec, .stage = this->name()});
         if (this->destroyed()) return;
       }
     }
@@ -284,7 +284,7 @@ class offload_stream final : public duplex<In, Out> {
   std::uint64_t skipped_ = 0;
   // Ordered: done, waiting for an earlier one (empty: skipped).
   std::map<std::uint64_t, std::optional<Out>> waiting_;
-  bool output_full_ = false;              // the last push returned false; cleared by a read
+  bool output_full_ = false;  // the last push returned false; cleared by a read
   std::optional<typename writable<In>::write_callback> held_;
   std::optional<callback> final_;
 };

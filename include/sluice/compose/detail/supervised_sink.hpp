@@ -156,8 +156,8 @@ class supervised_sink final : public writable<T> {
     std::optional<loop::duration> delay = gov_.on_failure(this->get_loop(), std::move(e));
     if (this->destroyed()) return;  // (the observer destroyed it)
     if (!delay) {
-      this->fail(ec, "supervised sink" + named() + ": " + gov_.gave_up_reason() +
-                         "; the last failure: " + message);
+      this->fail(ec, detail::gave_up_context("supervised sink" + named(), gov_.gave_up_reason(),
+                                             message, ec));
       return;
     }
     timer_ = this->get_loop().start_timer(*delay, [self = weak_self()] {
@@ -208,9 +208,10 @@ class supervised_sink final : public writable<T> {
 /// around it. Throws what the factory throws for the first instance, and
 /// std::system_error(errc::invalid_argument) if it returns null.
 template <chunk T, class F>
-requires std::is_invocable_r_v<std::shared_ptr<writable<T>>, F&, const restart_context&>
-[[nodiscard]] std::shared_ptr<supervised_sink<T>> supervise_sink(sluice::loop& l, F factory,
-                                                                 restart_options o = {}) {
+requires std::is_invocable_r_v<
+    std::shared_ptr<writable<T>>, F&,
+    const restart_context&> [[nodiscard]] std::shared_ptr<supervised_sink<T>>
+supervise_sink(sluice::loop& l, F factory, restart_options o = {}) {
   std::shared_ptr<writable<T>> first = factory(restart_context{});
   if (!first)
     throw std::system_error(make_error_code(errc::invalid_argument),

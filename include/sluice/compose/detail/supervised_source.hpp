@@ -25,8 +25,7 @@ namespace sluice {
 template <chunk T>
 class supervised_source final : public readable<T> {
  public:
-  supervised_source(sluice::loop& l, source_factory<T> factory, restart_options o,
-                    std::size_t hwm)
+  supervised_source(sluice::loop& l, source_factory<T> factory, restart_options o, std::size_t hwm)
       : readable<T>(l, readable_options{.high_water_mark = hwm, .name = o.name}),
         factory_(std::move(factory)),
         gov_(std::move(o)) {}
@@ -67,12 +66,10 @@ class supervised_source final : public readable<T> {
         if (auto s = self.lock(); s && s->gen_ == gen && s->inner_) fn(*s, a...);
       };
     };
-    error_id_ = inner_->on_error(guard([](supervised_source& s, std::error_code ec) {
-      s.instance_failed(ec);
-    }));
-    close_id_ = inner_->on_close(guard([](supervised_source& s) {
-      s.instance_failed(make_error_code(errc::premature_close));
-    }));
+    error_id_ = inner_->on_error(
+        guard([](supervised_source& s, std::error_code ec) { s.instance_failed(ec); }));
+    close_id_ = inner_->on_close(guard(
+        [](supervised_source& s) { s.instance_failed(make_error_code(errc::premature_close)); }));
     end_id_ = inner_->once_end(guard([](supervised_source& s) { s.instance_ended(); }));
     readable_id_ = inner_->on_readable(guard([](supervised_source& s) { s.pull(); }));
     if (inner_->errored()) {
@@ -132,8 +129,8 @@ class supervised_source final : public readable<T> {
     std::optional<loop::duration> delay = gov_.on_failure(this->get_loop(), std::move(e));
     if (this->destroyed()) return;  // (the observer destroyed it)
     if (!delay) {
-      this->fail(ec, "supervised source" + named() + ": " + gov_.gave_up_reason() +
-                         "; the last failure: " + message);
+      this->fail(ec, detail::gave_up_context("supervised source" + named(), gov_.gave_up_reason(),
+                                             message, ec));
       return;
     }
     std::weak_ptr<supervised_source> self =
@@ -174,9 +171,10 @@ class supervised_source final : public readable<T> {
 /// and std::system_error(errc::invalid_argument) if it returns null: a stage that cannot start
 /// is a setup error, not a failure to supervise.
 template <chunk T, class F>
-requires std::is_invocable_r_v<std::shared_ptr<readable<T>>, F&, const restart_context&>
-[[nodiscard]] std::shared_ptr<supervised_source<T>> supervise_source(sluice::loop& l, F factory,
-                                                                     restart_options o = {}) {
+requires std::is_invocable_r_v<
+    std::shared_ptr<readable<T>>, F&,
+    const restart_context&> [[nodiscard]] std::shared_ptr<supervised_source<T>>
+supervise_source(sluice::loop& l, F factory, restart_options o = {}) {
   std::shared_ptr<readable<T>> first = factory(restart_context{});
   if (!first)
     throw std::system_error(make_error_code(errc::invalid_argument),
