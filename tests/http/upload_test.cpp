@@ -304,7 +304,7 @@ TEST(HttpUpload, AThousandConnectionsLeaveNoDescriptorOrMemoryBehind) {
   ASSERT_TRUE(run_until(
       e.io, [&] { return e.server->connection_count() == 0; }, 5s));
   EXPECT_EQ(open_fd_count(), fds_before);
-  const auto growth = net_test::rss_kib() - rss_before;
+  const auto growth = net_test::growth_kib(rss_before, net_test::rss_kib());
   if (net_test::rss_is_meaningful) {
     EXPECT_LT(growth, 2048u) << "RSS grew by " << growth << " KiB over 1,000 connections";
   }

@@ -186,8 +186,9 @@ TEST(TcpAcrossProcesses, PythonReceiverThatDoesNotReadStopsTheSluiceSender) {
   EXPECT_LT(p.sent, 64 * MiB) << "more than the kernel buffers can hold went out";
   EXPECT_LE(sender->writable_length(), sender->writable_high_water_mark() + 16 * KiB);
   EXPECT_LE(sender->counters().peak_writable_length, sender->writable_high_water_mark() + 16 * KiB);
-  const std::uint64_t sender_growth = net_test::rss_kib() - sender_rss_before;
-  const std::uint64_t receiver_growth = receiver.rss_kib() - receiver_rss_before;
+  const std::uint64_t sender_growth = net_test::growth_kib(sender_rss_before, net_test::rss_kib());
+  const std::uint64_t receiver_growth =
+      net_test::growth_kib(receiver_rss_before, receiver.rss_kib());
   if (net_test::rss_is_meaningful) {
     EXPECT_LT(sender_growth, 4 * 1024u) << "sender RSS grew by " << sender_growth << " KiB";
   }
@@ -244,7 +245,7 @@ TEST(TcpAcrossProcesses, SluiceReceiverWithoutAConsumerBlocksThePythonSender) {
   // (the read size): at most one read's worth beyond it.
   EXPECT_LT(receiver->readable_length(), 2 * receiver->readable_high_water_mark());
   EXPECT_LE(receiver->bytes_read(), python_sent);
-  const std::uint64_t growth = net_test::rss_kib() - rss_before;
+  const std::uint64_t growth = net_test::growth_kib(rss_before, net_test::rss_kib());
   if (net_test::rss_is_meaningful) {
     EXPECT_LT(growth, 4 * 1024u) << "receiver RSS grew by " << growth << " KiB";
   }

@@ -95,6 +95,12 @@ inline std::uint64_t rss_kib() {
   return 0;
 }
 
+// How much a resident size grew from `before` to `after`, in KiB: 0 when it shrank (the kernel
+// may take pages back while a test runs; an unsigned difference would wrap to a huge number).
+inline std::uint64_t growth_kib(std::uint64_t before, std::uint64_t after) {
+  return after > before ? after - before : 0;
+}
+
 // The bytes at [offset, offset + len) of an endless stream that does not repeat quickly: what
 // the transfer tests send, so a receiver can check any piece of it.
 inline std::string stream_bytes(std::uint64_t offset, std::size_t len) {
