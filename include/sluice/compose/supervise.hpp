@@ -205,6 +205,17 @@ inline std::string gave_up_context(const std::string& what, const std::string& v
   return what + ": " + verdict + "; the last failure: " + message;
 }
 
+/// The first instance of a supervised stage: what the factory throws propagates (a stage that
+/// cannot start is a set-up error), a null stream is std::system_error(errc::invalid_argument).
+template <class Ptr, class F>
+Ptr first_instance(F& factory, const char* who) {
+  Ptr first = factory(restart_context{});
+  if (!first)
+    throw std::system_error(make_error_code(errc::invalid_argument),
+                            std::string(who) + ": the factory returned no stream");
+  return first;
+}
+
 /// Calls a factory; an exception becomes an error code (system_error: its code; anything else:
 /// errc::aborted), a null stream errc::invalid_argument.
 template <class Ptr, class F>

@@ -223,7 +223,7 @@ class offload_stream final : public duplex<In, Out> {
       }
       ++skipped_;
       if (skip_->on_skip) {
-        auto keep = this->shared_from_this();  // the observer may destroy the stream
+        // (drain() holds the stream alive: the observer may destroy it, not free it.)
         skip_->on_skip(skipped_item{.index = seq, .error = r.ec, .stage = this->name()});
         if (this->destroyed()) return;
       }

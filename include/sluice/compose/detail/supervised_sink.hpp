@@ -46,7 +46,10 @@ class supervised_sink final : public writable<T> {
   ~supervised_sink() override { detach(true, {}); }
 
   /// Starts writing to the first instance (supervise_sink() calls it).
-  void start(std::shared_ptr<writable<T>> first) { attach(std::move(first)); }
+  void start(std::shared_ptr<writable<T>> first) {
+    self_ = std::dynamic_pointer_cast<supervised_sink>(this->shared_from_this());
+    attach(std::move(first));
+  }
 
   [[nodiscard]] const supervision_counters& counters() noexcept { return gov_.counters(); }
   /// Items (and bytes, by chunk size) acknowledged so far.
@@ -78,14 +81,10 @@ class supervised_sink final : public writable<T> {
   }
 
  private:
-  [[nodiscard]] std::weak_ptr<supervised_sink> weak_self() {
-    return std::dynamic_pointer_cast<supervised_sink>(this->shared_from_this());
-  }
-
   void attach(std::shared_ptr<writable<T>> s) {
     inner_ = std::move(s);
     const std::uint64_t gen = ++gen_;
-    auto self = weak_self();
+    auto self = self_;
     error_id_ = inner_->on_error([self, gen](std::error_code ec) {
       if (auto s = self.lock(); s && s->gen_ == gen && s->inner_) s->instance_failed(ec);
     });
@@ -111,7 +110,7 @@ class supervised_sink final : public writable<T> {
 
   void forward(T&& item) {
     const std::uint64_t gen = gen_;
-    inner_->write(std::move(item), [self = weak_self(), gen](std::error_code ec) {
+    inner_->write(std::move(item), [self = self_, gen](std::error_code ec) {
       auto s = self.lock();
       if (!s || s->gen_ != gen || !s->inner_) return;
       if (ec) return s->instance_failed(ec);
@@ -129,7 +128,7 @@ class supervised_sink final : public writable<T> {
 
   void end_instance() {
     const std::uint64_t gen = gen_;
-    inner_->end([self = weak_self(), gen](std::error_code ec) {
+    inner_->end([self = self_, gen](std::error_code ec) {
       auto s = self.lock();
       if (!s || s->gen_ != gen || !s->inner_) return;
       if (ec) return s->instance_failed(ec);
@@ -160,7 +159,7 @@ class supervised_sink final : public writable<T> {
                                              message, ec));
       return;
     }
-    timer_ = this->get_loop().start_timer(*delay, [self = weak_self()] {
+    timer_ = this->get_loop().start_timer(*delay, [self = self_] {
       if (auto s = self.lock(); s && !s->destroyed()) s->restart();
     });
   }
@@ -193,6 +192,8 @@ class supervised_sink final : public writable<T> {
 
   sink_factory<T> factory_;
   detail::restart_governor gov_;
+  // This stream, for the callbacks given to instances (set by start(); cast once, not per item).
+  std::weak_ptr<supervised_sink> self_;
   std::shared_ptr<writable<T>> inner_;
   std::uint64_t gen_ = 0;  // which instance the callbacks belong to; bumped when one goes
   listener_id error_id_, close_id_;
@@ -212,10 +213,8 @@ requires std::is_invocable_r_v<
     std::shared_ptr<writable<T>>, F&,
     const restart_context&> [[nodiscard]] std::shared_ptr<supervised_sink<T>>
 supervise_sink(sluice::loop& l, F factory, restart_options o = {}) {
-  std::shared_ptr<writable<T>> first = factory(restart_context{});
-  if (!first)
-    throw std::system_error(make_error_code(errc::invalid_argument),
-                            "supervise_sink: the factory returned no stream");
+  std::shared_ptr<writable<T>> first =
+      detail::first_instance<std::shared_ptr<writable<T>>>(factory, "supervise_sink");
   const std::size_t hwm = o.high_water_mark.value_or(first->writable_high_water_mark());
   auto s = std::make_shared<supervised_sink<T>>(l, sink_factory<T>(std::move(factory)),
                                                 std::move(o), hwm);

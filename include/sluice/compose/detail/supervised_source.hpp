@@ -175,10 +175,8 @@ requires std::is_invocable_r_v<
     std::shared_ptr<readable<T>>, F&,
     const restart_context&> [[nodiscard]] std::shared_ptr<supervised_source<T>>
 supervise_source(sluice::loop& l, F factory, restart_options o = {}) {
-  std::shared_ptr<readable<T>> first = factory(restart_context{});
-  if (!first)
-    throw std::system_error(make_error_code(errc::invalid_argument),
-                            "supervise_source: the factory returned no stream");
+  std::shared_ptr<readable<T>> first =
+      detail::first_instance<std::shared_ptr<readable<T>>>(factory, "supervise_source");
   const std::size_t hwm = o.high_water_mark.value_or(first->readable_high_water_mark());
   auto s = std::make_shared<supervised_source<T>>(l, source_factory<T>(std::move(factory)),
                                                   std::move(o), hwm);
