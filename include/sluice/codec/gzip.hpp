@@ -75,7 +75,8 @@ struct gzip_options : zlib_options {
 /// are padding and ignored (as Node and gzip -d do); other bytes that do not start a member fail
 /// the stream with trailing_garbage. Empty input fails with truncated, as with gzip -d.
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o = {});
-/// gunzip on the chosen engine; the same behaviour (members, errors, offsets) on both.
+/// gunzip on the chosen engine; the same behaviour (members, errors, offsets) on both, but for
+/// one stated difference on damaged Huffman tables (docs/compression.md).
 /// gzip_engine::isal inflates several times faster than zlib; it takes every option but level,
 /// mem_level and strategy, which are checked and ignored.
 [[nodiscard]] std::shared_ptr<transform<buffer, buffer>> make_gunzip(loop& l, zlib_options o,
