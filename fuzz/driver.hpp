@@ -144,25 +144,19 @@ std::size_t size_of_item(const T&) {
   return 1;
 }
 
-/// Pushes `bytes` into `stage` in chunks `in` chooses, runs the loop until nothing is left, and
-/// checks the contract of the file header. The stage is fresh and not yet piped.
-template <class Out>
-outcome<Out> drive(manual_loop& loop, const std::shared_ptr<transform<buffer, Out>>& stage,
-                   std::string_view bytes, input& in, const drive_options& o) {
+/// Runs `stage` between a source whose read hook calls `next` (which pushes the next piece, or
+/// returns false at the end) and a sink, until nothing is left to do, and checks the contract of
+/// the file header. The stage is fresh and not yet piped.
+template <class In, class Out>
+outcome<Out> drive_source(manual_loop& loop, const std::shared_ptr<transform<In, Out>>& stage,
+                          const std::function<bool(readable<In>&)>& next, std::size_t source_hwm,
+                          input& in, const drive_options& o) {
   outcome<Out> r;
-  const buffer all = buffer::copy_of(bytes);
-  std::size_t pos = 0;
-  auto source = make_readable<buffer>(
-      loop, {.high_water_mark = in.byte_hwm(), .read = [&](readable<buffer>& self, std::size_t) {
-               if (pos >= all.size()) {
-                 self.push_eof();
-                 return;
-               }
-               const std::size_t n = std::min(in.chunk_size(), all.size() - pos);
-               self.push(all.slice(pos, n));
-               pos += n;
+  auto source = make_readable<In>(
+      loop, {.high_water_mark = source_hwm, .read = [&](readable<In>& self, std::size_t) {
+               if (!next(self)) self.push_eof();
              }});
-  std::weak_ptr<transform<buffer, Out>> weak = stage;
+  std::weak_ptr<transform<In, Out>> weak = stage;
   auto sink = make_writable<Out>(
       loop, {.high_water_mark = o.sink_hwm, .write = [&](writable<Out>&, Out&& item, auto cb) {
                const std::size_t n = size_of_item(item);
@@ -203,6 +197,40 @@ outcome<Out> drive(manual_loop& loop, const std::shared_ptr<transform<buffer, Ou
     fuzz_check(r.peak_out <= o.out_hwm + 2 * std::max(r.largest, o.out_chunk));
   }
   return r;
+}
+
+/// drive_source() with `bytes` pushed in chunks `in` chooses.
+template <class Out>
+outcome<Out> drive(manual_loop& loop, const std::shared_ptr<transform<buffer, Out>>& stage,
+                   std::string_view bytes, input& in, const drive_options& o) {
+  const buffer all = buffer::copy_of(bytes);
+  std::size_t pos = 0;
+  return drive_source<buffer, Out>(
+      loop, stage,
+      [&](readable<buffer>& self) {
+        if (pos >= all.size()) return false;
+        const std::size_t n = std::min(in.chunk_size(), all.size() - pos);
+        self.push(all.slice(pos, n));
+        pos += n;
+        return true;
+      },
+      in.byte_hwm(), in, o);
+}
+
+/// drive_source() with `items` pushed one to three at a time (object mode).
+template <class In, class Out>
+outcome<Out> drive_items(manual_loop& loop, const std::shared_ptr<transform<In, Out>>& stage,
+                         std::vector<In> items, input& in, const drive_options& o) {
+  std::size_t pos = 0;
+  return drive_source<In, Out>(
+      loop, stage,
+      [&](readable<In>& self) {
+        if (pos >= items.size()) return false;
+        for (std::size_t k = 1 + in.below(3); k > 0 && pos < items.size(); --k)
+          self.push(std::move(items[pos++]));
+        return true;
+      },
+      in.item_hwm(), in, o);
 }
 
 }  // namespace sluice::fuzz

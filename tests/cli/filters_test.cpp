@@ -109,6 +109,17 @@ TEST(GrepFilter, RegexSubstringInvertAndIgnoreCase) {
   }
 }
 
+// grep -F -i with bytes of 0x80 and above in the pattern (UTF-8 text, Latin-1) matched nothing:
+// the pattern's bytes were compared as signed char. Found by fuzz/filters_fuzz.cpp.
+TEST(GrepFilter, FixedIgnoreCaseMatchesBytesAboveAscii) {
+  const grep_matcher m({.pattern = "Caf\xc3\xa9", .fixed = true, .ignore_case = true});
+  EXPECT_TRUE(m.keeps("a CAF\xc3\xa9 au lait"));
+  EXPECT_TRUE(m.keeps("caf\xc3\xa9"));
+  EXPECT_FALSE(m.keeps("cafe"));
+  const grep_matcher bytes({.pattern = "\xa4\xd8", .fixed = true, .ignore_case = true});
+  EXPECT_TRUE(bytes.keeps("x\xa4\xd8y"));
+}
+
 TEST(GrepFilter, CountsLines) {
   manual_loop loop;
   auto g = std::make_shared<grep_filter>(loop, grep_options{.pattern = "ERROR"});

@@ -81,7 +81,11 @@ bool grep_matcher::keeps(std::string_view line) const {
   if (opts_.ignore_case) {
     auto it = std::search(
         line.begin(), line.end(), lowered_pattern_.begin(), lowered_pattern_.end(),
-        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; });
+        // (b as unsigned too: a pattern byte of 0x80 or above, as char, is negative and used
+        // to match nothing; the fuzzer found it.)
+        [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) == static_cast<unsigned char>(b);
+        });
     return (it != line.end() || lowered_pattern_.empty()) != opts_.invert;
   }
   return (line.find(lowered_pattern_) != std::string_view::npos) != opts_.invert;
