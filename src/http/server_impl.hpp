@@ -150,21 +150,24 @@ class server_connection final : public http_exchange,
     std::shared_ptr<file_part> file{};
   };
   std::deque<pending_write> wq_;
-  std::uint64_t body_read_ = 0;      // request body bytes pushed
-  std::uint64_t sent_body_ = 0;      // response body bytes sent
-  unsigned served_ = 0;              // requests on this connection
-  unsigned version_ = 11;            // of the current request
-  bool reading_ = false;             // a socket read is in flight
-  bool writing_ = false;             // a socket write is in flight
-  bool keep_alive_ = true;           // the connection may serve another request
-  bool head_ = false;                // the current request is HEAD
-  bool gzip_ok_ = false;             // the current request accepts gzip
-  bool expect_continue_ = false;     // the current request sent Expect: 100-continue
-  bool head_sent_ = false;           // the current response's head (or an error page) is out
-  bool no_body_ = false;             // the current response has no body on the wire
-  bool chunked_ = false;             // the current response is chunked
-  bool in_exchange_ = false;         // between a request head and its response's end
-  bool aborted_ = false;             // the current exchange was cut short by the connection
+  std::uint64_t body_read_ = 0;   // request body bytes pushed
+  std::uint64_t sent_body_ = 0;   // response body bytes sent
+  unsigned served_ = 0;           // requests on this connection
+  unsigned version_ = 11;         // of the current request
+  bool reading_ = false;          // a socket read is in flight
+  bool writing_ = false;          // a socket write is in flight
+  bool keep_alive_ = true;        // the connection may serve another request
+  bool head_ = false;             // the current request is HEAD
+  bool gzip_ok_ = false;          // the current request accepts gzip
+  bool expect_continue_ = false;  // the current request sent Expect: 100-continue
+  bool head_sent_ = false;        // the current response's head (or an error page) is out
+  bool no_body_ = false;          // the current response has no body on the wire
+  bool chunked_ = false;          // the current response is chunked
+  bool in_exchange_ = false;      // between a request head and its response's end
+  bool aborted_ = false;          // the current exchange was cut short by the connection
+  // The body parser stopped inside a chunk header and asked for more: it is not called again
+  // until at least 5 bytes wait (pump_body explains why).
+  bool partial_chunk_header_ = false;
   bool waiting_keep_alive_ = false;  // the timer is the keep-alive one (no byte yet)
   bool closing_ = false;             // lingering close: sending side shut, draining input
   bool closed_ = false;              // the socket is closed
