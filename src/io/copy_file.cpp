@@ -14,14 +14,15 @@
 #include "file_util.hpp"
 #include "sluice/core/detail/io_pool.hpp"
 #include "sluice/core/error.hpp"
+#include "sys.hpp"
 
 namespace sluice {
 
 namespace {
 
-using detail::open_retrying;
 using detail::quoted;
 using detail::sys_error;
+namespace sys = detail::sys;
 
 constexpr std::size_t bounce_size = 1u << 20;
 
@@ -49,7 +50,7 @@ struct file_copy::slice_result {
   std::optional<std::uint64_t> size_at_end;  // with fail_if_changed, at the end of a regular file
   bool fallback = false;
   int err = 0;
-  const char* op = "";  // "read", "write" or "copy"
+  const char* op = "";  // "read", "stat" (the source), "write" or "copy"
 };
 
 file_copy::file_copy(sluice::loop& l, std::filesystem::path from, std::filesystem::path to,
@@ -65,7 +66,7 @@ file_copy::file_copy(sluice::loop& l, std::filesystem::path from, std::filesyste
 
 file_copy::~file_copy() {
   // Only reached with descriptors open if the loop went away mid-copy: last resort.
-  if (in_ >= 0) ::close(in_);
+  if (in_ >= 0) sys::close(in_);
   if (dest_) detail::discard_destination(*dest_);
 }
 
@@ -81,18 +82,26 @@ void file_copy::start() {
       detail::io_pool::shared(), loop_,
       [from = from_, to = to_, o = opts_] {
         opened r;
-        r.in = open_retrying(from, O_RDONLY | O_CLOEXEC);
+        r.in = sys::open(from.c_str(), O_RDONLY | O_CLOEXEC);
         struct stat src {};
-        if (r.in < 0 || ::fstat(r.in, &src) != 0) {
+        if (r.in < 0 || sys::fstat(r.in, &src) != 0) {
           r.err = errno;
-          r.context = quoted("open", from);
+          r.context = quoted(r.in < 0 ? "open" : "stat", from);
           return r;
         }
         r.regular = S_ISREG(src.st_mode);
         if (r.regular) r.size = static_cast<std::uint64_t>(src.st_size);
-        // Copying a file onto itself would truncate it before reading it (cp refuses too).
+        // Copying a file onto itself would truncate it before reading it (cp refuses too). A
+        // destination that cannot be looked at (other than "does not exist") is not assumed to
+        // be another file: the open below would truncate it.
         struct stat dst {};
-        if (::stat(to.c_str(), &dst) == 0 && dst.st_dev == src.st_dev && dst.st_ino == src.st_ino) {
+        if (sys::stat(to.c_str(), &dst) != 0) {
+          if (errno != ENOENT) {
+            r.err = errno;
+            r.context = quoted("open", to);
+            return r;
+          }
+        } else if (dst.st_dev == src.st_dev && dst.st_ino == src.st_ino) {
           r.err = EINVAL;
           r.context =
               quoted("copy", from).append(" to '").append(to.native()).append("' (the same file)");
@@ -140,18 +149,22 @@ void file_copy::next_slice() {
        cap = bounce_.size()]() mutable {
         slice_result r;
         // At the end of a regular source, its size then, to compare with its size at the start.
+        // The check was asked for: a size that cannot be read is an error, not a pass.
         const auto at_end = [&] {
           struct stat st {};
-          if (check && ::fstat(in, &st) == 0)
-            r.size_at_end = static_cast<std::uint64_t>(st.st_size);
+          if (check && sys::fstat(in, &st) != 0) {
+            r.err = errno;
+            r.op = "stat";
+            return r;
+          }
+          if (check) r.size_at_end = static_cast<std::uint64_t>(st.st_size);
           r.eof = true;
           return r;
         };
         auto in_off = static_cast<off_t>(pos);
         auto out_off = static_cast<off_t>(pos);
         while (!fallback && r.bytes < slice) {
-          const ssize_t n = ::copy_file_range(in, &in_off, out, &out_off, slice - r.bytes, 0);
-          if (n < 0 && errno == EINTR) continue;
+          const ssize_t n = sys::copy_file_range(in, &in_off, out, &out_off, slice - r.bytes);
           if (n < 0 && kernel_copy_refused(errno)) {
             r.fallback = fallback = true;  // carry on below, from where the kernel stopped
             break;
@@ -167,11 +180,8 @@ void file_copy::next_slice() {
         if (fallback && cap == 0) return r;  // the buffer is allocated for the next slice
         while (fallback && r.bytes < slice) {
           const std::size_t want = std::min<std::uint64_t>(cap, slice - r.bytes);
-          ssize_t got = 0;
-          do {
-            got = regular ? ::pread(in, buf, want, static_cast<off_t>(pos + r.bytes))
-                          : ::read(in, buf, want);
-          } while (got < 0 && errno == EINTR);
+          const ssize_t got = regular ? sys::pread(in, buf, want, static_cast<off_t>(pos + r.bytes))
+                                      : sys::read(in, buf, want);
           if (got < 0) {
             r.err = errno;
             r.op = "read";
@@ -181,10 +191,9 @@ void file_copy::next_slice() {
           std::size_t done = 0;
           while (done < static_cast<std::size_t>(got)) {
             const std::size_t left = static_cast<std::size_t>(got) - done;
-            const ssize_t w =
-                append ? ::write(out, buf + done, left)
-                       : ::pwrite(out, buf + done, left, static_cast<off_t>(pos + r.bytes + done));
-            if (w < 0 && errno == EINTR) continue;
+            const ssize_t w = append ? sys::write(out, buf + done, left)
+                                     : sys::pwrite(out, buf + done, left,
+                                                   static_cast<off_t>(pos + r.bytes + done));
             if (w <= 0) {
               r.err = w < 0 ? errno : EIO;
               r.op = "write";
@@ -228,7 +237,7 @@ void file_copy::finish() {
       detail::io_pool::shared(), loop_,
       [in = std::exchange(in_, -1), dest = std::move(dest_), sync = opts_.sync_on_finish,
        exclusive = opts_.flags == open_mode::exclusive] {
-        ::close(in);  // read only: nothing to lose
+        sys::close(in);  // read only: nothing to lose
         return detail::finish_destination(*dest, sync, exclusive);
       },
       [self = shared_from_this()](detail::finish_result r) {
@@ -252,7 +261,7 @@ void file_copy::fail(std::error_code ec, std::string context) {
   detail::run_blocking(
       detail::io_pool::shared(), loop_,
       [in = std::exchange(in_, -1), dest = std::move(dest_)] {
-        if (in >= 0) ::close(in);
+        if (in >= 0) sys::close(in);
         if (dest) detail::discard_destination(*dest);
         return 0;
       },

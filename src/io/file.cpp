@@ -18,14 +18,15 @@
 #include "file_util.hpp"
 #include "sluice/core/detail/io_pool.hpp"
 #include "sluice/core/error.hpp"
+#include "sys.hpp"
 
 namespace sluice {
 
 namespace {
 
-using detail::open_retrying;
 using detail::quoted;
 using detail::sys_error;
+namespace sys = detail::sys;
 
 constexpr std::size_t default_read_size = 64 * 1024;
 
@@ -36,6 +37,7 @@ constexpr std::size_t default_read_size = 64 * 1024;
 struct file_reader::read_result {
   buffer data;
   int err = 0;
+  const char* op = "read";
   std::optional<std::uint64_t> size_at_end;  // at the end of a regular file, with fail_if_changed
 };
 
@@ -56,7 +58,7 @@ file_reader::file_reader(sluice::loop& l, std::filesystem::path path, file_reade
 }
 
 file_reader::~file_reader() {
-  if (fd_ >= 0) ::close(fd_);  // never destroyed: reads hold the stream, so none is in flight
+  if (fd_ >= 0) sys::close(fd_);  // never destroyed: reads hold the stream, so none is in flight
 }
 
 std::shared_ptr<file_reader> file_reader::self() {
@@ -73,6 +75,7 @@ void file_reader::do_construct(callback cb) {
   struct opened {
     int fd = -1;
     int err = 0;
+    const char* op = "open";
     bool regular = false;
     std::uint64_t size = 0;
   };
@@ -80,13 +83,21 @@ void file_reader::do_construct(callback cb) {
       detail::io_pool::shared(), get_loop(),
       [path = path_] {
         opened r;
-        r.fd = open_retrying(path, O_RDONLY | O_CLOEXEC);
+        r.fd = sys::open(path.c_str(), O_RDONLY | O_CLOEXEC);
         if (r.fd < 0) {
           r.err = errno;
           return r;
         }
+        // Without its type the reader cannot tell pread from read: a failure here is an error,
+        // not a guess (a guess of "not a regular file" would ignore `start`).
         struct stat st {};
-        if (::fstat(r.fd, &st) == 0 && S_ISREG(st.st_mode)) {
+        if (sys::fstat(r.fd, &st) != 0) {
+          r.err = errno;
+          r.op = "stat";
+          sys::close(std::exchange(r.fd, -1));
+          return r;
+        }
+        if (S_ISREG(st.st_mode)) {
           r.regular = true;
           r.size = static_cast<std::uint64_t>(st.st_size);
         }
@@ -94,7 +105,7 @@ void file_reader::do_construct(callback cb) {
       },
       [self = self(), cb = std::move(cb)](opened r) {
         if (r.err != 0) {
-          self->fail(sys_error(r.err), quoted("open", self->path_));
+          self->fail(sys_error(r.err), quoted(r.op, self->path_));
           cb(sys_error(r.err));
           return;
         }
@@ -124,14 +135,20 @@ void file_reader::do_read(std::size_t) {
       [fd = fd_, pos = pos_, seekable = seekable_, check = fail_if_changed_ && size_.has_value(), n,
        b = buffer_builder(n)]() mutable {
         read_result r;
-        ssize_t got = 0;
-        do {
-          got = seekable ? ::pread(fd, b.free_space().data(), n, static_cast<off_t>(pos))
-                         : ::read(fd, b.free_space().data(), n);
-        } while (got < 0 && errno == EINTR);
+        // EINTR is retried inside; a short read is just fewer bytes (the next read goes on).
+        const ssize_t got = seekable
+                                ? sys::pread(fd, b.free_space().data(), n, static_cast<off_t>(pos))
+                                : sys::read(fd, b.free_space().data(), n);
         struct stat st {};
-        if (got == 0 && check && ::fstat(fd, &st) == 0)
+        if (got == 0 && check) {
+          // The check was asked for: a size we cannot read is an error, not a pass.
+          if (sys::fstat(fd, &st) != 0) {
+            r.err = errno;
+            r.op = "stat";
+            return r;
+          }
           r.size_at_end = static_cast<std::uint64_t>(st.st_size);
+        }
         if (got < 0) {
           r.err = errno;
         } else {
@@ -153,7 +170,7 @@ void file_reader::on_read(read_result r) {
   }
   if (destroyed()) return;
   if (r.err != 0) {
-    fail(sys_error(r.err), quoted("read", path_));
+    fail(sys_error(r.err), quoted(r.op, path_));
     return;
   }
   if (r.data.empty()) {
@@ -190,7 +207,8 @@ void file_reader::close_file(std::error_code ec, callback cb) {
   // On the pool too: the last close of a file unlinked meanwhile frees its blocks, which can take
   // a while for a big file. Errors are ignored: nothing was written, so nothing can be lost.
   detail::run_blocking(
-      detail::io_pool::shared(), get_loop(), [fd = std::exchange(fd_, -1)] { return ::close(fd); },
+      detail::io_pool::shared(), get_loop(),
+      [fd = std::exchange(fd_, -1)] { return sys::close(fd); },
       [self = self(), ec, cb = std::move(cb)](int) { cb(ec); });
 }
 
@@ -240,7 +258,7 @@ void file_writer::do_construct(callback cb) {
       [path = path_, o = opts_] {
         opened r;
         struct stat source {};
-        if (o.metadata_from && ::stat(o.metadata_from->c_str(), &source) != 0) {
+        if (o.metadata_from && sys::stat(o.metadata_from->c_str(), &source) != 0) {
           r.err = errno;
           r.op = "stat";
           return r;
@@ -296,11 +314,10 @@ void file_writer::write_chunks(std::vector<buffer> chunks, write_callback cb) {
         std::size_t i = 0;
         while (i < iov.size()) {
           const int count = static_cast<int>(std::min<std::size_t>(iov.size() - i, IOV_MAX));
-          ssize_t n = 0;
-          do {
-            n = append ? ::writev(fd, &iov[i], count)
-                       : ::pwritev(fd, &iov[i], count, static_cast<off_t>(pos));
-          } while (n < 0 && errno == EINTR);
+          // EINTR is retried inside; EAGAIN (never expected: nothing is opened non-blocking) is
+          // an error like any other.
+          const ssize_t n = append ? sys::writev(fd, &iov[i], count)
+                                   : sys::pwritev(fd, &iov[i], count, static_cast<off_t>(pos));
           ++r.calls;
           if (n <= 0) {
             r.err = n < 0 ? errno : EIO;

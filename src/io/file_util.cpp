@@ -16,6 +16,7 @@
 #include <utility>
 
 #include "sluice/io/temporary_files.hpp"
+#include "sys.hpp"
 
 namespace sluice::detail {
 
@@ -26,23 +27,15 @@ std::string quoted(const char* op, const std::filesystem::path& p) {
   return s;
 }
 
-int open_retrying(const std::filesystem::path& p, int flags, unsigned mode) {
-  int fd = -1;
-  do {
-    fd = ::open(p.c_str(), flags, static_cast<mode_t>(mode));
-  } while (fd < 0 && errno == EINTR);
-  return fd;
-}
-
 int resolve_links(const std::filesystem::path& p, std::filesystem::path& out) {
   out = p;
   for (int hops = 0;; ++hops) {
     struct stat st {};
-    if (::lstat(out.c_str(), &st) != 0) return errno == ENOENT ? 0 : errno;
+    if (sys::lstat(out.c_str(), &st) != 0) return errno == ENOENT ? 0 : errno;
     if (!S_ISLNK(st.st_mode)) return 0;
     if (hops == 40) return ELOOP;
     std::array<char, PATH_MAX> link{};
-    const ssize_t n = ::readlink(out.c_str(), link.data(), link.size());
+    const ssize_t n = sys::readlink(out.c_str(), link.data(), link.size());
     if (n < 0) return errno;
     if (static_cast<std::size_t>(n) == link.size()) return ENAMETOOLONG;
     const std::filesystem::path next(std::string(link.data(), static_cast<std::size_t>(n)));
@@ -64,7 +57,8 @@ int open_temp_beside(const std::filesystem::path& target, unsigned mode,
     name.append(target.filename().native()).append(".sluice-");
     for (int i = 0; i < 6; ++i) name += alphabet[pick(gen)];
     temp = target.parent_path() / name;
-    const int fd = open_retrying(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    const int fd =
+        sys::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
     if (fd >= 0) register_temp(temp);
     if (fd >= 0 || errno != EEXIST) return fd;
   }
@@ -78,7 +72,7 @@ int open_special(const std::filesystem::path& target, const struct stat& st,
   if (req.flags == open_mode::exclusive) return EEXIST;
   int f = O_WRONLY | O_CLOEXEC;
   if (req.flags == open_mode::append) f |= O_APPEND;
-  out.fd = open_retrying(target, f);
+  out.fd = sys::open(target.c_str(), f);
   if (out.fd < 0) return errno;
   out.seekable = S_ISBLK(st.st_mode);
   return 0;
@@ -96,7 +90,7 @@ int open_destination(const std::filesystem::path& target, const destination_requ
   out.target = std::filesystem::absolute(out.target, ec);
   if (ec) return ec.value();
   struct stat st {};
-  const bool exists = ::stat(out.target.c_str(), &st) == 0;
+  const bool exists = sys::stat(out.target.c_str(), &st) == 0;
   if (!exists && errno != ENOENT) return errno;
   if (exists && S_ISDIR(st.st_mode)) return EISDIR;
   if (exists && !S_ISREG(st.st_mode)) return open_special(out.target, st, req, out);
@@ -135,7 +129,7 @@ int open_destination(const std::filesystem::path& target, const destination_requ
   f |= req.flags == open_mode::truncate ? O_TRUNC
        : req.flags == open_mode::append ? O_APPEND
                                         : O_EXCL;
-  out.fd = open_retrying(out.target, f, create_mode);
+  out.fd = sys::open(out.target.c_str(), f, static_cast<mode_t>(create_mode));
   if (out.fd < 0) return errno;
   if (exists && req.source == nullptr) out.attributes = {};  // written in place: nothing changes
   return 0;
@@ -150,18 +144,18 @@ int apply_attributes(int fd, const final_attributes& a) {
   if (a.uid || a.gid) {
     const uid_t uid = a.uid.value_or(static_cast<uid_t>(-1));
     const gid_t gid = a.gid.value_or(static_cast<gid_t>(-1));
-    if (::fchown(fd, uid, gid) != 0) {
+    if (sys::fchown(fd, uid, gid) != 0) {
       if (errno != EPERM) return errno;
-      owner_kept = ::fchown(fd, static_cast<uid_t>(-1), gid) == 0 && !a.uid;
+      owner_kept = sys::fchown(fd, static_cast<uid_t>(-1), gid) == 0 && !a.uid;
     }
   }
   if (a.mode) {
     const mode_t mode = owner_kept ? *a.mode : *a.mode & ~static_cast<mode_t>(S_ISUID | S_ISGID);
-    if (::fchmod(fd, mode) != 0) return errno;
+    if (sys::fchmod(fd, mode) != 0) return errno;
   }
   if (a.mtime) {
     const std::array<struct timespec, 2> times{a.atime.value_or(*a.mtime), *a.mtime};
-    if (::futimens(fd, times.data()) != 0) return errno;
+    if (sys::futimens(fd, times.data()) != 0) return errno;
   }
   return 0;
 }
@@ -180,12 +174,13 @@ finish_result finish_destination(destination& d, bool sync, bool exclusive) {
   finish_result r;
   if (const int err = apply_attributes(d.fd, d.attributes); err != 0) r = {err, "chmod"};
   // fsync(2) of a pipe or a terminal fails with EINVAL: there is nothing to make durable.
-  if (r.err == 0 && sync && ::fsync(d.fd) != 0 && errno != EINVAL) r = {errno, "fsync"};
-  // No retry on EINTR: Linux has released the descriptor whatever close(2) returns.
-  if (::close(std::exchange(d.fd, -1)) != 0 && r.err == 0) r = {errno, "close"};
+  if (r.err == 0 && sync && sys::fsync(d.fd) != 0 && errno != EINVAL) r = {errno, "fsync"};
+  // Never retried (Linux has released the descriptor whatever close(2) returns); sys::close
+  // counts an EINTR as closed.
+  if (sys::close(std::exchange(d.fd, -1)) != 0 && r.err == 0) r = {errno, "close"};
   if (d.temp.empty()) return r;
   if (r.err != 0) {
-    ::unlink(d.temp.c_str());
+    sys::unlink(d.temp.c_str());
   } else if (const int err = commit_temp(d.temp, d.target, exclusive); err != 0) {
     r = {err, "rename"};
   }
@@ -195,9 +190,9 @@ finish_result finish_destination(destination& d, bool sync, bool exclusive) {
 }
 
 void discard_destination(destination& d) {
-  if (d.fd >= 0) ::close(std::exchange(d.fd, -1));
+  if (d.fd >= 0) sys::close(std::exchange(d.fd, -1));
   if (d.temp.empty()) return;
-  ::unlink(d.temp.c_str());
+  sys::unlink(d.temp.c_str());
   unregister_temp(d.temp);
   d.temp.clear();
 }
@@ -206,11 +201,11 @@ int commit_temp(const std::filesystem::path& temp, const std::filesystem::path& 
                 bool exclusive) {
   int err = 0;
   if (exclusive) {
-    if (::link(temp.c_str(), target.c_str()) != 0) err = errno;
-    ::unlink(temp.c_str());
-  } else if (::rename(temp.c_str(), target.c_str()) != 0) {
+    if (sys::link(temp.c_str(), target.c_str()) != 0) err = errno;
+    sys::unlink(temp.c_str());
+  } else if (sys::rename(temp.c_str(), target.c_str()) != 0) {
     err = errno;
-    ::unlink(temp.c_str());
+    sys::unlink(temp.c_str());
   }
   return err;
 }
@@ -268,7 +263,7 @@ namespace sluice {
 
 void remove_temporary_files() noexcept {
   for (detail::temp_slot& s : detail::slots())
-    if (s.state.load() == 2) ::unlink(s.path.data());
+    if (s.state.load() == 2) ::unlink(s.path.data());  // not sys::unlink: no mutex in a handler
 }
 
 namespace {

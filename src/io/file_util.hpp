@@ -25,9 +25,6 @@ inline std::error_code sys_error(int err) { return {err, std::system_category()}
 /// "<op> '<path>'", the context of an error message: "open 'x.log'".
 [[nodiscard]] std::string quoted(const char* op, const std::filesystem::path& p);
 
-/// open(2), retried on EINTR. Returns the fd or -1 (errno set).
-[[nodiscard]] int open_retrying(const std::filesystem::path& p, int flags, unsigned mode = 0);
-
 /// `p` with every symbolic link along its last component followed (up to 40, then ELOOP), as
 /// open(2) would: a dangling link gives the path it points to. Returns 0 or an errno value.
 [[nodiscard]] int resolve_links(const std::filesystem::path& p, std::filesystem::path& out);

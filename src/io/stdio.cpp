@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "sluice/core/detail/io_pool.hpp"
+#include "sys.hpp"
 
 namespace sluice {
 
@@ -72,8 +73,8 @@ void fd_reader::do_read(std::size_t) {
   thread_->submit([fd = fd_, n = read_size_, b = buffer_builder(read_size_), handoff = handoff_,
                    weak = std::move(weak)]() mutable {
     read_result r;
-    for (;;) {
-      const ssize_t got = ::read(fd, b.free_space().data(), n);
+    for (;;) {  // EINTR is retried inside; EAGAIN waits here
+      const ssize_t got = detail::sys::read(fd, b.free_space().data(), n);
       if (got >= 0) {
         b.commit(static_cast<std::size_t>(got));
         r.data = std::move(b).freeze();
@@ -81,7 +82,7 @@ void fd_reader::do_read(std::size_t) {
       }
       if (errno == EAGAIN || errno == EWOULDBLOCK) {
         wait_ready(fd, POLLIN);
-      } else if (errno != EINTR) {
+      } else {
         r.err = errno;
         break;
       }
@@ -166,13 +167,12 @@ void fd_writer::write_chunks(std::vector<buffer> chunks, write_callback cb) {
     std::size_t i = 0;
     while (i < iov.size()) {
       const int count = static_cast<int>(std::min<std::size_t>(iov.size() - i, IOV_MAX));
-      const ssize_t n = ::writev(fd, &iov[i], count);
+      const ssize_t n = detail::sys::writev(fd, &iov[i], count);  // EINTR is retried inside
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
           wait_ready(fd, POLLOUT);
           continue;
         }
-        if (errno == EINTR) continue;
         ++r.calls;
         r.err = errno;
         break;

@@ -11,9 +11,11 @@
 // back through loop::post(), so the loop never blocks on the disk; run the loop until it has no
 // outstanding work (asio: io_context::run(); manual_loop: run_until_quiet()). A failing call
 // destroys the stream with the system's error code and names what failed, e.g.
-// error_message() == "open 'x.log': No such file or directory" (operations: open, read, write,
-// fsync, close, rename). As with every sluice stream, keep a reference to a file stream while it
-// is in use; docs/files.md has the details.
+// error_message() == "open 'x.log': No such file or directory" (operations: open, stat, read,
+// write, chmod, fsync, close, rename). A call interrupted by a signal (EINTR) is retried, never an
+// error; a short write goes on with the rest and a short read is just fewer bytes. As with every
+// sluice stream, keep a reference to a file stream while it is in use; docs/files.md has the
+// details.
 #pragma once
 
 #include <cstdint>
