@@ -5,7 +5,8 @@ Every public header under include/sluice/<layer>/, every layer's umbrella header
 include/sluice/<layer>.hpp and every source under src/<layer>/ belongs to <layer>. A file may
 include sluice headers of its own layer and of the layers listed for it in ALLOWED, nothing
 else: core includes nothing above it, compose only core, io only core and compose, codec those
-and offload (the CPU pool parallel gzip shares).
+and offload (the CPU pool parallel gzip shares), testing (the conformance kit) only core and
+compose.
 <sluice/sluice.hpp> (everything) belongs to no layer and no layer may include it. The CLI
 (tools/) may include anything and is not checked.
 
@@ -40,6 +41,10 @@ ALLOWED = {
     # Figures of running pipelines for a monitoring system: the monitors' snapshots (core) in the
     # Prometheus text format and JSON, served at /metrics by the HTTP server.
     "metrics": ["core", "compose", "io", "codec", "net", "http"],
+    # The conformance kit: runs the stream contract's scenarios on a user's stream, through the
+    # public surface of the core's streams and loops only. (Its tests use every layer; the kit
+    # itself needs no more.)
+    "testing": ["core", "compose"],
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s*[<"](sluice/[^>"]+)[>"]')

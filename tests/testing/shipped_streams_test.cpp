@@ -1,0 +1,416 @@
+// The conformance kit on the streams sluice ships: lambda streams (sync and async hooks, spec
+// and typed forms), passthrough, file streams on the Asio loop, gzip/gunzip, and the writers of
+// the sinks layer. Each must pass every rule; a rule skipped here names the finding it hides.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "sluice/codec/gzip.hpp"
+#include "sluice/codec/lines.hpp"
+#include "sluice/core/make.hpp"
+#include "sluice/core/transform.hpp"
+#include "sluice/io/file.hpp"
+#include "sluice/sinks/adaptive_writer.hpp"
+#include "sluice/sinks/batch_writer.hpp"
+#include "sluice/sinks/buffered_writer.hpp"
+#include "sluice/sinks/log_writer.hpp"
+#include "sluice/sinks/multi_writer.hpp"
+#include "sluice/sinks/validating_writer.hpp"
+#include "sluice/testing.hpp"
+#include "sluice/testing/gtest.hpp"
+#include "support/temp_files.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+using sluice::buffer;
+using sluice::callback;
+using sluice::loop;
+namespace kit = sluice::testing;
+
+// A write or transform completion on a later tick, keeping the stream alive until then.
+template <class Cb>
+void later(sluice::stream& self, Cb cb) {
+  self.get_loop().defer([keep = self.shared_from_this(), cb] { cb(); });
+}
+
+// ---- core: lambda streams -----------------------------------------------------------------
+
+TEST(ConformanceShipped, WritableSyncHook) {
+  SLUICE_EXPECT_CONFORMS(kit::check_writable([](loop& l) {
+    return sluice::make_writable<int>(
+        l, {.high_water_mark = 4, .write = [](sluice::writable<int>&, int&&, auto cb) { cb(); }});
+  }));
+}
+
+TEST(ConformanceShipped, WritableAsyncHook) {
+  SLUICE_EXPECT_CONFORMS(kit::check_writable([](loop& l) {
+    return sluice::make_writable<int>(
+        l, {.high_water_mark = 4, .write = [](sluice::writable<int>& self, int&&, auto cb) {
+              later(self, [cb] { cb(); });
+            }});
+  }));
+}
+
+TEST(ConformanceShipped, WritableTimerHookWithWritevAndFinal) {
+  // Byte mode: a 1 ms (virtual) write, gathered writes, an asynchronous final.
+  SLUICE_EXPECT_CONFORMS(kit::check_writable([](loop& l) {
+    return sluice::make_writable<buffer>(
+        l, {.high_water_mark = 4096,
+            .write =
+                [](sluice::writable<buffer>& self, buffer&&, auto cb) {
+                  (void)self.get_loop().start_timer(1ms,
+                                                    [keep = self.shared_from_this(), cb] { cb(); });
+                },
+            .writev = [](sluice::writable<buffer>& self, std::vector<buffer>&,
+                         auto cb) { later(self, [cb] { cb(); }); },
+            .final = [](sluice::writable<buffer>& self,
+                        callback cb) { later(self, [cb] { cb({}); }); }});
+  }));
+}
+
+TEST(ConformanceShipped, WritableTypedForm) {
+  SLUICE_EXPECT_CONFORMS(kit::check_writable([](loop& l) {
+    return sluice::make_writable<std::string>(
+        l, {.high_water_mark = 3}, [](sluice::writable<std::string>& self, std::string&&, auto cb) {
+          later(self, [cb] { cb(); });
+        });
+  }));
+}
+
+// A source of `n` numbers; `async` pushes each on a later tick.
+std::shared_ptr<sluice::readable<int>> counter(loop& l, int n, bool async) {
+  auto next = std::make_shared<int>(0);
+  return sluice::make_readable<int>(
+      l, {.high_water_mark = 8, .read = [next, n, async](sluice::readable<int>& self, std::size_t) {
+            auto step = [next, n, &self] {
+              if (*next == n) {
+                self.push_eof();
+                return false;
+              }
+              return self.push((*next)++);
+            };
+            if (async)
+              later(self, step);
+            else
+              while (step()) {
+              }
+          }});
+}
+
+TEST(ConformanceShipped, ReadableSyncHook) {
+  SLUICE_EXPECT_CONFORMS(kit::check_readable([](loop& l) { return counter(l, 100, false); }));
+}
+
+TEST(ConformanceShipped, ReadableAsyncHook) {
+  SLUICE_EXPECT_CONFORMS(kit::check_readable([](loop& l) { return counter(l, 100, true); }));
+}
+
+TEST(ConformanceShipped, ReadableTypedFormBytes) {
+  SLUICE_EXPECT_CONFORMS(kit::check_readable([](loop& l) {
+    auto left = std::make_shared<int>(40);
+    return sluice::make_readable<buffer>(
+        l, {.high_water_mark = 1000}, [left](sluice::readable<buffer>& self, std::size_t) {
+          if (*left == 0) return self.push_eof();
+          --*left;
+          self.push(buffer::copy_of(std::string(300, static_cast<char>('a' + *left % 26))));
+        });
+  }));
+}
+
+TEST(ConformanceShipped, TransformSyncHook) {
+  SLUICE_EXPECT_CONFORMS(kit::check_transform(
+      [](loop& l) {
+        return sluice::make_transform<int>(
+            l, {.readable_high_water_mark = 4,
+                .writable_high_water_mark = 4,
+                .transform = [](sluice::transform<int>&, int&& x, auto cb) { cb(2 * x); }});
+      },
+      {.check_output = [](const std::vector<int>& in, const std::vector<int>& out) {
+        for (std::size_t i = 0; i < in.size(); ++i)
+          if (i >= out.size() || out[i] != 2 * in[i]) return "item " + std::to_string(i);
+        return out.size() == in.size() ? std::string() : std::string("extra output");
+      }}));
+}
+
+TEST(ConformanceShipped, TransformAsyncHookAndFlush) {
+  // Each input is held back one tick; flush pushes a last item.
+  SLUICE_EXPECT_CONFORMS(kit::check_transform(
+      [](loop& l) {
+        return sluice::make_transform<int, std::string>(
+            l, {.transform = [](sluice::transform<int, std::string>& self, int&& x,
+                                auto cb) { later(self, [cb, x] { cb(std::to_string(x)); }); },
+                .flush =
+                    [](sluice::transform<int, std::string>& self, callback cb) {
+                      self.push("end");
+                      cb({});
+                    }});
+      },
+      {.check_output = [](const std::vector<int>& in, const std::vector<std::string>& out) {
+        return out.size() == in.size() + 1 && out.back() == "end" ? std::string()
+                                                                  : std::string("no 'end' item");
+      }}));
+}
+
+TEST(ConformanceShipped, TransformTypedForm) {
+  SLUICE_EXPECT_CONFORMS(kit::check_transform([](loop& l) {
+    return sluice::make_transform<int>(l, {.readable_high_water_mark = 2},
+                                       [](auto&, int&& x, auto cb) { cb(x + 1); });
+  }));
+}
+
+TEST(ConformanceShipped, Passthrough) {
+  SLUICE_EXPECT_CONFORMS(
+      kit::check_transform([](loop& l) { return std::make_shared<sluice::passthrough<int>>(l); }));
+  SLUICE_EXPECT_CONFORMS(kit::check_transform(
+      [](loop& l) { return std::make_shared<sluice::passthrough<buffer>>(l); }));
+}
+
+// ---- io: files on the Asio loop -------------------------------------------------------------
+
+TEST(ConformanceShipped, FileWriterOnAsio) {
+  sluice::test::temp_dir dir;
+  int n = 0;
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [&](loop& l) { return sluice::make_file_writer(l, dir / ("out-" + std::to_string(n++))); },
+      {.loop = kit::loop_kind::asio,
+       .failing_factory = [&](loop& l) { return sluice::make_file_writer(l, dir / "no/such/dir"); },
+       .name = "file_writer"}));
+}
+
+TEST(ConformanceShipped, FileReaderOnAsio) {
+  sluice::test::temp_dir dir;
+  const auto path = dir / "in";
+  sluice::test::write_file(path, sluice::test::pattern(300 * 1024));
+  SLUICE_EXPECT_CONFORMS(kit::check_readable(
+      [&](loop& l) { return sluice::make_file_reader(l, path, {.high_water_mark = 16 * 1024}); },
+      {.loop = kit::loop_kind::asio,
+       .failing_factory = [&](loop& l) { return sluice::make_file_reader(l, dir / "missing"); },
+       .name = "file_reader"}));
+}
+
+TEST(ConformanceShipped, FileReaderOnManualLoop) {
+  sluice::test::temp_dir dir;
+  const auto path = dir / "in";
+  sluice::test::write_file(path, sluice::test::pattern(100 * 1024));
+  SLUICE_EXPECT_CONFORMS(kit::check_readable(
+      [&](loop& l) { return sluice::make_file_reader(l, path, {.high_water_mark = 8 * 1024}); }));
+}
+
+// ---- codec: gzip and gunzip -------------------------------------------------------------------
+
+// Runs `input` through a fresh `make` transform on a loop of its own.
+std::string run_through(
+    const std::function<std::shared_ptr<sluice::transform<buffer, buffer>>(loop&)>& make,
+    const std::string& input) {
+  sluice::manual_loop l;
+  std::string out;
+  auto t = make(l);
+  auto sink = sluice::make_writable<buffer>(l, {.write = [&out](auto&, buffer&& b, auto cb) {
+                                              out += b.view();
+                                              cb();
+                                            }});
+  t->pipe(sink);
+  t->end(buffer::copy_of(input));
+  l.run();
+  return out;
+}
+
+std::string joined(const std::vector<buffer>& bs) {
+  std::string s;
+  for (const buffer& b : bs) s += b.view();
+  return s;
+}
+
+TEST(ConformanceShipped, Gzip) {
+  auto gzip = [](loop& l) { return sluice::make_gzip(l); };
+  SLUICE_EXPECT_CONFORMS(kit::check_transform(
+      gzip, {.check_output =
+                 [](const std::vector<buffer>& in, const std::vector<buffer>& out) {
+                   const std::string back =
+                       run_through([](loop& l) { return sluice::make_gunzip(l); }, joined(out));
+                   return back == joined(in) ? std::string() : "gunzip gives something else";
+                 },
+             .name = "gzip"}));
+}
+
+TEST(ConformanceShipped, Gunzip) {
+  // Each sample item is a whole gzip member, so that every prefix of the items is valid input.
+  auto member = [](std::size_t i) {
+    const buffer raw = kit::default_items<buffer>()(i);
+    return buffer::copy_of(
+        run_through([](loop& l) { return sluice::make_gzip(l); }, std::string(raw.view())));
+  };
+  SLUICE_EXPECT_CONFORMS(kit::check_transform(
+      [](loop& l) { return sluice::make_gunzip(l); },
+      {.item = member,
+       .provoke_error =
+           [](sluice::transform<buffer, buffer>& t) {
+             (void)t.write(buffer::copy_of("this is not gzip"));
+           },
+       .check_output =
+           [](const std::vector<buffer>& in, const std::vector<buffer>& out) {
+             std::string want;
+             for (std::size_t i = 0; i < in.size(); ++i)
+               want += kit::default_items<buffer>()(i).view();
+             return joined(out) == want ? std::string() : "not the members' contents";
+           },
+       .name = "gunzip"}));
+}
+
+TEST(ConformanceShipped, LineSplitter) {
+  // Items cut lines in two; the output must be every line, whole.
+  auto text = [](std::size_t i) {
+    return buffer::copy_of("line " + std::to_string(i) + "\nhalf of line " + std::to_string(i) +
+                           "-");
+  };
+  SLUICE_EXPECT_CONFORMS(kit::check_transform(
+      [](loop& l) { return std::make_shared<sluice::line_splitter>(l); },
+      {.item = text,
+       .check_output =
+           [text](const std::vector<buffer>& in, const std::vector<std::string>& out) {
+             std::string want;
+             for (std::size_t i = 0; i < in.size(); ++i) want += text(i).view();
+             std::string got;
+             for (const std::string& line : out) got += line + "\n";
+             if (!want.empty() && want.back() != '\n') got.pop_back();  // the last, unended
+             return got == want ? std::string() : "lines lost or changed";
+           },
+       .name = "line_splitter"}));
+}
+
+// ---- sinks: the writers ---------------------------------------------------------------------
+
+// A destination that completes each write on a later tick.
+template <class T>
+std::shared_ptr<sluice::writable<T>> async_destination(loop& l) {
+  return sluice::make_writable<T>(
+      l, {.write = [](sluice::writable<T>& self, T&&, auto cb) { later(self, [cb] { cb(); }); }});
+}
+
+TEST(ConformanceShipped, BatchWriter) {
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [](loop& l) {
+        return sluice::make_batch_writer<int>(
+            l,
+            [&l](const sluice::write_batch<int>&, callback done) {
+              (void)l.start_timer(2ms, [done] { done({}); });
+            },
+            {.max_items = 5, .max_delay = 10ms, .high_water_mark = 12});
+      },
+      {.name = "batch_writer"}));
+}
+
+TEST(ConformanceShipped, BatchWriterSynchronousFlush) {
+  // A flush hook that completes at once, and batches that wait for a full batch or end().
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [](loop& l) {
+        return sluice::make_batch_writer<int>(
+            l, [](const sluice::write_batch<int>&, callback done) { done({}); },
+            {.max_items = 5, .max_delay = std::chrono::hours(1), .high_water_mark = 12});
+      },
+      // FINDING (destroy.ending): destroyed after end() and before 'finish', when do_final
+      // acknowledged the last batch synchronously, the writer's end() callback gets
+      // stream_destroyed and yet 'finish' is emitted (and the writes succeed). The core's
+      // after_write() fails the end() callbacks (error_buffer, the stream being destroyed)
+      // before the 'finish' already queued by on_final_done() runs. Node calls the end()
+      // callback with success there.
+      // FINDING (destroy.writing): destroyed with batches acknowledged but their callbacks not
+      // yet delivered (an acknowledgement from inside a call waits for a tick), the writes
+      // still in the open batch fail first: callbacks #25..#26 get stream_destroyed before
+      // #5..#24 get success. The core's after_write() runs error_buffer() while later
+      // completion ticks are still queued (as in AdaptiveWriter below). Both skipped until the
+      // core is fixed.
+      {.skip = {kit::rule::destroy_writing, kit::rule::destroy_ending},
+       .name = "batch_writer (synchronous flush)"}));
+}
+
+TEST(ConformanceShipped, BufferedWriter) {
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [](loop& l) {
+        return sluice::make_buffered_writer(l, async_destination<buffer>(l),
+                                            {.buffer_size = 4096, .flush_interval = 5ms});
+      },
+      {.name = "buffered_writer"}));
+}
+
+TEST(ConformanceShipped, ValidatingWriter) {
+  // (As a writable<int>: validating_writer's private on_drain(seq) hides writable::on_drain, so
+  // `w->on_drain(...)` does not compile on a shared_ptr<validating_writer<int>>; a finding.)
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [](loop& l) -> std::shared_ptr<sluice::writable<int>> {
+        return sluice::make_validating_writer<int>(
+            l, async_destination<int>(l),
+            {.validator = [](const int& x) -> std::optional<std::string> {
+              if (x < 0) return "negative";
+              return std::nullopt;
+            }});
+      },
+      {.provoke_error = [](sluice::writable<int>& w) { (void)w.write(-1); },
+       .name = "validating_writer"}));
+}
+
+TEST(ConformanceShipped, MultiWriter) {
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [](loop& l) {
+        std::vector<sluice::multi_writer_target<int>> targets;
+        targets.push_back({"a", async_destination<int>(l)});
+        targets.push_back({"b", async_destination<int>(l)});
+        return sluice::make_multi_writer<int>(l, std::move(targets));
+      },
+      {.name = "multi_writer"}));
+}
+
+TEST(ConformanceShipped, LogWriter) {
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [](loop& l) {
+        return sluice::make_log_writer(l, async_destination<buffer>(l),
+                                       {.errors = nullptr, .high_water_mark = 8});
+      },
+      {.item =
+           [](std::size_t i) {
+             return sluice::log_record{.message = "record " + std::to_string(i)};
+           },
+       .name = "log_writer"}));
+}
+
+TEST(ConformanceShipped, AdaptiveWriter) {
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [](loop& l) {
+        return sluice::adaptive_writer<int>::create(l, async_destination<int>(l),
+                                                    {.high_water_mark = 8, .initial_rate = 1000});
+      },
+      // FINDING (destroy.writing): destroyed with writes in flight, the adaptive_writer fails
+      // the write it holds from do_destroy(); the core then fails it and every buffered write
+      // at once, while the success of the write completed just before is still waiting for its
+      // tick: callbacks #1..#n get stream_destroyed before #0 gets success (out of order, and
+      // a success after failures). Node's writable does the same when _destroy fails a held
+      // write. Skipped until fixed (in the core's completion order, or in the writer).
+      {.skip = {kit::rule::destroy_writing}, .name = "adaptive_writer"}));
+}
+
+TEST(ConformanceShipped, RotatingFileWriterOnAsio) {
+  sluice::test::temp_dir dir;
+  int n = 0;
+  SLUICE_EXPECT_CONFORMS(kit::check_writable(
+      [&](loop& l) {
+        return sluice::make_rotating_file_writer(
+            l, {.path = dir / ("log-" + std::to_string(n++)), .max_bytes = 8 * 1024, .keep = 2});
+      },
+      // FINDING (destroy.ending): destroyed after end(), while do_final is closing the file,
+      // the writer never emits 'close': do_destroy() waits (settle()) for the close job, and
+      // the close job's completion calls the final callback but never settle() again, so the
+      // destroy callback is never called. Skipped until rotating_file_writer is fixed.
+      {.loop = kit::loop_kind::asio,
+       .skip = {kit::rule::destroy_ending},
+       .name = "rotating_file_writer"}));
+}
+
+}  // namespace
