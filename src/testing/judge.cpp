@@ -126,7 +126,12 @@ std::string recorder::story(std::size_t max) const {
     while (j + 1 < events_.size() && continues(events_[j], events_[j + 1])) ++j;
     std::string g = label(events_[j]);
     // A run: "cb#3(error)" becomes "cb#1..#3(error)".
-    if (j > i) g.insert(g.find('#'), "#" + std::to_string(events_[i].index) + "..");
+    if (j > i) {
+      std::string from = "#";
+      from += std::to_string(events_[i].index);
+      from += "..";
+      g.insert(g.find('#'), from);
+    }
     groups.push_back(std::move(g));
     i = j + 1;
   }
@@ -225,7 +230,10 @@ void judge_close(const recorder& rec, bool closes, verdict& v) {
   for (std::size_t i = at + 1; i < es.size(); ++i) {
     const ev k = es[i].kind;
     if (k == ev::drain || k == ev::finish || k == ev::data || k == ev::end || k == ev::error) {
-      v.problem("'" + std::string(name_of(k)) + "' after 'close'");
+      std::string p = "'";
+      p += name_of(k);
+      p += "' after 'close'";
+      v.problem(std::move(p));
       return;
     }
   }
