@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # THE test command: setup, format check, GCC Release build + tests, Clang ASan/UBSan build +
-# tests, a Clang TSan build of the thread-crossing tests, and packaging checks (install +
-# find_package, add_subdirectory).
+# tests (with the libFuzzer harnesses over their corpora), a Clang TSan build of the
+# thread-crossing tests, and packaging checks (install + find_package, add_subdirectory).
 #
 # Environment knobs:
 #   SLUICE_SKIP_ASAN=1       skip the sanitizer build and test run (quick local runs)
@@ -72,10 +72,10 @@ run_ctest() {
 step setup "scripts/setup.sh"
 "$root/scripts/setup.sh"
 
-step format "clang-format --dry-run -Werror over include src tests bench examples tools"
+step format "clang-format --dry-run -Werror over include src tests bench examples tools fuzz"
 clang-format --version
 dirs=()
-for d in include src tests bench examples tools; do
+for d in include src tests bench examples tools fuzz; do
   if [[ -d "$d" ]]; then dirs+=("$d"); fi
 done
 files=()
@@ -111,8 +111,11 @@ else
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 
   step asan-build "clang++ ASan+UBSan Debug -O1 build in build/asan (SLUICE_WERROR=ON)"
+  # The libFuzzer harnesses (fuzz/) are built here too; their tests (label "fuzz") replay each
+  # corpus and fuzz for a few seconds afresh.
   configure "$root" build/asan clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O1" \
-    -DSLUICE_TEST_COMPILE_OPTIONS=-O0 -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=ON -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_BUILD_BENCH=OFF
+    -DSLUICE_TEST_COMPILE_OPTIONS=-O0 -DSLUICE_WERROR=ON -DSLUICE_SANITIZE=ON -DSLUICE_BUILD_FUZZ=ON \
+    -DSLUICE_BUILD_EXAMPLES=OFF -DSLUICE_BUILD_BENCH=OFF
   cmake --build build/asan -j"$jobs"
 
   step asan-test "ctest --test-dir build/asan (ASan+UBSan)"

@@ -248,7 +248,7 @@ class validating_writer final : public writable<T> {
     if (!ok && target.need_drain()) {
       drain_target_ = &target;
       drain_id_ = target.once_drain([w = weak_self(), seq] {
-        if (auto s = w.lock()) s->on_drain(seq);
+        if (auto s = w.lock()) s->on_target_drain(seq);
       });
     }
   }
@@ -263,7 +263,8 @@ class validating_writer final : public writable<T> {
     maybe_complete();
   }
 
-  void on_drain(std::uint64_t seq) {
+  // (Not on_drain: that name would hide writable::on_drain from the writer's users.)
+  void on_target_drain(std::uint64_t seq) {
     if (!in_flight_ || seq != seq_) return;
     drain_target_ = nullptr;
     drain_id_ = {};
