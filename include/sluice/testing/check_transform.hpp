@@ -35,12 +35,7 @@ requires checkable_transform<stream_of<F>>
   st.read_limit = detail::read_limit_of<output_t<S>>(0);
   st.item = o.item ? o.item : default_items<input_t<S>>();
   const std::string subject = detail::subject_of("transform", o.name);
-  if (!st.item)
-    return detail::run_rules(subject, {}, {{rule::write_backpressure, [] {
-                                              return detail::fail(
-                                                  rule::write_backpressure,
-                                                  "no sample items: set options.item");
-                                            }}});
+  if (!st.item) return detail::without_items(subject);
   using namespace detail;
   return run_rules(subject, o.skip,
                    {

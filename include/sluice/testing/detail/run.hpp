@@ -40,6 +40,13 @@ inline report run_rules(std::string subject, const std::vector<rule>& skip,
   return rep;
 }
 
+/// The report of a check that has no sample items to write (the item type has no default).
+inline report without_items(std::string subject) {
+  report rep(std::move(subject));
+  rep.add({rule::write_backpressure, outcome::failed, "no sample items: set options.item"});
+  return rep;
+}
+
 /// The settings every kind of check takes from its options.
 template <class S, class F, class O>
 settings<S> common_settings(F& factory, const O& o) {
