@@ -155,15 +155,28 @@ class readable : public virtual stream {
   /// Stops 'data' events (takes effect at once, even inside a 'data' listener).
   void pause() {
     stop_collecting();
+    resume_on_drain_ = false;
     if (flowing_ != flow_state::paused) {
       flowing_ = flow_state::paused;
       pause_.emit();
     }
     paused_ = true;
   }
-  /// Starts or restarts 'data' events, on a later tick.
+  /// Starts or restarts 'data' events, on a later tick. While a pipe's destination is full
+  /// (write() returned false, no 'drain' yet), only at that 'drain'.
   void resume() {
     if (flowing_ != flow_state::flowing) {
+      if (!pipes_.empty() && pipe_dest_full()) [[unlikely]] {
+        // Node resumes at once: the pipe writes one more chunk into the full destination and
+        // pauses again at its false write, so a source paused and resumed by hand put a chunk
+        // past the destination's highWaterMark per resume(). Here the 'drain' resumes it
+        // (pipe_on_drain); resume_on_drain_ keeps the request in case the destination is
+        // unpiped instead (release_link).
+        resume_on_drain_ = true;
+        paused_ = false;
+        return;
+      }
+      resume_on_drain_ = false;
       flowing_ = readable_listening_ ? flow_state::paused : flow_state::flowing;
       if (!resume_scheduled_) {
         resume_scheduled_ = true;
@@ -924,6 +937,13 @@ class readable : public virtual stream {
     if (awaiting_drain_ == 0 && !data_.empty()) resume();
   }
 
+  // A destination this stream is piped into waits for its 'drain' (which pipe_on_drain hears):
+  // no chunk may go on until then.
+  [[nodiscard]] bool pipe_dest_full() const noexcept {
+    return std::any_of(pipes_.begin(), pipes_.end(),
+                       [](const auto& l) { return l->drain_id && l->dest->need_drain(); });
+  }
+
   void clear_awaiting_drain() noexcept {
     for (auto& l : pipes_) l->awaiting_drain = false;
     awaiting_drain_ = 0;
@@ -961,7 +981,8 @@ class readable : public virtual stream {
     if (owned->end_id) end_.disconnect(owned->end_id);
     const bool was_waiting = owned->awaiting_drain;
     if (was_waiting) --awaiting_drain_;
-    if (!pipes_.empty() && was_waiting && awaiting_drain_ == 0 && !data_.empty()) {
+    if (!pipes_.empty() && ((was_waiting && awaiting_drain_ == 0) || resume_on_drain_) &&
+        !data_.empty()) {
       resume();  // the destination we waited for is gone
     }
     if (emitting_ != 0) released_.push_back(std::move(owned));  // still inside its run
@@ -991,7 +1012,8 @@ class readable : public virtual stream {
   bool emitted_readable_ = false;    // a 'readable' event is queued or was emitted
   bool readable_listening_ = false;  // there are 'readable' listeners
   bool resume_scheduled_ = false;
-  bool paused_ = false;  // pause() was called (Node's kPaused)
+  bool resume_on_drain_ = false;  // resume() waits for a full destination (pipe_dest_full)
+  bool paused_ = false;           // pause() was called (Node's kPaused)
   bool data_emitted_ = false;
   bool reading_more_ = false;  // a maybe_read_more tick is queued
   bool push_backpressured_ = false;
