@@ -116,7 +116,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                          connected = true;
                        });
   fuzz_check(run_until(
-      s.io, [&] { return connected; }, std::chrono::milliseconds(5000)));
+      s.io, [&] { return connected; }, std::chrono::milliseconds(20000)));
 
   // Send in pieces the input chooses, then half-close; read whatever comes back until the
   // server closes (or resets) the connection.
@@ -156,9 +156,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   send_next();
   read_next();
   // The server closes once the requests are answered and it sees the client's end (or when a
-  // timeout of a few seconds runs out); wait for it.
+  // timeout of a few seconds runs out); wait for it, generously (a loaded machine is slow; a
+  // connection held for ever still fails).
   const bool closed = run_until(
-      s.io, [&] { return send_done && read_done; }, std::chrono::milliseconds(8000));
+      s.io, [&] { return send_done && read_done; }, std::chrono::milliseconds(20000));
   fuzz_check(closed);
   client.close();
 
@@ -174,6 +175,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   // Nothing stays open on the server's side once the client is gone.
   fuzz_check(run_until(
-      s.io, [&] { return s.srv->connection_count() == 0; }, std::chrono::milliseconds(5000)));
+      s.io, [&] { return s.srv->connection_count() == 0; }, std::chrono::milliseconds(20000)));
   return 0;
 }

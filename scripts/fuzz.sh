@@ -54,7 +54,7 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 artifacts="$PWD/fuzz-artifacts/$name"
 mkdir -p "$artifacts"
-common=(-timeout=20 -rss_limit_mb=2048 -max_len=8192 "-artifact_prefix=$artifacts/")
+common=(-timeout=60 -rss_limit_mb=2048 -max_len=8192 "-artifact_prefix=$artifacts/")
 
 echo "fuzz.sh: $name over its corpus ($(find "$corpus" -type f | wc -l) inputs)"
 "$binary" "${common[@]}" -runs=0 "$corpus"
