@@ -38,6 +38,8 @@ class accepting_sink : public writable<int> {
   std::vector<int> got;
   bool hold_next = false;
   bool complete_too = false;  // call the callback as well as accept(): a multiple_callback
+  bool ack_pairs = false;     // acknowledge from inside do_write once two writes are accepted
+  bool final_acks = false;    // do_final acknowledges everything and completes at once
   std::optional<write_callback> held;
   int finals = 0;
   callback final_cb;
@@ -59,9 +61,15 @@ class accepting_sink : public writable<int> {
     }
     accept(cb);
     if (complete_too) cb();
+    if (ack_pairs && accepted_count() == 2) acknowledge(2);
   }
   void do_final(callback cb) override {
     ++finals;
+    if (final_acks) {
+      acknowledge(accepted_count());
+      cb({});
+      return;
+    }
     final_cb = std::move(cb);
   }
 };
@@ -207,6 +215,55 @@ TEST(Accept, DestroyFailsEveryAcceptedWriteOnceAndLateAcknowledgementsAreIgnored
                           "w2:" + sluice::make_error_code(errc::stream_destroyed).message()}));
   EXPECT_EQ(closes, 1);
   EXPECT_FALSE(s->errored());
+}
+
+TEST(Accept, DestroyAfterAcknowledgementsFromInsideCallsDeliversThemFirstInOrder) {
+  // Acknowledgements made inside do_write complete on later ticks, one per call. A destroy()
+  // before those ticks run fails only what was never acknowledged, and only after them: the
+  // callbacks keep the writes' order (the first tick used to fail w5 before w3 and w4 succeeded).
+  manual_loop loop;
+  auto s = std::make_shared<accepting_sink>(loop, 16);
+  s->ack_pairs = true;
+  recorder r;
+  for (int i = 1; i <= 5; ++i) s->write(i, r.cb("w" + std::to_string(i)));
+  s->destroy();
+  loop.run_until_idle();
+  const std::string destroyed = sluice::make_error_code(errc::stream_destroyed).message();
+  EXPECT_EQ(r.events,
+            (std::vector<std::string>{"w1:ok", "w2:ok", "w3:ok", "w4:ok", "w5:" + destroyed}));
+}
+
+TEST(Accept, DestroyWhileFinishIsQueuedLetsEndsCallbackAgreeWithFinish) {
+  // do_final acknowledges the last writes and completes inside its call: 'finish' is queued.
+  // A destroy() then does not take it back (as in Node), so end()'s callback succeeds too; it
+  // used to get stream_destroyed from the acknowledgement's tick while 'finish' still came.
+  manual_loop loop;
+  auto s = std::make_shared<accepting_sink>(loop, 16);
+  s->final_acks = true;
+  recorder r;
+  s->on_finish([&] { r.events.push_back("finish"); });
+  s->write(1, r.cb("w1"));
+  s->write(2, r.cb("w2"));
+  s->end(r.cb("end"));
+  ASSERT_EQ(s->finals, 1);
+  s->destroy();
+  loop.run_until_idle();
+  EXPECT_EQ(r.events, (std::vector<std::string>{"w1:ok", "w2:ok", "end:ok", "finish"}));
+}
+
+TEST(Accept, DestroyedByAPrefinishListenerNoFinishAndEndFails) {
+  manual_loop loop;
+  auto s = std::make_shared<accepting_sink>(loop, 16);
+  s->final_acks = true;
+  recorder r;
+  s->on_prefinish([&] { s->destroy(); });
+  s->on_finish([&] { r.events.push_back("finish"); });
+  s->write(1, r.cb("w1"));
+  s->end(r.cb("end"));
+  loop.run_until_idle();
+  EXPECT_EQ(r.events,
+            (std::vector<std::string>{
+                "w1:ok", "end:" + sluice::make_error_code(errc::stream_destroyed).message()}));
 }
 
 TEST(Accept, AcceptingAndCompletingTheSameWriteIsAMultipleCallback) {

@@ -316,20 +316,10 @@ TEST(ConformanceShipped, BatchWriterSynchronousFlush) {
             l, [](const sluice::write_batch<int>&, callback done) { done({}); },
             {.max_items = 5, .max_delay = std::chrono::hours(1), .high_water_mark = 12});
       },
-      // FINDING (destroy.ending): destroyed after end() and before 'finish', when do_final
-      // acknowledged the last batch synchronously, the writer's end() callback gets
-      // stream_destroyed and yet 'finish' is emitted (and the writes succeed). The core's
-      // after_write() fails the end() callbacks (error_buffer, the stream being destroyed)
-      // before the 'finish' already queued by on_final_done() runs. Node calls the end()
-      // callback with success there.
-      // FINDING (destroy.writing): destroyed with batches acknowledged but their callbacks not
-      // yet delivered (an acknowledgement from inside a call waits for a tick), the writes
-      // still in the open batch fail first: callbacks #25..#26 get stream_destroyed before
-      // #5..#24 get success. The core's after_write() runs error_buffer() while later
-      // completion ticks are still queued (as in AdaptiveWriter below). Both skipped until the
-      // core is fixed.
-      {.skip = {kit::rule::destroy_writing, kit::rule::destroy_ending},
-       .name = "batch_writer (synchronous flush)"}));
+      // (Two findings of the kit, fixed in the core: destroyed while acknowledgements were still
+      // queued, the open batch's writes failed before the acknowledged ones succeeded; and
+      // end()'s callback failed while a queued 'finish' still came. Accept.Destroy* tests.)
+      {.name = "batch_writer (synchronous flush)"}));
 }
 
 TEST(ConformanceShipped, BufferedWriter) {
@@ -387,13 +377,9 @@ TEST(ConformanceShipped, AdaptiveWriter) {
         return sluice::adaptive_writer<int>::create(l, async_destination<int>(l),
                                                     {.high_water_mark = 8, .initial_rate = 1000});
       },
-      // FINDING (destroy.writing): destroyed with writes in flight, the adaptive_writer fails
-      // the write it holds from do_destroy(); the core then fails it and every buffered write
-      // at once, while the success of the write completed just before is still waiting for its
-      // tick: callbacks #1..#n get stream_destroyed before #0 gets success (out of order, and
-      // a success after failures). Node's writable does the same when _destroy fails a held
-      // write. Skipped until fixed (in the core's completion order, or in the writer).
-      {.skip = {kit::rule::destroy_writing}, .name = "adaptive_writer"}));
+      // (A finding of the kit, fixed in the core: the write the adaptive_writer held failed from
+      // do_destroy() ahead of the success of the write completed just before it.)
+      {.name = "adaptive_writer"}));
 }
 
 TEST(ConformanceShipped, RotatingFileWriterOnAsio) {

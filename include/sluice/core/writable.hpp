@@ -337,14 +337,14 @@ class writable : public virtual stream {
     if (ec) [[unlikely]] {
       set_errored(ec);
       pendingcb_ -= n - 1;  // on_write_error takes the last one
-      if (sync_)
-        defer([this, ec, cbs = std::move(cbs)] { on_write_error(ec, cbs); });
+      if (sync_ || completion_ticks_ != 0)
+        defer_completion([this, ec, cbs = std::move(cbs)] { on_write_error(ec, cbs); });
       else
         on_write_error(ec, cbs);
       return;
     }
-    if (sync_)
-      defer([this, n, cbs = std::move(cbs)] { after_write(n, nullptr, cbs); });
+    if (sync_ || completion_ticks_ != 0)
+      defer_completion([this, n, cbs = std::move(cbs)] { after_write(n, nullptr, cbs); });
     else
       after_write(n, nullptr, cbs);
   }
@@ -363,8 +363,13 @@ class writable : public virtual stream {
   void writable_side_destroying() override {
     // Pending writes and end() callbacks fail on a later tick (Node's errorBuffer). As in
     // Node 20, only what is pending now: an end() callback added later is never called.
+    // Completions queued by then run first; one queued after this (a held write that
+    // do_destroy fails) fails the rest itself, after its own callback (after_write,
+    // on_write_error).
     if (!buffered_.empty() || !on_finished_.empty() || !accepted_.empty())
-      defer([this] { error_buffer(); });
+      defer([this] {
+        if (completion_ticks_ == 0) error_buffer();
+      });
   }
   void writable_side_constructed() override {
     if (!writing_) clear_buffer();
@@ -625,6 +630,9 @@ class writable : public virtual stream {
       return;
     }
     const bool sync = sync_;
+    // Completions of earlier writes still queued: this one goes behind them (those that
+    // clear_buffer below queues are later writes', and do not count).
+    const bool behind = completion_ticks_ != 0;
     plain_gen_ = 0;
     writing_ = false;
     write_cb_state_ = cb_none;
@@ -641,10 +649,16 @@ class writable : public virtual stream {
     if (ec) [[unlikely]] {
       set_errored(ec);
       if (cb) batch.insert(batch.begin(), std::move(cb));
-      if (sync)
-        defer([this, ec, batch = std::move(batch)] { on_write_error(ec, batch); });
+      if (sync || behind)
+        defer_completion([this, ec, batch = std::move(batch)] { on_write_error(ec, batch); });
       else
         on_write_error(ec, batch);
+      return;
+    }
+    if (!sync && behind) {
+      // Queued before the completions of the writes clear_buffer starts, to keep the order.
+      schedule_after_write(std::move(cb), std::move(batch));
+      if (!buffered_.empty()) clear_buffer();
       return;
     }
     if (!buffered_.empty()) clear_buffer();
@@ -668,6 +682,18 @@ class writable : public virtual stream {
     }
   }
 
+  // Queues a completion (write callbacks, 'finish') for a later tick. While one is queued, later
+  // completions queue behind it, even those that could run at once, so that callbacks run in
+  // the order of the writes.
+  template <class F>
+  void defer_completion(F&& f) {
+    ++completion_ticks_;
+    defer([this, f = std::forward<F>(f)]() mutable {
+      --completion_ticks_;
+      f();
+    });
+  }
+
   // Completions of synchronous writes are delivered on the next tick, batched.
   [[gnu::noinline]] void schedule_after_write(callback cb, std::vector<callback> batch) {
     auto b = std::make_shared<after_write_batch>();
@@ -676,7 +702,7 @@ class writable : public virtual stream {
     b->cbs = std::move(batch);
     if (cb) b->cbs.insert(b->cbs.begin(), std::move(cb));
     current_batch_ = b;
-    defer([this, b] {
+    defer_completion([this, b] {
       // As in Node, any completion tick ends the batching of the newest one.
       current_batch_.reset();
       after_write(b->count, nullptr, b->cbs);
@@ -696,7 +722,10 @@ class writable : public virtual stream {
     pendingcb_ -= count;
     if (cb) cb({});
     for (const auto& c : cbs) c({});
-    if (destroyed()) error_buffer();
+    // Once destroyed, what is still pending fails, but only after the completions already
+    // queued have been delivered: callbacks keep their order, and an end() callback agrees
+    // with the 'finish' a queued tick is about to emit.
+    if (destroyed() && completion_ticks_ == 0) error_buffer();
     if (ending_) finish_maybe(true);
   }
 
@@ -864,8 +893,9 @@ class writable : public virtual stream {
     } else if (need_finish()) {
       prefinished_ = true;
       prefinish_.emit();
+      if (destroyed()) return;  // by a 'prefinish' listener: no 'finish', end() callbacks fail
       ++pendingcb_;
-      defer([this] { finish(); });
+      defer_completion([this] { finish(); });
     }
   }
 
@@ -881,7 +911,7 @@ class writable : public virtual stream {
     if (pendingcb_ != 0) return;
     if (sync) {
       ++pendingcb_;
-      defer([this] {
+      defer_completion([this] {
         if (need_finish())
           finish();
         else
@@ -934,6 +964,7 @@ class writable : public virtual stream {
   };
   std::shared_ptr<after_write_batch> current_batch_;  // the newest queued completion tick
   std::uint64_t after_write_seq_ = 0;                 // defer_sequence() when it was queued
+  std::size_t completion_ticks_ = 0;                  // completions queued by defer_completion
   std::vector<callback> on_finished_;                 // end() callbacks
   loop::time_point backpressure_since_{};
   friend class readable<T>;  // emits 'pipe' and 'unpipe'
