@@ -1,0 +1,166 @@
+// A `sluice run` pipeline split across two hosts: `read data.bin | tcp-connect A:P` in network
+// namespace B sends to `tcp-listen A:P | write got.bin` in namespace A, over a veth pair shaped
+// to 200 Mbit/s with tbf (support/netns.hpp). Both are the real binary, as separate processes.
+// - The far side stopped (SIGSTOP): the near side's source stops reading its file within a
+//   socket's worth, and both processes' resident memory stays bounded (well under the file);
+//   resumed, every byte arrives.
+// - The far side killed mid-stream: the near side fails with one line naming the stage and the
+//   peer, and the far side leaves nothing under the final name.
+// Skipped, with the reason, where network namespaces cannot be made (not root, no iproute2).
+#include <signal.h>
+#include <sys/types.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cli/cli_fixture.hpp"
+#include "support/netns.hpp"
+
+namespace sluice::cli::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using sluice::test::slow_link;
+
+constexpr std::uint64_t MiB = 1 << 20;
+
+class CrossHostCli : public CliTest {
+ protected:
+  void TearDown() override {
+    for (const int pid : pids_) {
+      ::kill(pid, SIGCONT);
+      ::kill(pid, SIGKILL);
+    }
+    CliTest::TearDown();
+  }
+
+  // Starts `run_args` (a `sluice run` expression) in namespace `ns`, in the background, as
+  // NAME: its pid in NAME.pid (`ip netns exec` execs the command, so it is sluice's own), its
+  // stderr in NAME.err, its exit status in NAME.status once it ends. Returns the pid.
+  int start(const std::string& name, const std::string& ns, const std::string& run_args) {
+    const result r =
+        sh("(ip netns exec " + ns + " \"$SLUICE\" run " + quote(run_args) + " 2>" + name +
+           ".err & echo $! > " + name + ".pid.part && mv " + name + ".pid.part " + name +
+           ".pid; wait $!; echo $? > " + name + ".status.part && mv " + name + ".status.part " +
+           name + ".status) >/dev/null 2>&1 & echo started");
+    EXPECT_EQ(r.status, 0) << r.err;
+    const std::string pid = wait_for(name + ".pid", 5s);
+    if (pid.empty()) return -1;
+    pids_.push_back(std::stoi(pid));
+    return pids_.back();
+  }
+
+  // Waits for `file` in the test directory; its contents, or "" after `limit`.
+  std::string wait_for(const std::string& file, std::chrono::milliseconds limit) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+      if (fs::exists(path(file))) return slurp(path(file));
+      std::this_thread::sleep_for(10ms);
+    }
+    return {};
+  }
+
+  // The port the listener printed ("listening on ADDR:PORT"), or "".
+  std::string listening_port(const std::string& addr) {
+    const std::string key = "listening on " + addr + ":";
+    for (int i = 0; i < 500; ++i) {
+      const std::string err = slurp(path("recv.err"));
+      if (const auto at = err.find(key);
+          at != std::string::npos && err.find('\n', at) != std::string::npos)
+        return err.substr(at + key.size(), err.find('\n', at) - at - key.size());
+      std::this_thread::sleep_for(10ms);
+    }
+    return {};
+  }
+
+  // A number from /proc/PID/<file>: the value after `key` (VmHWM in kB, rchar in bytes).
+  static std::uint64_t proc_value(int pid, const std::string& file, const std::string& key) {
+    const std::string text = slurp("/proc/" + std::to_string(pid) + "/" + file);
+    const auto at = text.find(key);
+    if (at == std::string::npos) return 0;
+    return std::stoull(text.substr(at + key.size()));
+  }
+  static std::uint64_t bytes_read(int pid) { return proc_value(pid, "io", "rchar:"); }
+  static std::uint64_t peak_rss_mib(int pid) { return proc_value(pid, "status", "VmHWM:") / 1024; }
+
+  std::vector<int> pids_;
+};
+
+TEST_F(CrossHostCli, AStoppedReceiverPausesTheSenderAndBothStayBounded) {
+  std::string why;
+  auto link = slow_link::make("200mbit", &why);
+  if (!link) GTEST_SKIP() << "no link between namespaces: " << why;
+  const std::string data = make_text("data.bin", 96 * MiB, 5);
+
+  const int receiver =
+      start("recv", link->a(), "tcp-listen " + link->addr_a() + ":0 | write got.bin");
+  const std::string port = listening_port(link->addr_a());
+  ASSERT_FALSE(port.empty()) << slurp(path("recv.err"));
+  const int sender =
+      start("send", link->b(), "read data.bin | tcp-connect " + link->addr_a() + ":" + port);
+  ASSERT_GT(receiver, 0);
+  ASSERT_GT(sender, 0);
+
+  // Under way: the sender has read 8 MiB of its file.
+  for (int i = 0; i < 1000 && bytes_read(sender) < 8 * MiB; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_GE(bytes_read(sender), 8 * MiB) << slurp(path("send.err"));
+
+  // The receiver stops. Once the socket buffers on both sides and the sender's own
+  // highWaterMarks are full, the sender stops reading its file.
+  ASSERT_EQ(::kill(receiver, SIGSTOP), 0);
+  std::this_thread::sleep_for(1500ms);
+  const std::uint64_t before = bytes_read(sender);
+  std::this_thread::sleep_for(1000ms);
+  const std::uint64_t after = bytes_read(sender);
+  EXPECT_LT(after - before, 1 * MiB) << "the sender kept reading while the receiver was stopped";
+  EXPECT_LT(before, 64 * MiB) << "the sender read most of the file before pausing";
+  const std::uint64_t send_rss = peak_rss_mib(sender);
+  const std::uint64_t recv_rss = peak_rss_mib(receiver);
+  EXPECT_LE(send_rss, 32U) << "sender peak RSS, MiB";
+  EXPECT_LE(recv_rss, 32U) << "receiver peak RSS, MiB";
+  std::printf(
+      "[ stopped  ] sender read %llu MiB of 96 and paused; peak RSS sender %llu MiB, "
+      "receiver %llu MiB\n",
+      static_cast<unsigned long long>(before / MiB), static_cast<unsigned long long>(send_rss),
+      static_cast<unsigned long long>(recv_rss));
+
+  // Resumed: everything arrives, byte-exact, and both exit 0.
+  ASSERT_EQ(::kill(receiver, SIGCONT), 0);
+  EXPECT_EQ(wait_for("send.status", 60s), "0\n") << slurp(path("send.err"));
+  EXPECT_EQ(wait_for("recv.status", 60s), "0\n") << slurp(path("recv.err"));
+  EXPECT_TRUE(same_bytes(slurp(path("got.bin")), data));
+}
+
+TEST_F(CrossHostCli, AReceiverKilledMidStreamFailsTheSenderNamingThePeer) {
+  std::string why;
+  auto link = slow_link::make("200mbit", &why);
+  if (!link) GTEST_SKIP() << "no link between namespaces: " << why;
+  make_text("data.bin", 96 * MiB, 7);
+
+  const int receiver =
+      start("recv", link->a(), "tcp-listen " + link->addr_a() + ":0 | write got.bin");
+  const std::string port = listening_port(link->addr_a());
+  ASSERT_FALSE(port.empty()) << slurp(path("recv.err"));
+  const std::string peer = link->addr_a() + ":" + port;
+  const int sender = start("send", link->b(), "read data.bin | tcp-connect " + peer);
+  ASSERT_GT(receiver, 0);
+  ASSERT_GT(sender, 0);
+  for (int i = 0; i < 1000 && bytes_read(sender) < 8 * MiB; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_GE(bytes_read(sender), 8 * MiB) << slurp(path("send.err"));
+
+  ASSERT_EQ(::kill(receiver, SIGKILL), 0);
+  EXPECT_EQ(wait_for("recv.status", 10s), "137\n");
+  const std::string status = wait_for("send.status", 30s);
+  EXPECT_NE(status, "") << "the sender did not notice";
+  EXPECT_NE(status, "0\n");
+  const std::string err = slurp(path("send.err"));
+  EXPECT_NE(err.find("sluice: run: stage 2 (tcp-connect): "), std::string::npos) << err;
+  EXPECT_NE(err.find(peer), std::string::npos) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  EXPECT_FALSE(fs::exists(path("got.bin"))) << "partial output under the final name";
+}
+
+}  // namespace
+}  // namespace sluice::cli::testing
