@@ -16,6 +16,7 @@
 
 #include "sluice/codec/json_frames.hpp"
 #include "sluice/core/loop.hpp"
+#include "support/slow_reader.hpp"
 
 namespace {
 
@@ -190,25 +191,14 @@ TEST(Framing, ASlowConsumerKeepsDecodedItemsWithinTheHighWaterMark) {
   bool acked = false;
   d->write(buffer::copy_of(bytes), [&](std::error_code) { acked = true; });
   d->end();
-  std::size_t peak = 0;
-  strings got;
-  loop.run_until_idle();
-  while (got.size() < 10000) {
-    peak = std::max(peak, d->readable_length());
-    auto item = d->read();
-    if (!item) {
-      ASSERT_GT(loop.run_until_idle(), 0U) << "stalled after " << got.size() << " items";
-      continue;
-    }
-    if (got.size() < 9000) {
-      EXPECT_FALSE(acked) << "acknowledged before the items were taken";
-    }
-    got.push_back(std::move(*item));
-    loop.run_until_idle();
-  }
-  EXPECT_LE(peak, hwm + 1);
-  EXPECT_EQ(got.front(), "0");
-  EXPECT_EQ(got.back(), "9999");
+  const auto got =
+      sluice::test::read_one_per_turn<std::string>(loop, *d, 10000, [&](std::size_t n) {
+        if (n < 9000) EXPECT_FALSE(acked) << "acknowledged before the items were taken";
+      });
+  ASSERT_EQ(got.items.size(), 10000U);
+  EXPECT_LE(got.peak, hwm + 1);
+  EXPECT_EQ(got.items.front(), "0");
+  EXPECT_EQ(got.items.back(), "9999");
   loop.run();
   EXPECT_TRUE(acked);
   EXPECT_EQ(d->frame_count(), 10000U);

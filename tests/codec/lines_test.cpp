@@ -19,6 +19,7 @@
 #include "sluice/core/asio_loop.hpp"
 #include "sluice/core/loop.hpp"
 #include "sluice/io/file.hpp"
+#include "support/slow_reader.hpp"
 #include "support/temp_files.hpp"
 
 namespace {
@@ -153,25 +154,14 @@ TEST(LineSplitter, SlowConsumerKeepsBufferedLinesBounded) {
   bool acked = false;
   t->write(buffer::copy_of(text), [&](std::error_code) { acked = true; });
   t->end();
-  std::size_t peak = 0;
-  std::vector<std::string> got;
-  loop.run_until_idle();
-  while (got.size() < 10000) {
-    peak = std::max(peak, t->readable_length());
-    auto line = t->read();
-    if (!line) {
-      ASSERT_GT(loop.run_until_idle(), 0U) << "stalled after " << got.size() << " lines";
-      continue;
-    }
-    if (got.size() < 9000) {
-      EXPECT_FALSE(acked) << "acknowledged before the lines were taken";
-    }
-    got.push_back(std::move(*line));
-    loop.run_until_idle();
-  }
-  EXPECT_LE(peak, hwm + 1);
-  EXPECT_EQ(got.front(), "0");
-  EXPECT_EQ(got.back(), "9999");
+  const auto got =
+      sluice::test::read_one_per_turn<std::string>(loop, *t, 10000, [&](std::size_t n) {
+        if (n < 9000) EXPECT_FALSE(acked) << "acknowledged before the lines were taken";
+      });
+  ASSERT_EQ(got.items.size(), 10000U);
+  EXPECT_LE(got.peak, hwm + 1);
+  EXPECT_EQ(got.items.front(), "0");
+  EXPECT_EQ(got.items.back(), "9999");
   loop.run();
   EXPECT_TRUE(acked);
   EXPECT_EQ(t->line_count(), 10000U);
