@@ -174,6 +174,11 @@ TEST(Framing, BadOptionsAreAProgrammingError) {
                std::system_error);
   EXPECT_NO_THROW((void)sluice::make_frame_encoder<std::string>(
       loop, {}, {.format = frame_format::lines, .max_frame_size = std::size_t{1} << 32}));
+  // A refused frame is the stream's error: neither stage skips one.
+  EXPECT_THROW(sluice::make_frame_encoder<std::string>(loop)->skip_item_errors({}),
+               std::system_error);
+  EXPECT_THROW(sluice::make_frame_decoder<std::string>(loop)->skip_item_errors({}),
+               std::system_error);
 }
 
 TEST(Framing, ASlowConsumerKeepsDecodedItemsWithinTheHighWaterMark) {

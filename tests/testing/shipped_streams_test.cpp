@@ -12,6 +12,7 @@
 #include <system_error>
 #include <vector>
 
+#include "sluice/codec/framing.hpp"
 #include "sluice/codec/gzip.hpp"
 #include "sluice/codec/lines.hpp"
 #include "sluice/core/make.hpp"
@@ -284,6 +285,55 @@ TEST(ConformanceShipped, LineSplitter) {
              return got == want ? std::string() : "lines lost or changed";
            },
        .name = "line_splitter"}));
+}
+
+// A length-prefixed frame holding `payload`.
+std::string frame_of(const std::string& payload) {
+  const auto n = static_cast<std::uint32_t>(payload.size());
+  return std::string{static_cast<char>(n >> 24), static_cast<char>(n >> 16),
+                     static_cast<char>(n >> 8), static_cast<char>(n)} +
+         payload;
+}
+
+TEST(ConformanceShipped, FrameEncoder) {
+  // A small limit, so that one long item provokes frame_too_large.
+  SLUICE_EXPECT_CONFORMS(kit::check_transform(
+      [](loop& l) {
+        return sluice::make_frame_encoder<std::string>(l, {}, {.max_frame_size = 64});
+      },
+      {.provoke_error =
+           [](sluice::transform<std::string, buffer>& t) { (void)t.write(std::string(65, 'x')); },
+       .check_output =
+           [](const std::vector<std::string>& in, const std::vector<buffer>& out) {
+             std::string want;
+             for (const auto& s : in) want += frame_of(s);
+             return joined(out) == want ? std::string() : "not the items' frames";
+           },
+       .name = "frame_encoder"}));
+}
+
+TEST(ConformanceShipped, FrameDecoder) {
+  // Each sample item is whole frames (two), so that every prefix of the items is valid input.
+  auto frames = [](std::size_t i) {
+    return buffer::copy_of(frame_of("item " + std::to_string(i)) +
+                           frame_of(std::string(i % 3, 'p')));
+  };
+  SLUICE_EXPECT_CONFORMS(kit::check_transform(
+      [](loop& l) { return sluice::make_frame_decoder<std::string>(l); },
+      {.item = frames,
+       .provoke_error =
+           [](sluice::transform<buffer, std::string>& t) {
+             (void)t.write(buffer::copy_of(std::string(4, '\xff')));  // 4 GiB - 1: over the limit
+           },
+       .check_output =
+           [](const std::vector<buffer>& in, const std::vector<std::string>& out) {
+             std::string want;
+             std::string got;
+             for (const auto& b : in) want += b.view();
+             for (const auto& s : out) got += frame_of(s);
+             return got == want ? std::string() : "frames lost or changed";
+           },
+       .name = "frame_decoder"}));
 }
 
 // ---- sinks: the writers ---------------------------------------------------------------------

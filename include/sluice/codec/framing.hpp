@@ -158,8 +158,9 @@ class frame_reader {
 /// Serializes each item with S and writes it as one frame (one buffer per item). An item whose
 /// payload is over max_frame_size, or (lines) holds a "\n", fails the stream with a frame_errc
 /// whose context names the item: error_message() reads "frame 3 is 20000000 bytes, over the
-/// limit of 16777216: frame too large". Items are independent, so the skip policy applies
-/// (transform::skip_item_errors). The readable side counts bytes.
+/// limit of 16777216: frame too large". The readable side counts bytes. Neither the encoder nor
+/// the decoder takes the skip policy (transform::skip_item_errors throws): a frame refused is
+/// an error of the stream, with its context.
 template <class T, class S = bytes_serializer>
 requires frame_serializer<S, T>
 class frame_encoder final : public transform<T, buffer> {
@@ -174,7 +175,6 @@ class frame_encoder final : public transform<T, buffer> {
 
   /// Frames written so far.
   [[nodiscard]] std::uint64_t frame_count() const noexcept { return frames_; }
-  [[nodiscard]] bool items_independent() const noexcept override { return true; }
 
  protected:
   void do_transform(T&& item, typename transform<T, buffer>::transform_callback cb) override {
