@@ -198,7 +198,9 @@ TEST(Framing, ASlowConsumerKeepsDecodedItemsWithinTheHighWaterMark) {
   d->end();
   const auto got =
       sluice::test::read_one_per_turn<std::string>(loop, *d, 10000, [&](std::size_t n) {
-        if (n < 9000) EXPECT_FALSE(acked) << "acknowledged before the items were taken";
+        if (n < 9000) {
+          EXPECT_FALSE(acked) << "acknowledged before the items were taken";
+        }
       });
   ASSERT_EQ(got.items.size(), 10000U);
   EXPECT_LE(got.peak, hwm + 1);

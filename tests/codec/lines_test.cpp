@@ -156,7 +156,9 @@ TEST(LineSplitter, SlowConsumerKeepsBufferedLinesBounded) {
   t->end();
   const auto got =
       sluice::test::read_one_per_turn<std::string>(loop, *t, 10000, [&](std::size_t n) {
-        if (n < 9000) EXPECT_FALSE(acked) << "acknowledged before the lines were taken";
+        if (n < 9000) {
+          EXPECT_FALSE(acked) << "acknowledged before the lines were taken";
+        }
       });
   ASSERT_EQ(got.items.size(), 10000U);
   EXPECT_LE(got.peak, hwm + 1);
