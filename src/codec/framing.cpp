@@ -58,24 +58,20 @@ void check_frame_options(const frame_options& o, const char* who) {
 
 std::error_code seal_frame(const frame_options& o, std::string& out, std::uint64_t frame,
                            std::string& context) {
-  if (o.format == frame_format::length_prefixed) {
-    const std::size_t n = out.size() - 4;
-    if (n > o.max_frame_size) {
-      context = frame_name(frame) + " is " + std::to_string(n) + " bytes, over the limit of " +
-                std::to_string(o.max_frame_size);
-      return make_error_code(frame_errc::frame_too_large);
-    }
+  const bool prefixed = o.format == frame_format::length_prefixed;
+  const std::size_t n = prefixed ? out.size() - 4 : out.size();
+  if (n > o.max_frame_size) {
+    context = frame_name(frame) + " is " + std::to_string(n) + " bytes, over the limit of " +
+              std::to_string(o.max_frame_size);
+    return make_error_code(frame_errc::frame_too_large);
+  }
+  if (prefixed) {
     const auto len = static_cast<std::uint32_t>(n);
     out[0] = static_cast<char>(len >> 24);
     out[1] = static_cast<char>(len >> 16);
     out[2] = static_cast<char>(len >> 8);
     out[3] = static_cast<char>(len);
     return {};
-  }
-  if (out.size() > o.max_frame_size) {
-    context = frame_name(frame) + " is " + std::to_string(out.size()) +
-              " bytes, over the limit of " + std::to_string(o.max_frame_size);
-    return make_error_code(frame_errc::frame_too_large);
   }
   if (const auto nl = out.find('\n'); nl != std::string::npos) {
     context = frame_name(frame) + " has a newline at byte " + std::to_string(nl);
@@ -93,10 +89,7 @@ frame_reader::step frame_reader::refuse(frame_errc e, std::string context) {
 
 frame_reader::step frame_reader::next(std::string_view& payload) {
   if (ec_) return step::error;
-  if (drop_partial_) {
-    partial_.clear();
-    drop_partial_ = false;
-  }
+  release_partial();
   return o_.format == frame_format::length_prefixed ? next_prefixed(payload) : next_line(payload);
 }
 
@@ -164,10 +157,7 @@ frame_reader::step frame_reader::next_line(std::string_view& payload) {
 
 frame_reader::step frame_reader::finish(std::string_view& payload) {
   if (ec_) return step::error;
-  if (drop_partial_) {
-    partial_.clear();
-    drop_partial_ = false;
-  }
+  release_partial();
   if (o_.format == frame_format::lines) {
     if (partial_.empty()) return step::more;
     payload = partial_;

@@ -17,6 +17,7 @@
 
 #include "cli/cli_fixture.hpp"
 #include "support/netns.hpp"
+#include "support/sanitizers.hpp"
 
 namespace sluice::cli::testing {
 namespace {
@@ -118,21 +119,12 @@ TEST_F(CrossHostCli, AStoppedReceiverPausesTheSenderAndBothStayBounded) {
   EXPECT_LT(before, 64 * MiB) << "the sender read most of the file before pausing";
   const std::uint64_t send_rss = peak_rss_mib(sender);
   const std::uint64_t recv_rss = peak_rss_mib(receiver);
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-#if defined(__has_feature)
-#if !__has_feature(address_sanitizer) && !__has_feature(thread_sanitizer)
-#define SLUICE_CHECK_RSS 1
-#endif
-#else
-#define SLUICE_CHECK_RSS 1
-#endif
-#endif
-#ifdef SLUICE_CHECK_RSS
-  // (Not under a sanitizer: its shadow memory and quarantine of freed blocks add tens of MiB to
-  // any process; the sender's file offset above is the check there.)
-  EXPECT_LE(send_rss, 32U) << "sender peak RSS, MiB";
-  EXPECT_LE(recv_rss, 32U) << "receiver peak RSS, MiB";
-#endif
+  if (sluice::test::rss_is_meaningful) {
+    // (Not under AddressSanitizer: its shadow memory and quarantine of freed blocks add tens of
+    // MiB to any process; the sender's file offset above is the check there.)
+    EXPECT_LE(send_rss, 32U) << "sender peak RSS, MiB";
+    EXPECT_LE(recv_rss, 32U) << "receiver peak RSS, MiB";
+  }
   std::printf(
       "[ stopped  ] sender read %llu MiB of 96 and paused; peak RSS sender %llu MiB, "
       "receiver %llu MiB\n",

@@ -1,6 +1,6 @@
 // sluice/codec/framing.hpp and json_frames.hpp: frames cut at every byte, the limits and their
-// messages, a payload the serializer refuses, backpressure, JSON lines of a described struct,
-// and typed items across a real TCP connection on loopback.
+// messages, a payload the serializer refuses, backpressure, JSON lines of a described struct.
+// (examples/35-framing.cpp sends typed items across a TCP connection on loopback.)
 #include "sluice/codec/framing.hpp"
 
 #include <gtest/gtest.h>

@@ -14,6 +14,7 @@
 
 #include "sluice/core/asio_loop.hpp"
 #include "sluice/net/server.hpp"
+#include "support/sanitizers.hpp"
 
 namespace net_test {
 
@@ -60,19 +61,7 @@ struct loop_fixture {
   }
 };
 
-/// Whether RSS says anything about our allocations: AddressSanitizer keeps freed memory in
-/// quarantine (hundreds of MiB), so under it RSS grows with every allocation, freed or not.
-#if defined(__SANITIZE_ADDRESS__)
-inline constexpr bool rss_is_meaningful = false;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-inline constexpr bool rss_is_meaningful = false;
-#else
-inline constexpr bool rss_is_meaningful = true;
-#endif
-#else
-inline constexpr bool rss_is_meaningful = true;
-#endif
+using sluice::test::rss_is_meaningful;  // (support/sanitizers.hpp)
 
 inline std::size_t open_fds() {
   std::size_t n = 0;

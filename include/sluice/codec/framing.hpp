@@ -138,6 +138,13 @@ class frame_reader {
   step next_prefixed(std::string_view& payload);
   step next_line(std::string_view& payload);
   step refuse(frame_errc e, std::string context);
+  // Forgets the frame assembled in partial_ once it has been handed out.
+  void release_partial() {
+    if (drop_partial_) {
+      partial_.clear();
+      drop_partial_ = false;
+    }
+  }
 
   frame_options o_;
   buffer in_;  // the chunk being read, from pos_
@@ -244,8 +251,7 @@ class frame_decoder final : public transform<buffer, T> {
       case detail::frame_reader::step::more:
         break;
       case detail::frame_reader::step::error:
-        this->fail(reader_.error(), reader_.context());
-        cb(reader_.error());
+        cb(refused());
         return;
     }
     cb({});
@@ -261,8 +267,7 @@ class frame_decoder final : public transform<buffer, T> {
       const auto step = reader_.next(payload);
       if (step == detail::frame_reader::step::more) break;
       if (step == detail::frame_reader::step::error) {
-        this->fail(reader_.error(), reader_.context());
-        complete(reader_.error());
+        complete(refused());
         return;
       }
       bool more = true;
@@ -276,6 +281,12 @@ class frame_decoder final : public transform<buffer, T> {
       }
     }
     complete({});
+  }
+
+  // Fails the stream with what the reader refused (its context names the frame); the code.
+  std::error_code refused() {
+    this->fail(reader_.error(), reader_.context());
+    return reader_.error();
   }
 
   // Deserializes one payload and pushes the item; an error has already failed the stream.
