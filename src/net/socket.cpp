@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <limits>
@@ -81,6 +82,8 @@ socket::socket(asio_loop& l, std::shared_ptr<detail::socket_impl> impl, const so
       impl_(std::move(impl)),
       read_size_(readable_high_water_mark() != 0 ? readable_high_water_mark() : default_read_size) {
   if (opts.no_delay) no_delay_ = true;
+  reset_on_abort_ = opts.reset_on_abort;
+  peer_timeout_ = opts.peer_timeout;
   impl_->connect_timeout = opts.connect_timeout;
   use_construct();
 }
@@ -174,14 +177,32 @@ std::error_code socket::set_keep_alive(bool on, std::chrono::seconds idle) {
 
 void socket::apply_options() {
   if (no_delay_) (void)set_no_delay(*no_delay_);
+  const int fd = native_handle();
+  if (fd < 0 || kind() == socket_kind::unix_domain) return;
+  // Best effort, like set_no_delay: a failure here leaves the system's behaviour.
+  if (reset_on_abort_ && !read_eof_) set_linger_reset(true);
+  if (peer_timeout_.count() > 0) {
+    const auto ms = static_cast<unsigned>(peer_timeout_.count());
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof ms);
+    // Probes only matter while nothing is being sent; with TCP_USER_TIMEOUT set, the kernel
+    // gives up on unanswered probes once the timeout has passed.
+    const int probe_every = std::max(1, static_cast<int>(peer_timeout_.count() / 3000));
+    const int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &probe_every, sizeof probe_every);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &probe_every, sizeof probe_every);
+  }
+}
+
+void socket::set_linger_reset(bool on) {
+  const int fd = native_handle();
+  if (fd < 0) return;
+  const ::linger lg{on ? 1 : 0, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
 }
 
 void socket::reset_and_destroy() {
-  const int fd = native_handle();
-  if (fd >= 0) {
-    ::linger lg{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-  }
+  set_linger_reset(true);
   destroy();
 }
 
@@ -294,6 +315,8 @@ void socket::on_read(std::error_code ec, buffer data) {
   }
   if (data.empty()) {
     read_eof_ = true;
+    // The peer ended normally: from here a close of ours is an ordinary one (reset_on_abort).
+    if (reset_on_abort_) set_linger_reset(false);
     push_eof();
     return;
   }
@@ -355,6 +378,8 @@ void socket::start_write(std::vector<buffer> chunks, write_callback cb) {
 }
 
 void socket::do_final(callback cb) {
+  // A normal end: the FIN below, and the close after it, are ordinary (reset_on_abort).
+  if (reset_on_abort_) set_linger_reset(false);
   boost::system::error_code ec;
   if (kind() == socket_kind::tls && read_eof_) {
     // The peer has ended: our close_notify loses nothing (OpenSSL discards whatever arrives

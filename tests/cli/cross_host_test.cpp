@@ -6,11 +6,17 @@
 //   resumed, every byte arrives.
 // - The far side killed mid-stream: the near side fails with one line naming the stage and the
 //   peer, and the far side leaves nothing under the final name.
+// - The near side killed mid-stream: its connection is reset, not closed (reset_on_abort), so
+//   the far side fails too instead of taking the close for the end of the data, and leaves
+//   nothing under the final name.
+// - The link cut (the veth taken down): both sides fail after their --timeout, naming the peer.
 // Skipped, with the reason, where network namespaces cannot be made (not root, no iproute2).
 #include <signal.h>
 #include <sys/types.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <thread>
@@ -165,6 +171,79 @@ TEST_F(CrossHostCli, AReceiverKilledMidStreamFailsTheSenderNamingThePeer) {
   EXPECT_NE(err.find(peer), std::string::npos) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   EXPECT_FALSE(fs::exists(path("got.bin"))) << "partial output under the final name";
+}
+
+TEST_F(CrossHostCli, ASenderKilledMidStreamFailsTheReceiverInsteadOfEndingIt) {
+  std::string why;
+  auto link = slow_link::make("200mbit", &why);
+  if (!link) GTEST_SKIP() << "no link between namespaces: " << why;
+  make_text("data.bin", 96 * MiB, 9);
+
+  const int receiver =
+      start("recv", link->a(), "tcp-listen " + link->addr_a() + ":0 | write got.bin");
+  const std::string port = listening_port(link->addr_a());
+  ASSERT_FALSE(port.empty()) << slurp(path("recv.err"));
+  const int sender =
+      start("send", link->b(), "read data.bin | tcp-connect " + link->addr_a() + ":" + port);
+  ASSERT_GT(receiver, 0);
+  ASSERT_GT(sender, 0);
+  for (int i = 0; i < 1000 && bytes_read(sender) < 8 * MiB; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_GE(bytes_read(sender), 8 * MiB) << slurp(path("send.err"));
+
+  // Killed, the sender cannot say anything; its kernel resets the connection (SO_LINGER 0).
+  ASSERT_EQ(::kill(sender, SIGKILL), 0);
+  EXPECT_EQ(wait_for("send.status", 10s), "137\n");
+  const std::string status = wait_for("recv.status", 30s);
+  EXPECT_NE(status, "") << "the receiver did not notice";
+  EXPECT_NE(status, "0\n") << "the receiver took the sender's death for the end of the data";
+  const std::string err = slurp(path("recv.err"));
+  EXPECT_NE(err.find("sluice: run: stage 1 (tcp-listen): read from " + link->addr_b() + ":"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(err.find("Connection reset by peer"), std::string::npos) << err;
+  EXPECT_FALSE(fs::exists(path("got.bin"))) << "partial output under the final name";
+}
+
+TEST_F(CrossHostCli, ACutLinkFailsBothSidesAfterTheirTimeoutNamingThePeer) {
+  std::string why;
+  auto link = slow_link::make("200mbit", &why);
+  if (!link) GTEST_SKIP() << "no link between namespaces: " << why;
+  make_text("data.bin", 96 * MiB, 11);
+
+  const int receiver =
+      start("recv", link->a(), "tcp-listen " + link->addr_a() + ":0 --timeout 2 | write got.bin");
+  const std::string port = listening_port(link->addr_a());
+  ASSERT_FALSE(port.empty()) << slurp(path("recv.err"));
+  const std::string peer = link->addr_a() + ":" + port;
+  const int sender =
+      start("send", link->b(), "read data.bin | tcp-connect " + peer + " --timeout 2");
+  ASSERT_GT(receiver, 0);
+  ASSERT_GT(sender, 0);
+  for (int i = 0; i < 1000 && bytes_read(sender) < 8 * MiB; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_GE(bytes_read(sender), 8 * MiB) << slurp(path("send.err"));
+
+  // Nothing crosses any more, and neither side is told: no FIN, no reset.
+  const auto cut = std::chrono::steady_clock::now();
+  ASSERT_EQ(std::system(("ip -n " + link->a() + " link set veth0 down").c_str()), 0);
+  const std::string send_status = wait_for("send.status", 30s);
+  const std::string recv_status = wait_for("recv.status", 30s);
+  const auto took =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - cut);
+  EXPECT_NE(send_status, "") << "the sender did not notice";
+  EXPECT_NE(send_status, "0\n");
+  EXPECT_NE(recv_status, "") << "the receiver did not notice";
+  EXPECT_NE(recv_status, "0\n");
+  const std::string send_err = slurp(path("send.err"));
+  const std::string recv_err = slurp(path("recv.err"));
+  EXPECT_NE(send_err.find("sluice: run: stage 2 (tcp-connect): write to " + peer + ": "),
+            std::string::npos)
+      << send_err;
+  EXPECT_NE(recv_err.find("sluice: run: stage 1 (tcp-listen): read from " + link->addr_b() + ":"),
+            std::string::npos)
+      << recv_err;
+  EXPECT_FALSE(fs::exists(path("got.bin"))) << "partial output under the final name";
+  std::printf("[ cut      ] both sides failed %lld ms after the cut\n  sender: %s  receiver: %s",
+              static_cast<long long>(took.count()), send_err.c_str(), recv_err.c_str());
 }
 
 }  // namespace

@@ -237,6 +237,60 @@ TEST(TcpSocket, IdleTimeoutEmitsOncePerIdlePeriod) {
   ASSERT_TRUE(f.run_until([&] { return c->closed(); }));
 }
 
+// reset_on_abort: a sender destroyed mid-stream resets the connection, so the receiver's read
+// fails instead of ending (without it, the receiver cannot tell the abort from the end).
+TEST(TcpSocket, ResetOnAbortMakesADestroyMidStreamAReadErrorAtThePeer) {
+  for (const bool reset : {false, true}) {
+    SCOPED_TRACE(reset ? "reset_on_abort" : "default");
+    loop_fixture f;
+    accepting_server a(f);
+    auto c =
+        sluice::make_tcp_connection(f.loop, "127.0.0.1", a.srv->port(), {.reset_on_abort = reset});
+    c->write(buffer::copy_of("half of the data"));
+    ASSERT_TRUE(f.run_until([&] { return a.accepted.size() == 1; }));
+    auto s = a.accepted[0];
+    collector at_server;
+    at_server.attach(*s);
+    std::error_code error;
+    s->on_error([&](std::error_code ec) { error = ec; });
+    ASSERT_TRUE(f.run_until([&] { return at_server.data == "half of the data"; }));
+    c->destroy();  // no end(): an abort
+    ASSERT_TRUE(f.run_until([&] { return s->closed(); }));
+    if (reset) {
+      EXPECT_FALSE(at_server.ended);
+      EXPECT_TRUE(error == std::errc::connection_reset) << error.message();
+      EXPECT_EQ(s->error_message().rfind("read from 127.0.0.1:", 0), 0U) << s->error_message();
+    } else {
+      EXPECT_TRUE(at_server.ended) << "Node's behaviour: a destroy is a FIN";
+      EXPECT_FALSE(error);
+    }
+  }
+}
+
+TEST(TcpSocket, ResetOnAbortKeepsANormalEndAnEndOnBothSides) {
+  loop_fixture f;
+  accepting_server a(f, {.connection = {.reset_on_abort = true}});
+  auto c =
+      sluice::make_tcp_connection(f.loop, "127.0.0.1", a.srv->port(), {.reset_on_abort = true});
+  collector got;
+  got.attach(*c);
+  const std::string data = net_test::stream_bytes(0, 1 << 20);
+  c->end(buffer::copy_of(data));
+  ASSERT_TRUE(f.run_until([&] { return a.accepted.size() == 1; }));
+  auto s = a.accepted[0];
+  collector at_server;
+  at_server.attach(*s);
+  // The server ends its side after the client's FIN, then both close: ordinary closes, so
+  // neither side sees a reset, whichever closes first.
+  ASSERT_TRUE(f.run_until([&] { return c->closed() && s->closed(); }));
+  EXPECT_EQ(at_server.data.size(), data.size());
+  EXPECT_TRUE(at_server.data == data);
+  EXPECT_TRUE(at_server.ended);
+  EXPECT_TRUE(got.ended);
+  EXPECT_FALSE(c->errored()) << c->error_message();
+  EXPECT_FALSE(s->errored()) << s->error_message();
+}
+
 TEST(TcpSocket, ConnectTimeoutToAFullBacklog) {
   loop_fixture f;
   // A listener that never accepts, with backlog 0: once one connection waits in its queue, the

@@ -4,6 +4,7 @@
 
 #include <boost/beast/http/status.hpp>
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -414,11 +415,33 @@ std::optional<host_port> parse_host_port(std::string_view s, bool host_optional)
 
 // ---- parsers --------------------------------------------------------------------------------
 
+/// The value of the TCP stages' --timeout S (`t`): seconds, a decimal number, 0 for none.
+std::optional<syntax_error> parse_peer_timeout(stage_args& args, const token& t,
+                                               std::chrono::milliseconds& out) {
+  auto v = args.value_of(t);
+  if (auto* e = std::get_if<syntax_error>(&v)) return *e;
+  const token& val = *std::get<const token*>(v);
+  double secs = -1;
+  const char* end = val.text.data() + val.text.size();
+  const auto [p, ec] = std::from_chars(val.text.data(), end, secs);
+  if (ec != std::errc{} || p != end || !(secs >= 0) || secs > 86'400)
+    return error_at(val, args.name() +
+                             ": --timeout must be seconds (0: none; at most 86400), not " +
+                             quote(val.text));
+  out = std::chrono::milliseconds(static_cast<std::int64_t>(secs * 1000 + 0.5));
+  if (secs > 0 && out.count() == 0) out = std::chrono::milliseconds(1);
+  return std::nullopt;
+}
+
 stage_parse_result parse_tcp_listen(stage_args& args) {
   auto s = std::make_shared<tcp_listen_stage>();
   bool have = false;
   while (!args.done()) {
     const token& t = args.next();
+    if (is_option(t) && option_name(t) == "--timeout") {
+      if (auto e = parse_peer_timeout(args, t, s->peer_timeout)) return *e;
+      continue;
+    }
     if (is_option(t) || have) return args.unexpected(t);
     const auto hp = parse_host_port(t.text, true);
     if (!hp)
@@ -436,6 +459,10 @@ stage_parse_result parse_tcp_connect(stage_args& args) {
   bool have = false;
   while (!args.done()) {
     const token& t = args.next();
+    if (is_option(t) && option_name(t) == "--timeout") {
+      if (auto e = parse_peer_timeout(args, t, s->peer_timeout)) return *e;
+      continue;
+    }
     if (is_option(t) || have) return args.unexpected(t);
     const auto hp = parse_host_port(t.text, false);
     if (!hp || hp->port == 0)
@@ -485,6 +512,10 @@ byte_stage tcp_listen_stage::build(build_context& ctx) const {
   server_options o;
   o.host = host;
   o.port = port;
+  // A run that fails resets the connection, so the sender fails too rather than taking the
+  // close for a clean end; a cut link fails the read after --timeout.
+  o.connection.reset_on_abort = true;
+  o.connection.peer_timeout = peer_timeout;
   auto srv = make_tcp_server(l, o);
   if (const std::error_code ec = srv->listen())
     throw std::runtime_error("stage " + std::to_string(ctx.index + 1) + " (" + ctx.name +
@@ -515,6 +546,11 @@ byte_stage tcp_listen_stage::build(build_context& ctx) const {
 byte_stage connect_stage::build(build_context& ctx) const {
   asio_loop& l = asio_of(ctx.loop);
   socket_options o;
+  // A sender that fails, or is killed, resets the connection: the receiver's read fails instead
+  // of ending, and its output never appears under the final name. A cut link fails after
+  // --timeout. (A Unix socket's peer is on the same host: its death is an end there.)
+  o.reset_on_abort = true;
+  o.peer_timeout = peer_timeout;
   auto sock =
       unix_domain ? make_unix_connection(l, host, o) : make_tcp_connection(l, host, port, o);
   return {sock, ctx.name};

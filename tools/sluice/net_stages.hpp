@@ -69,17 +69,25 @@ struct host_port {
 };
 [[nodiscard]] std::optional<host_port> parse_host_port(std::string_view s, bool host_optional);
 
-/// tcp-listen [HOST:]PORT: accepts one connection and reads it (source).
+/// What the TCP stages' --timeout defaults to: a peer that has acknowledged nothing for this
+/// long (a cut link, a frozen host) fails the stage.
+inline constexpr std::chrono::milliseconds default_peer_timeout{30'000};
+
+/// tcp-listen [HOST:]PORT [--timeout S]: accepts one connection and reads it (source). The
+/// connection is reset, not closed, when the run fails (socket_options::reset_on_abort).
 struct tcp_listen_stage final : stage_config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 0;
+  std::chrono::milliseconds peer_timeout = default_peer_timeout;  ///< --timeout S (0: none)
   [[nodiscard]] byte_stage build(build_context& ctx) const override;
 };
-/// tcp-connect HOST:PORT, unix-connect PATH: the socket (source first, sink last).
+/// tcp-connect HOST:PORT [--timeout S], unix-connect PATH: the socket (source first, sink
+/// last). A TCP connection is reset, not closed, when the run fails.
 struct connect_stage final : stage_config {
   bool unix_domain = false;
   std::string host;  ///< or the path
   std::uint16_t port = 0;
+  std::chrono::milliseconds peer_timeout = default_peer_timeout;  ///< --timeout S (TCP only)
   [[nodiscard]] byte_stage build(build_context& ctx) const override;
 };
 /// http-get URL (source) and `sluice fetch`.

@@ -55,6 +55,20 @@ struct socket_options {
   std::chrono::milliseconds connect_timeout{0};
   /// TCP_NODELAY once connected (Node's noDelay).
   bool no_delay = false;
+  /// TCP and TLS: close with a reset (RST) rather than a FIN unless the stream ended normally,
+  /// so the peer can tell an abort from an end. While the connection is up, SO_LINGER is 0: a
+  /// destroy() (with or without an error) or the death of the process resets the connection,
+  /// and the peer's reads fail with "Connection reset by peer" instead of seeing the end of the
+  /// data. Once either side has ended normally (end() sent our FIN, or the peer's FIN arrived)
+  /// the close is an ordinary one. Default false (Node's behaviour: every close is a FIN).
+  bool reset_on_abort = false;
+  /// TCP and TLS: fail the connection with "Connection timed out" when the peer has
+  /// acknowledged nothing for this long: data sent and not acknowledged (TCP_USER_TIMEOUT), or,
+  /// when nothing is being sent, keep-alive probes unanswered (SO_KEEPALIVE, probes after a
+  /// third of it). A cut link or a frozen host is noticed then rather than after TCP's own
+  /// retransmission limit (about 15 minutes); a peer that is alive but not reading is not a
+  /// timeout, since its kernel still acknowledges. Zero (the default): the system's.
+  std::chrono::milliseconds peer_timeout{0};
   /// Name for diagnostics; default: the peer.
   std::string name{};
 };
@@ -136,6 +150,7 @@ class socket final : public duplex<buffer, buffer> {
   void arm_idle_timer(loop::duration after);
   void on_idle_timer();
   void apply_options();
+  void set_linger_reset(bool on);
 
   std::shared_ptr<detail::socket_impl> impl_;
   std::size_t read_size_;
@@ -144,6 +159,8 @@ class socket final : public duplex<buffer, buffer> {
   bool writing_ = false;
   bool read_eof_ = false;
   std::optional<bool> no_delay_;
+  bool reset_on_abort_ = false;
+  std::chrono::milliseconds peer_timeout_{0};
   std::uint64_t bytes_read_ = 0;
   std::uint64_t bytes_written_ = 0;
   std::uint64_t write_batches_ = 0;
