@@ -18,4 +18,10 @@ inline constexpr bool rss_is_meaningful = true;
 inline constexpr bool rss_is_meaningful = true;
 #endif
 
+/// Whether the process runs under AddressSanitizer, where code runs several times slower. The
+/// exhaustive sweeps (every damaged copy of an input, in tiny chunks) check logic that the GCC
+/// build checks in full; under the sanitizer they take a sample, which is what memory checking
+/// needs, and keep the suite inside its time budget.
+inline constexpr bool slow_sanitizer = !rss_is_meaningful;
+
 }  // namespace sluice::test
