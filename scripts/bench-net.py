@@ -64,9 +64,9 @@ def table(argv):
     if a.title:
         print(f"== {a.title}")
     print("per run:")
-    print(f"  {'round':<6}{'contender':<{w}}" + "".join(f"{h:>16}" for _, h, _ in cols))
+    print(f"  {'round':<6}{'contender':<{w}}" + "".join(f" {h:>16}" for _, h, _ in cols))
     for rnd, who, kv in runs:
-        print(f"  {rnd:<6}{who:<{w}}" + "".join(f"{fmt(kv.get(k, '-'), f):>16}" for k, _, f in cols))
+        print(f"  {rnd:<6}{who:<{w}}" + "".join(f" {fmt(kv.get(k, '-'), f):>16}" for k, _, f in cols))
     print("median (min-max) per contender:")
     print(f"  {'contender':<{w}}{'n':>3}" + "".join(f"{h:>26}" for _, h, _ in cols))
     med = {}

@@ -34,7 +34,10 @@
 #   SLUICE=build/gcc/tools/sluice/sluice  the sluice command line (may hold words: 'taskset -c 1 …')
 #   SIZE=1G  ROUNDS=5  STOP_SECS=10  FLAT_KIB=1024  RATE=  WORK=/var/tmp
 #   PORT=   (default: a free port, found by binding port 0)
-#   RECEIVER=nc  (or sluice: `sluice run 'tcp-listen HOST:PORT | write /dev/null'` receives)
+#   RECEIVER=nc  (or sluice: `sluice run 'tcp-listen HOST:PORT | write /dev/null'` receives;
+#                or same: each contender's own kind receives, sluice for sluice and nc for the
+#                others, so the sluice row is a whole `run` pipeline split in two. The receiver's
+#                peak RSS is reported too, as "receiver RSS MiB")
 #   CONTENDERS="nc node sluice"   (stopped: "nc node node-naive sluice"; node-naive is
 #                                 tcp-send.js --naive, which ignores write()'s return value: the
 #                                 control that shows what growth looks like)
@@ -117,15 +120,30 @@ wait_listen() { # wait until something listens on $port (in the receiver's names
   return 1
 }
 
-start_receiver() { # start_receiver [OUTPUT-FILTER]: sets recv_pid
-  if [[ "${RECEIVER:-nc}" == sluice ]]; then
+# receiver_kind CONTENDER: who receives for that sender (RECEIVER).
+receiver_kind() {
+  case "${RECEIVER:-nc}" in
+  same) if [[ "$1" == sluice ]]; then echo sluice; else echo nc; fi ;;
+  *) echo "${RECEIVER:-nc}" ;;
+  esac
+}
+
+# start_receiver KIND [OUTPUT-FILTER]: sets recv_pid (the receiver's own pid: the stopped mode
+# signals it). Without a filter, and not in the stopped mode, it runs under /usr/bin/time -v,
+# which writes $work/recv-time.txt.
+start_receiver() {
+  local kind="$1" timer=()
+  shift
+  rm -f "$work/recv-time.txt"
+  [[ "$mode" == stopped ]] || timer=(/usr/bin/time -v -o "$work/recv-time.txt")
+  if [[ "$kind" == sluice ]]; then
     if [[ $# -eq 0 ]]; then
-      "${ns_b[@]}" "${sluice[@]}" run -q "tcp-listen $host:$port | write /dev/null" &
+      "${ns_b[@]}" "${timer[@]}" "${sluice[@]}" run -q "tcp-listen $host:$port | write /dev/null" &
     else
       "${ns_b[@]}" sh -c '"$@" | cmp - "$0"' "$1" "${sluice[@]}" run -q "tcp-listen $host:$port" &
     fi
   elif [[ $# -eq 0 ]]; then
-    "${ns_b[@]}" nc -d -l "$host" "$port" >/dev/null &
+    "${ns_b[@]}" "${timer[@]}" nc -d -l "$host" "$port" >/dev/null &
   else
     "${ns_b[@]}" sh -c 'nc -d -l "$1" "$2" | cmp - "$3"' sh "$host" "$port" "$1" &
   fi
@@ -149,7 +167,7 @@ sender() {
 status=0
 echo "-- check: every sender sends 16 MiB to 'nc -l | cmp'"
 for c in "${contenders[@]}"; do
-  start_receiver "$check"
+  start_receiver "$(receiver_kind "$c")" "$check"
   rc=0
   (sender "$c" "$check") || rc=$?
   wait "$recv_pid" || rc=$((rc ? rc : 99))
@@ -165,7 +183,7 @@ for ((r = 1; r <= rounds; r++)); do
   n=${#contenders[@]}
   for ((i = 0; i < n; i++)); do
     c="${contenders[$(((i + r - 1) % n))]}"
-    start_receiver
+    start_receiver "$(receiver_kind "$c")"
     if [[ "$mode" != stopped ]]; then
       t0="$(now)"
       rc=0
@@ -174,10 +192,12 @@ for ((r = 1; r <= rounds; r++)); do
       t1="$(now)"
       if ((rc != 0)); then echo "   round $r $c: sender failed (status $rc)"; status=1; continue; fi
       rss="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/time.txt")"
-      printf '%s\t%s\tmbps=%s secs=%s rss_mib=%s\n' "$r" "$c" \
+      recv_rss="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/recv-time.txt" 2>/dev/null || true)"
+      printf '%s\t%s\tmbps=%s secs=%s rss_mib=%s recv_rss_mib=%s\n' "$r" "$c" \
         "$(awk -v b="$bytes" -v t0="$t0" -v t1="$t1" 'BEGIN { print b / (t1 - t0) / 1e6 }')" \
         "$(awk -v t0="$t0" -v t1="$t1" 'BEGIN { print t1 - t0 }')" \
-        "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" >>"$raw"
+        "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" \
+        "$(awk -v k="${recv_rss:-0}" 'BEGIN { print k / 1024 }')" >>"$raw"
       continue
     fi
     # stopped: sender in the background, receiver stopped once a quarter has arrived.
@@ -229,7 +249,7 @@ done
 
 if [[ "$mode" != stopped ]]; then
   python3 scripts/bench-net.py table "$raw" --ratio mbps \
-    --cols 'mbps:MB/s:.0f,secs:seconds:.3f,rss_mib:sender RSS MiB:.1f' \
+    --cols 'mbps:MB/s:.0f,secs:seconds:.3f,rss_mib:sender RSS MiB:.1f,recv_rss_mib:receiver RSS MiB:.1f' \
     --title "$mode: sender throughput (MB/s = 10^6 bytes/s) and peak RSS"
 else
   python3 scripts/bench-net.py table "$raw" --ratio max_stop --lower-is-better \
