@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -92,6 +93,38 @@ class CrossHostCli : public CliTest {
   static std::uint64_t bytes_read(int pid) { return proc_value(pid, "io", "rchar:"); }
   static std::uint64_t peak_rss_mib(int pid) { return proc_value(pid, "status", "VmHWM:") / 1024; }
 
+  // A transfer under way: `tcp-listen A:0 OPTS | write got.bin` in namespace A, `read data.bin
+  // | tcp-connect A:PORT OPTS` in B, and 8 MiB of data.bin read by the sender. nullopt (with
+  // the failure added) when it does not get that far.
+  struct transfer {
+    int receiver = -1;
+    int sender = -1;
+    std::string peer;  ///< the receiver's address as the sender names it
+  };
+  std::optional<transfer> start_transfer(const slow_link& link, const std::string& opts = "") {
+    transfer t;
+    t.receiver =
+        start("recv", link.a(), "tcp-listen " + link.addr_a() + ":0" + opts + " | write got.bin");
+    const std::string port = listening_port(link.addr_a());
+    if (port.empty()) {
+      ADD_FAILURE() << "no port printed: " << slurp(path("recv.err"));
+      return std::nullopt;
+    }
+    t.peer = link.addr_a() + ":" + port;
+    t.sender = start("send", link.b(), "read data.bin | tcp-connect " + t.peer + opts);
+    if (t.receiver <= 0 || t.sender <= 0) {
+      ADD_FAILURE() << "not started";
+      return std::nullopt;
+    }
+    for (int i = 0; i < 1000 && bytes_read(t.sender) < 8 * MiB; ++i)
+      std::this_thread::sleep_for(5ms);
+    if (bytes_read(t.sender) < 8 * MiB) {
+      ADD_FAILURE() << "not under way: " << slurp(path("send.err"));
+      return std::nullopt;
+    }
+    return t;
+  }
+
   std::vector<int> pids_;
 };
 
@@ -101,18 +134,10 @@ TEST_F(CrossHostCli, AStoppedReceiverPausesTheSenderAndBothStayBounded) {
   if (!link) GTEST_SKIP() << "no link between namespaces: " << why;
   const std::string data = make_text("data.bin", 96 * MiB, 5);
 
-  const int receiver =
-      start("recv", link->a(), "tcp-listen " + link->addr_a() + ":0 | write got.bin");
-  const std::string port = listening_port(link->addr_a());
-  ASSERT_FALSE(port.empty()) << slurp(path("recv.err"));
-  const int sender =
-      start("send", link->b(), "read data.bin | tcp-connect " + link->addr_a() + ":" + port);
-  ASSERT_GT(receiver, 0);
-  ASSERT_GT(sender, 0);
-
-  // Under way: the sender has read 8 MiB of its file.
-  for (int i = 0; i < 1000 && bytes_read(sender) < 8 * MiB; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_GE(bytes_read(sender), 8 * MiB) << slurp(path("send.err"));
+  const auto t = start_transfer(*link);
+  ASSERT_TRUE(t);
+  const int receiver = t->receiver;
+  const int sender = t->sender;
 
   // The receiver stops. Once the socket buffers on both sides and the sender's own
   // highWaterMarks are full, the sender stops reading its file.
@@ -150,16 +175,9 @@ TEST_F(CrossHostCli, AReceiverKilledMidStreamFailsTheSenderNamingThePeer) {
   if (!link) GTEST_SKIP() << "no link between namespaces: " << why;
   make_text("data.bin", 96 * MiB, 7);
 
-  const int receiver =
-      start("recv", link->a(), "tcp-listen " + link->addr_a() + ":0 | write got.bin");
-  const std::string port = listening_port(link->addr_a());
-  ASSERT_FALSE(port.empty()) << slurp(path("recv.err"));
-  const std::string peer = link->addr_a() + ":" + port;
-  const int sender = start("send", link->b(), "read data.bin | tcp-connect " + peer);
-  ASSERT_GT(receiver, 0);
-  ASSERT_GT(sender, 0);
-  for (int i = 0; i < 1000 && bytes_read(sender) < 8 * MiB; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_GE(bytes_read(sender), 8 * MiB) << slurp(path("send.err"));
+  const auto t = start_transfer(*link);
+  ASSERT_TRUE(t);
+  const int receiver = t->receiver;
 
   ASSERT_EQ(::kill(receiver, SIGKILL), 0);
   EXPECT_EQ(wait_for("recv.status", 10s), "137\n");
@@ -168,7 +186,7 @@ TEST_F(CrossHostCli, AReceiverKilledMidStreamFailsTheSenderNamingThePeer) {
   EXPECT_NE(status, "0\n");
   const std::string err = slurp(path("send.err"));
   EXPECT_NE(err.find("sluice: run: stage 2 (tcp-connect): "), std::string::npos) << err;
-  EXPECT_NE(err.find(peer), std::string::npos) << err;
+  EXPECT_NE(err.find(t->peer), std::string::npos) << err;
   EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   EXPECT_FALSE(fs::exists(path("got.bin"))) << "partial output under the final name";
 }
@@ -179,16 +197,9 @@ TEST_F(CrossHostCli, ASenderKilledMidStreamFailsTheReceiverInsteadOfEndingIt) {
   if (!link) GTEST_SKIP() << "no link between namespaces: " << why;
   make_text("data.bin", 96 * MiB, 9);
 
-  const int receiver =
-      start("recv", link->a(), "tcp-listen " + link->addr_a() + ":0 | write got.bin");
-  const std::string port = listening_port(link->addr_a());
-  ASSERT_FALSE(port.empty()) << slurp(path("recv.err"));
-  const int sender =
-      start("send", link->b(), "read data.bin | tcp-connect " + link->addr_a() + ":" + port);
-  ASSERT_GT(receiver, 0);
-  ASSERT_GT(sender, 0);
-  for (int i = 0; i < 1000 && bytes_read(sender) < 8 * MiB; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_GE(bytes_read(sender), 8 * MiB) << slurp(path("send.err"));
+  const auto t = start_transfer(*link);
+  ASSERT_TRUE(t);
+  const int sender = t->sender;
 
   // Killed, the sender cannot say anything; its kernel resets the connection (SO_LINGER 0).
   ASSERT_EQ(::kill(sender, SIGKILL), 0);
@@ -210,17 +221,8 @@ TEST_F(CrossHostCli, ACutLinkFailsBothSidesAfterTheirTimeoutNamingThePeer) {
   if (!link) GTEST_SKIP() << "no link between namespaces: " << why;
   make_text("data.bin", 96 * MiB, 11);
 
-  const int receiver =
-      start("recv", link->a(), "tcp-listen " + link->addr_a() + ":0 --timeout 2 | write got.bin");
-  const std::string port = listening_port(link->addr_a());
-  ASSERT_FALSE(port.empty()) << slurp(path("recv.err"));
-  const std::string peer = link->addr_a() + ":" + port;
-  const int sender =
-      start("send", link->b(), "read data.bin | tcp-connect " + peer + " --timeout 2");
-  ASSERT_GT(receiver, 0);
-  ASSERT_GT(sender, 0);
-  for (int i = 0; i < 1000 && bytes_read(sender) < 8 * MiB; ++i) std::this_thread::sleep_for(5ms);
-  ASSERT_GE(bytes_read(sender), 8 * MiB) << slurp(path("send.err"));
+  const auto t = start_transfer(*link, " --timeout 2");
+  ASSERT_TRUE(t);
 
   // Nothing crosses any more, and neither side is told: no FIN, no reset.
   const auto cut = std::chrono::steady_clock::now();
@@ -235,7 +237,7 @@ TEST_F(CrossHostCli, ACutLinkFailsBothSidesAfterTheirTimeoutNamingThePeer) {
   EXPECT_NE(recv_status, "0\n");
   const std::string send_err = slurp(path("send.err"));
   const std::string recv_err = slurp(path("recv.err"));
-  EXPECT_NE(send_err.find("sluice: run: stage 2 (tcp-connect): write to " + peer + ": "),
+  EXPECT_NE(send_err.find("sluice: run: stage 2 (tcp-connect): write to " + t->peer + ": "),
             std::string::npos)
       << send_err;
   EXPECT_NE(recv_err.find("sluice: run: stage 1 (tcp-listen): read from " + link->addr_b() + ":"),
