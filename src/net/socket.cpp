@@ -187,9 +187,7 @@ void socket::apply_options() {
     // Probes only matter while nothing is being sent; with TCP_USER_TIMEOUT set, the kernel
     // gives up on unanswered probes once the timeout has passed.
     const int probe_every = std::max(1, static_cast<int>(peer_timeout_.count() / 3000));
-    const int on = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
-    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &probe_every, sizeof probe_every);
+    (void)set_keep_alive(true, std::chrono::seconds(probe_every));
     ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &probe_every, sizeof probe_every);
   }
 }
