@@ -812,4 +812,27 @@ TEST(ReadableFlow, removing_data_listener_keeps_flowing) {
   EXPECT_TRUE(r->readable_ended());
 }
 
+// A move-only item goes to the 'data' listener (read() returns nothing for it): flowing mode
+// must go on to the next buffered item all the same. It used to stop after one item per
+// flow(), so a pipe of move-only items stalled with items buffered.
+TEST(ReadableFlow, move_only_items_all_flow_through_a_pipe) {
+  manual_loop loop;
+  std::vector<int> got;
+  auto w = sluice::make_writable<std::unique_ptr<int>>(
+      loop, {.write = [&](auto&, std::unique_ptr<int>&& x, auto cb) {
+        got.push_back(*x);
+        cb();
+      }});
+  auto r = sluice::make_readable<std::unique_ptr<int>>(
+      loop, {.read = [n = 0](readable<std::unique_ptr<int>>& self, std::size_t) mutable {
+        if (n == 100) return self.push_eof();
+        self.push(std::make_unique<int>(n++));
+      }});
+  r->pipe(w, {.runs = false});
+  loop.run();
+  ASSERT_EQ(got.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(got[static_cast<std::size_t>(i)], i);
+  EXPECT_TRUE(w->finished());
+}
+
 }  // namespace

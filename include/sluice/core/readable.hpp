@@ -483,7 +483,11 @@ class readable : public virtual stream {
         if (r == run_result::partly) break;  // the destination is busy: item by item
       }
     }
-    while (flowing_ == flow_state::flowing && read().has_value()) {
+    // (Node's `while (state.flowing && stream.read() !== null)`. A move-only item goes to the
+    // 'data' listener and read() returns nothing: the item counter tells that one came out.)
+    while (flowing_ == flow_state::flowing) {
+      const std::uint64_t before = counters_.chunks_out;
+      if (!read().has_value() && counters_.chunks_out == before) break;
     }
   }
 
