@@ -38,6 +38,10 @@ ALLOWED = {
     # Rows, the formats that carry them (CSV, JSON lines) and the databases (SQLite, PostgreSQL
     # COPY): the database sinks are batch writers underneath.
     "db": ["core", "compose", "io", "codec", "sinks"],
+    # Streams over a distributed log (NATS JetStream through libnats, which does its own
+    # networking: not net): typed items through codec's serializers, sinks' writers as dead
+    # letters and downstream of the acknowledging writer.
+    "messaging": ["core", "compose", "io", "codec", "sinks"],
     # Figures of running pipelines for a monitoring system: the monitors' snapshots (core) in the
     # Prometheus text format and JSON, served at /metrics by the HTTP server.
     "metrics": ["core", "compose", "io", "codec", "net", "http"],

@@ -18,6 +18,9 @@ packages=(
   # Databases: SQLite embedded (and its CLI as a baseline); PostgreSQL 15, whose server the tests
   # start themselves in a temporary directory (initdb, pg_ctl), and its client library.
   libsqlite3-dev sqlite3 libpq-dev postgresql postgresql-client
+  # Messaging: NATS JetStream through libnats; the tests start a three-node nats-server cluster
+  # of their own (scripts/nats-cluster.sh).
+  libnats-dev nats-server
   # Metrics: promtool checks the /metrics text; a Prometheus server started by a test scrapes a
   # running pipeline (the package's service is not started: the test runs its own server).
   prometheus

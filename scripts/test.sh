@@ -39,6 +39,8 @@ end_step() {
 
 on_exit() {
   local rc=$?
+  # A NATS cluster started for the TSan run goes, whatever happened.
+  [[ -n "${tsan_nats:-}" ]] && scripts/nats-cluster.sh stop "$tsan_nats" >/dev/null 2>&1
   if ((rc != 0)) && [[ -n "$step_name" ]]; then
     echo
     echo "scripts/test.sh: FAILED in step '${step_name}' (exit ${rc}, after $((SECONDS - total_start))s)"
@@ -129,10 +131,12 @@ if [[ "${SLUICE_SKIP_TSAN:-0}" == "1" ]]; then
 else
   # ThreadSanitizer, for the code that crosses threads only: the pools that run blocking calls
   # and CPU work and post results back to the loop (files, copy_file, stdio, parallel gzip,
-  # offload) and the loop's own cross-thread entry points. The library is built whole; only
-  # those tests are, and they run straight from the test program (no server fixtures).
+  # offload), the loop's own cross-thread entry points, and the messaging layer (libnats' threads
+  # post publish acknowledgements and fetched batches to the loop). The library is built whole;
+  # only those tests are, and they run straight from the test program, with a NATS cluster of
+  # their own for the JetStream suites.
   export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1"
-  tsan_tests="tests/offload/|tests/codec/compress_parallel_test|tests/io/file_test|tests/io/copy_file_test|tests/io/stdio_test|tests/core/loop_test"
+  tsan_tests="tests/offload/|tests/codec/compress_parallel_test|tests/io/file_test|tests/io/copy_file_test|tests/io/stdio_test|tests/core/loop_test|tests/messaging/"
   step tsan-build "clang++ TSan Debug -O1 build of the thread-crossing tests in build/tsan"
   configure "$root" build/tsan clang++ -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG="-g1 -O1" \
     -DSLUICE_TEST_COMPILE_OPTIONS=-O0 -DSLUICE_WERROR=ON -DSLUICE_TSAN=ON \
@@ -141,7 +145,11 @@ else
   cmake --build build/tsan -j"$jobs" --target sluice_tests
 
   step tsan-test "build/tsan/sluice_tests (ThreadSanitizer)"
-  build/tsan/sluice_tests --gtest_brief=1
+  tsan_nats="$(mktemp -d /tmp/sluice-tsan-nats.XXXXXX)"
+  scripts/nats-cluster.sh start "$tsan_nats"
+  SLUICE_NATS_DIR="$tsan_nats" build/tsan/sluice_tests --gtest_brief=1
+  scripts/nats-cluster.sh stop "$tsan_nats"
+  tsan_nats=""
 fi
 
 step package-find "install build/gcc into build/prefix; tests/package/find_package against it"

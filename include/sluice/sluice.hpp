@@ -2,8 +2,8 @@
 //
 // For faster builds include a layer (<sluice/core.hpp>, <sluice/compose.hpp>, <sluice/io.hpp>,
 // <sluice/codec.hpp>, <sluice/net.hpp>, <sluice/http.hpp>, <sluice/sinks.hpp>, <sluice/db.hpp>,
-// <sluice/metrics.hpp>, <sluice/offload.hpp>) or a single header (<sluice/codec/gzip.hpp>)
-// instead.
+// <sluice/messaging.hpp>, <sluice/metrics.hpp>, <sluice/offload.hpp>) or a single header
+// (<sluice/codec/gzip.hpp>) instead.
 #pragma once
 
 #include "sluice/codec.hpp"
@@ -12,6 +12,7 @@
 #include "sluice/db.hpp"
 #include "sluice/http.hpp"
 #include "sluice/io.hpp"
+#include "sluice/messaging.hpp"
 #include "sluice/metrics.hpp"
 #include "sluice/net.hpp"
 #include "sluice/offload.hpp"
