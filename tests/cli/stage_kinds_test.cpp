@@ -59,6 +59,8 @@ const std::map<std::string, std::string>& samples() {
       {"sqlite-query", "sqlite-query in.db 'select 1'"},
       {"pg", "pg 'dbname=x' events --batch 5"},
       {"pg-query", "pg-query 'dbname=x' 'select 1'"},
+      {"nats-pub", "nats-pub nats://127.0.0.1:9 events.app --stream EVENTS --replicas 3"},
+      {"nats-sub", "nats-sub nats://127.0.0.1:9 EVENTS archive --count 10 --idle 1.5"},
   };
   return m;
 }
@@ -186,7 +188,8 @@ TEST(StageKinds, EachKindBuildsAStreamWithTheSidesOfItsRole) {
                                  ? specs.front()
                              : k.role == stage_role::sink ? specs.back()
                                                           : specs.at(1);
-    build_context ctx{loop, 1, spec.name, handle, nullptr};
+    run_hooks hooks;
+    build_context ctx{loop, 1, spec.name, handle, nullptr, &hooks};
     sluice::byte_stage s = spec.config->build(ctx);
     ASSERT_NE(s.get(), nullptr) << k.name;
     EXPECT_EQ(s.name(), k.name);

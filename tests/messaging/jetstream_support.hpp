@@ -134,43 +134,26 @@ struct producer {
   }
 };
 
-// A test with a loop, the cluster's options, and names of its own (so tests do not meet in
-// the cluster); the streams it made are deleted at the end.
-class jetstream_fixture : public ::testing::Test {
+// A client of the test cluster for a test: a loop, the cluster's options, names of the test's
+// own (so tests do not meet in the cluster), and synchronous admin calls. The JetStream tests
+// use it through jetstream_fixture; the CLI's JetStream tests hold one.
+class cluster_client {
  public:
   boost::asio::io_context io;
   sluice::asio_loop loop{io};
   sluice::messaging::jetstream_options nats;
   std::string name;  // the test's name: streams are "T_<name>", subjects "t.<name>..."
   std::vector<std::string> made;
-  std::vector<std::shared_ptr<sluice::stream>> tracked;
 
-  void SetUp() override {
-    if (cluster_dir().empty()) return;
-    // Three servers, healthy (a test that killed one and failed before restarting it would
-    // leave two: a stream with three replicas cannot be made then).
+  // Checks that the three servers run (a test that killed one and failed before restarting it
+  // would leave two: a stream with three replicas cannot be made then) and reads their URLs.
+  void connect() {
     for (int n = 1; n <= 3; ++n)
       ASSERT_EQ(cluster("restart", n), 0) << "server s" << n << " of the test cluster is down";
     nats.urls = read_line(cluster_dir() + "/urls");
     nats.connect_timeout = 2s;
     nats.request_timeout = 5s;
     name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-  }
-
-  // Destroys the tracked streams (a test that fails half-way leaves them running, and what
-  // their hooks capture is gone), then deletes the streams the test made.
-  void TearDown() override {
-    for (auto& s : tracked) s->destroy();
-    tracked.clear();
-    run_for(50ms);
-    delete_streams();
-  }
-
-  // Has TearDown destroy `s`.
-  template <class S>
-  std::shared_ptr<S> track(std::shared_ptr<S> s) {
-    tracked.push_back(s);
-    return s;
   }
 
   // Deletes the streams the test made.
@@ -246,6 +229,33 @@ class jetstream_fixture : public ::testing::Test {
     if (io.stopped()) io.restart();
     if (io.run_for(std::chrono::milliseconds(5)) == 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+};
+
+// A JetStream test: a cluster_client, and the streams the test tracks destroyed at its end,
+// before the streams it made are deleted.
+class jetstream_fixture : public ::testing::Test, public cluster_client {
+ public:
+  std::vector<std::shared_ptr<sluice::stream>> tracked;
+
+  void SetUp() override {
+    if (!cluster_dir().empty()) connect();
+  }
+
+  // Destroys the tracked streams (a test that fails half-way leaves them running, and what
+  // their hooks capture is gone), then deletes the streams the test made.
+  void TearDown() override {
+    for (auto& s : tracked) s->destroy();
+    tracked.clear();
+    run_for(50ms);
+    delete_streams();
+  }
+
+  // Has TearDown destroy `s`.
+  template <class S>
+  std::shared_ptr<S> track(std::shared_ptr<S> s) {
+    tracked.push_back(s);
+    return s;
   }
 };
 

@@ -10,6 +10,7 @@
 #include "concat.hpp"
 #include "db_stages.hpp"
 #include "filters.hpp"
+#include "messaging_stages.hpp"
 #include "net_stages.hpp"
 #include "record_stages.hpp"
 #include "sluice/codec/brotli.hpp"
@@ -359,6 +360,16 @@ constexpr std::array kinds{
                stage_role::record_sink, parse_pg_stage},
     stage_kind{"pg-query", "CONNINFO SQL", "the rows of a PostgreSQL query as records (source)",
                stage_role::record_source, parse_pg_query_stage},
+    stage_kind{"nats-pub", "URL SUBJECT [--stream NAME] [--replicas N] [--max-pending N]",
+               "publish a NATS JetStream message per line; a write is done once the server "
+               "stored its lines (sink; --stream: create the stream for SUBJECT when missing)",
+               stage_role::sink, parse_nats_pub},
+    stage_kind{"nats-sub",
+               "URL STREAM CONSUMER [--count N] [--idle S] [--ack-wait S] "
+               "[--max-ack-pending N]",
+               "a line per message of a durable JetStream consumer (created when missing), "
+               "acknowledged once the sink has it (source; --count, --idle: end)",
+               stage_role::source, parse_nats_sub},
 };
 
 }  // namespace

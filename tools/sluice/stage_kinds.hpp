@@ -11,6 +11,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,6 +27,20 @@
 
 namespace sluice::cli {
 
+/// A stage's hooks into its run (run_stages): nats-sub acknowledges its messages by what the
+/// sink has completed, or at the end of a run that succeeded.
+struct run_hooks {
+  /// Once every stage is built: the last stage (the sink), and whether it takes the first
+  /// stage's bytes as they are (no stage between) and completes a write only when the bytes are
+  /// where they will stay (not `write FILE` without --append or --no-atomic, whose bytes reach
+  /// their name at the end). May throw std::exception to refuse the run (the message is shown).
+  std::vector<std::function<void(const byte_stage& sink, bool direct)>> built;
+  /// Once the pipeline has finished, with its outcome (the loop still runs).
+  std::vector<std::function<void(const pipeline_error&)>> finished;
+  /// After the loop is done, before the exit status: lines for --stats.
+  std::vector<std::function<std::string()>> stats;
+};
+
 /// What a stage needs to make its stream.
 struct build_context {
   sluice::loop& loop;
@@ -36,6 +51,8 @@ struct build_context {
   std::shared_ptr<pipeline_handle> pipeline;
   /// The file a `read` stage reads, for the progress bar's total (set by build()).
   std::shared_ptr<file_reader> source_file;
+  /// The run's hooks (null: a caller that has none; a stage that needs them refuses to build).
+  run_hooks* hooks = nullptr;
 };
 
 /// A stage's parsed options: builds its stream.

@@ -43,9 +43,10 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   // per spec (record_stages.hpp).
   std::vector<std::size_t> first_spec;
   std::vector<std::vector<std::shared_ptr<stream>>> segments;
+  run_hooks hooks;
   try {
     for (std::size_t i = 0; i < specs.size(); ++i) {
-      build_context ctx{loop, i, specs[i].name, handle, nullptr};
+      build_context ctx{loop, i, specs[i].name, handle, nullptr, &hooks};
       first_spec.push_back(i);
       if (specs[i].is<record_parser_config>() || specs[i].is<record_source_config>()) {
         std::size_t last = i + 1;
@@ -60,6 +61,15 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
       stages.push_back(specs[i].config->build(ctx));
       segments.emplace_back();
       if (ctx.source_file) source_file = ctx.source_file;
+    }
+    if (!hooks.built.empty()) {
+      // The sink takes the source's bytes as they are, and a write it completed stays: stdout,
+      // or a file written in place (an atomic `write FILE` puts its bytes under their name at
+      // the end; a network sink's completed write is in a kernel buffer, its peer may refuse).
+      const auto* w = dynamic_cast<const write_stage*>(specs.back().config.get());
+      const bool direct = specs.size() == 2 && (specs.back().is<stdout_stage>() ||
+                                                (w != nullptr && (!w->atomic || w->append)));
+      for (auto& f : hooks.built) f(stages.back(), direct);
     }
   } catch (const std::exception& e) {
     // Options the library rejects (the parser checks most of them first).
@@ -119,6 +129,7 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
   }
   *handle = pipeline(stages, [&](const pipeline_error& e) {
     result = e;
+    for (auto& f : hooks.finished) f(e);
     if (progress) progress->stop();
     if (live) live->stop();
     if (metrics_server) metrics_server->close();
@@ -146,6 +157,7 @@ int run_stages(const std::vector<stage_spec>& specs, const run_options& opts) {
       }
     }
     std::fputs(format_stats(rows, seconds).c_str(), opts.err);
+    for (auto& f : hooks.stats) std::fputs(f().c_str(), opts.err);
   }
   if (!result) {
     std::fprintf(opts.err, "sluice: %s: the streams stopped before finishing (internal error)\n",

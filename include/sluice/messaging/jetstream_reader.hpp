@@ -134,7 +134,8 @@ class jetstream_reader final : public readable<delivery<T>> {
   }
 
   /// Ends the readable gracefully: no more fetches; 'end' comes after what was fetched is
-  /// read. Deliveries already handed on can still be acknowledged.
+  /// read. Deliveries already handed on can still be acknowledged; messages of a fetch that
+  /// was under way are handed back (nak), so the next reader gets them without waiting.
   void stop() {
     if (stopped_ || this->destroyed()) return;
     stopped_ = true;
@@ -228,7 +229,13 @@ class jetstream_reader final : public readable<delivery<T>> {
   }
 
   void received(std::vector<detail::fetched_message> batch) {
-    if (this->destroyed() || stopped_) return;
+    if (this->destroyed()) return;
+    if (stopped_) {
+      // A fetch that was under way at stop(): handed back, for the next reader at once rather
+      // than after ack_wait.
+      for (detail::fetched_message& f : batch) detail::send_ack(*f.msg, detail::ack_kind::nak);
+      return;
+    }
     asked_ -= std::min(asked_, batch.size());
     if (!batch.empty()) arm_idle();
     for (detail::fetched_message& f : batch) {
