@@ -174,6 +174,13 @@ struct js_consumer::impl final : std::enable_shared_from_this<js_consumer::impl>
       jsErrCode code = no_js_error;
       const natsStatus st =
           natsSubscription_Fetch(&list, b->subscription, static_cast<int>(n), wait_ms, &code);
+      if (st == NATS_OK && stop_requested()) {
+        // Fetched after stop() or destroy(): nobody will take them. Handed back at once, so
+        // the next reader has them without waiting for ack_wait.
+        for (int i = 0; i < list.Count; ++i) natsMsg_Nak(list.Msgs[i], nullptr);
+        natsMsgList_Destroy(&list);
+        return;
+      }
       if (st == NATS_OK) {
         hand_over(b, list);
       } else if (st == NATS_TIMEOUT) {
