@@ -114,6 +114,10 @@ class jetstream_writer final : public writable<T> {
                               "max_attempts of at least 1");
     this->use_accept();
     this->use_construct();
+    // 'drain' once half the window is free, not when it is empty (Node's rule): the producer
+    // refills it while the other half is still being acknowledged, so the publishes in flight
+    // never fall to zero (with the default, each window waited for its last acknowledgement).
+    this->set_drain_threshold(this->writable_high_water_mark() / 2);
   }
 
   [[nodiscard]] const jetstream_writer_stats& stats() const noexcept { return stats_; }
