@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <deque>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 #include <string_view>
@@ -306,6 +307,19 @@ std::variant<std::string, syntax_error> word(stage_args& a, const std::string& w
   return t.text;
 }
 
+// The stage's leading words, in order, into `stage`'s fields (what each is, for the error).
+template <class Stage>
+std::optional<syntax_error> words(
+    stage_args& a, Stage& stage,
+    std::initializer_list<std::pair<std::string Stage::*, const char*>> fields) {
+  for (const auto& [field, what] : fields) {
+    auto w = word(a, what);
+    if (auto* e = std::get_if<syntax_error>(&w)) return *e;
+    stage.*field = std::get<std::string>(std::move(w));
+  }
+  return std::nullopt;
+}
+
 // --OPTION N: a whole number from `min` to `max`.
 std::optional<syntax_error> number(stage_args& a, const token& t, std::int64_t min,
                                    std::int64_t max, std::int64_t& out) {
@@ -342,12 +356,10 @@ std::optional<syntax_error> seconds(stage_args& a, const token& t, std::chrono::
 
 stage_parse_result parse_nats_pub(stage_args& a) {
   auto s = std::make_shared<nats_pub_stage>();
-  for (auto [field, what] : {std::pair{&nats_pub_stage::urls, "a server URL"},
-                             std::pair{&nats_pub_stage::subject, "a subject"}}) {
-    auto w = word(a, what);
-    if (auto* e = std::get_if<syntax_error>(&w)) return *e;
-    (*s).*field = std::get<std::string>(std::move(w));
-  }
+  if (auto e =
+          words(a, *s,
+                {{&nats_pub_stage::urls, "a server URL"}, {&nats_pub_stage::subject, "a subject"}}))
+    return *e;
   while (!a.done()) {
     const token& t = a.next();
     const std::string name = is_option(t) ? option_name(t) : "";
@@ -371,13 +383,11 @@ stage_parse_result parse_nats_pub(stage_args& a) {
 
 stage_parse_result parse_nats_sub(stage_args& a) {
   auto s = std::make_shared<nats_sub_stage>();
-  for (auto [field, what] : {std::pair{&nats_sub_stage::urls, "a server URL"},
-                             std::pair{&nats_sub_stage::stream, "a stream name"},
-                             std::pair{&nats_sub_stage::consumer, "a consumer name"}}) {
-    auto w = word(a, what);
-    if (auto* e = std::get_if<syntax_error>(&w)) return *e;
-    (*s).*field = std::get<std::string>(std::move(w));
-  }
+  if (auto e = words(a, *s,
+                     {{&nats_sub_stage::urls, "a server URL"},
+                      {&nats_sub_stage::stream, "a stream name"},
+                      {&nats_sub_stage::consumer, "a consumer name"}}))
+    return *e;
   while (!a.done()) {
     const token& t = a.next();
     const std::string name = is_option(t) ? option_name(t) : "";
