@@ -243,9 +243,8 @@ byte_stage nats_sub_stage::build(build_context& ctx) const {
   auto poll = std::make_shared<std::function<void()>>();
   *poll = [st, &l, keep_alive_every, weak_poll = std::weak_ptr(poll)] {
     if (st->sink != nullptr) {
-      const std::uint64_t in = st->sink->counters().bytes_in;
-      const std::uint64_t pending = st->sink->writable_length();
-      st->ledger->ack_through(in > pending ? in - pending : 0);
+      // Bytes the sink has completed: taken, less those still waiting for their callback.
+      st->ledger->ack_through(st->sink->counters().bytes_in - st->sink->writable_length());
     } else if (l.now() >= st->next_keep_alive) {
       st->ledger->keep_alive();
       st->next_keep_alive = l.now() + keep_alive_every;
@@ -278,12 +277,9 @@ byte_stage nats_sub_stage::build(build_context& ctx) const {
   ctx.hooks->finished.push_back([st, poll](const pipeline_error& e) {
     st->tick.cancel();
     *poll = nullptr;
-    // A run that succeeded has everything where it stays; after a failure, only what a direct
-    // sink completed (the rest is delivered again, after the consumer's ack wait).
-    if (!e)
-      st->ledger->ack_all();
-    else if (st->sink != nullptr)
-      st->ledger->ack_through(st->sink->counters().bytes_in - st->sink->writable_length());
+    // A run that succeeded has everything where it stays. After a failure the reader was
+    // destroyed with the error and acknowledges nothing more: the rest is delivered again.
+    if (!e) st->ledger->ack_all();
     st->sink = nullptr;
   });
   ctx.hooks->stats.push_back([reader, ledger] {
