@@ -50,8 +50,6 @@ class line_publisher final : public writable<buffer> {
     });
   }
 
-  [[nodiscard]] const ms::jetstream_writer_stats& stats() const { return inner_->stats(); }
-
  protected:
   void do_write(buffer&& chunk, write_callback cb) override {
     const std::string_view v = chunk.view();
