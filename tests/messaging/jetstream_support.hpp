@@ -7,6 +7,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -15,6 +16,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <sys/types.h>
 
 #include "sluice/core/asio_loop.hpp"
 #include "sluice/core/make.hpp"
@@ -81,6 +84,31 @@ inline int cluster(const std::string& verb, int n) {
                           cluster_dir() + "' " + std::to_string(n) + " >/dev/null 2>&1";
   return std::system(cmd.c_str());
 }
+
+// Freezes the three servers (SIGSTOP) for its lifetime: they keep their connections and
+// answer nothing, as a server stuck on a full disk or a paused VM would. Continued (SIGCONT) on
+// destruction, however the test ends, which then waits until each reports itself healthy
+// again (the next test needs the whole cluster).
+class frozen_cluster {
+ public:
+  frozen_cluster() {
+    for (int n = 1; n <= 3; ++n) {
+      const pid_t pid = static_cast<pid_t>(
+          std::stol("0" + read_line(cluster_dir() + "/s" + std::to_string(n) + "/pid")));
+      if (pid > 0 && ::kill(pid, SIGSTOP) == 0) pids_.push_back(pid);
+    }
+  }
+  frozen_cluster(const frozen_cluster&) = delete;
+  frozen_cluster& operator=(const frozen_cluster&) = delete;
+  ~frozen_cluster() {
+    for (const pid_t pid : pids_) ::kill(pid, SIGCONT);
+    for (int n = 1; n <= 3; ++n) EXPECT_EQ(cluster("restart", n), 0) << "server s" << n;
+  }
+  [[nodiscard]] std::size_t frozen() const noexcept { return pids_.size(); }
+
+ private:
+  std::vector<pid_t> pids_;
+};
 
 inline std::string item(std::size_t i) { return "item-" + std::to_string(i); }
 

@@ -239,6 +239,77 @@ TEST_F(JetStream, ConnectingToAClosedPortNamesTheURL) {
   EXPECT_NE(r->error_message().find("nats://127.0.0.1:1"), std::string::npos) << r->error_message();
 }
 
+// The servers stop answering (frozen) with publishes in flight: once the oldest has waited
+// ack_timeout, every unanswered publish counts as timed out and goes again in one round with
+// the same message ID. When the servers come back, every item is stored exactly once and every
+// write succeeds, in order.
+TEST_F(JetStream, UnansweredPublishesTimeOutAndGoAgainOnce) {
+  SLUICE_NEED_NATS();
+  make_stream(stream_config());
+  constexpr std::size_t n = 2000;
+  auto w = make_jetstream_writer<std::string>(loop, nats,
+                                              {.subject = subject(),
+                                               .max_pending = 64,
+                                               .ack_timeout = 300ms,
+                                               .max_attempts = 100,
+                                               .backoff_base = 50ms,
+                                               .backoff_max = 200ms});
+  track(w);
+  producer p(w, n);
+  p.run();
+  ASSERT_TRUE(run_until([&] { return !p.log.results.empty(); }, 10s));  // connected, flowing
+  std::optional<jetstream_writer_stats> while_frozen;
+  {
+    jetstream_test::frozen_cluster frozen;
+    ASSERT_EQ(frozen.frozen(), 3u);
+    run_for(1200ms);
+    while_frozen = w->stats();
+  }
+  ASSERT_TRUE(run_until([&] { return p.ended.has_value(); }, 30s))
+      << p.log.results.size() << " acknowledged; " << w->error_message();
+  ASSERT_FALSE(*p.ended) << w->error_message();
+  EXPECT_LT(while_frozen->acked, n);
+  EXPECT_GE(while_frozen->retry_rounds, 1u);  // timed out and went again while frozen
+  EXPECT_GT(while_frozen->retries, 0u);
+  EXPECT_GT(while_frozen->in_flight, 0u);
+  EXPECT_LE(while_frozen->in_flight, 64u);  // and no more than max_pending at once
+  ASSERT_EQ(p.log.results.size(), n);
+  for (std::size_t i = 0; i < n; ++i) {
+    ASSERT_FALSE(p.log.results[i]) << "item " << i;
+    ASSERT_EQ(p.log.order[i], i);
+  }
+  EXPECT_EQ(stream_info(stream_name()).messages, n);  // once each, retries included
+}
+
+// Without retries, an unanswered publish fails the writer with a timeout naming the subject
+// and the item, about ack_timeout after it was sent.
+TEST_F(JetStream, AnUnansweredPublishFailsAfterAckTimeoutNamingTheItem) {
+  SLUICE_NEED_NATS();
+  make_stream(stream_config());
+  auto w = make_jetstream_writer<std::string>(
+      loop, nats, {.subject = subject(), .ack_timeout = 400ms, .max_attempts = 1});
+  track(w);
+  std::optional<std::error_code> first, second, err;
+  w->on_error([&](std::error_code ec) { err = ec; });
+  w->write(item(0), [&](std::error_code ec) { first = ec; });
+  ASSERT_TRUE(run_until([&] { return first.has_value(); }, 10s));  // connected, item 0 stored
+  ASSERT_FALSE(*first) << w->error_message();
+  {
+    jetstream_test::frozen_cluster frozen;
+    ASSERT_EQ(frozen.frozen(), 3u);
+    const auto t0 = std::chrono::steady_clock::now();
+    w->write(item(1), [&](std::error_code ec) { second = ec; });
+    ASSERT_TRUE(run_until([&] { return err.has_value(); }, 5s));
+    const auto waited = std::chrono::steady_clock::now() - t0;
+    EXPECT_GE(waited, 400ms);
+    EXPECT_LT(waited, 3s);
+  }
+  EXPECT_EQ(*err, jetstream_errc::timeout);
+  EXPECT_EQ(second, jetstream_errc::timeout);
+  const std::string m = w->error_message();
+  EXPECT_NE(m.find("jetstream publish to '" + subject() + "' (item 1)"), std::string::npos) << m;
+}
+
 // destroy() with publishes in flight and writes waiting: every write's callback runs exactly
 // once (acknowledged ones with success, the others with stream_destroyed), none later.
 TEST_F(JetStream, DestroyMidFlightCompletesEachWriteOnce) {

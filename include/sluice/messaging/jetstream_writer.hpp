@@ -37,6 +37,7 @@
 #include <string>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "sluice/codec/framing.hpp"
 #include "sluice/core/writable.hpp"
@@ -54,8 +55,9 @@ struct jetstream_writer_options {
   /// Items written and not yet acknowledged at which write() returns false. Default:
   /// max_pending (a write beyond waits for a slot before it is published).
   std::optional<std::size_t> high_water_mark{};
-  /// How long a publish waits for its acknowledgement before it counts as failed
-  /// (jetstream_errc::timeout, retried by default).
+  /// How long a publish waits for its acknowledgement. When one has waited longer, every
+  /// publish still unanswered counts as failed (jetstream_errc::timeout, retried by default,
+  /// together in one round).
   loop::duration ack_timeout = std::chrono::seconds(5);
   /// Keep the write order in the stream through failures: each publish expects its
   /// predecessor as the stream's last message. Only for a stream this writer alone writes to.
@@ -160,6 +162,8 @@ class jetstream_writer final : public writable<T> {
 
   void do_destroy(std::error_code ec, callback cb) override {
     retry_timer_.cancel();
+    ack_timer_.cancel();
+    busy_.reset();
     publisher_.close();
     entries_.clear();
     stats_.in_flight = 0;
@@ -183,6 +187,7 @@ class jetstream_writer final : public writable<T> {
     std::string payload;
     unsigned attempts = 0;
     state st = state::pending;
+    loop::time_point sent{};  // when it was last published
     std::error_code ec;
     std::string detail;
   };
@@ -206,12 +211,15 @@ class jetstream_writer final : public writable<T> {
   void publish(entry& e) {
     ++e.attempts;
     e.st = state::published;
-    ++published_;
+    e.sent = this->get_loop().now();
+    // Waiting for the server is work: the loop does not go idle under it.
+    if (published_++ == 0) busy_.emplace(this->get_loop());
+    if (!ack_timer_.pending()) watch_acks(o_.ack_timeout);
     ++stats_.published;
     if (e.attempts > 1) ++stats_.retries;
     std::string detail;
     const std::error_code ec =
-        publisher_.publish(o_.subject, e.payload, e.index, o_.ordered, o_.ack_timeout, detail);
+        publisher_.publish(o_.subject, e.payload, e.index, o_.ordered, detail);
     if (ec) {
       // Not sent (libnats refused it at once): an outcome like any other, on a later tick.
       std::weak_ptr<jetstream_writer> w = self();
@@ -232,7 +240,10 @@ class jetstream_writer final : public writable<T> {
     if (this->destroyed()) return;
     entry* e = find(out.token);
     if (e == nullptr || e->st != state::published) return;
-    --published_;
+    if (--published_ == 0) {
+      busy_.reset();
+      ack_timer_.cancel();
+    }
     if (!out.ec) {
       e->st = state::acked;
       ++stats_.acked;
@@ -265,6 +276,38 @@ class jetstream_writer final : public writable<T> {
       auto [payload, cb] = std::move(*std::exchange(waiting_, std::nullopt));
       admit(std::move(payload));
       this->accept(cb);
+    }
+  }
+
+  void watch_acks(loop::duration after) {
+    std::weak_ptr<jetstream_writer> w = self();
+    ack_timer_ = this->get_loop().start_timer(after, [w] {
+      if (auto p = w.lock()) p->check_acks();
+    });
+  }
+
+  // The ack timer: when the oldest unanswered publish has waited ack_timeout, libnats forgets
+  // every publish it still waits for, and each counts as timed out (a retry round, by
+  // default). Otherwise the timer waits for the oldest one's deadline.
+  void check_acks() {
+    if (this->destroyed() || published_ == 0) return;
+    loop::time_point oldest = loop::time_point::max();
+    for (const entry& e : entries_)
+      if (e.st == state::published) oldest = std::min(oldest, e.sent);
+    const loop::time_point now = this->get_loop().now();
+    if (oldest + o_.ack_timeout > now) return watch_acks(oldest + o_.ack_timeout - now);
+    publisher_.take_back();
+    std::vector<std::uint64_t> overdue;
+    for (const entry& e : entries_)
+      if (e.st == state::published) overdue.push_back(e.index);
+    const std::string detail =
+        "no acknowledgement within " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(o_.ack_timeout).count()) +
+        " ms";
+    for (const std::uint64_t index : overdue) {
+      if (this->destroyed()) return;
+      outcome({.token = index, .ec = jetstream_errc::timeout, .detail = detail});
     }
   }
 
@@ -323,6 +366,8 @@ class jetstream_writer final : public writable<T> {
   std::size_t published_ = 0;  // entries whose outcome is awaited
   bool recovering_ = false;    // a retry round is being prepared: publish nothing new
   timer retry_timer_;
+  timer ack_timer_;                       // armed while publishes are unanswered
+  std::optional<loop::work_guard> busy_;  // held while publishes are unanswered
   // A write that found max_pending items in flight: its payload and callback.
   std::optional<std::pair<std::string, write_callback>> waiting_;
   jetstream_writer_stats stats_;

@@ -67,10 +67,16 @@ class js_publisher {
   /// Hands one message to libnats without waiting for the network: its message ID is
   /// "<id_prefix>-<token>", and with `expect_previous` it asks the stream to store it only
   /// after "<id_prefix>-<token - 1>" (Nats-Expected-Last-Msg-Id). Its outcome comes once
-  /// through on_outcome, after at most `ack_timeout`. An error returned here means nothing was
-  /// sent (no outcome follows); `detail` then says why.
+  /// through on_outcome, unless take_back() is called first. No outcome comes for a publish
+  /// whose answer is lost: the caller times its publishes and calls take_back(). An error
+  /// returned here means nothing was sent (no outcome follows); `detail` then says why.
   std::error_code publish(const std::string& subject, std::string_view data, std::uint64_t token,
-                          bool expect_previous, loop::duration ack_timeout, std::string& detail);
+                          bool expect_previous, std::string& detail);
+
+  /// Makes libnats forget every publish whose answer it still waits for (answers arriving later
+  /// are dropped; outcomes already on their way to the loop still come). Returns how many it
+  /// forgot.
+  std::size_t take_back();
 
   /// Stops every handler (outcomes arriving later are dropped) and closes the connection on a
   /// messaging thread. Idempotent.
