@@ -2,9 +2,10 @@
 # A throwaway three-node NATS JetStream cluster for the tests:
 # usage: nats-cluster.sh start|stop|kill|restart|status DIR [N]
 #
-#   start      picks free ports on 127.0.0.1, writes a configuration per server (DIR/sN/nats.conf:
-#              JetStream with its own store directory DIR/sN/store, a client port, a cluster port
-#              with routes to the two others, a monitoring port), starts the three servers
+#   start      picks free ports on 127.0.0.1 (or NATS_HOST), writes a configuration per server
+#              (DIR/sN/nats.conf: JetStream with its own store directory DIR/sN/store, a client
+#              port, a cluster port with routes to the two others, a monitoring port in
+#              DIR/sN/monitor), starts the three servers
 #              (s1, s2, s3) and waits until each reports JetStream healthy and the cluster has a
 #              meta leader. Writes the client URLs, comma-separated, to DIR/urls, and each
 #              server's client port and pid to DIR/sN/port and DIR/sN/pid. Does nothing if the
@@ -15,6 +16,9 @@
 #   restart N  starts server N again on the same ports and store if it is not running (after
 #              kill), and waits until it is healthy and has caught up with the cluster.
 #   status     exits 0 if all three servers run.
+#
+# NATS_HOST (start only; default 127.0.0.1): the address every server listens on, for a cluster
+# reached from another network namespace (scripts/demo-cluster.sh). Kept in DIR/host.
 #
 # The tests read DIR from SLUICE_NATS_DIR (set by the ctest fixture "nats"). nats-server runs as
 # whoever calls this script (it does not refuse root).
@@ -36,14 +40,17 @@ server=$(command -v nats-server || true)
   exit 1
 }
 
-# n free TCP ports on 127.0.0.1 (bound by the kernel's choice, then released).
+# The address the servers listen on: DIR/host once started, else NATS_HOST.
+host=$(cat "$dir/host" 2>/dev/null || echo "${NATS_HOST:-127.0.0.1}")
+
+# n free TCP ports on $host (bound by the kernel's choice, then released).
 free_ports() {
-  python3 - "$1" <<'EOF'
+  python3 - "$1" "$host" <<'EOF'
 import socket, sys
 socks = []
 for _ in range(int(sys.argv[1])):
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
+    s.bind((sys.argv[2], 0))
     socks.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in socks))
 EOF
@@ -71,7 +78,7 @@ wait_healthy() {
   local i=$1 mport deadline
   mport=$(cat "$dir/s$i/monitor")
   deadline=$((SECONDS + 30))
-  until curl -fsS -o /dev/null "http://127.0.0.1:$mport/healthz" 2>/dev/null; do
+  until curl -fsS -o /dev/null "http://$host:$mport/healthz" 2>/dev/null; do
     if ! alive "$i"; then
       echo "$0: server s$i exited; its log:" >&2
       tail -n 30 "$dir/s$i/server.log" >&2 || true
@@ -91,7 +98,7 @@ wait_meta_leader() {
   local i=$1 mport deadline
   mport=$(cat "$dir/s$i/monitor")
   deadline=$((SECONDS + 30))
-  until curl -fsS "http://127.0.0.1:$mport/jsz" 2>/dev/null | grep -q '"leader": *"s[123]"'; do
+  until curl -fsS "http://$host:$mport/jsz" 2>/dev/null | grep -q '"leader": *"s[123]"'; do
     if ((SECONDS >= deadline)); then
       echo "$0: no JetStream meta leader after 30 s" >&2
       return 1
@@ -121,6 +128,8 @@ start)
   fi
   stop_all
   rm -rf "$dir"/s1 "$dir"/s2 "$dir"/s3 "$dir/urls"
+  host="${NATS_HOST:-127.0.0.1}"
+  echo "$host" >"$dir/host"
   read -r -a ports <<<"$(free_ports 9)"
   urls=()
   for i in 1 2 3; do
@@ -130,17 +139,17 @@ start)
     echo "$client" >"$dir/s$i/port"
     echo "$route" >"$dir/s$i/route"
     echo "$monitor" >"$dir/s$i/monitor"
-    urls+=("nats://127.0.0.1:$client")
+    urls+=("nats://$host:$client")
   done
   for i in 1 2 3; do
     routes=()
     for j in 1 2 3; do
-      [[ $j == "$i" ]] || routes+=("nats://127.0.0.1:$(cat "$dir/s$j/route")")
+      [[ $j == "$i" ]] || routes+=("nats://$host:$(cat "$dir/s$j/route")")
     done
     cat >"$dir/s$i/nats.conf" <<EOF
 server_name: s$i
-listen: 127.0.0.1:$(cat "$dir/s$i/port")
-http: 127.0.0.1:$(cat "$dir/s$i/monitor")
+listen: $host:$(cat "$dir/s$i/port")
+http: $host:$(cat "$dir/s$i/monitor")
 jetstream {
   store_dir: "$dir/s$i/store"
   max_memory_store: 64MB
@@ -148,7 +157,7 @@ jetstream {
 }
 cluster {
   name: sluice
-  listen: 127.0.0.1:$(cat "$dir/s$i/route")
+  listen: $host:$(cat "$dir/s$i/route")
   routes: [$(IFS=,; echo "${routes[*]}")]
 }
 EOF

@@ -166,14 +166,19 @@ struct js_consumer::impl final : std::enable_shared_from_this<js_consumer::impl>
   }
 
   void fetch_loop(const std::shared_ptr<nats_bundle>& b) {
-    const std::int64_t wait_ms = to_ms(s.fetch_wait);
     for (;;) {
       const std::size_t n = wait_for_credit();
       if (n == 0) return;
       natsMsgList list{};
-      jsErrCode code = no_js_error;
-      const natsStatus st =
-          natsSubscription_Fetch(&list, b->subscription, static_cast<int>(n), wait_ms, &code);
+      // One request that waits up to fetch_wait. (natsSubscription_Fetch first asks with
+      // no_wait and asks again on the server's 404: with two processes on one consumer at its
+      // max_ack_pending, libnats 3.4.1 corrupted its heap on that path, about one run in three
+      // of scripts/demo-cluster.sh.)
+      jsFetchRequest req;
+      jsFetchRequest_Init(&req);
+      req.Batch = static_cast<int>(n);
+      req.Expires = std::chrono::duration_cast<std::chrono::nanoseconds>(s.fetch_wait).count();
+      const natsStatus st = natsSubscription_FetchRequest(&list, b->subscription, &req);
       if (st == NATS_OK && stop_requested()) {
         // Fetched after stop() or destroy(): nobody will take them. Handed back at once, so
         // the next reader has them without waiting for ack_wait.
@@ -185,10 +190,9 @@ struct js_consumer::impl final : std::enable_shared_from_this<js_consumer::impl>
         hand_over(b, list);
       } else if (st == NATS_TIMEOUT) {
         // Nothing came within fetch_wait: ask again (a chance to see stop()).
-      } else if (st == NATS_CONNECTION_CLOSED || st == NATS_NOT_FOUND ||
-                 code == JSConsumerNotFoundErr || code == JSStreamNotFoundErr) {
+      } else if (st == NATS_CONNECTION_CLOSED || st == NATS_NOT_FOUND) {
         const std::string why = last_error_text(st);
-        const std::error_code ec = classify(st, code, why);
+        const std::error_code ec = classify(st, no_js_error, why);
         post([ec, why](impl& p) {
           if (p.h.on_error) p.h.on_error(ec, p.describe() + ": fetch: " + why);
         });

@@ -197,6 +197,9 @@ byte_stage nats_sub_stage::build(build_context& ctx) const {
   o.max_ack_pending = max_ack_pending;
   o.ack_wait = ack_wait;
   o.end_after_idle = idle;
+  // Fetches of up to 256 messages: with the reader's default (16) a fetch's round trip paid for
+  // 16 lines, and a consumer read about 5,000 lines/s.
+  o.high_water_mark = 256;
   o.name = "nats-sub";
   auto reader = ms::make_jetstream_reader<buffer>(ctx.loop, std::move(c), std::move(o));
   auto ledger = std::make_shared<ack_ledger>();
