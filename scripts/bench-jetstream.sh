@@ -27,7 +27,8 @@ bin=build/gcc/bench/jetstream
 
 cluster="$dir/cluster"
 trap 'scripts/nats-cluster.sh stop "$cluster" >/dev/null 2>&1 || true' EXIT
-scripts/nats-cluster.sh start "$cluster" >/dev/null
+# (Each server stores every message of both contenders' streams, about 100 bytes each.)
+NATS_MAX_FILE_STORE="$((n * rounds * 2 * 128 / 1048576 + 1024))MB" scripts/nats-cluster.sh start "$cluster" >/dev/null
 urls="$(cat "$cluster/urls")"
 echo "== $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "== $(nats-server --version), libnats $(pkg-config --modversion libnats); $n messages of $size bytes"

@@ -19,6 +19,7 @@
 #
 # NATS_HOST (start only; default 127.0.0.1): the address every server listens on, for a cluster
 # reached from another network namespace (scripts/demo-cluster.sh). Kept in DIR/host.
+# NATS_MAX_FILE_STORE (start only; default 1GB): each server's JetStream file storage limit.
 #
 # The tests read DIR from SLUICE_NATS_DIR (set by the ctest fixture "nats"). nats-server runs as
 # whoever calls this script (it does not refuse root).
@@ -153,7 +154,7 @@ http: $host:$(cat "$dir/s$i/monitor")
 jetstream {
   store_dir: "$dir/s$i/store"
   max_memory_store: 64MB
-  max_file_store: 1GB
+  max_file_store: ${NATS_MAX_FILE_STORE:-1GB}
 }
 cluster {
   name: sluice
