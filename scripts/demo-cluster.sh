@@ -17,14 +17,16 @@
 # line is written (docs/cli.md, "nats-sub acknowledgements").
 #
 # Needs root for the namespaces (ip netns); otherwise every process runs on 127.0.0.1 and the
-# demo says so. Knobs: N (messages per producer, 200000), THROTTLE (c2's bytes/s, 64K), SLUICE (the
-# sluice binary, default build/gcc/tools/sluice/sluice), DIR (work directory, default a new
-# temporary one, removed at the end unless KEEP=1). Exit status 0 when every message arrived.
+# demo says so. Knobs: N (messages per producer, 200000), THROTTLE (c2's bytes/s, 64K), IDLE
+# (seconds without a message after which a consumer ends, 3), SLUICE (the sluice binary,
+# default build/gcc/tools/sluice/sluice), DIR (work directory, default a new temporary one,
+# removed at the end unless KEEP=1). Exit status 0 when every message arrived.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 n="${N:-200000}"
 throttle="${THROTTLE:-64K}"
+idle="${IDLE:-3}"
 sluice="${SLUICE:-$root/build/gcc/tools/sluice/sluice}"
 dir="${DIR:-$(mktemp -d)}"
 line_bytes=14 # "p1-0000000001\n"
@@ -133,7 +135,7 @@ producer 2
 # processes sharing a consumer hit the libnats 3.4.1 heap corruption docs/messaging.md lists
 # under Limits.
 "${on_b[@]}" "$sluice" run --stats \
-  "nats-sub $url DEMO workers --idle 3 --max-ack-pending 20000 | write --no-atomic $dir/c1.txt" 2>"$dir/c1.err" &
+  "nats-sub $url DEMO workers --idle $idle --max-ack-pending 20000 | write --no-atomic $dir/c1.txt" 2>"$dir/c1.err" &
 pid_c1=$!
 pids+=("$pid_c1")
 wait_for consumer
@@ -142,7 +144,7 @@ mkfifo "$dir/c2.pipe"
   <"$dir/c2.pipe" 2>"$dir/c2-throttle.err" &
 pid_t2=$!
 pids+=("$pid_t2")
-"${on_b[@]}" "$sluice" run --stats "nats-sub $url DEMO workers --idle 3 --max-ack-pending 20000" \
+"${on_b[@]}" "$sluice" run --stats "nats-sub $url DEMO workers --idle $idle --max-ack-pending 20000" \
   >"$dir/c2.pipe" 2>"$dir/c2.err" &
 pid_c2=$!
 pids+=("$pid_c2")

@@ -153,6 +153,9 @@ int main(int argc, char** argv) {
   jsOptions jo;
   jsOptions_Init(&jo);
   jo.PublishAsync.MaxPending = 256;
+  // A publish beyond the window waits for room (as the sluice writer waits for 'drain') up to
+  // 60 s, not libnats' default 200 ms: a cluster busy storing millions of messages pauses longer.
+  jo.PublishAsync.StallWait = 60000;
   jo.PublishAsync.AckHandler = on_ack;
   jsCtx* js = nullptr;
   s = natsConnection_JetStream(&js, nc, &jo);
