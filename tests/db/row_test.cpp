@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <cstdint>
+#include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -87,6 +90,46 @@ TEST(DbRow, TimestampsRoundTripThroughRfc3339) {
   for (const char* bad : {"", "2026-12-06", "2026-13-01T00:00:00Z", "2026-02-30T00:00:00Z",
                           "2026-12-06T24:00:00Z", "2026-12-06T02:46:20.Z", "2026-12-06T02:46:20Zx",
                           "2026-12-06T02:46:20+0200", "x026-12-06T02:46:20Z"})
+    EXPECT_EQ(db::parse_timestamp(bad), std::nullopt) << bad;
+}
+
+// Beyond RFC 3339's years 0000-9999, ISO 8601's expanded form: a sign and at least four digits.
+// Every timestamp, to the ends of its range, is written in a form that reads back the same.
+TEST(DbRow, TimestampsBeyondYear9999OrBeforeYear0RoundTripInTheExpandedForm) {
+  using namespace std::chrono;
+  const auto at = [](std::int64_t us) { return db::timestamp{microseconds(us)}; };
+  constexpr std::int64_t y10000 = 253'402'300'800'000'000LL;  // 9999-12-31T23:59:59.999999Z + 1 us
+  constexpr std::int64_t y0 = -62'167'219'200'000'000LL;      // 0000-01-01T00:00:00Z
+  EXPECT_EQ(db::format_timestamp(at(y10000 - 1)), "9999-12-31T23:59:59.999999Z");
+  EXPECT_EQ(db::format_timestamp(at(y10000)), "+10000-01-01T00:00:00Z");
+  EXPECT_EQ(db::format_timestamp(at(y0)), "0000-01-01T00:00:00Z");
+  EXPECT_EQ(db::format_timestamp(at(y0 - 1)), "-0001-12-31T23:59:59.999999Z");
+  EXPECT_EQ(db::parse_timestamp("+10000-01-01T00:00:00Z"), at(y10000));
+  EXPECT_EQ(db::parse_timestamp("-0001-12-31T23:59:59.999999Z"), at(y0 - 1));
+  EXPECT_EQ(db::parse_timestamp("+2026-12-06T02:46:20Z"),
+            db::parse_timestamp("2026-12-06T02:46:20Z"));
+
+  std::vector<std::int64_t> samples = {std::numeric_limits<std::int64_t>::min(),
+                                       std::numeric_limits<std::int64_t>::min() + 1,
+                                       std::numeric_limits<std::int64_t>::max(),
+                                       std::numeric_limits<std::int64_t>::max() - 1,
+                                       -1,
+                                       0,
+                                       1,
+                                       y0,
+                                       y0 - 1,
+                                       y10000,
+                                       y10000 - 1};
+  std::mt19937_64 rng(20261207);
+  for (int i = 0; i < 20'000; ++i) samples.push_back(static_cast<std::int64_t>(rng()));
+  for (const std::int64_t us : samples) {
+    const std::string text = db::format_timestamp(at(us));
+    ASSERT_EQ(db::parse_timestamp(text), at(us)) << us << " written as " << text;
+  }
+  // A year needs four digits, at most six with a sign, and must fit in a timestamp.
+  for (const char* bad :
+       {"+123-01-01T00:00:00Z", "-1234567-01-01T00:00:00Z", "12345-01-01T00:00:00Z",
+        "+300000-01-01T00:00:00Z", "-300000-01-01T00:00:00Z", "+-2026-01-01T00:00:00Z"})
     EXPECT_EQ(db::parse_timestamp(bad), std::nullopt) << bad;
 }
 

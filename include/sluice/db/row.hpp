@@ -174,10 +174,14 @@ struct record {
 };
 
 /// RFC 3339 in UTC with microseconds when they are not zero: "2026-12-06T02:46:20Z",
-/// "2026-12-06T02:46:20.123456Z".
+/// "2026-12-06T02:46:20.123456Z". Years beyond 0000-9999 (proleptic Gregorian, astronomical:
+/// year 0 is 1 BC) in ISO 8601's expanded form, a sign and at least four digits:
+/// "+10000-01-01T00:00:00Z", "-0001-12-31T23:59:59Z". Every timestamp has a text form that
+/// parse_timestamp reads back.
 [[nodiscard]] std::string format_timestamp(timestamp t);
 /// Parses RFC 3339 ("T" or a space between date and time; "Z", "+hh:mm" or no offset, taken as
-/// UTC; up to 6 fraction digits). nullopt when `text` is not one.
+/// UTC; up to 6 fraction digits), and years in the expanded form above (a sign and 4 to 6
+/// digits). nullopt when `text` is not one, or is beyond what a timestamp holds.
 [[nodiscard]] std::optional<timestamp> parse_timestamp(std::string_view text);
 
 }  // namespace sluice::db
