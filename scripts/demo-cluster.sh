@@ -121,10 +121,10 @@ producer() { # producer K: publishes pK-0000000001 .. pK-N
   seq -f "p$1-%010g" 1 "$n" |
     "${on_a[@]}" "$sluice" run --stats "stdin | nats-pub $url demo.events --stream DEMO --replicas 3" \
       2>"$dir/p$1.err" &
-  pid_p[$1]=$!
+  pid[p$1]=$!
   pids+=("$!")
 }
-declare -A pid_p
+declare -A pid # process name (p1, p2, c1, c2) -> pid
 producer 1
 wait_for stream
 producer 2
@@ -136,8 +136,8 @@ producer 2
 # under Limits.
 "${on_b[@]}" "$sluice" run --stats \
   "nats-sub $url DEMO workers --idle $idle --max-ack-pending 20000 | write --no-atomic $dir/c1.txt" 2>"$dir/c1.err" &
-pid_c1=$!
-pids+=("$pid_c1")
+pid[c1]=$!
+pids+=("${pid[c1]}")
 wait_for consumer
 mkfifo "$dir/c2.pipe"
 "${on_b[@]}" "$sluice" run --stats "stdin | throttle $throttle | write --no-atomic $dir/c2.txt" \
@@ -146,8 +146,8 @@ pid_t2=$!
 pids+=("$pid_t2")
 "${on_b[@]}" "$sluice" run --stats "nats-sub $url DEMO workers --idle $idle --max-ack-pending 20000" \
   >"$dir/c2.pipe" 2>"$dir/c2.err" &
-pid_c2=$!
-pids+=("$pid_c2")
+pid[c2]=$!
+pids+=("${pid[c2]}")
 
 rss() { awk '/^VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
 peak() { awk '/^VmHWM/ {printf "%.1f", $2 / 1024}' "/proc/$1/status" 2>/dev/null || echo "-"; }
@@ -164,13 +164,13 @@ last[p1]=0 last[p2]=0 last[c1]=0 last[c2]=0
 start_ms=$(date +%s%3N)
 last_ms=$start_ms
 # One line a second while anything runs (rates over the time since the last line).
-while alive "${pid_p[1]}" || alive "${pid_p[2]}" || alive "$pid_c1" || alive "$pid_c2"; do
+while alive "${pid[p1]}" || alive "${pid[p2]}" || alive "${pid[c1]}" || alive "${pid[c2]}"; do
   sleep 1
   now_ms=$(date +%s%3N)
   elapsed_ms=$((now_ms - last_ms))
   last_ms=$now_ms
   for k in 1 2; do
-    b=$(read_bytes "${pid_p[$k]}")
+    b=$(read_bytes "${pid[p$k]}")
     now[p$k]=${b:-${last[p$k]}}
   done
   now[c1]=$(size_of "$dir/c1.txt")
@@ -181,10 +181,9 @@ while alive "${pid_p[1]}" || alive "${pid_p[2]}" || alive "$pid_c1" || alive "$p
     last[$k]=${now[$k]}
   done
   for k in p1 p2 c1 c2; do
-    case $k in p1) p=${pid_p[1]} ;; p2) p=${pid_p[2]} ;; c1) p=$pid_c1 ;; c2) p=$pid_c2 ;; esac
-    if alive "$p"; then
-      m[$k]=$(rss "$p")
-      peak_seen[$k]=$(peak "$p")
+    if alive "${pid[$k]}"; then
+      m[$k]=$(rss "${pid[$k]}")
+      peak_seen[$k]=$(peak "${pid[$k]}")
     else m[$k]="ended"; fi
   done
   read -r stored pending unacked <<<"$(jsz)"
@@ -195,8 +194,7 @@ done
 
 status=0
 for who in p1 p2 c1 c2; do
-  case $who in p1) p=${pid_p[1]} ;; p2) p=${pid_p[2]} ;; c1) p=$pid_c1 ;; c2) p=$pid_c2 ;; esac
-  if ! wait "$p"; then
+  if ! wait "${pid[$who]}"; then
     echo "demo-cluster.sh: $who failed: $(tail -n 3 "$dir/$who.err")" >&2
     status=1
   fi
