@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 #include <chrono>
+#include <filesystem>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -73,7 +74,7 @@ TEST_F(MonitorCli, OnATerminalTheTableIsRedrawnInPlaceWithTheBottleneckMarked) {
   const std::string tmux = "tmux -L sluice-monitor-" + std::to_string(::getpid());
   // 5 MiB at 1 MiB/s: about 5 s, so the frames looked at below are drawn mid-run (the last
   // frame, drawn at the end, covers a part of a second that may hold no bottleneck).
-  make_text("in.txt", 5u << 20);
+  const std::string input = make_text("in.txt", 5u << 20);
   const std::string run = "cd " + quote(dir_.string()) +
                           " && \"$SLUICE\" run --monitor 'read in.txt | throttle 1M | write "
                           "out.txt'; sleep 60";
@@ -110,6 +111,12 @@ TEST_F(MonitorCli, OnATerminalTheTableIsRedrawnInPlaceWithTheBottleneckMarked) {
   EXPECT_NE(marked_line.find(" 1  throttle "), std::string::npos) << pane;
   EXPECT_NE(pane.find(" 0  read "), std::string::npos) << pane;
   EXPECT_NE(pane.find(" 2  write "), std::string::npos) << pane;
+  // The run goes on to its end: out.txt appears (renamed into place) holding the input. Waiting
+  // for it also keeps the teardown from racing sluice, which the killed pane's hangup would make
+  // remove its temporary file while the test directory is being removed.
+  for (int i = 0; i < 150 && !std::filesystem::exists(path("out.txt")); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(testing::same_bytes(testing::slurp(path("out.txt")), input));
 }
 
 TEST_F(MonitorCli, MetricsAreServedWhileThePipelineRuns) {
