@@ -107,14 +107,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     items.push_back(std::move(item));
     pos += n == 0 ? 1 : n;
   }
-  // (The bound for the encoder allows a run's frames at once: a pipe hands an object-mode
-  // transform every item its source holds (up to 16, and 3 more from one read) in one run, and
-  // the frames of a run can all be on the byte side together, whatever its highWaterMark. The
-  // first run of this harness showed 226 bytes held for a highWaterMark of 0.)
+  // The encoder's readable side (bytes) gets the byte highWaterMark, its writable side (items)
+  // the item one; it may hold its highWaterMark and two frames. (A first version of this harness
+  // left the encoder at its default highWaterMark while bounding it by the byte one: the 226
+  // bytes it then reported against a highWaterMark of 0 were within the encoder's real one.)
   constexpr std::size_t largest_frame = 4 + 79;
+  const sluice::transform_options eo{.readable_high_water_mark = in.byte_hwm(),
+                                     .writable_high_water_mark = in.item_hwm()};
   const auto packed = fz::drive_items<std::string, sluice::buffer>(
-      loop, sluice::make_frame_encoder<std::string>(loop, {}, fo), items, in,
-      {.sink_hwm = in.byte_hwm(), .out_chunk = 19 * largest_frame, .out_hwm = in.byte_hwm()});
+      loop, sluice::make_frame_encoder<std::string>(loop, {}, fo, eo), items, in,
+      {.sink_hwm = in.byte_hwm(), .out_chunk = largest_frame, .out_hwm = in.byte_hwm()});
   if (too_large) {
     fuzz_check(packed.ec == frame_errc::frame_too_large);
     return 0;
