@@ -1,6 +1,7 @@
 // server_connection: one HTTP/1.1 connection of an http_server.
 #include <sys/sendfile.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -23,6 +24,13 @@ bool contains_token(std::string_view value, std::string_view token) {
   return false;
 }
 
+// The earlier of two limits, 0 meaning none.
+std::chrono::milliseconds earlier_limit(std::chrono::milliseconds a, std::chrono::milliseconds b) {
+  if (a.count() <= 0) return b;
+  if (b.count() <= 0) return a;
+  return std::min(a, b);
+}
+
 std::string reason_of(unsigned status) {
   auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   return r.empty() ? std::string("Unknown") : std::string(r);
@@ -37,7 +45,11 @@ void server_connection::wait_head(bool first) {
   parser_->header_limit(static_cast<std::uint32_t>(srv_->opts_.max_header_size));
   parser_->body_limit(boost::none);  // limits are ours: the handler may change them
   waiting_keep_alive_ = !first && in_.size() == 0;
-  arm_timer(waiting_keep_alive_ ? srv_->opts_.keep_alive_timeout : srv_->opts_.headers_timeout,
+  const auto& o = srv_->opts_;
+  if (!waiting_keep_alive_) request_start_ = clock::now();
+  // The head must come within the headers timeout, and within the request timeout.
+  arm_timer(waiting_keep_alive_ ? o.keep_alive_timeout
+                                : earlier_limit(o.headers_timeout, o.request_timeout),
             &server_connection::head_timeout);
   parse_head();
 }
@@ -47,7 +59,9 @@ void server_connection::parse_head() {
   if (in_.size() > 0) {
     if (waiting_keep_alive_) {  // the first byte of the next request: its head has a deadline
       waiting_keep_alive_ = false;
-      arm_timer(srv_->opts_.headers_timeout, &server_connection::head_timeout);
+      request_start_ = clock::now();
+      arm_timer(earlier_limit(srv_->opts_.headers_timeout, srv_->opts_.request_timeout),
+                &server_connection::head_timeout);
     }
     boost::system::error_code ec;
     const std::size_t n = parser_->put(in_.data(), ec);
@@ -102,6 +116,7 @@ void server_connection::on_head() {
       srv_->loop_, self,
       writable_options{.high_water_mark = o.high_water_mark, .name = "http response"});
   set_compress_default(*res_, o.gzip);
+  start_exchange_clock();
   auto req = req_;
   auto res = res_;
   try {
@@ -114,6 +129,10 @@ void server_connection::on_head() {
 // ---- reading the body, on demand ------------------------------------------------------------
 
 void server_connection::pump_body() {
+  if (body_waiting_ && !reading_) {  // the read for the body completed: stop its clock
+    request_waited_ += clock::now() - body_wait_since_;
+    body_waiting_ = false;
+  }
   if (!req_ || closed_ || closing_ || reading_ || aborted_) return;
   const auto limit = req_->body_limit();
   const auto length = req_->content_length();
@@ -136,7 +155,7 @@ void server_connection::pump_body() {
     // server. Whatever completes a chunked body from there is at least 5 bytes long, so waiting
     // for them loses nothing. (Found by fuzz/http_fuzz.cpp.)
     if (in_.size() == 0 || (partial_chunk_header_ && in_.size() < 5)) {
-      read_more(&server_connection::pump_body);
+      await_body();
       return;
     }
     std::size_t cap = req_->readable_high_water_mark();
@@ -173,9 +192,18 @@ void server_connection::pump_body() {
       return;
     }
     if (n == 0 && !parser_->is_done()) {  // a partial chunk header: more bytes are needed
-      read_more(&server_connection::pump_body);
+      await_body();
       return;
     }
+  }
+}
+
+void server_connection::await_body() {
+  read_more(&server_connection::pump_body);
+  const auto& o = srv_->opts_;
+  if (reading_ && !body_waiting_ && (o.request_timeout.count() > 0 || o.idle_timeout.count() > 0)) {
+    body_waiting_ = true;
+    body_wait_since_ = clock::now();
   }
 }
 
@@ -233,6 +261,7 @@ void server_connection::read_now(void (server_connection::*next)(), std::size_t 
     self->reading_ = false;
     if (self->closed_) return;
     self->in_.commit(n);
+    if (!ec) self->note_io();
     if (self->closing_) {
       if (ec)
         self->finish_close(false);
@@ -300,6 +329,7 @@ void server_connection::write_done(std::error_code ec, const std::string& what) 
     finish_close(true);
     return;
   }
+  note_io();
   if (w.done) w.done({});
   writing_ = false;
   write_next();
@@ -351,6 +381,7 @@ void server_connection::send_file_turn() {
     sigtimedwait(&pipe_set, nullptr, &zero);
   }
   pthread_sigmask(SIG_SETMASK, &old_set, nullptr);
+  if (turn > 0) note_io();
   if (err == -1) {
     write_done(make_error_code(errc::premature_close), "sendfile (the file ended early) to ");
     return;
@@ -510,6 +541,7 @@ void server_connection::send_simple(unsigned status) {
 void server_connection::end_exchange() {
   if (!in_exchange_) return;
   in_exchange_ = false;
+  stop_exchange_timer();
   const bool body_done = parser_ && parser_->is_done();
   if (req_ && !body_done && !req_->destroyed())
     req_->destroy(make_error_code(errc::premature_close));
@@ -526,6 +558,7 @@ void server_connection::abort_exchange(unsigned status) {
   keep_alive_ = false;
   const bool head_out = head_sent_;
   aborted_ = true;
+  stop_exchange_timer();
   if (!head_out) send_simple(status);
   if (res_ && !res_->destroyed()) res_->destroy(make_error_code(errc::aborted));
   if (req_ && !req_->destroyed() && !req_->eof_pushed())
@@ -565,6 +598,86 @@ void server_connection::response_failed(std::error_code) {
     return;
   }
   abort_exchange(500);
+}
+
+// ---- the request and idle timeouts ------------------------------------------------------------
+
+void server_connection::start_exchange_clock() {
+  const auto& o = srv_->opts_;
+  body_waiting_ = false;
+  if (!timing_request() && o.idle_timeout.count() <= 0) return;  // no body, or no limits
+  const auto now = clock::now();
+  request_waited_ = now - request_start_;
+  last_io_ = now;
+  arm_exchange_timer();
+}
+
+void server_connection::arm_exchange_timer() {
+  const auto& o = srv_->opts_;
+  const auto now = clock::now();
+  auto at = clock::time_point::max();
+  // While the handler holds the body back, the request clock stops: this deadline is then
+  // early, and the timer looks again.
+  if (timing_request()) at = std::min(at, now + (o.request_timeout - request_waited(now)));
+  if (o.idle_timeout.count() > 0) at = std::min(at, last_io_ + o.idle_timeout);
+  if (at == clock::time_point::max()) {
+    stop_exchange_timer();
+    return;
+  }
+  const auto gen = ++exchange_gen_;
+  exchange_timer_armed_ = true;
+  exchange_timer_.expires_at(at);
+  exchange_timer_.async_wait([weak = weak_from_this(), gen](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || self->exchange_gen_ != gen) return;
+    self->exchange_timer_armed_ = false;
+    self->exchange_timer_fired();
+  });
+}
+
+void server_connection::stop_exchange_timer() {
+  if (!exchange_timer_armed_) return;
+  exchange_timer_armed_ = false;
+  ++exchange_gen_;
+  exchange_timer_.cancel();
+}
+
+void server_connection::exchange_timer_fired() {
+  if (!in_exchange_ || closed_ || closing_ || aborted_) return;
+  const auto& o = srv_->opts_;
+  const auto now = clock::now();
+  if (timing_request() && request_waited(now) >= o.request_timeout) {
+    exchange_timed_out(true, "request from " + t_->peer() + " not received within " +
+                                 std::to_string(o.request_timeout.count()) +
+                                 " ms (request_timeout)");
+    return;
+  }
+  if (o.idle_timeout.count() > 0 && now - last_io_ >= o.idle_timeout) {
+    exchange_timed_out(body_waiting_, "no read or write with " + t_->peer() + " for " +
+                                          std::to_string(o.idle_timeout.count()) +
+                                          " ms (idle_timeout)");
+    return;
+  }
+  arm_exchange_timer();
+}
+
+void server_connection::exchange_timed_out(bool waiting_for_client, std::string why) {
+  keep_alive_ = false;
+  aborted_ = true;  // the streams' failures below are ours: response_failed leaves them
+  in_exchange_ = false;
+  const bool head_out = head_sent_;
+  // Before the response head: 408 when the client kept the server waiting, 503 when the handler
+  // did. After it, only a reset tells the client that the body is cut short.
+  if (!head_out) send_simple(waiting_for_client ? 408 : 503);
+  const auto ec = make_error_code(std::errc::timed_out);
+  if (req_ && !req_->destroyed() && !req_->eof_pushed()) req_->fail(ec, why);
+  if (res_ && !res_->destroyed() && !res_->finished()) res_->fail(ec, std::move(why));
+  req_.reset();
+  res_.reset();
+  if (head_out)
+    finish_close(true);
+  else
+    linger_close();
 }
 
 // ---- timers and closing ---------------------------------------------------------------------
@@ -616,6 +729,7 @@ void server_connection::finish_close(bool reset) {
   closed_ = true;
   ++timer_gen_;
   timer_.cancel();
+  stop_exchange_timer();
   if (reset)
     t_->reset();
   else

@@ -117,6 +117,25 @@ class server_connection final : public http_exchange,
   std::string make_head();
   void end_exchange();
   void abort_exchange(unsigned status);
+  // ---- the request and idle timeouts of an exchange (one timer, at the earlier deadline) ----
+  using clock = std::chrono::steady_clock;
+  void start_exchange_clock();
+  void arm_exchange_timer();
+  void exchange_timer_fired();
+  void stop_exchange_timer();
+  void exchange_timed_out(bool waiting_for_client, std::string why);
+  /// The body is wanted and no byte is there: a socket read, on the request timeout's clock.
+  void await_body();
+  /// Time spent waiting for the client's request so far (its head, and reads for its body).
+  [[nodiscard]] clock::duration request_waited(clock::time_point now) const {
+    return request_waited_ + (body_waiting_ ? now - body_wait_since_ : clock::duration{});
+  }
+  [[nodiscard]] bool timing_request() const {
+    return srv_->opts_.request_timeout.count() > 0 && parser_ && !parser_->is_done();
+  }
+  void note_io() {
+    if (srv_->opts_.idle_timeout.count() > 0) last_io_ = clock::now();
+  }
   // ---- closing ----
   void arm_timer(std::chrono::milliseconds d, void (server_connection::*fn)());
   void head_timeout();
@@ -133,6 +152,14 @@ class server_connection final : public http_exchange,
   std::unique_ptr<http_transport> t_;
   asio::steady_timer timer_;
   std::uint64_t timer_gen_ = 0;
+  asio::steady_timer exchange_timer_;  // request_timeout and idle_timeout
+  std::uint64_t exchange_gen_ = 0;
+  bool exchange_timer_armed_ = false;
+  clock::time_point request_start_{};    // the current request's first byte (or the accept)
+  clock::duration request_waited_{};     // waited for it: the head, and body reads completed
+  clock::time_point body_wait_since_{};  // the outstanding body read started
+  bool body_waiting_ = false;            // a socket read for the body is outstanding
+  clock::time_point last_io_{};          // the last socket read or write that completed
   boost::beast::flat_buffer in_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> parser_;
   std::shared_ptr<http_request> req_;

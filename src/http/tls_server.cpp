@@ -17,7 +17,7 @@ std::error_code http_server_impl::load_tls() {
 }
 
 server_connection::server_connection(std::shared_ptr<http_server_impl> srv, tcp::socket s)
-    : srv_(std::move(srv)), timer_(srv_->loop_.context()) {
+    : srv_(std::move(srv)), timer_(srv_->loop_.context()), exchange_timer_(srv_->loop_.context()) {
   if (srv_->tls_) {
     t_ = make_tls_transport(std::move(s), srv_->tls_);
     handshake_pending_ = true;

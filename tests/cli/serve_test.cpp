@@ -83,6 +83,47 @@ curl -sS -o plain.txt -w 'plain=%{size_download}\n' "$URL/app.log.txt"
   EXPECT_EQ(slurp(path("serve.log")).find("GET"), std::string::npos);  // -q: no request log
 }
 
+// A client that asks for a large file and stops reading after the head: with --idle-timeout 1
+// the server cuts the connection (the client, reading again later, finds it reset) and goes on
+// serving others.
+TEST_F(ServeCli, AClientThatStopsReadingIsCutAfterTheIdleTimeout) {
+  if (!have("curl")) GTEST_SKIP() << "curl is not installed";
+  std::filesystem::create_directories(path("site"));
+  make_text("site/big.txt", 32 << 20);
+  spit(path("site/small.txt"), "small\n");
+  const result r = with_server("--idle-timeout 1", R"(
+python3 -c '
+import socket, sys, time
+host, port = sys.argv[1].rsplit("/", 1)[1].split(":")
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.connect((host, int(port)))
+s.sendall(b"GET /big.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+s.recv(1024)
+time.sleep(3)
+got = 0
+try:
+    while True:
+        n = len(s.recv(65536))
+        if n == 0:
+            print("client: end of stream after", got, "more bytes")
+            break
+        got += n
+except ConnectionResetError:
+    print("client: reset after", got, "more bytes")
+' "$URL"
+curl -sS -w ' %{http_code}\n' "$URL/small.txt"
+)");
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("client: reset after"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("small\n 200"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("exit=0"), std::string::npos) << r.out;
+  // The request is in the log, with what was sent before the cut: not the whole file.
+  const std::string log = slurp(path("serve.log"));
+  EXPECT_NE(log.find("\"GET /big.txt HTTP/1.1\" 200 "), std::string::npos) << log;
+  EXPECT_EQ(log.find("\"GET /big.txt HTTP/1.1\" 200 33554432"), std::string::npos) << log;
+}
+
 TEST_F(ServeCli, BadDirectoryAndBusyPort) {
   result r = sh("\"$SLUICE\" serve no-such-dir --port 0");
   EXPECT_EQ(r.status, 2);

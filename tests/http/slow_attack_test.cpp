@@ -2,6 +2,8 @@
 // tool, not a simulation), each run for about three seconds while curl keeps asking for a page:
 //   - slow headers (slowloris, -H): every attack connection is closed by the headers timeout
 //     (short here) well before the attack ends, and the normal client is served throughout;
+//   - slow body (R-U-Dead-Yet, -B: a large Content-Length, then a few bytes a second): every
+//     attack connection is answered 408 and closed by the request timeout (short here);
 //   - slow read (-X, a tiny receive window, reads a few bytes a second): the server's memory and
 //     each response's queued bytes stay bounded while it waits for readers that barely read,
 //     and the normal client is served throughout.
@@ -169,6 +171,42 @@ TEST(HttpSlowAttacks, SlowlorisConnectionsAreClosedByTheHeadersTimeout) {
       "slowloris: 40 connections all closed by the server, attack over on second %d; %d/%d "
       "normal requests served (slowest %.3f s); peak %zu connections\n",
       ended_on, o.normal_ok, o.normal_total, o.normal_slowest, o.peak_connections);
+}
+
+TEST(HttpSlowAttacks, SlowBodyConnectionsAreClosedByTheRequestTimeout) {
+  if (!have("slowhttptest") || !have("curl")) GTEST_SKIP() << "slowhttptest or curl is missing";
+  std::size_t timed_out = 0;
+  std::size_t other_errors = 0;
+  attack_env e({.request_timeout = 1s}, [&](const req_ptr& req, const res_ptr& res) {
+    if (req->target() == "/small") return answer_small(res);
+    req->on_data([](buffer&&) {});  // reads the body as it comes
+    req->on_end([res] { answer_small(res); });
+    req->on_error(
+        [&](std::error_code ec) { ++(ec == std::errc::timed_out ? timed_out : other_errors); });
+  });
+  // 40 connections opened within a second, each POSTing a body of 8192 declared bytes, sending
+  // up to 8 of them every second, for at most 5 s.
+  auto o = e.attack("-B -c 40 -r 40 -i 1 -s 8192 -x 8 -p 3 -l 5", "/");
+  EXPECT_EQ(o.attack.out, "0\n");
+  ASSERT_FALSE(o.stats.empty()) << "slowhttptest wrote no statistics";
+  EXPECT_NE(o.report.find("Exit status: No open connections left"), std::string::npos) << o.report;
+  int ended_on = -1;
+  if (const auto at = o.report.find("Test ended on "); at != std::string::npos)
+    ended_on = std::atoi(o.report.c_str() + at + 14);
+  EXPECT_GE(ended_on, 0) << o.report;
+  EXPECT_LT(ended_on, 5) << o.report;
+  // Each attack request failed with the timeout, none otherwise.
+  EXPECT_EQ(timed_out, 40u);
+  EXPECT_EQ(other_errors, 0u);
+  EXPECT_GT(o.normal_total, 0);
+  EXPECT_EQ(o.normal_ok, o.normal_total);
+  EXPECT_LT(o.normal_slowest, 3.0);
+  EXPECT_TRUE(run_until(
+      e.io, [&] { return e.server->connection_count() == 0; }, 5s));
+  std::printf(
+      "slow body: %zu requests timed out, attack over on second %d; %d/%d normal requests served "
+      "(slowest %.3f s); peak %zu connections\n",
+      timed_out, ended_on, o.normal_ok, o.normal_total, o.normal_slowest, o.peak_connections);
 }
 
 TEST(HttpSlowAttacks, SlowReadKeepsTheServersMemoryBounded) {

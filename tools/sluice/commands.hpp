@@ -78,15 +78,17 @@ struct fetch_command {
 };
 [[nodiscard]] int run_fetch_command(const fetch_command& c);
 
-/// sluice serve [DIR] [--port N] [--host H] [--gzip] [-q] [--keep-alive S] [--stats]
+/// sluice serve [DIR] [--port N] [--host H] [--gzip] [-q] [--keep-alive S] [--idle-timeout S]
+/// [--stats]
 struct serve_command {
   std::string directory = ".";
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;  ///< 0: any free port (printed at start)
-  bool gzip = false;          ///< gzip compressible files for clients that accept it
-  bool quiet = false;         ///< no request log
-  unsigned keep_alive = 5;    ///< seconds an idle keep-alive connection is kept (0: no limit)
-  bool stats = false;         ///< at exit, print how many responses went by sendfile / by copy
+  std::uint16_t port = 8080;   ///< 0: any free port (printed at start)
+  bool gzip = false;           ///< gzip compressible files for clients that accept it
+  bool quiet = false;          ///< no request log
+  unsigned keep_alive = 5;     ///< seconds an idle keep-alive connection is kept (0: no limit)
+  unsigned idle_timeout = 60;  ///< seconds an exchange may go without socket I/O (0: no limit)
+  bool stats = false;          ///< at exit, print how many responses went by sendfile / by copy
 };
 [[nodiscard]] int run_serve_command(const serve_command& c);
 

@@ -273,6 +273,10 @@ int main(int argc, char** argv) {
   serve_cmd->add_option(
       "--keep-alive", serve.keep_alive,
       "Seconds an idle keep-alive connection is kept open (default 5; 0: no limit)");
+  serve_cmd->add_option("--idle-timeout", serve.idle_timeout,
+                        "Seconds a response may go without the client taking a byte (or a "
+                        "request without sending one) before the connection is cut (default "
+                        "60, as nginx's send_timeout; 0: no limit)");
   serve_cmd->add_flag("--stats", serve.stats,
                       "At exit, print how many responses went by sendfile and by read/write");
   serve_cmd->callback([&] { status = run_serve_command(serve); });

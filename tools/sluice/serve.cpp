@@ -213,6 +213,7 @@ int run_serve_command(const serve_command& c) {
   http_server_options o;
   o.gzip = c.gzip;
   o.keep_alive_timeout = std::chrono::seconds(c.keep_alive);
+  o.idle_timeout = std::chrono::seconds(c.idle_timeout);
   auto server = make_http_server(
       loop, o, [files](std::shared_ptr<http_request> req, std::shared_ptr<http_response> res) {
         files->handle(req, res);

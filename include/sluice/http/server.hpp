@@ -6,8 +6,9 @@
 //     the handler consumes it) and an `http_response` (a writable<buffer>: status and headers are
 //     set before the first write; Content-Length when set, chunked otherwise).
 //   - Limits (header size 431, body size 413, malformed 400, headers timeout, keep-alive
-//     timeout, connections 503, requests per connection) are in http_server_options, with
-//     Node's defaults; docs/http.md has the table and the backpressure diagram.
+//     timeout, request timeout 408, idle timeout, connections 503, requests per connection)
+//     are in http_server_options, with Node's defaults; docs/http.md has the table and the
+//     backpressure diagram.
 //
 // Boost.Beast's parser does the HTTP parsing; it stays in src/http/, out of this header.
 #pragma once
@@ -45,6 +46,22 @@ struct http_server_options {
   std::chrono::milliseconds headers_timeout{60'000};
   /// Time an idle keep-alive connection is kept open waiting for its next request. Node: 5 s.
   std::chrono::milliseconds keep_alive_timeout{5'000};
+  /// Time a client has to send a whole request, head and body, counted from its first byte but
+  /// only while the server is waiting for the client: while the handler leaves the body unread
+  /// (the request stream is full), the clock stops. When it runs out the request stream fails
+  /// with std::errc::timed_out, the client gets 408 (or, after the response head, a reset) and
+  /// the connection closes: a client trickling a body (slow POST) cannot hold a connection
+  /// forever. Node's requestTimeout: 300 s (which also counts time the handler holds back).
+  std::chrono::milliseconds request_timeout{300'000};
+  /// Longest an exchange (from the request head to the response's end) may go without a socket
+  /// read or write completing, whoever is the cause: a handler that never answers, a client that
+  /// stops sending its body or stops reading the response. When it runs out the request and
+  /// response streams fail with std::errc::timed_out and the connection closes: before the
+  /// response head the client gets 408 if the server was waiting for its body, 503 if it was
+  /// waiting for the handler; after it, a reset. A write completes when the kernel took all of
+  /// it (a highWaterMark at most). 0 (the default, as Node's server.timeout): no limit, so long
+  /// polls and slow streams are not cut.
+  std::chrono::milliseconds idle_timeout{0};
   /// Connections served at once; more are answered 503 and closed. 0: no limit (Node).
   std::size_t max_connections = 0;
   /// Requests served on one connection; the last one's response says "Connection: close".
