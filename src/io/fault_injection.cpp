@@ -43,15 +43,16 @@ table& the_table() {
 }
 
 bool moves_bytes(sys_op op) {
-  return op == sys_op::read || op == sys_op::write || op == sys_op::copy_file_range;
+  return op == sys_op::read || op == sys_op::write || op == sys_op::copy_file_range ||
+         op == sys_op::recv || op == sys_op::send;
 }
 
 }  // namespace
 
 const char* to_string(sys_op op) noexcept {
   static constexpr std::array<const char*, sys_op_count> names{
-      "open",     "read",  "write", "copy_file_range", "fsync",  "close", "stat",
-      "readlink", "chown", "chmod", "utimens",         "rename", "link",  "unlink"};
+      "open",  "read",  "write",   "copy_file_range", "fsync", "close",  "stat", "readlink",
+      "chown", "chmod", "utimens", "rename",          "link",  "unlink", "recv", "send"};
   const auto i = static_cast<std::size_t>(op);
   return i < names.size() ? names[i] : "?";
 }

@@ -5,12 +5,15 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
+#include <cerrno>
 #include <limits>
 #include <utility>
 #include <vector>
 
+#include "../io/sys.hpp"
 #include "socket_impl.hpp"
 
 namespace sluice {
@@ -19,22 +22,42 @@ namespace {
 
 constexpr std::size_t default_read_size = 64 * 1024;
 
-// async_write's completion condition, counting its calls: asio asks it once before the first
-// send and once after each send that leaves bytes to go (or failed), so a write that succeeds
-// made `calls` sends and one that fails `calls - 1`. Each send may take up to 1 GiB
-// (transfer_all would cut it at 64 KiB).
-struct counting_transfer_all {
-  std::uint64_t* calls;
-  std::size_t operator()(const boost::system::error_code& ec, std::size_t) const {
-    ++*calls;
-    return ec ? 0 : std::size_t{1} << 30;
+using detail::fault_injection::sys_op;
+
+// The fault seam (docs/reliability.md, "Faults"): what a test's fault makes of this recv or
+// send. EINTR and EAGAIN are retried, as Asio's reactor retries them (each try counts as a
+// call); nothing is armed outside tests, and then this is one relaxed load.
+detail::fault_injection::outcome injected(sys_op op) noexcept {
+  for (;;) {
+    const auto f = detail::sys::injected(op);
+    if (f.error != EINTR && f.error != EAGAIN && f.error != EWOULDBLOCK) return f;
   }
-};
+}
 
 struct write_state {
   std::vector<buffer> chunks;  // owns the bytes until the write completes
   std::vector<boost::asio::const_buffer> bufs;
   std::uint64_t calls = 0;
+  int injected_error = 0;  // a fault failed a send (the seam)
+};
+
+// async_write's completion condition, counting its calls: asio asks it once before the first
+// send and once after each send that leaves bytes to go (or failed), so a write that succeeds
+// made `calls` sends and one that fails `calls - 1`. Each send may take up to 1 GiB
+// (transfer_all would cut it at 64 KiB), or what a short-count fault allows; a fault's error
+// stops the write before that send (start_write's handler reports it).
+struct counting_transfer_all {
+  write_state* st;
+  std::size_t operator()(const boost::system::error_code& ec, std::size_t) const {
+    ++st->calls;
+    if (ec) return 0;
+    const auto f = injected(sys_op::send);
+    if (f.error != 0) [[unlikely]] {
+      st->injected_error = f.error;
+      return 0;
+    }
+    return std::min(f.limit, std::size_t{1} << 30);
+  }
 };
 
 bool is_eof(const boost::system::error_code& ec) {
@@ -283,10 +306,17 @@ void socket::do_read(std::size_t) {
   // readable side is below its highWaterMark, so a full buffer leaves no read outstanding.
   if (reading_ || read_eof_ || destroyed()) return;
   reading_ = true;
+  const auto fault = injected(sys_op::recv);
+  if (fault.error != 0) [[unlikely]] {  // the read fails without being made
+    boost::asio::post(impl_->io, [self = self(), e = fault.error] {
+      self->on_read(std::error_code(e, std::system_category()), buffer());
+    });
+    return;
+  }
   buffer_builder b(read_size_);
   const auto space = b.free_space();
   impl_->visit([&](auto& s) {
-    s.async_read_some(boost::asio::buffer(space.data(), space.size()),
+    s.async_read_some(boost::asio::buffer(space.data(), std::min(space.size(), fault.limit)),
                       [self = self(), b = std::move(b)](const boost::system::error_code& ec,
                                                         std::size_t n) mutable {
                         if (ec) {
@@ -347,12 +377,13 @@ void socket::start_write(std::vector<buffer> chunks, write_callback cb) {
   // Asio sends with MSG_NOSIGNAL on Linux: a peer gone is EPIPE, never SIGPIPE.
   impl_->visit([&](auto& s) {
     boost::asio::async_write(
-        s, st->bufs, counting_transfer_all{&st->calls},
+        s, st->bufs, counting_transfer_all{st.get()},
         [self = self(), st, cb](const boost::system::error_code& ec, std::size_t n) {
           socket& me = *self;
           me.writing_ = false;
           me.bytes_written_ += n;
-          me.write_syscalls_ += ec && st->calls > 0 ? st->calls - 1 : st->calls;
+          const bool failed = ec || st->injected_error != 0;
+          me.write_syscalls_ += failed && st->calls > 0 ? st->calls - 1 : st->calls;
           if (me.destroy_cb_) {
             // destroy() came while the write was in flight (and aborted it): the write fails
             // with the stream's error, then the destruction completes.
@@ -363,8 +394,10 @@ void socket::start_write(std::vector<buffer> chunks, write_callback cb) {
             done(me.destroy_ec_);
             return;
           }
-          if (ec) {
-            const std::error_code err = detail::to_std(ec);
+          if (failed) {
+            const std::error_code err =
+                ec ? detail::to_std(ec)
+                   : std::error_code(st->injected_error, std::system_category());
             me.fail(err, "write to " + me.impl_->peer);
             cb(err);
             return;

@@ -17,8 +17,11 @@
 // While no fault is armed, the seam costs one relaxed atomic load per call (no lock, no
 // allocation), and nothing is counted. While one is, every call of the io layer takes a mutex:
 // arming is thread-safe, and the calls made on the I/O pool's threads see a fault armed before
-// the stream made the call (the pool's hand-off orders them). Sockets (Asio's) never come here.
-// docs/reliability.md ("Faults") has the semantics of each call and the fault matrix.
+// the stream made the call (the pool's hand-off orders them). The reads and writes of
+// sluice::socket (net layer) come here too, as recv and send; an EINTR or EAGAIN there is retried
+// (as Asio's reactor retries them), another error fails the socket, a short count makes a short
+// read or send. docs/reliability.md ("Faults") has the semantics of each call and the fault
+// matrix.
 #pragma once
 
 #include <cstddef>
@@ -43,8 +46,10 @@ enum class sys_op : std::uint8_t {
   rename,           ///< rename(2)
   link,             ///< link(2)
   unlink,           ///< unlink(2) (not the one in remove_temporary_files(): a signal handler's)
+  recv,             ///< a sluice::socket's read (recv(2); over TLS, a read of the decrypted stream)
+  send,  ///< a sluice::socket's write: each send of a gathered write (sendmsg(2); TLS: plaintext)
 };
-inline constexpr std::size_t sys_op_count = 14;
+inline constexpr std::size_t sys_op_count = 16;
 
 /// "write", "copy_file_range", ...: the operation's name, for test names and messages.
 [[nodiscard]] const char* to_string(sys_op op) noexcept;
