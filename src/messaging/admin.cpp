@@ -161,4 +161,27 @@ void delete_stream(loop& l, const jetstream_options& o, std::string stream, admi
                   [done = std::move(done)](admin_result r) { done(r.ec, r.message); });
 }
 
+void delete_consumer(loop& l, const jetstream_options& o, std::string stream, std::string consumer,
+                     admin_callback done) {
+  struct request {
+    std::string stream;
+    std::string consumer;
+    std::string urls;
+    admin_result empty_result() const { return {}; }
+    std::error_code operator()(jsCtx* js, std::string& context, admin_result&) const {
+      context = consumer_name(stream, consumer, urls);
+      jsErrCode code = detail::no_js_error;
+      const natsStatus s = js_DeleteConsumer(js, stream.c_str(), consumer.c_str(), nullptr, &code);
+      if (s != NATS_OK) {
+        const std::string why = detail::last_error_text(s);
+        context += ": delete: " + why;
+        return detail::classify(s, code, why);
+      }
+      return {};
+    }
+  };
+  with_connection(l, o, request{std::move(stream), std::move(consumer), o.urls},
+                  [done = std::move(done)](admin_result r) { done(r.ec, r.message); });
+}
+
 }  // namespace sluice::messaging

@@ -7,6 +7,7 @@
 // (on a condition variable, using no CPU) until the reader has room, fetches at most that
 // many, and posts the batch to the loop. The thread holds a work_guard for its whole life; at
 // its end it posts a task that joins it, then lets the guard go.
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -68,6 +69,11 @@ struct js_consumer::impl final : std::enable_shared_from_this<js_consumer::impl>
   std::size_t credit = 0;  // messages the reader has room for and has not been handed
   bool stopping = false;
   std::thread thread;  // joined by a loop task the thread posts at its end
+
+  // Fetch thread only: when consumer_gone() last asked.
+  static constexpr std::chrono::seconds consumer_check_every{1};
+  std::chrono::steady_clock::time_point last_consumer_check{};
+  int consumer_missing = 0;  // answers in a row that it is not there
 
   ~impl() {
     // Normally joined already by the task run() posts; that task is lost only when the loop
@@ -166,6 +172,7 @@ struct js_consumer::impl final : std::enable_shared_from_this<js_consumer::impl>
   }
 
   void fetch_loop(const std::shared_ptr<nats_bundle>& b) {
+    last_consumer_check = std::chrono::steady_clock::now();  // bind() has just seen it
     for (;;) {
       const std::size_t n = wait_for_credit();
       if (n == 0) return;
@@ -188,22 +195,55 @@ struct js_consumer::impl final : std::enable_shared_from_this<js_consumer::impl>
       }
       if (st == NATS_OK) {
         hand_over(b, list);
-      } else if (st == NATS_TIMEOUT) {
-        // Nothing came within fetch_wait: ask again (a chance to see stop()).
       } else if (st == NATS_CONNECTION_CLOSED || st == NATS_NOT_FOUND) {
         const std::string why = last_error_text(st);
-        const std::error_code ec = classify(st, no_js_error, why);
-        post([ec, why](impl& p) {
-          if (p.h.on_error) p.h.on_error(ec, p.describe() + ": fetch: " + why);
-        });
+        fail(classify(st, no_js_error, why), "fetch: " + why);
+        return;
+      } else if (const std::string why = last_error_text(st);
+                 st == NATS_ERR && why.find("Consumer Deleted") != std::string::npos) {
+        // The server's answer to the pull requests waiting when the consumer was deleted.
+        fail(jetstream_errc::consumer_not_found, "fetch: " + why);
         return;
       } else {
-        // Disconnected (libnats is reconnecting), the consumer's leader being elected, ...:
-        // try again shortly.
-        pause(std::min<loop::duration>(s.fetch_wait, std::chrono::milliseconds(100)));
+        // NATS_TIMEOUT: nothing came within fetch_wait; ask again (a chance to see stop()).
+        // Otherwise disconnected (libnats is reconnecting), the consumer's leader being
+        // elected, ...: try again shortly. Either way, now and then, make sure the consumer is
+        // still there: a fetch from a deleted one only times out.
+        if (consumer_gone(b)) return;
+        if (st != NATS_TIMEOUT)
+          pause(std::min<loop::duration>(s.fetch_wait, std::chrono::milliseconds(100)));
       }
       if (stop_requested()) return;
     }
+  }
+
+  // Fetch thread: reports `ec` on the loop, as the reader's error.
+  void fail(std::error_code ec, std::string what) {
+    post([ec, what = std::move(what)](impl& p) {
+      if (p.h.on_error) p.h.on_error(ec, p.describe() + ": " + what);
+    });
+  }
+
+  // Fetch thread: at most every consumer_check_every, asks the server whether the consumer
+  // still exists; true (after reporting consumer_not_found) when it said no twice in a row (a
+  // cluster electing leaders may answer wrongly for a moment). Other failures of the question
+  // (a server away) are left to the fetches.
+  bool consumer_gone(const std::shared_ptr<nats_bundle>& b) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_consumer_check < consumer_check_every) return false;
+    last_consumer_check = now;
+    jsConsumerInfo* ci = nullptr;
+    jsErrCode code = no_js_error;
+    const natsStatus st =
+        js_GetConsumerInfo(&ci, b->js, s.stream.c_str(), s.consumer.c_str(), nullptr, &code);
+    jsConsumerInfo_Destroy(ci);
+    if (st != NATS_NOT_FOUND || code != JSConsumerNotFoundErr) {
+      consumer_missing = 0;
+      return false;
+    }
+    if (++consumer_missing < 2) return false;
+    fail(jetstream_errc::consumer_not_found, "fetch: " + last_error_text(st));
+    return true;
   }
 
   void hand_over(const std::shared_ptr<nats_bundle>& b, natsMsgList& list) {

@@ -235,6 +235,99 @@ TEST_F(JetStreamReader, WithoutADeadLetterAPoisonMessageFailsNamingIt) {
   EXPECT_NE(m.find(": message 1 on '" + subject() + "' does not decode"), std::string::npos) << m;
 }
 
+// The consumer is deleted (by an operator, another program) while a reader fetches from it:
+// the reader fails naming the consumer, instead of asking again for ever.
+TEST_F(JetStreamReader, AReaderWhoseConsumerIsDeletedFailsNamingIt) {
+  SLUICE_NEED_NATS();
+  make_stream(stream_config());
+  publish(*this, 20);
+  auto got = std::make_shared<std::vector<std::string>>();
+  auto r = make_jetstream_reader<std::string>(
+      loop, nats, {.stream = stream_name(), .consumer = "doomed", .fetch_wait = 200ms});
+  track(r);
+  auto sink = track(make_acknowledging_writer(slow_sink(loop, got, 1ms), {.high_water_mark = 4}));
+  std::optional<std::error_code> err;
+  r->on_error([&](std::error_code ec) { err = ec; });
+  int closes = 0;
+  r->on_close([&] { ++closes; });
+  r->pipe(sink);
+  // Everything published arrives and is acknowledged; the reader then waits for more.
+  ASSERT_TRUE(run_until([&] { return r->stats().acked == 20; }, 10s));
+  std::optional<std::error_code> deleted;
+  delete_consumer(loop, nats, stream_name(), "doomed",
+                  [&](std::error_code ec, const std::string&) { deleted = ec; });
+  ASSERT_TRUE(run_until([&] { return deleted.has_value(); }));
+  ASSERT_FALSE(*deleted);
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(run_until([&] { return err.has_value(); }, 10s)) << "the reader went on asking";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(*err, jetstream_errc::consumer_not_found) << err->message();
+  const std::string m = r->error_message();
+  EXPECT_EQ(m.rfind("jetstream consumer '" + stream_name() + "'/'doomed' on ", 0), 0u) << m;
+  run_for(50ms);
+  EXPECT_EQ(closes, 1);
+  EXPECT_EQ(got->size(), 20u);
+  // Deleting it again says there is none.
+  std::optional<std::error_code> again;
+  std::string again_message;
+  delete_consumer(loop, nats, stream_name(), "doomed",
+                  [&](std::error_code ec, const std::string& m2) {
+                    again = ec;
+                    again_message = m2;
+                  });
+  ASSERT_TRUE(run_until([&] { return again.has_value(); }));
+  EXPECT_EQ(*again, jetstream_errc::consumer_not_found) << again_message;
+  EXPECT_NE(again_message.find("'doomed'"), std::string::npos) << again_message;
+}
+
+// The same while the reader is held back by its sink, with no fetch waiting at the server: it
+// finds out when it asks again (a fetch from a deleted consumer only times out, so the reader
+// asks whether its consumer is still there every second while its fetches come back empty, and
+// fails on the second "no").
+TEST_F(JetStreamReader, AReaderHeldBackWhenItsConsumerIsDeletedFailsWhenItAsksAgain) {
+  SLUICE_NEED_NATS();
+  make_stream(stream_config());
+  publish(*this, 40);
+  std::vector<writable<delivery<std::string>>::write_callback> held;
+  std::size_t taken = 0;
+  auto stuck = make_writable<delivery<std::string>>(
+      loop, {.high_water_mark = 1, .write = [&](auto&, delivery<std::string>&& d, auto cb) {
+               ++taken;
+               d.ack();
+               held.push_back(std::move(cb));  // completed when the test says
+             }});
+  track(stuck);
+  auto r = make_jetstream_reader<std::string>(
+      loop, nats,
+      {.stream = stream_name(), .consumer = "doomed", .fetch_wait = 200ms, .high_water_mark = 4});
+  track(r);
+  std::optional<std::error_code> err;
+  r->on_error([&](std::error_code ec) { err = ec; });
+  r->pipe(stuck);
+  ASSERT_TRUE(run_until([&] { return taken == 1 && r->stats().asked == 0; }, 10s));
+  run_for(300ms);  // full: no fetch goes out
+  std::optional<std::error_code> deleted;
+  delete_consumer(loop, nats, stream_name(), "doomed",
+                  [&](std::error_code ec, const std::string&) { deleted = ec; });
+  ASSERT_TRUE(run_until([&] { return deleted.has_value(); }));
+  ASSERT_FALSE(*deleted);
+  run_for(300ms);
+  EXPECT_FALSE(err.has_value());
+  // Released: the sink takes what the reader holds, the reader asks for more.
+  const auto start = std::chrono::steady_clock::now();
+  while (!err && std::chrono::steady_clock::now() - start < 10s) {
+    auto release = std::exchange(held, {});
+    for (auto& cb : release) cb({});
+    run_for(20ms);
+  }
+  ASSERT_TRUE(err.has_value()) << "the reader went on asking";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(*err, jetstream_errc::consumer_not_found) << err->message();
+  EXPECT_EQ(r->error_message().rfind("jetstream consumer '" + stream_name() + "'/'doomed' on ", 0),
+            0u)
+      << r->error_message();
+}
+
 // Writes items [0, n), at most `lead` ahead of what the sink has (so that the writer is still
 // writing when something happens to the reader's side), honouring write()'s backpressure,
 // then ends.

@@ -4,6 +4,7 @@
 // get_stream_info      a stream's messages, sequences and leader
 // get_consumer_info    a consumer's backlog: pending, waiting for acknowledgement, redelivered
 // delete_stream        removes a stream and its consumers
+// delete_consumer      removes one consumer (its readers fail: jetstream_errc::consumer_not_found)
 //
 // Each opens a connection of its own on a thread of the messaging layer (so the loop never
 // waits on the network), makes its JetStream API request and calls its callback once, on the
@@ -63,5 +64,11 @@ void get_consumer_info(
 
 /// Deletes the stream (jetstream_errc::stream_not_found if there is none).
 void delete_stream(loop& l, const jetstream_options& o, std::string stream, admin_callback done);
+
+/// Deletes a consumer of the stream (jetstream_errc::consumer_not_found if there is none). A
+/// jetstream_reader reading from it fails with consumer_not_found; what it had fetched and not
+/// acknowledged goes with the consumer.
+void delete_consumer(loop& l, const jetstream_options& o, std::string stream, std::string consumer,
+                     admin_callback done);
 
 }  // namespace sluice::messaging
