@@ -24,10 +24,12 @@
 // items for a highWaterMark of 1; tests/core/hwm_bound_test.cpp has the smallest cases).
 //
 // SLUICE_PROPERTY_CASES (default 3000) sets the number of cases, SLUICE_PROPERTY_SEED runs one
-// seed alone; a failure prints its seed (and the case drawn) so that it can be rerun.
+// seed alone, SLUICE_PROPERTY_MINUTES runs seeds for that long (a long run); a failure prints
+// its seed (and the case drawn) so that it can be rerun.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -345,14 +347,26 @@ TEST(PipelineProperty, RandomPipelinesDeliverEachItemOnceInOrderAndCompleteOnce)
     run_case(draw(std::strtoull(one, nullptr, 10)));
     return;
   }
-  const std::uint64_t cases = env_number("SLUICE_PROPERTY_CASES", 3000);
-  for (std::uint64_t seed = 1; seed <= cases; ++seed) {
+  // A long run: SLUICE_PROPERTY_MINUTES=60 runs seeds 1, 2, ... for that long (or up to
+  // SLUICE_PROPERTY_CASES when that is given too) and says how many it ran.
+  const std::uint64_t minutes = env_number("SLUICE_PROPERTY_MINUTES", 0);
+  const std::uint64_t cases = env_number("SLUICE_PROPERTY_CASES", minutes > 0 ? UINT64_MAX : 3000);
+  const auto start = std::chrono::steady_clock::now();
+  const auto until = start + std::chrono::minutes(minutes);
+  std::uint64_t seed = 1;
+  for (; seed <= cases; ++seed) {
     run_case(draw(seed));
     if (HasFailure()) {
       ADD_FAILURE() << "rerun with SLUICE_PROPERTY_SEED=" << seed;
       return;
     }
+    if (minutes > 0 && seed % 1000 == 0 && std::chrono::steady_clock::now() >= until) break;
   }
+  if (minutes > 0)
+    std::printf(
+        "property run: seeds 1..%llu passed in %.1f minutes\n",
+        static_cast<unsigned long long>(std::min(seed, cases)),
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / 60);
 }
 
 }  // namespace
