@@ -21,13 +21,14 @@ std::string conn_target::key() const {
 void http_agent_impl::acquire(const conn_target& target, acquired fn) {
   const std::string key = target.key();
   auto& p = pools_[key];
-  while (!p.idle.empty()) {
+  while (!target.fresh && !p.idle.empty()) {
     auto c = std::move(p.idle.back());
     p.idle.pop_back();
     ++c->idle_gen;
     c->idle_timer.cancel();
     if (!c->t->is_open()) continue;
     c->t->cancel();
+    c->reused = true;
     ++p.active;
     ++reused_;
     asio::post(loop_.context(), [fn = std::move(fn), c] { fn({}, c); });
@@ -88,9 +89,11 @@ void http_agent_impl::connect_failed(const std::string& key) {
 void http_agent_impl::release(const std::shared_ptr<client_conn>& c, bool reusable) {
   auto& p = pools_[c->key];
   if (p.active > 0) --p.active;
-  if (reusable && c->t->is_open() && !p.waiters.empty()) {  // hand it straight on
+  if (reusable && c->t->is_open() && !p.waiters.empty() &&
+      !p.waiters.front().first.fresh) {  // hand it straight on
     auto fn = std::move(p.waiters.front().second);
     p.waiters.pop_front();
+    c->reused = true;
     ++p.active;
     ++reused_;
     asio::post(loop_.context(), [fn = std::move(fn), c] { fn({}, c); });
@@ -163,6 +166,7 @@ http_agent::~http_agent() { impl_->close_idle(); }
 
 std::uint64_t http_agent::connections_created() const noexcept { return impl_->created_; }
 std::uint64_t http_agent::connections_reused() const noexcept { return impl_->reused_; }
+std::uint64_t http_agent::requests_retried() const noexcept { return impl_->retried_; }
 std::size_t http_agent::idle_count() const noexcept {
   std::size_t n = 0;
   for (const auto& [k, p] : impl_->pools_) n += p.idle.size();

@@ -31,6 +31,9 @@ struct conn_target {
   tls_client_options tls_options{};
   /// https: the handshake's time limit (the request's timeout); zero: none. Not in the key.
   std::chrono::milliseconds handshake_timeout{0};
+  /// A new connection even if an idle one is there (a retry after an idle one turned out to be
+  /// closed by the server). Not in the key.
+  bool fresh = false;
   /// The pool's key: "http://host:port", "https://host:port ca verify name".
   [[nodiscard]] std::string key() const;
 };
@@ -45,6 +48,7 @@ struct client_conn {
   std::uint64_t idle_gen = 0;  // bumped when the connection leaves the idle list
   bool idle_reading = false;
   char idle_byte = 0;
+  bool reused = false;  // handed out from the idle list (it served a request before)
 };
 
 class http_agent_impl : public std::enable_shared_from_this<http_agent_impl> {
@@ -68,6 +72,7 @@ class http_agent_impl : public std::enable_shared_from_this<http_agent_impl> {
   };
   std::unordered_map<std::string, pool> pools_;
   std::uint64_t created_ = 0;
+  std::uint64_t retried_ = 0;  // requests sent again after a reused connection was found closed
   std::uint64_t reused_ = 0;
 
  private:

@@ -97,6 +97,9 @@ class client_exchange final : public std::enable_shared_from_this<client_exchang
   /// Gives the connection back (`reusable`) or closes it: cleanly after a complete exchange,
   /// with a reset otherwise (`clean` false), so the server never sees a cut request as whole.
   void finish(bool reusable, bool clean = false);
+  /// A reused connection ended (`ec`) before a byte of the answer: whether to send again.
+  [[nodiscard]] bool may_retry(const boost::system::error_code& ec) const;
+  void retry();
 
   asio_loop& loop_;
   http_client_request req_;
@@ -121,7 +124,9 @@ class client_exchange final : public std::enable_shared_from_this<client_exchang
   bool reading_ = false;
   bool upload_done_ = true;  // the request (head and body) is all written
   bool chunked_upload_ = false;
-  bool done_ = false;  // the connection was given back or closed
+  bool done_ = false;      // the connection was given back or closed
+  bool answered_ = false;  // a byte of the answer came
+  bool retry_ = false;     // this is the request sent again (on a new connection)
 };
 
 struct parsed_url {
@@ -179,7 +184,8 @@ void client_exchange::start() {
                               .port = port_,
                               .tls = tls_,
                               .tls_options = req_.tls,
-                              .handshake_timeout = req_.timeout},
+                              .handshake_timeout = req_.timeout,
+                              .fresh = retry_},
                   [self = shared_from_this()](std::error_code ec, std::shared_ptr<client_conn> c) {
                     self->on_conn(ec, std::move(c));
                   });
@@ -366,6 +372,7 @@ void client_exchange::read_more(void (client_exchange::*next)()) {
         self->reading_ = false;
         if (self->done_) return;
         self->conn_->in.commit(n);
+        if (n > 0) self->answered_ = true;
         self->touch();
         if (ec) {
           self->on_read_error(ec);
@@ -375,7 +382,30 @@ void client_exchange::read_more(void (client_exchange::*next)()) {
       });
 }
 
+bool client_exchange::may_retry(const boost::system::error_code& ec) const {
+  if (retry_ || answered_ || !conn_ || !conn_->reused || req_.body) return false;
+  if (ec != asio::error::eof && ec != asio::error::connection_reset &&
+      ec != asio::error::broken_pipe)
+    return false;
+  for (const char* m : {"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+    if (req_.method == m) return true;
+  return false;
+}
+
+void client_exchange::retry() {
+  auto again = std::make_shared<client_exchange>(loop_, req_, std::move(cb_));
+  cb_ = nullptr;
+  again->retry_ = true;
+  ++agent_->retried_;
+  finish(false);
+  asio::post(loop_.context(), [again] { again->start(); });
+}
+
 void client_exchange::on_read_error(const boost::system::error_code& ec) {
+  if (cb_ && may_retry(ec)) {
+    retry();
+    return;
+  }
   if (cb_) {  // no head yet
     fail_request(to_std_error(ec));
     finish(false);

@@ -225,6 +225,97 @@ TEST(HttpClient, AgentReusesKeepAliveConnections) {
       env.io, [&] { return closed; }, 5s);
 }
 
+// A keep-alive server that closes a connection just as its next request arrives (as a server
+// whose keep-alive timeout runs out at that moment does): connection 1 answers one request,
+// reads the next and closes without a word; connection 2 (if one comes within 2 s) answers.
+// Records each request line per connection.
+class closing_server {
+ public:
+  closing_server() {
+    lfd_ = listen_any(port_);
+    thread_ = std::thread([this] {
+      const int c1 = accept_within(5000);
+      if (c1 < 0) return;
+      lines_.push_back("1 " + read_request_line(c1));
+      send_text(c1, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: keep-alive\r\n\r\none");
+      lines_.push_back("1 " + read_request_line(c1));
+      ::close(c1);  // the request read, never answered
+      const int c2 = accept_within(2000);
+      if (c2 < 0) return;
+      lines_.push_back("2 " + read_request_line(c2));
+      send_text(c2, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\ntwo");
+      ::close(c2);
+    });
+  }
+  ~closing_server() {
+    if (thread_.joinable()) thread_.join();
+    ::close(lfd_);
+  }
+  [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  /// The request lines seen, "CONNECTION METHOD TARGET", once the server is done.
+  const std::vector<std::string>& lines() {
+    if (thread_.joinable()) thread_.join();
+    return lines_;
+  }
+
+ private:
+  int accept_within(int ms) const {
+    ::pollfd p{lfd_, POLLIN, 0};
+    if (::poll(&p, 1, ms) <= 0) return -1;
+    return ::accept(lfd_, nullptr, nullptr);
+  }
+  static std::string read_request_line(int fd) {
+    std::string got;
+    char buf[4096];
+    while (got.find("\r\n\r\n") == std::string::npos) {
+      const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<std::size_t>(n));
+    }
+    const auto eol = got.find(" HTTP/1.1\r\n");
+    return eol == std::string::npos ? got : got.substr(0, eol);
+  }
+  int lfd_ = -1;
+  std::uint16_t port_ = 0;
+  std::vector<std::string> lines_;
+  std::thread thread_;
+};
+
+TEST(HttpClient, AnIdempotentRequestOnAConnectionTheServerClosedIsSentAgainOnce) {
+  closing_server srv;
+  client_env env;
+  auto agent = std::make_shared<sluice::http_agent>(env.loop);
+  auto [first, one] = env.get({.url = srv.url() + "/a", .agent = agent});
+  ASSERT_TRUE(first);
+  EXPECT_EQ(one->data, "one");
+  ASSERT_TRUE(run_until(
+      env.io, [&] { return agent->idle_count() == 1; }, 2s));
+  // The idle connection goes out with GET /b; the server reads it and closes.
+  auto [second, two] = env.get({.url = srv.url() + "/b", .agent = agent});
+  ASSERT_TRUE(second);
+  EXPECT_EQ(second->status(), 200u);
+  EXPECT_EQ(two->data, "two");
+  EXPECT_EQ(agent->requests_retried(), 1u);
+  EXPECT_EQ(agent->connections_created(), 2u);
+  EXPECT_EQ(srv.lines(), (std::vector<std::string>{"1 GET /a", "1 GET /b", "2 GET /b"}));
+}
+
+TEST(HttpClient, APostOnAConnectionTheServerClosedFailsAndIsNotSentAgain) {
+  closing_server srv;
+  client_env env;
+  auto agent = std::make_shared<sluice::http_agent>(env.loop);
+  auto [first, one] = env.get({.url = srv.url() + "/a", .agent = agent});
+  ASSERT_TRUE(first);
+  ASSERT_TRUE(run_until(
+      env.io, [&] { return agent->idle_count() == 1; }, 2s));
+  // POST is not idempotent: the server may have acted on it before it closed.
+  auto [ec, res] = env.fetch({.method = "POST", .url = srv.url() + "/order", .agent = agent});
+  EXPECT_EQ(ec, sluice::errc::premature_close);
+  EXPECT_FALSE(res);
+  EXPECT_EQ(agent->requests_retried(), 0u);
+  EXPECT_EQ(srv.lines(), (std::vector<std::string>{"1 GET /a", "1 POST /order"}));
+}
+
 TEST(HttpClient, TruncatedBodyIsAnErrorNotAnEnd) {
   scripted_server srv([](int fd) {
     send_text(fd, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + std::string(500, 'x'));

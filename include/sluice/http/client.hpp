@@ -60,6 +60,9 @@ class http_agent {
   [[nodiscard]] std::uint64_t connections_created() const noexcept;
   /// Requests that went out on a reused idle connection.
   [[nodiscard]] std::uint64_t connections_reused() const noexcept;
+  /// Requests sent again on a new connection because the reused one they went out on was closed
+  /// by the server before a byte of the answer (see http_fetch).
+  [[nodiscard]] std::uint64_t requests_retried() const noexcept;
   /// Idle connections now, all hosts.
   [[nodiscard]] std::size_t idle_count() const noexcept;
   /// Closes the idle connections.
@@ -124,6 +127,12 @@ class http_client_response {
 /// for the host, an SSL error when the handshake failed otherwise) and a null response.
 /// http_fetch_error_message() turns it into a line that names the server. `cb` is never invoked
 /// from within this function.
+///
+/// A server may close an idle keep-alive connection just as the agent hands it out: the request
+/// then meets the end of the connection (or a reset) before a byte of an answer. Such a request
+/// is sent again, once, on a new connection, when that is safe: its method is idempotent (GET,
+/// HEAD, OPTIONS, TRACE, PUT, DELETE: RFC 9110, 9.2.2) and it has no streamed body (which cannot
+/// be sent twice). Otherwise it fails with the error (errc::premature_close for the end).
 void http_fetch(asio_loop& l, http_client_request req, http_fetch_callback cb);
 
 /// A failed request's error as a line naming what failed and where: "TLS handshake with
