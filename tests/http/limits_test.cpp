@@ -238,6 +238,11 @@ TEST(HttpLimits, AHandlerThatNeverAnswersIs503AfterTheIdleTimeout) {
     watch(res, res_failure);
     held.push_back(res);
   });
+  // The responses go before the server and its io_context (they refer to their connection).
+  struct release_at_end {
+    std::vector<res_ptr>& v;
+    ~release_at_end() { v.clear(); }
+  } release{held};
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(e.code(e.url + "/"), "503");
   EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
