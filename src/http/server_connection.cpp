@@ -564,10 +564,14 @@ void server_connection::abort_exchange(unsigned status) {
   if (req_ && !req_->destroyed() && !req_->eof_pushed())
     req_->destroy(make_error_code(errc::aborted));
   in_exchange_ = false;
+  drop_exchange(head_out);
+}
+
+void server_connection::drop_exchange(bool head_out) {
   req_.reset();
   res_.reset();
   if (head_out)
-    finish_close(true);
+    finish_close(true);  // the client has part of a response: only a reset says it is cut short
   else
     linger_close();
 }
@@ -672,12 +676,7 @@ void server_connection::exchange_timed_out(bool waiting_for_client, std::string 
   const auto ec = make_error_code(std::errc::timed_out);
   if (req_ && !req_->destroyed() && !req_->eof_pushed()) req_->fail(ec, why);
   if (res_ && !res_->destroyed() && !res_->finished()) res_->fail(ec, std::move(why));
-  req_.reset();
-  res_.reset();
-  if (head_out)
-    finish_close(true);
-  else
-    linger_close();
+  drop_exchange(head_out);
 }
 
 // ---- timers and closing ---------------------------------------------------------------------

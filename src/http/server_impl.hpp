@@ -117,6 +117,9 @@ class server_connection final : public http_exchange,
   std::string make_head();
   void end_exchange();
   void abort_exchange(unsigned status);
+  /// The exchange is over, cut short: drops its streams and closes, with a reset once the
+  /// response head went out (`head_out`), else with a lingering close.
+  void drop_exchange(bool head_out);
   // ---- the request and idle timeouts of an exchange (one timer, at the earlier deadline) ----
   using clock = std::chrono::steady_clock;
   void start_exchange_clock();

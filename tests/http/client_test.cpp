@@ -252,6 +252,13 @@ class closing_server {
     ::close(lfd_);
   }
   [[nodiscard]] std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  /// GET /a through `agent`: answered "one", and its connection back in the agent, idle.
+  bool first_request_answered(client_env& env, const std::shared_ptr<sluice::http_agent>& agent) {
+    auto [res, body] = env.get({.url = url() + "/a", .agent = agent});
+    return res && body->data == "one" &&
+           run_until(
+               env.io, [&] { return agent->idle_count() == 1; }, 2s);
+  }
   /// The request lines seen, "CONNECTION METHOD TARGET", once the server is done.
   const std::vector<std::string>& lines() {
     if (thread_.joinable()) thread_.join();
@@ -285,11 +292,7 @@ TEST(HttpClient, AnIdempotentRequestOnAConnectionTheServerClosedIsSentAgainOnce)
   closing_server srv;
   client_env env;
   auto agent = std::make_shared<sluice::http_agent>(env.loop);
-  auto [first, one] = env.get({.url = srv.url() + "/a", .agent = agent});
-  ASSERT_TRUE(first);
-  EXPECT_EQ(one->data, "one");
-  ASSERT_TRUE(run_until(
-      env.io, [&] { return agent->idle_count() == 1; }, 2s));
+  ASSERT_TRUE(srv.first_request_answered(env, agent));
   // The idle connection goes out with GET /b; the server reads it and closes.
   auto [second, two] = env.get({.url = srv.url() + "/b", .agent = agent});
   ASSERT_TRUE(second);
@@ -304,10 +307,7 @@ TEST(HttpClient, APostOnAConnectionTheServerClosedFailsAndIsNotSentAgain) {
   closing_server srv;
   client_env env;
   auto agent = std::make_shared<sluice::http_agent>(env.loop);
-  auto [first, one] = env.get({.url = srv.url() + "/a", .agent = agent});
-  ASSERT_TRUE(first);
-  ASSERT_TRUE(run_until(
-      env.io, [&] { return agent->idle_count() == 1; }, 2s));
+  ASSERT_TRUE(srv.first_request_answered(env, agent));
   // POST is not idempotent: the server may have acted on it before it closed.
   auto [ec, res] = env.fetch({.method = "POST", .url = srv.url() + "/order", .agent = agent});
   EXPECT_EQ(ec, sluice::errc::premature_close);

@@ -84,6 +84,7 @@ struct attack_env {
     int normal_total = 0;
     double normal_slowest = 0;  // seconds
     std::size_t peak_connections = 0;
+    int ended_on = -1;  // the second the tool says the test ended on
   };
 
   // Runs `slowhttptest ARGS -g -o ... -u URL/PATH` while the loop serves.
@@ -126,6 +127,8 @@ struct attack_env {
       const auto end = o.report.find_first_of("mHJ", esc);
       o.report.erase(esc, end == std::string::npos ? std::string::npos : end - esc + 1);
     }
+    if (const auto at = o.report.find("Test ended on "); at != std::string::npos)
+      o.ended_on = std::atoi(o.report.c_str() + at + 14);
     return o;
   }
 
@@ -135,6 +138,23 @@ struct attack_env {
   std::string url;
   temp_dir dir;
 };
+
+// The tool ran, and every attack connection was closed by the server before `seconds` had
+// passed (slowhttptest itself keeps them open to the end of the test, so it stopped early).
+void expect_closed_by_the_server(const attack_env::outcome& o, int seconds) {
+  EXPECT_EQ(o.attack.out, "0\n");
+  EXPECT_FALSE(o.stats.empty()) << "slowhttptest wrote no statistics";
+  EXPECT_NE(o.report.find("Exit status: No open connections left"), std::string::npos) << o.report;
+  EXPECT_GE(o.ended_on, 0) << o.report;
+  EXPECT_LT(o.ended_on, seconds) << o.report;
+}
+
+// The normal client was served during the attack, promptly.
+void expect_normal_clients_served(const attack_env::outcome& o) {
+  EXPECT_GT(o.normal_total, 0);
+  EXPECT_EQ(o.normal_ok, o.normal_total);
+  EXPECT_LT(o.normal_slowest, 3.0);
+}
 
 void answer_small(const res_ptr& res) {
   res->set_content_length(5);
@@ -148,29 +168,17 @@ TEST(HttpSlowAttacks, SlowlorisConnectionsAreClosedByTheHeadersTimeout) {
   // 40 connections opened within a second, each sending one more header line every second
   // (never the blank line that ends the head), for at most 4 s.
   auto o = e.attack("-H -c 40 -r 40 -i 1 -x 8 -p 3 -l 4", "/");
-  EXPECT_EQ(o.attack.out, "0\n");
-  ASSERT_FALSE(o.stats.empty()) << "slowhttptest wrote no statistics";
-  // Every attack connection was closed by the server (slowhttptest itself keeps them open to
-  // the end of the test), so the tool stopped early.
-  EXPECT_NE(o.report.find("Exit status: No open connections left"), std::string::npos) << o.report;
-  int ended_on = -1;
-  if (const auto at = o.report.find("Test ended on "); at != std::string::npos)
-    ended_on = std::atoi(o.report.c_str() + at + 14);
-  EXPECT_GE(ended_on, 0) << o.report;
-  EXPECT_LT(ended_on, 4) << o.report;
+  expect_closed_by_the_server(o, 4);
   for (const auto& r : o.stats)
     EXPECT_GT(r.available, 0) << "slowhttptest's probe found the service down at second "
                               << r.second;
-  // The normal client was served during the attack, promptly.
-  EXPECT_GT(o.normal_total, 0);
-  EXPECT_EQ(o.normal_ok, o.normal_total);
-  EXPECT_LT(o.normal_slowest, 3.0);
+  expect_normal_clients_served(o);
   EXPECT_TRUE(run_until(
       e.io, [&] { return e.server->connection_count() == 0; }, 5s));
   std::printf(
       "slowloris: 40 connections all closed by the server, attack over on second %d; %d/%d "
       "normal requests served (slowest %.3f s); peak %zu connections\n",
-      ended_on, o.normal_ok, o.normal_total, o.normal_slowest, o.peak_connections);
+      o.ended_on, o.normal_ok, o.normal_total, o.normal_slowest, o.peak_connections);
 }
 
 TEST(HttpSlowAttacks, SlowBodyConnectionsAreClosedByTheRequestTimeout) {
@@ -187,26 +195,17 @@ TEST(HttpSlowAttacks, SlowBodyConnectionsAreClosedByTheRequestTimeout) {
   // 40 connections opened within a second, each POSTing a body of 8192 declared bytes, sending
   // up to 8 of them every second, for at most 5 s.
   auto o = e.attack("-B -c 40 -r 40 -i 1 -s 8192 -x 8 -p 3 -l 5", "/");
-  EXPECT_EQ(o.attack.out, "0\n");
-  ASSERT_FALSE(o.stats.empty()) << "slowhttptest wrote no statistics";
-  EXPECT_NE(o.report.find("Exit status: No open connections left"), std::string::npos) << o.report;
-  int ended_on = -1;
-  if (const auto at = o.report.find("Test ended on "); at != std::string::npos)
-    ended_on = std::atoi(o.report.c_str() + at + 14);
-  EXPECT_GE(ended_on, 0) << o.report;
-  EXPECT_LT(ended_on, 5) << o.report;
+  expect_closed_by_the_server(o, 5);
   // Each attack request failed with the timeout, none otherwise.
   EXPECT_EQ(timed_out, 40u);
   EXPECT_EQ(other_errors, 0u);
-  EXPECT_GT(o.normal_total, 0);
-  EXPECT_EQ(o.normal_ok, o.normal_total);
-  EXPECT_LT(o.normal_slowest, 3.0);
+  expect_normal_clients_served(o);
   EXPECT_TRUE(run_until(
       e.io, [&] { return e.server->connection_count() == 0; }, 5s));
   std::printf(
       "slow body: %zu requests timed out, attack over on second %d; %d/%d normal requests served "
       "(slowest %.3f s); peak %zu connections\n",
-      timed_out, ended_on, o.normal_ok, o.normal_total, o.normal_slowest, o.peak_connections);
+      timed_out, o.ended_on, o.normal_ok, o.normal_total, o.normal_slowest, o.peak_connections);
 }
 
 TEST(HttpSlowAttacks, SlowReadKeepsTheServersMemoryBounded) {
@@ -261,9 +260,7 @@ TEST(HttpSlowAttacks, SlowReadKeepsTheServersMemoryBounded) {
   if (net_test::rss_is_meaningful) {
     EXPECT_LT(growth, 16 * 1024u) << "RSS grew by " << growth << " KiB during the attack";
   }
-  EXPECT_GT(o.normal_total, 0);
-  EXPECT_EQ(o.normal_ok, o.normal_total);
-  EXPECT_LT(o.normal_slowest, 3.0);
+  expect_normal_clients_served(o);
   // The attack's connections are gone once it stops.
   EXPECT_TRUE(run_until(
       e.io, [&] { return e.server->connection_count() == 0; }, 10s))

@@ -111,6 +111,12 @@ struct client {
     s->on_error([this](std::error_code) { ++errors; });
     s->on_close([this] { ++closes; });
   }
+  /// Writes `data` in chunks of 16 KiB, then ends.
+  void send_and_end(const std::string& data) {
+    for (std::size_t off = 0; off < data.size(); off += 16 * KiB)
+      s->write(buffer::copy_of(std::string_view(data).substr(off, 16 * KiB)));
+    s->end();
+  }
 };
 
 TEST(SocketFaults, ShortReadsLoseNothing) {
@@ -134,9 +140,7 @@ TEST(SocketFaults, ShortSendsLoseNothing) {
   loop_fixture f;
   fi::scoped_fault shorter({.op = sys_op::send, .short_count = 1000, .repeat = true});
   client c(f, peer.port());
-  for (std::size_t off = 0; off < data.size(); off += 16 * KiB)
-    c.s->write(buffer::copy_of(std::string_view(data).substr(off, 16 * KiB)));
-  c.s->end();
+  c.send_and_end(data);
   ASSERT_TRUE(f.run_until([&] { return c.closes > 0; }, 30s));
   EXPECT_EQ(c.errors, 0) << c.s->error_message();
   EXPECT_EQ(c.s->bytes_written(), data.size());
@@ -154,9 +158,7 @@ TEST(SocketFaults, InterruptedAndWouldBlockCallsAreRetried) {
   fi::scoped_fault send_eintr({.op = sys_op::send, .nth = 1, .error = EINTR});
   fi::scoped_fault send_eagain({.op = sys_op::send, .nth = 2, .error = EAGAIN});
   client c(f, peer.port());
-  for (std::size_t off = 0; off < data.size(); off += 16 * KiB)
-    c.s->write(buffer::copy_of(std::string_view(data).substr(off, 16 * KiB)));
-  c.s->end();
+  c.send_and_end(data);
   ASSERT_TRUE(f.run_until([&] { return c.closes > 0; }, 30s));
   EXPECT_EQ(c.errors, 0) << c.s->error_message();
   EXPECT_TRUE(c.data == data) << c.data.size() << " of " << data.size();
