@@ -196,6 +196,14 @@ std::string registry::prometheus_text() const {
        "Writes refused by the stage's overflow policy (dropped or failed).",
        [](const stream_stats& st) { return st.has_writable; },
        [](const stream_counters& c) { return c.overflowed; }},
+      {"sluice_stage_items_skipped_total",
+       "Items the stage dropped under its skip policy (supervision).",
+       [](const stream_stats& st) { return st.has_writable && st.has_readable; },
+       [](const stream_counters& c) { return c.items_skipped; }},
+      {"sluice_stage_restarts_total",
+       "Times the stage was made again after a failure (supervision).",
+       [](const stream_stats&) { return true; },
+       [](const stream_counters& c) { return c.restarts; }},
   };
   for (const counter_family& f : counters)
     each(f.name, "counter", f.help, [&](const stage& s) {
@@ -286,6 +294,8 @@ std::string registry::json() const {
       o["out_per_second"] = st.out_per_second;
       o["drains"] = st.counters.drains;
       o["overflowed"] = st.counters.overflowed;
+      o["items_skipped"] = st.counters.items_skipped;
+      o["restarts"] = st.counters.restarts;
       o["stalled"] = st.stalled;
       o["stalls"] = st.stalls;
       for (const side_view& v : sides_of(st)) {

@@ -16,6 +16,8 @@
 #include <vector>
 
 #include "http/http_support.hpp"
+#include "sluice/compose/pipeline.hpp"
+#include "sluice/compose/supervise.hpp"
 #include "sluice/core/loop.hpp"
 #include "sluice/core/make.hpp"
 #include "sluice/metrics.hpp"
@@ -93,6 +95,71 @@ std::string labels(const std::string& pipeline, int stage, const std::string& na
                    const std::string& extra = "") {
   return "{pipeline=\"" + pipeline + "\",stage=\"" + std::to_string(stage) + "\",stage_name=\"" +
          name + "\"" + extra + "}";
+}
+
+// Supervision's counters are exported with the rest: a source made again twice after failures,
+// a transform that skipped two items.
+TEST(Metrics, RestartsAndSkippedItemsAreExported) {
+  manual_loop l;
+  auto made = std::make_shared<int>(0);
+  auto src = sluice::supervise_source<int>(
+      l,
+      [&l, made](const sluice::restart_context& c) {
+        // Items from where the last instance stopped; the first two instances fail after 5.
+        auto next = std::make_shared<int>(static_cast<int>(c.items));
+        const int stop_at = ++*made <= 2 ? next.operator*() + 5 : -1;
+        return sluice::make_readable<int>(
+            l, {.read = [next, stop_at](sluice::readable<int>& self, std::size_t) {
+              if (*next == stop_at)
+                self.fail(std::make_error_code(std::errc::connection_reset), "feed");
+              else if (*next < 30)
+                self.push((*next)++);
+              else
+                self.push_eof();
+            }});
+      },
+      {.jitter = false});
+  src->set_name("feed");
+  auto skip = sluice::skip_errors(
+      sluice::make_transform<int>(l, {.name = "check",
+                                      .transform =
+                                          [](auto&, int&& x, auto cb) {
+                                            if (x == 3 || x == 17)
+                                              cb(std::make_error_code(std::errc::invalid_argument));
+                                            else
+                                              cb(x);
+                                          }}),
+      {});
+  std::vector<int> out;
+  auto sink =
+      sluice::make_writable<int>(l, {.name = "out", .write = [&out](auto&, int&& x, auto cb) {
+                                       out.push_back(x);
+                                       cb();
+                                     }});
+  auto mon = monitor::create(l, {.tick = 100ms});
+  mon->watch(src);
+  mon->watch(skip);
+  mon->watch(sink);
+  metrics::registry reg;
+  reg.add("supervised", mon);
+  bool done = false;
+  sluice::pipeline(src, skip, sink, [&](const sluice::pipeline_error& e) {
+    EXPECT_FALSE(e) << e.message();
+    done = true;
+  });
+  l.advance(10s);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(out.size(), 28u);
+  const auto s = samples_of(reg.prometheus_text());
+  EXPECT_EQ(s.at("sluice_stage_restarts_total" + labels("supervised", 0, "feed")), "2");
+  EXPECT_EQ(s.at("sluice_stage_items_skipped_total" + labels("supervised", 1, "check")), "2");
+  EXPECT_EQ(s.at("sluice_stage_restarts_total" + labels("supervised", 1, "check")), "0");
+  // Not for stages without both sides: a source or a sink skips nothing.
+  EXPECT_EQ(s.count("sluice_stage_items_skipped_total" + labels("supervised", 2, "out")), 0u);
+  const boost::json::value j = boost::json::parse(reg.json());
+  const auto& stages = j.at("pipelines").at(0).at("stages").as_array();
+  EXPECT_EQ(stages[0].at("restarts").to_number<int>(), 2);
+  EXPECT_EQ(stages[1].at("items_skipped").to_number<int>(), 2);
 }
 
 TEST(Metrics, ThePrometheusTextHasEveryStageFigureAsTheStreamsCountedIt) {

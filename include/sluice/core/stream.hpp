@@ -57,6 +57,10 @@ struct stream_counters {
   /// Writes refused by the overflow policy (writable_options::overflow): dropped, or failed with
   /// buffer_overflow.
   std::uint64_t overflowed = 0;
+  /// Supervision (docs/supervision.md): items a transform dropped under its skip policy, and
+  /// times a supervised source or sink was made again after a failure.
+  std::uint64_t items_skipped = 0;
+  std::uint64_t restarts = 0;
   /// Total time from write()==false to 'drain', in loop::event_time() steps (no clock read per
   /// chunk).
   loop::duration write_backpressured_time{};

@@ -232,6 +232,7 @@ class transform : public duplex<In, Out> {
   // write completed as if it had no output.
   [[gnu::noinline]] void skip_item(std::uint64_t gen, std::error_code ec) {
     ++skip_->count;
+    ++this->counters_.items_skipped;
     if (skip_->policy.on_skip) {
       // (The observer may destroy the stream: the write then completes as any write that
       // outlives a destroy, and a run stops at the next item.)

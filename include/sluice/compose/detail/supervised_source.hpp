@@ -142,6 +142,7 @@ class supervised_source final : public readable<T> {
 
   void restart() {
     const restart_context c = gov_.next_context(items_, bytes_);
+    ++this->counters_.restarts;  // (stream::counters(), for monitors and metrics)
     std::shared_ptr<readable<T>> next;
     std::string what;
     // A factory that cannot make the stream now is a failure like any other.
