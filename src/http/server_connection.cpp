@@ -24,13 +24,6 @@ bool contains_token(std::string_view value, std::string_view token) {
   return false;
 }
 
-// The earlier of two limits, 0 meaning none.
-std::chrono::milliseconds earlier_limit(std::chrono::milliseconds a, std::chrono::milliseconds b) {
-  if (a.count() <= 0) return b;
-  if (b.count() <= 0) return a;
-  return std::min(a, b);
-}
-
 std::string reason_of(unsigned status) {
   auto r = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
   return r.empty() ? std::string("Unknown") : std::string(r);
@@ -47,11 +40,17 @@ void server_connection::wait_head(bool first) {
   waiting_keep_alive_ = !first && in_.size() == 0;
   const auto& o = srv_->opts_;
   if (!waiting_keep_alive_) request_start_ = clock::now();
-  // The head must come within the headers timeout, and within the request timeout.
-  arm_timer(waiting_keep_alive_ ? o.keep_alive_timeout
-                                : earlier_limit(o.headers_timeout, o.request_timeout),
+  arm_timer(waiting_keep_alive_ ? o.keep_alive_timeout : head_limit(),
             &server_connection::head_timeout);
   parse_head();
+}
+
+// The head must come within the headers timeout, and within the request timeout (0: none).
+std::chrono::milliseconds server_connection::head_limit() const {
+  const auto& o = srv_->opts_;
+  if (o.headers_timeout.count() <= 0) return o.request_timeout;
+  if (o.request_timeout.count() <= 0) return o.headers_timeout;
+  return std::min(o.headers_timeout, o.request_timeout);
 }
 
 void server_connection::parse_head() {
@@ -60,8 +59,7 @@ void server_connection::parse_head() {
     if (waiting_keep_alive_) {  // the first byte of the next request: its head has a deadline
       waiting_keep_alive_ = false;
       request_start_ = clock::now();
-      arm_timer(earlier_limit(srv_->opts_.headers_timeout, srv_->opts_.request_timeout),
-                &server_connection::head_timeout);
+      arm_timer(head_limit(), &server_connection::head_timeout);
     }
     boost::system::error_code ec;
     const std::size_t n = parser_->put(in_.data(), ec);

@@ -102,6 +102,8 @@ class server_connection final : public http_exchange,
  private:
   // ---- reading ----
   void wait_head(bool first);
+  /// The time a request head has: the earlier of the headers and request timeouts.
+  [[nodiscard]] std::chrono::milliseconds head_limit() const;
   void parse_head();
   void on_head();
   void pump_body();
